@@ -1,0 +1,138 @@
+"""The connector protocol: what the engine asks of a source and a target.
+
+A *source* connector turns one rendered request (the scheme's ``request`` after variables
+were substituted) into one :class:`Page` of raw records, and says which page comes next.
+A *target* connector writes one :class:`Delivery` (a packed payload covering one or more
+ledger records) and reports one :class:`Outcome` per record.
+
+Connectors translate every foreign error at the boundary onto :mod:`ferry.errors`:
+bad credentials -> ``ConfigError``; expired session -> ``AuthExpiredError``; throttling ->
+``ThrottledError``; 5xx/timeouts -> ``RetriableError``; a record the target rejects ->
+an ``Outcome`` with ``ok=False`` (never an exception that would sink the whole batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "Delivery",
+    "Limits",
+    "Outcome",
+    "Page",
+    "PageState",
+    "SourceConnector",
+    "TargetConnector",
+]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the vendor allows; the engine splits windows and paces calls by these."""
+
+    max_window: timedelta | None = None
+    """Longest ``[start, end)`` one query may span (JuShuiTan: 7 days). ``None``: unlimited."""
+    max_page_size: int | None = None
+    """Largest page size the API accepts."""
+    default_page_size: int = 100
+    """Page size used when the scheme does not set one."""
+    page_base: int = 1
+    """Number of the first page (0 for WangDianTong, 1 for most)."""
+    rate_per_second: float | None = None
+    """Sustained call budget for one set of credentials. ``None``: unpaced."""
+
+
+@dataclass(frozen=True)
+class PageState:
+    """Where in a window's result set the next request starts."""
+
+    index: int = 0
+    """0-based ordinal of the page within the window."""
+    page_size: int = 100
+    offset: int = 0
+    """Rows returned by earlier pages of this window."""
+    cursor: Any = None
+    """Opaque continuation token for cursor-paged APIs."""
+
+    def variables(self, page_base: int) -> dict[str, int]:
+        """The paging variables a scheme may reference in its request."""
+        return {
+            "PAGINATION_PAGE_SIZE": self.page_size,
+            "PAGINATION_START_PAGE": self.index + page_base,
+            "PAGINATION_START_ROW": self.offset,
+        }
+
+
+@dataclass
+class Page:
+    """One page of raw source records."""
+
+    records: list[dict[str, Any]]
+    next: PageState | None
+    """Where the following page starts, or ``None`` if this was the last page."""
+    total: int | None = None
+    """Total rows in the window when the API reports it (used for reconciliation)."""
+
+
+@dataclass
+class Delivery:
+    """One target call: a packed body covering ``record_ids`` (in order)."""
+
+    api: str
+    method: str
+    body: Any
+    record_ids: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+    """The rendered ``otherRequest`` (e.g. ``main_sql``, ``limit``, ``FormId``)."""
+    rows: list[Any] = field(default_factory=list)
+    """Per-record payloads, in ``record_ids`` order (what the body was packed from)."""
+
+
+@dataclass
+class Outcome:
+    """The target's verdict on one record."""
+
+    record_id: str
+    ok: bool
+    response: Any = None
+    error: str | None = None
+    retriable: bool = False
+
+
+@runtime_checkable
+class SourceConnector(Protocol):
+    """Reads pages of raw records."""
+
+    name: str
+    limits: Limits
+
+    def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
+        """Fetch one page. ``request`` is already rendered for ``state``.
+
+        The connector applies its own paging parameters (page number, offset, cursor) on top
+        of ``request`` and decides from the response whether another page follows.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class TargetConnector(Protocol):
+    """Writes packed payloads."""
+
+    name: str
+    limits: Limits
+
+    def write(self, delivery: Delivery) -> Sequence[Outcome]:
+        """Write one delivery and return one outcome per ``delivery.record_ids`` entry.
+
+        Must be idempotent per record: writing the same record twice leaves the target as
+        if it was written once (upsert or update by key).
+        """
+        ...
+
+    def close(self) -> None: ...

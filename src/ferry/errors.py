@@ -1,0 +1,135 @@
+"""One error hierarchy, grouped by what the caller should do.
+
+::
+
+    FerryError
+    ├── ConfigError            fix the scheme, connection or credentials; never retried (exit 2)
+    │   ├── SchemeError        a scheme failed validation; carries every Issue with its path
+    │   └── ExpressionError    a value expression failed to parse (path, column, caret)
+    ├── RetriableError         back off and retry (5xx, timeouts, dropped connections)
+    │   ├── ThrottledError     the vendor said "slow down"; wait ``retry_after`` then retry
+    │   └── AuthExpiredError   token or session expired; log in again, then retry
+    ├── FatalError             abort the run; committed state stays valid
+    └── RecordError            this record cannot be processed; record it, dead-letter, continue
+
+Foreign exceptions are translated once, at the boundary, with ``raise ... from exc``.
+Messages never contain credentials: connectors quote the vendor's code and text only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "AuthExpiredError",
+    "ConfigError",
+    "ExpressionError",
+    "FatalError",
+    "FerryError",
+    "Issue",
+    "RecordError",
+    "RetriableError",
+    "SchemeError",
+    "ThrottledError",
+]
+
+
+class FerryError(Exception):
+    """Base of every error Ferry raises on purpose."""
+
+
+class ConfigError(FerryError):
+    """The scheme, a connection or credentials are wrong; retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in a scheme, located by a dotted/indexed path."""
+
+    path: str
+    message: str
+    got: Any = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.got is not None:
+            got = repr(self.got)
+            text += f" (got {got if len(got) <= 80 else got[:77] + '...'})"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class SchemeError(ConfigError):
+    """A scheme is invalid. ``issues`` lists every problem found, each with its path."""
+
+    def __init__(self, issues: list[Issue], source: str | None = None) -> None:
+        self.issues = list(issues)
+        self.source = source
+        head = f"{source}: " if source else ""
+        count = len(self.issues)
+        lines = [f"{head}{count} error{'s' if count != 1 else ''} in scheme"]
+        lines += [str(issue) for issue in self.issues]
+        super().__init__("\n".join(lines))
+
+
+class ExpressionError(ConfigError):
+    """A value expression cannot be compiled.
+
+    ``column`` is 1-based within ``text``; ``str(e)`` shows the text with a caret under it.
+    """
+
+    def __init__(self, message: str, text: str = "", column: int | None = None, path: str = "") -> None:
+        self.message = message
+        self.text = text
+        self.column = column
+        self.path = path
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        col = f" (col {self.column})" if self.column else ""
+        out = f"{where}{self.message}{col}"
+        if self.text and self.column:
+            out += f"\n  {self.text}\n  {' ' * (self.column - 1)}^"
+        return out
+
+    def at(self, path: str) -> ExpressionError:
+        """Return a copy located at ``path`` (the scheme path of the value)."""
+        return ExpressionError(self.message, self.text, self.column, path)
+
+
+class RetriableError(FerryError):
+    """A transient failure: retry with backoff."""
+
+
+class ThrottledError(RetriableError):
+    """The vendor throttled us; wait ``retry_after`` seconds before retrying."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthExpiredError(RetriableError):
+    """The token or session expired; the connector logs in again before the retry."""
+
+
+class FatalError(FerryError):
+    """Abort the run. Everything committed so far stays valid and resumable."""
+
+
+class RecordError(FerryError):
+    """One record cannot be mapped or was rejected by the target.
+
+    The record goes to ``error`` (and ``dead`` after the last attempt) with ``reason``;
+    the rest of the batch continues.
+    """
+
+    def __init__(self, reason: str, record_id: str | None = None, retriable: bool = False) -> None:
+        self.reason = reason
+        self.record_id = record_id
+        self.retriable = retriable
+        super().__init__(f"record {record_id}: {reason}" if record_id else reason)

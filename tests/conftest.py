@@ -1,0 +1,133 @@
+"""Shared fixtures: real database services, each test on its own throw-away database.
+
+The services are the machine's own MariaDB and PostgreSQL. If one is down we try to start
+it (the machine's documented start command). Outside CI a missing service skips the tests
+that need it; with ``CI`` set it fails them loudly, because CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+START_COMMANDS = {
+    "mariadb": ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
+    "postgres": ["sh", "-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"],
+}
+
+_checked: dict[str, str | None] = {}
+
+
+def _mariadb_ping() -> None:
+    import pymysql
+
+    pymysql.connect(**MARIADB, connect_timeout=3).close()
+
+
+def _postgres_ping() -> None:
+    import psycopg
+
+    psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()
+
+
+def _require(service: str, ping: Callable[[], None]) -> None:
+    """Make sure ``service`` answers, starting it once if needed; skip or fail otherwise."""
+    if service not in _checked:
+        _checked[service] = _bring_up(service, ping)
+    problem = _checked[service]
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{service} is required in CI and is not reachable: {problem}", pytrace=False)
+    pytest.skip(f"{service} not reachable: {problem}")
+
+
+def _bring_up(service: str, ping: Callable[[], None]) -> str | None:
+    try:
+        ping()
+        return None
+    except Exception:
+        pass
+    try:
+        subprocess.run(START_COMMANDS[service], check=False, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"start command failed: {exc}"
+    deadline = time.monotonic() + 30
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            ping()
+            return None
+        except Exception as exc:  # still starting
+            last = exc
+            time.sleep(0.5)
+    return str(last)
+
+
+def _unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database; dropped after the test. SQLAlchemy URL."""
+    import pymysql
+
+    _require("mariadb", _mariadb_ping)
+    name = _unique_name("ferry_test")
+    conn = pymysql.connect(**MARIADB, autocommit=True)
+    try:
+        conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+    finally:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database; dropped after the test. SQLAlchemy URL."""
+    import psycopg
+
+    _require("postgres", _postgres_ping)
+    name = _unique_name("ferry_test")
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A fresh SQLite database file in the test's temporary directory."""
+    return f"sqlite:///{tmp_path / 'ferry.db'}"
+
+
+@pytest.fixture(params=["sqlite", "mariadb", "postgres"])
+def any_db_url(request) -> str:
+    """The same test on SQLite, MariaDB and PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def mariadb_raw() -> Callable[[str], object]:
+    """A factory for raw PyMySQL connections to a named database (for asserting end states)."""
+    import pymysql
+
+    _require("mariadb", _mariadb_ping)
+
+    def connect(database: str | None = None):
+        return pymysql.connect(**MARIADB, database=database, autocommit=True, charset="utf8mb4")
+
+    return connect
