@@ -1,0 +1,1 @@
+"""The collect -> ledger -> deliver engine (DESIGN §2)."""

@@ -1,0 +1,38 @@
+"""Per-run counters; every record a run touches is counted somewhere."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["RunCounts"]
+
+
+@dataclass
+class RunCounts:
+    """What one run did. ``filtered_out`` and ``no_id`` are the only ways a fetched record is not stored."""
+
+    windows: int = 0
+    pages: int = 0
+    fetched: int = 0
+    """Records the source returned."""
+    filtered_out: int = 0
+    """Records the ``condition`` dropped (not stored, by design)."""
+    flattened: int = 0
+    """Ledger rows produced by ``beatFlat`` (one per array element)."""
+    new: int = 0
+    changed: int = 0
+    """Known ids whose content changed and went back to pending."""
+    unchanged: int = 0
+    """Known ids skipped by idCheck."""
+    no_id: int = 0
+    """Records without an id: stored as dead letters with the reason."""
+    delivered: int = 0
+    failed: int = 0
+    """Records that failed this run and will be retried."""
+    dead: int = 0
+    """Records that failed their last attempt (dead letters)."""
+    retries: int = 0
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)

@@ -1,0 +1,197 @@
+"""DELIVER: claim pending ledger rows, map, pack, write, and record every record's result.
+
+A record leaves ``pending`` only with the target's acknowledgement (``finished``) or a
+recorded error (invariant 1). Errors climb the scheme's retry ladder (``next_attempt_at``)
+and end ``dead`` after the last rung. Rows left ``queued`` by a killed process go back to
+``pending`` when the next deliver starts; the target writes are idempotent, so delivering
+such a row again is harmless (invariants 2 and 3).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ferry.connectors.base import Outcome, TargetConnector
+from ferry.engine.counts import RunCounts
+from ferry.engine.retry import RetryPolicy, call_with_retry
+from ferry.errors import ConfigError, RecordError, RetriableError
+from ferry.expr import EvalContext, InMemoryLookups
+from ferry.scheme.model import Scheme
+from ferry.store import LedgerRow, RecordResult, Store
+from ferry.transform.mapping import Mapper
+from ferry.transform.packing import BATCH_APIS, pack
+
+__all__ = ["Deliverer", "PreparedBatch"]
+
+
+class PreparedBatch:
+    """Mapped payloads of one claimed batch, plus the records that failed mapping."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict[str, Any]]] = []
+        self.failures: dict[str, str] = {}
+
+
+class Deliverer:
+    """Delivers one scheme's pending ledger records to its target."""
+
+    def __init__(
+        self,
+        scheme: Scheme,
+        target: TargetConnector | None,
+        store: Store,
+        counts: RunCounts,
+        *,
+        run_id: int | None = None,
+        progress: Callable[..., None] | None = None,
+        retry: RetryPolicy | None = None,
+        lookups: InMemoryLookups | None = None,
+    ) -> None:
+        meta = scheme.target_meta
+        assert meta is not None, "scheme metadata not loaded"
+        self.scheme = scheme
+        self.meta = meta
+        self.target = target
+        self.store = store
+        self.counts = counts
+        self.run_id = run_id
+        self.progress = progress or (lambda *a, **k: None)
+        self.retry = retry or RetryPolicy()
+        self.lookups = lookups or InMemoryLookups(
+            store.iter_lookup_rows, default_scheme=scheme.settings.lookup_scheme
+        )
+        settings = scheme.settings
+        self.mapper = Mapper(
+            meta.request,
+            base="target.request",
+            lookup_scheme=settings.lookup_scheme,
+            raw_text_on_error=settings.function_raw_text_on_error,
+        )
+        self.options_mapper = Mapper(
+            meta.otherRequest, base="target.otherRequest", lookup_scheme=settings.lookup_scheme
+        )
+        self.whole_batch = meta.api in BATCH_APIS
+        self._recovered = False
+
+    # -- mapping (no I/O besides lookups) ---------------------------------------------------
+
+    def prepare(self, rows: Sequence[LedgerRow], now: datetime) -> PreparedBatch:
+        """Map each row to its target payload; a row that fails mapping is recorded, not raised."""
+        batch = PreparedBatch()
+        tz = self.scheme.tz
+        for row in rows:
+            variables = {
+                "LAST_SYNC_TIME": row.window_start or now,
+                "CURRENT_TIME": row.window_end or now,
+            }
+            ctx = EvalContext(row=row.content, variables=variables, lookups=self.lookups, tz=tz, now=now)
+            try:
+                batch.items.append((row.record_id, self.mapper.map(ctx)))
+            except RecordError as exc:
+                batch.failures[row.record_id] = exc.reason
+        return batch
+
+    def options(self, now: datetime) -> dict[str, Any]:
+        ctx = EvalContext(
+            row={}, variables={"CURRENT_TIME": now, "LAST_SYNC_TIME": now}, tz=self.scheme.tz, now=now
+        )
+        return self.options_mapper.map(ctx)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def deliver(self, now: datetime | None = None, *, max_batches: int | None = None) -> None:
+        """Deliver until no row is due (or ``max_batches`` batches were processed)."""
+        if self.target is None:
+            raise ConfigError(f"scheme {self.scheme.id}: no target connection to deliver to")
+        if not self._recovered:
+            recovered = self.store.recover_queued(self.scheme.id)
+            if recovered:
+                self.progress("recovered", records=recovered)
+            self._recovered = True
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            now_at = now or datetime.now(UTC)
+            rows = self.store.claim(self.scheme.id, self.scheme.settings.batch_size, now_at)
+            if not rows:
+                return
+            self.deliver_rows(rows, now_at)
+            batches += 1
+
+    def deliver_rows(self, rows: Sequence[LedgerRow], now: datetime) -> None:
+        """Map, pack, write and record results for already-claimed ``rows``."""
+        started = time.monotonic()
+        attempts = {row.record_id: row.attempts for row in rows}
+        batch = self.prepare(rows, now)
+        results: list[RecordResult] = [
+            self._failed(rid, attempts[rid], why, now) for rid, why in batch.failures.items()
+        ]
+        deliveries = pack(
+            self.meta.operation,
+            self.meta.api,
+            self.meta.method,
+            batch.items,
+            self.options(now),
+            whole_batch=self.whole_batch,
+        )
+        fatal: Exception | None = None
+        for i, delivery in enumerate(deliveries):
+            try:
+                outcomes = self._write(delivery)
+            except RetriableError as exc:
+                # The target stays unavailable: this and every later delivery of the batch
+                # gets an error on the ladder; the run reports it and stops delivering.
+                for rest in deliveries[i:]:
+                    reason = f"target unavailable after {self.retry.attempts} attempts: {exc}"
+                    results += [self._failed(rid, attempts[rid], reason, now) for rid in rest.record_ids]
+                fatal = exc
+                break
+            results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
+        self.store.record_results(self.scheme.id, results)
+        self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
+        if fatal is not None:
+            raise fatal
+
+    def _write(self, delivery: Any) -> Sequence[Outcome]:
+        assert self.target is not None
+
+        def on_retry(attempt: int, exc: Exception) -> None:
+            self.counts.retries += 1
+            self.progress("retry", attempt=attempt, error=str(exc))
+
+        outcomes = call_with_retry(lambda: self.target.write(delivery), self.retry, on_retry=on_retry)
+        seen = {o.record_id for o in outcomes}
+        missing = [rid for rid in delivery.record_ids if rid not in seen]
+        if missing:  # a connector must answer for every record; never let one vanish
+            outcomes = list(outcomes) + [
+                Outcome(rid, ok=False, error="target connector returned no result for this record")
+                for rid in missing
+            ]
+        return outcomes
+
+    def _result(self, outcome: Outcome, attempts: int, now: datetime) -> RecordResult:
+        if outcome.ok:
+            self.counts.delivered += 1
+            return RecordResult(outcome.record_id, "finished", response=outcome.response, run_id=self.run_id)
+        return self._failed(
+            outcome.record_id, attempts, outcome.error or "rejected by target", now, outcome.response
+        )
+
+    def _failed(
+        self, record_id: str, attempts: int, reason: str, now: datetime, response: Any = None
+    ) -> RecordResult:
+        ladder = self.scheme.settings.retry
+        if attempts + 1 > len(ladder):
+            self.counts.dead += 1
+            return RecordResult(record_id, "dead", response=response, error=reason, run_id=self.run_id)
+        self.counts.failed += 1
+        return RecordResult(
+            record_id,
+            "error",
+            response=response,
+            error=reason,
+            next_attempt_at=now + ladder[attempts],
+            run_id=self.run_id,
+        )

@@ -1,0 +1,99 @@
+"""Dry run: fetch one page (or read ledger rows), map and pack them, write nothing.
+
+Used by ``ferry preview`` and the console. Lookups read other schemes' ledgers but nothing
+is stored, no cursor moves and the target is never called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ferry.connectors.base import Delivery, PageState, SourceConnector
+from ferry.engine.collector import Collector
+from ferry.engine.counts import RunCounts
+from ferry.engine.deliverer import Deliverer
+from ferry.engine.windows import Window
+from ferry.expr import EvalContext
+from ferry.scheme.model import Scheme
+from ferry.store import LedgerRow, Store
+from ferry.transform.packing import pack
+
+__all__ = ["PreviewResult", "preview"]
+
+
+@dataclass
+class PreviewResult:
+    """What a run would send, and which sample records would fail."""
+
+    window: Window | None
+    request: dict[str, Any] | None
+    records: list[tuple[str, dict[str, Any]]]
+    deliveries: list[Delivery]
+    failures: dict[str, str] = field(default_factory=dict)
+    counts: RunCounts = field(default_factory=RunCounts)
+
+
+def preview(
+    scheme: Scheme,
+    store: Store,
+    *,
+    limit: int = 5,
+    source: SourceConnector | None = None,
+    from_ledger: bool = False,
+    now: datetime | None = None,
+) -> PreviewResult:
+    """Map up to ``limit`` sample records of ``scheme`` to target payloads without writing."""
+    at = now or datetime.now(UTC)
+    counts = RunCounts()
+    deliverer = Deliverer(scheme, None, store, counts)
+    window: Window | None = None
+    request: dict[str, Any] | None = None
+    if from_ledger:
+        rows = store.find_records(scheme.id, limit=limit)
+    else:
+        assert source is not None, "preview from the source needs a source connector"
+        collector = Collector(scheme, source, store, counts)
+        windows = collector.plan(at)
+        window = windows[0] if windows else Window(at - scheme.window.step, at)
+        state = PageState(index=0, page_size=min(collector.page_size, max(limit, 1)))
+        variables = {
+            "LAST_SYNC_TIME": window.start,
+            "CURRENT_TIME": window.end,
+            **state.variables(source.limits.page_base),
+        }
+        request = collector.request.map(
+            EvalContext(row={}, variables=variables, tz=scheme.tz, now=window.end)
+        )
+        page = source.fetch(collector.meta.api, collector.meta.method, request, state)
+        rows = [
+            LedgerRow(
+                scheme_id=scheme.id,
+                record_id=rid,
+                number=number,
+                content=content,
+                content_hash="",
+                status="pending",
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+                target_response=None,
+                window_start=window.start,
+                window_end=window.end,
+                created_at=at,
+                updated_at=at,
+                delivered_at=None,
+            )
+            for rid, number, content in list(collector._rows(page.records))[:limit]
+        ]
+    batch = deliverer.prepare(rows, at)
+    deliveries = pack(
+        deliverer.meta.operation,
+        deliverer.meta.api,
+        deliverer.meta.method,
+        batch.items,
+        deliverer.options(at),
+        whole_batch=deliverer.whole_batch,
+    )
+    return PreviewResult(window, request, batch.items, deliveries, batch.failures, counts)

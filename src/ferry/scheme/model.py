@@ -1,0 +1,177 @@
+"""The native scheme file: one integration, its connections, schedules, window and metadata.
+
+```yaml
+id: demo-orders                 # the ledger key; lookups in other schemes use it
+name: Demo orders -> SQLite
+source:
+  connection: demo_api          # a name from `connections` (or an inline mapping)
+  metadata: orders.source.json  # QEasy source metadata, inline or a path relative to this file
+target:
+  connection: warehouse
+  metadata: orders.target.json
+connections: connections.yaml   # a path or an inline mapping name -> connection
+schedule: {source: "*/5 * * * *", target: "*/5 * * * *", omissionRemedy: "2 */2 * * *"}
+window: {start: "2024-01-01 00:00:00", step: 1d, lookback: 10m, lag: 1m, max_span: 7d}
+settings: {on_change: redeliver, lookup_scheme: demo-products, page_size: 200}
+```
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ferry.scheme.metadata import SourceMetadata, TargetMetadata
+
+__all__ = [
+    "DEFAULT_RETRY_LADDER",
+    "SHANGHAI",
+    "ScheduleSpec",
+    "Scheme",
+    "SchemeSettings",
+    "SideSpec",
+    "WindowSpec",
+    "parse_duration",
+]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEFAULT_RETRY_LADDER = ("20s", "5m", "1h", "4h", "20h")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$", re.IGNORECASE)
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"20s"``, ``"5m"``, ``"1h"``, ``"7d"``, ``"2w"``, a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            unit = m.group(2).lower() if m.group(2) else None
+            return timedelta(seconds=float(m.group(1)) * _UNITS[unit])
+    raise ValueError(f"invalid duration {value!r}; write e.g. 30s, 5m, 1h, 7d or a number of seconds")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SideSpec(_Strict):
+    """One side of the scheme: where it connects and what its metadata says."""
+
+    connection: str | dict[str, Any] = Field(
+        description="Connection name (from `connections`) or inline spec."
+    )
+    metadata: Any = Field(description="QEasy metadata object, or a path to a .json/.jsonc/.yaml file.")
+
+
+class ScheduleSpec(_Strict):
+    """Crontabs, as QEasy sets them per side (5-field Linux cron)."""
+
+    source: str | None = Field(None, description="When to collect (e.g. '2 */2 * * *').")
+    target: str | None = Field(None, description="When to deliver pending records.")
+    omissionRemedy: str | None = Field(None, description="When to run the wider 补漏 sweep.")
+
+
+class WindowSpec(_Strict):
+    """The incremental window planner's settings. Windows are half-open ``[start, end)``."""
+
+    start: datetime | None = Field(
+        None, description="First LAST_SYNC_TIME when the scheme has no cursor yet."
+    )
+    step: timedelta = Field(timedelta(days=1), description="Width of each incremental window.")
+    lookback: timedelta = Field(
+        timedelta(0), description="Re-read this much before the saved cursor (late rows)."
+    )
+    lag: timedelta = Field(timedelta(0), description="Stay this far behind now (rows still being written).")
+    max_span: timedelta | None = Field(
+        None, description="Split windows longer than this (also the connector's limit)."
+    )
+
+    @field_validator("step", "lookback", "lag", "max_span", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.strip().replace("/", "-"))
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=SHANGHAI)
+        return value
+
+    @field_validator("step")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+
+class SchemeSettings(_Strict):
+    """Behaviour switches beyond QEasy's metadata."""
+
+    on_change: Literal["skip", "redeliver"] = Field(
+        "skip", description="A known id whose content changed: skip (QEasy) or send it again."
+    )
+    lookup_scheme: str | None = Field(None, description="Default scheme for _mongoQuery without a scheme id.")
+    page_size: int | None = Field(None, ge=1, description="Source page size (defaults to the connector's).")
+    batch_size: int = Field(500, ge=1, le=100000, description="Ledger records claimed per deliver batch.")
+    retry: list[timedelta] = Field(
+        default_factory=lambda: [parse_duration(d) for d in DEFAULT_RETRY_LADDER],
+        description="Waits between delivery attempts; after the last the record is dead.",
+    )
+    timezone: str = Field("Asia/Shanghai", description="Zone for naive times and date formatters.")
+    function_raw_text_on_error: bool = Field(
+        False,
+        description="QEasy compatibility: a failing _function yields its text instead of a record error.",
+    )
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _ladder(cls, value: Any) -> Any:
+        return [parse_duration(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+
+class Scheme(_Strict):
+    """A complete integration scheme (loaded and resolved)."""
+
+    id: str = Field(min_length=1, max_length=191, description="Stable id; the ledger and lookups key on it.")
+    name: str = Field(description="Display name.")
+    enabled: bool = True
+    source: SideSpec
+    target: SideSpec
+    connections: str | dict[str, Any] | None = Field(
+        None, description="Path or mapping of named connections."
+    )
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    window: WindowSpec = Field(default_factory=WindowSpec)
+    settings: SchemeSettings = Field(default_factory=SchemeSettings)
+
+    # Filled in by the loader once metadata files are read and validated.
+    source_meta: SourceMetadata | None = Field(None, exclude=True)
+    target_meta: TargetMetadata | None = Field(None, exclude=True)
+    base_dir: str | None = Field(None, exclude=True)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)

@@ -1,0 +1,190 @@
+"""QEasy's ``condition`` filter: outer list OR, inner list AND, applied after the fetch.
+
+A rule on a detail field (``items.name`` where ``items`` is an array of the record) tests
+each detail line. With ``strictMode: true`` one failing line fails the rule (and, if no other
+group passes, the whole record is dropped). Without it the failing lines are removed from the
+record and the rule passes when at least one line remains.
+
+Comparison rules: ``eq``/``neq`` compare as numbers when both sides are numeric, otherwise
+as text; ``gt``/``egt``/``lt``/``elt``/``between`` compare as numbers, or as epoch seconds
+when the rule value is written ``timestamp:<epoch>`` or the record value is a date-time text;
+``like``/``notlike`` test "contains"; ``in``/``notin`` take a list or a comma-separated text;
+``isnull`` is true for missing, ``None`` and ``""``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ferry.scheme.metadata import ConditionRule
+
+__all__ = ["RecordFilter", "compile_condition"]
+
+_MISSING = object()
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    if isinstance(value, str) and value.strip():
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
+
+
+def _epoch(value: Any) -> Decimal | None:
+    if isinstance(value, datetime):
+        return Decimal(str(value.timestamp()))
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("timestamp:"):
+            return _number(text[len("timestamp:") :])
+        try:
+            return Decimal(str(datetime.fromisoformat(text.replace("/", "-")).timestamp()))
+        except ValueError:
+            return _number(text)
+    return _number(value)
+
+
+def _ordered(actual: Any, expected: Any) -> tuple[Decimal, Decimal] | None:
+    if isinstance(expected, str) and expected.strip().startswith("timestamp:"):
+        a, b = _epoch(actual), _epoch(expected)
+    else:
+        a, b = _number(actual), _number(expected)
+        if a is None or b is None:
+            a, b = _epoch(actual), _epoch(expected)
+    return None if a is None or b is None else (a, b)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _members(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [_text(v).strip() for v in value]
+    return [part.strip() for part in _text(value).split(",")]
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    a, b = _number(actual), _number(expected)
+    if a is not None and b is not None:
+        return a == b
+    return _text(actual) == _text(expected)
+
+
+def _test(op: str, actual: Any, expected: Any) -> bool:
+    if op == "isnull":
+        return actual is None or actual == ""
+    if op == "notnull":
+        return not (actual is None or actual == "")
+    if op == "eq":
+        return _equal(actual, expected)
+    if op == "neq":
+        return not _equal(actual, expected)
+    if op == "like":
+        return _text(expected) in _text(actual)
+    if op == "notlike":
+        return _text(expected) not in _text(actual)
+    if op == "in":
+        return _text(actual).strip() in _members(expected)
+    if op == "notin":
+        return _text(actual).strip() not in _members(expected)
+    if op == "between":
+        low, _, high = _text(expected).partition(",")
+        lo, hi = _ordered(actual, low), _ordered(actual, high)
+        return lo is not None and hi is not None and lo[1] <= lo[0] <= hi[1]
+    pair = _ordered(actual, expected)
+    if pair is None:
+        return False
+    a, b = pair
+    return {"gt": a > b, "egt": a >= b, "lt": a < b, "elt": a <= b}[op]
+
+
+def _get(record: Mapping[str, Any], path: str) -> Any:
+    if path in record:
+        return record[path]
+    node: Any = record
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return _MISSING
+    return node
+
+
+def _split_detail(record: Mapping[str, Any], path: str) -> tuple[str, str] | None:
+    """``("items", "name")`` when ``path`` addresses a field of the record's array ``items``."""
+    parts = path.split(".")
+    for i in range(1, len(parts)):
+        head = ".".join(parts[:i])
+        if isinstance(_get(record, head), list):
+            return head, ".".join(parts[i:])
+    return None
+
+
+class RecordFilter:
+    """A compiled ``condition``. Call it with a record; get the (possibly trimmed) record or ``None``."""
+
+    def __init__(self, groups: list[list[ConditionRule]]) -> None:
+        self.groups = groups
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.groups:
+            return record
+        for group in self.groups:
+            kept = self._group(record, group)
+            if kept is not None:
+                return kept
+        return None
+
+    def _group(self, record: dict[str, Any], group: list[ConditionRule]) -> dict[str, Any] | None:
+        current = record
+        for rule in group:
+            detail = _split_detail(current, rule.field)
+            if detail is None:
+                value = _get(current, rule.field)
+                if not _test(rule.logic, None if value is _MISSING else value, rule.value):
+                    return None
+                continue
+            head, tail = detail
+            lines = _get(current, head)
+            passing = [ln for ln in lines if _test(rule.logic, _line_value(ln, tail), rule.value)]
+            if rule.strictMode and len(passing) != len(lines):
+                return None
+            if not passing:
+                return None
+            if len(passing) != len(lines):
+                current = _replace(current, head, passing)
+        return current
+
+
+def _line_value(line: Any, tail: str) -> Any:
+    if isinstance(line, Mapping):
+        value = _get(line, tail)
+        return None if value is _MISSING else value
+    return None
+
+
+def _replace(record: dict[str, Any], path: str, lines: list[Any]) -> dict[str, Any]:
+    out = copy.copy(record)
+    parts = path.split(".")
+    node = out
+    for part in parts[:-1]:
+        node[part] = copy.copy(node[part])
+        node = node[part]
+    node[parts[-1]] = lines
+    return out
+
+
+def compile_condition(groups: list[list[ConditionRule]]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """Compile a scheme's ``condition`` into a filter function."""
+    return RecordFilter(groups)

@@ -1,0 +1,228 @@
+"""Build target payloads from ledger records: the ``request`` template of the target side.
+
+Fields nest either through ``children`` or through ``parent`` (by field name) /
+``parent_id`` (by item id) in a flat list; both layouts compile to the same tree.
+
+- A scalar field evaluates its value (constant, template, ``_function``, lookup), applies
+  its ``parser`` and, for ``int``/``float``/``bool`` fields, converts numeric text.
+- An ``object`` field yields a dict of its children.
+- An ``array`` field yields one entry per element of a source array. The array is named by the
+  field's ``value`` (``"items"``); when ``value`` is blank or not a path (QEasy pages show ``"1"``)
+  the array is inferred from the children's paths (``{{details_list.qty}}`` -> ``details_list``).
+  A flattened record (beatFlat) holds one element as a dict: that gives a one-entry array. An
+  array whose children reference no source array yields exactly one entry.
+- ``is_required`` fields that come out empty fail the record with the field's path, which is
+  how "a required lookup that finds nothing" becomes a record error instead of a bad document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ferry.errors import ConfigError, ExpressionError, RecordError
+from ferry.expr import CompiledValue, EvalContext, compile_value
+from ferry.expr.parsers import get_parser
+from ferry.scheme.metadata import FieldSpec
+
+__all__ = ["Mapper", "compile_fields"]
+
+_PATH = re.compile(r"^[^\W\d][\w]*(?:\.[\w]+)*$")
+
+
+@dataclass
+class _Node:
+    spec: FieldSpec
+    path: str
+    value: CompiledValue | None = None
+    parser: Callable[[Any], Any] | None = None
+    children: list[_Node] = field(default_factory=list)
+    array_candidates: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.spec.type if self.spec.type in ("object", "array") else "scalar"
+
+
+def _arrange(fields: Sequence[FieldSpec], base: str) -> list[tuple[FieldSpec, str, list[Any]]]:
+    """Turn the flat ``parent`` layout into a tree of ``(spec, path, children)``."""
+    entries: list[tuple[FieldSpec, str, list[Any]]] = []
+    by_name: dict[str, list[Any]] = {}
+    by_id: dict[str, list[Any]] = {}
+
+    def visit(spec: FieldSpec, path: str) -> tuple[FieldSpec, str, list[Any]]:
+        kids: list[Any] = []
+        node = (spec, path, kids)
+        by_name.setdefault(spec.field, kids)
+        if spec.id:
+            by_id.setdefault(spec.id, kids)
+        for i, child in enumerate(spec.children):
+            kids.append(visit(child, f"{path}.children[{i}]"))
+        return node
+
+    pending: list[tuple[FieldSpec, str, list[Any]]] = []
+    for i, spec in enumerate(fields):
+        node = visit(spec, f"{base}[{i}]")
+        (pending if (spec.parent or spec.parent_id) else entries).append(node)
+    for node in pending:
+        spec = node[0]
+        target = by_id.get(spec.parent_id or "") if spec.parent_id else by_name.get(spec.parent or "")
+        if target is None or target is node[2]:
+            raise ConfigError(
+                f"{node[1]}.parent: no object/array field named {spec.parent or spec.parent_id!r} "
+                "to nest this field under"
+            )
+        target.append(node)
+    return entries
+
+
+def _compile(entry: tuple[FieldSpec, str, list[Any]], lookup_scheme: str | None) -> _Node:
+    spec, path, kids = entry
+    node = _Node(spec=spec, path=path, children=[_compile(k, lookup_scheme) for k in kids])
+    if node.kind == "scalar" or (node.kind == "array" and not node.children):
+        try:
+            node.value = compile_value(spec.value, path=f"{path}.value", default_lookup_scheme=lookup_scheme)
+        except ExpressionError:
+            raise
+    if spec.parser is not None:
+        params = spec.parser.model_dump(exclude={"name"})
+        node.parser = get_parser(spec.parser.name, params)
+    if node.kind == "array" and node.children:
+        node.array_candidates = _array_candidates(node)
+    return node
+
+
+def _references(node: _Node) -> list[str]:
+    refs: list[str] = []
+    if node.value is not None:
+        refs.extend(sorted(node.value.references))
+    for child in node.children:
+        refs.extend(_references(child))
+    return refs
+
+
+def _array_candidates(node: _Node) -> tuple[str, ...]:
+    declared = node.spec.value
+    out: list[str] = []
+    if isinstance(declared, str) and _PATH.match(declared.strip()):
+        out.append(declared.strip())
+    for ref in _references(node):
+        parts = ref.split(".")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if prefix not in out:
+                out.append(prefix)
+    return tuple(out)
+
+
+def compile_fields(
+    fields: Sequence[FieldSpec], *, base: str, lookup_scheme: str | None = None
+) -> list[_Node]:
+    """Compile a metadata field list once; raises ConfigError/ExpressionError with the scheme path."""
+    return [_compile(entry, lookup_scheme) for entry in _arrange(fields, base)]
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    if not isinstance(value, str) or kind not in ("int", "float", "bool"):
+        return value
+    text = value.strip()
+    if kind == "bool":
+        low = text.lower()
+        return True if low in ("true", "1") else False if low in ("false", "0") else value
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return value
+    if kind == "int" and number == number.to_integral_value():
+        return int(number)
+    return float(number) if kind == "float" else value
+
+
+def _lookup(row: Mapping[str, Any], path: str) -> Any:
+    if path in row:
+        return row[path]
+    node: Any = row
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+class Mapper:
+    """A compiled target ``request``. ``map`` turns one record into one payload dict."""
+
+    def __init__(
+        self,
+        fields: Sequence[FieldSpec],
+        *,
+        base: str = "target.request",
+        lookup_scheme: str | None = None,
+        raw_text_on_error: bool = False,
+    ) -> None:
+        self.nodes = compile_fields(fields, base=base, lookup_scheme=lookup_scheme)
+        self.raw_text_on_error = raw_text_on_error
+
+    def map(self, ctx: EvalContext) -> dict[str, Any]:
+        """Evaluate every field for ``ctx.row``. Raises RecordError naming the failing field's path."""
+        return {node.spec.field: self._eval(node, ctx) for node in self.nodes}
+
+    def _eval(self, node: _Node, ctx: EvalContext) -> Any:
+        if node.kind == "object":
+            value: Any = {child.spec.field: self._eval(child, ctx) for child in node.children}
+        elif node.kind == "array" and node.children:
+            value = [
+                {child.spec.field: self._eval(child, scoped) for child in node.children}
+                for scoped in self._elements(node, ctx)
+            ]
+        else:
+            value = self._scalar(node, ctx)
+        if node.parser is not None:
+            try:
+                value = node.parser(value)
+            except RecordError:
+                raise
+            except Exception as exc:
+                raise RecordError(f"{node.path}.parser: {node.spec.parser.name} failed: {exc}") from exc  # type: ignore[union-attr]
+        if node.spec.is_required and (value is None or value == "" or value == []):
+            raise RecordError(f"{node.path}: required field {node.spec.field!r} is empty{_why(node)}")
+        return value
+
+    def _scalar(self, node: _Node, ctx: EvalContext) -> Any:
+        assert node.value is not None
+        try:
+            value = node.value.evaluate(ctx)
+        except RecordError as exc:
+            if self.raw_text_on_error and node.value.kind == "function":
+                return node.spec.value
+            raise RecordError(f"{node.path}.value: {exc.reason}") from exc
+        return _coerce(node.spec.type, value)
+
+    def _elements(self, node: _Node, ctx: EvalContext) -> list[EvalContext]:
+        scope = dict(ctx.scope or {})
+        for candidate in node.array_candidates:
+            found = (
+                _lookup(scope, candidate) if candidate.split(".")[0] in scope else _lookup(ctx.row, candidate)
+            )
+            if isinstance(found, dict):
+                found = [found]
+            if isinstance(found, list):
+                return [_with_scope(ctx, {**scope, candidate: element}) for element in found]
+        return [ctx]
+
+
+def _with_scope(ctx: EvalContext, scope: dict[str, Any]) -> EvalContext:
+    return EvalContext(
+        row=ctx.row, variables=ctx.variables, scope=scope, lookups=ctx.lookups, tz=ctx.tz, now=ctx.now
+    )
+
+
+def _why(node: _Node) -> str:
+    if node.value is not None and node.value.kind in ("find", "mongo"):
+        return f" (the lookup {node.spec.value!r} found nothing)"
+    if node.value is not None and node.value.references:
+        return f" (source field {', '.join(sorted(node.value.references))} is empty)"
+    return ""
