@@ -242,5 +242,5 @@ class Collector:
             ]
             self.store.record_results(self.scheme.id, dead)
             self._dead.clear()
-        self.counts.changed += result.changed + result.redelivered
+        self.counts.changed += result.changed
         self.counts.unchanged += result.unchanged

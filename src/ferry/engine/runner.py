@@ -84,7 +84,7 @@ def run_scheme(
     store.save_scheme(scheme.id, scheme.name, scheme.model_dump(mode="json"))
     run_id = store.start_run(scheme.id, kind)
     started = time.monotonic()
-    at = now or datetime.now(UTC)
+    at = (now or datetime.now(UTC)).astimezone(scheme.tz).replace(microsecond=0)
     report = RunReport(scheme.id, run_id, "running", counts)
     owned: list[Any] = []
     try:
@@ -123,9 +123,13 @@ def run_scheme(
     except Exception as exc:  # a bug: keep the run record honest, then surface it
         report.status = "failed"
         report.error = f"internal error: {exc!r}\n{traceback.format_exc(limit=5)}"
+    except BaseException:  # Ctrl-C / SystemExit: record the interruption, then let it propagate
+        report.status, report.error = "failed", "interrupted"
+        raise
     finally:
         for connector in owned:
             connector.close()
         counts.duration_s = round(time.monotonic() - started, 3)
-        store.finish_run(run_id, report.status, counts.as_dict(), report.error, report.windows)
+        stored = "failed" if report.status == "invalid" else report.status
+        store.finish_run(run_id, stored, counts.as_dict(), report.error, report.windows)
     return report

@@ -171,6 +171,10 @@ class Scheme(_Strict):
     source_meta: SourceMetadata | None = Field(None, exclude=True)
     target_meta: TargetMetadata | None = Field(None, exclude=True)
     base_dir: str | None = Field(None, exclude=True)
+    source_connection: Any = Field(None, exclude=True)
+    """The resolved source connection spec (a registry ConnectionSpec, or its dict)."""
+    target_connection: Any = Field(None, exclude=True)
+    """The resolved target connection spec (a registry ConnectionSpec, or its dict)."""
 
     @property
     def tz(self) -> ZoneInfo:

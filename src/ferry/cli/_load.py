@@ -1,0 +1,91 @@
+"""Loading scheme files for the commands, and printing what is wrong with them.
+
+Every command that takes scheme files loads all of them before any I/O and reports every
+problem of every file (STYLE rule 3); one bad file makes the command exit 2 without running
+anything, so a lookup scheme and the scheme that reads it never run half-configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ferry.cli._common import EXIT_INVALID, echo, redact
+from ferry.errors import ConfigError, Issue, SchemeError
+
+if TYPE_CHECKING:
+    from ferry.scheme.model import Scheme
+
+__all__ = ["describe_connection", "issues_of", "load_schemes", "print_issues"]
+
+
+def issues_of(exc: ConfigError) -> list[Issue]:
+    """The issues of a ``SchemeError``; any other ``ConfigError`` as one issue without a path."""
+    if isinstance(exc, SchemeError):
+        return list(exc.issues) or [Issue("", str(exc))]
+    lines = str(exc).splitlines() or [""]
+    hint = next(
+        (ln.strip()[len("hint:") :].strip() for ln in lines[1:] if ln.strip().startswith("hint:")), None
+    )
+    rest = [ln for ln in lines[1:] if not ln.strip().startswith("hint:")]
+    return [Issue("", "\n".join([lines[0], *rest]), None, hint)]
+
+
+def print_issues(file: str, issues: Sequence[Issue], *, err: bool = False) -> None:
+    """``INVALID file: N errors`` then every issue, its hint indented below it."""
+    count = len(issues)
+    echo(f"INVALID {file}: {count} error{'s' if count != 1 else ''}", style="bold red", err=err)
+    for issue in issues:
+        for line in redact(str(issue)).splitlines():
+            echo(f"  {line}", err=err)
+
+
+def describe_connection(conn: Any) -> str:
+    """A safe one-line label of a parsed connection (passwords masked), or ``-``."""
+    if conn is None:
+        return "-"
+    label = getattr(conn, "label", None)
+    if callable(label):
+        return redact(str(label()))
+    if isinstance(conn, dict):
+        return redact(f"{conn.get('type', '?')} connection {conn.get('name', '?')!r}")
+    return redact(str(conn))
+
+
+def load_schemes(paths: Sequence[Path]) -> list[Scheme]:
+    """Load every scheme file, or print every problem of every file and exit 2.
+
+    Raises:
+        typer.Exit: with code 2 when any file is missing or invalid (issues already printed).
+    """
+    import typer
+
+    from ferry.scheme.loader import load_scheme
+
+    schemes: list[Scheme] = []
+    bad = 0
+    for path in paths:
+        try:
+            schemes.append(load_scheme(path))
+        except ConfigError as exc:
+            print_issues(str(path), issues_of(exc), err=True)
+            bad += 1
+    if bad:
+        echo(
+            f"{bad} of {len(paths)} scheme file{'s' if len(paths) != 1 else ''} invalid; nothing was run",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INVALID)
+    ids: dict[str, Path] = {}
+    for path, scheme in zip(paths, schemes, strict=True):
+        if scheme.id in ids and ids[scheme.id] != path:
+            echo(
+                f"INVALID {path}: scheme id {scheme.id!r} is also the id of {ids[scheme.id]}",
+                style="bold red",
+                err=True,
+            )
+            echo("  hint: every scheme needs its own id; the ledger is keyed by it", err=True)
+            raise typer.Exit(EXIT_INVALID)
+        ids[scheme.id] = path
+    return schemes

@@ -1,0 +1,71 @@
+"""``ferry validate FILE...``: check schemes and bare QEasy metadata without touching anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ferry.cli._common import EXIT_INVALID, EXIT_OK, echo, guarded
+from ferry.cli._load import describe_connection, issues_of, print_issues
+from ferry.errors import ConfigError
+
+__all__ = ["register", "validate"]
+
+
+def _describe(loaded: Any) -> str:
+    from ferry.scheme.metadata import SourceMetadata
+    from ferry.scheme.model import Scheme
+
+    if isinstance(loaded, Scheme):
+        source = describe_connection(getattr(loaded, "source_connection", None))
+        target = describe_connection(getattr(loaded, "target_connection", None))
+        return f"scheme {loaded.id!r} ({loaded.name}); source: {source}; target: {target}"
+    side = "source" if isinstance(loaded, SourceMetadata) else "target"
+    return f"{side} metadata, api {getattr(loaded, 'api', '?')!r}"
+
+
+@guarded
+def validate(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE",
+            help="Scheme files (.yaml) or bare QEasy metadata (.json/.jsonc).",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Check scheme files and QEasy metadata; print every problem with its path and a hint.
+
+    Nothing is fetched or written. Exit code 0 when every file is valid, 2 otherwise.
+
+    Example:
+
+        ferry validate examples/*/scheme.yaml metadata/orders.source.json
+    """
+    from ferry.scheme.loader import load_any
+
+    bad = errors = 0
+    for file in files:
+        try:
+            loaded = load_any(file)
+        except ConfigError as exc:
+            issues = issues_of(exc)
+            print_issues(str(file), issues)
+            bad += 1
+            errors += len(issues)
+            continue
+        echo(f"OK {file}: {_describe(loaded)}", style="green")
+    total = len(files)
+    summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
+    if errors:
+        summary += f" ({errors} error{'s' if errors != 1 else ''})"
+    echo(summary, style="bold")
+    raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to ``app``."""
+    app.command("validate")(validate)

@@ -1,0 +1,252 @@
+"""SQL target writes: ``execute`` (one statement chain per record) and ``batchexecute``
+(multi-row INSERT/REPLACE, ``limit`` rows per statement, bad rows isolated)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, StatementError
+
+from ferry.connectors._sql_batch import InsertTemplate, adapt_params, parse_insert, row_tuples
+from ferry.connectors.base import Delivery, Outcome
+from ferry.errors import ConfigError
+
+__all__ = ["BatchStrategy", "connect_translated", "write_batchexecute", "write_execute"]
+
+Translate = Callable[[BaseException], str]
+"""Raises for config/retriable errors, returns the message of a data error."""
+
+_EXTEND_SQL = re.compile(r"^extend_sql_(\d+)$")
+_SQL_ERRORS = (DBAPIError, StatementError)
+DEFAULT_LIMIT = 1000
+_PG_MAX_PARAMS = 65535
+
+
+def _require_sql(options: Mapping[str, Any], api: str) -> str:
+    sql = options.get("main_sql")
+    if not isinstance(sql, str) or not sql.strip():
+        raise ConfigError(
+            f"otherRequest.main_sql: required for api {api!r} (got {sql!r})\n"
+            "  hint: add an otherRequest field main_sql with the SQL statement"
+        )
+    return sql
+
+
+def _extend_statements(options: Mapping[str, Any]) -> list[tuple[int, Any]]:
+    found = []
+    for key, sql in options.items():
+        match = _EXTEND_SQL.match(str(key))
+        if match and isinstance(sql, str) and sql.strip():
+            found.append((int(match.group(1)), text(sql)))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _main_params(row: Mapping[str, Any]) -> Any:
+    if "main_params" in row:
+        return row["main_params"]
+    return {k: v for k, v in row.items() if not str(k).startswith("extend_params_")}
+
+
+def _last_insert_id(result: Any) -> Any:
+    if result.returns_rows:  # INSERT ... RETURNING id (PostgreSQL, SQLite, MariaDB)
+        first = result.first()
+        return first[0] if first is not None else None
+    try:
+        return result.lastrowid
+    except Exception:  # drivers without lastrowid
+        return None
+
+
+def write_execute(
+    engine: Engine, delivery: Delivery, rows: Sequence[Any], translate: Translate
+) -> list[Outcome]:
+    """Run ``main_sql`` then ``extend_sql_1..N`` for each record, one transaction per record.
+
+    Parameters come from ``row["main_params"]`` (or the row itself when absent); extend
+    statement *N* also sees ``row["extend_params_N"]`` and ``lastInsertId`` (the main
+    statement's ``lastrowid``, or the first column it RETURNs). A failing record is rolled back
+    and reported ``ok=False`` with the database message; the others commit. An UPDATE that
+    matches no row is ``ok=True`` with ``rowcount`` 0.
+    """
+    main = text(_require_sql(delivery.options, delivery.api))
+    sqlite = engine.dialect.name == "sqlite"
+    extends = _extend_statements(delivery.options)
+    outcomes: list[Outcome] = []
+    with connect_translated(engine, translate) as conn:
+        for record_id, row in zip(delivery.record_ids, rows, strict=True):
+            if not isinstance(row, Mapping) or not isinstance(params := _main_params(row), Mapping):
+                outcomes.append(
+                    Outcome(
+                        record_id,
+                        ok=False,
+                        error=f"execute: main_params must be an object (got {row!r:.120})",
+                    )
+                )
+                continue
+            try:
+                with conn.begin():
+                    result = conn.execute(main, adapt_params(params, sqlite=sqlite))
+                    rowcount = result.rowcount
+                    last_id = _last_insert_id(result)
+                    for number, statement in extends:
+                        extra = row.get(f"extend_params_{number}") or {}
+                        merged = {**params, **extra, "lastInsertId": last_id}
+                        conn.execute(statement, adapt_params(merged, sqlite=sqlite))
+            except _SQL_ERRORS as exc:
+                outcomes.append(Outcome(record_id, ok=False, error=translate(exc)))
+                continue
+            outcomes.append(
+                Outcome(record_id, ok=True, response={"rowcount": rowcount, "lastInsertId": last_id})
+            )
+    return outcomes
+
+
+@contextmanager
+def connect_translated(engine: Engine, translate: Translate) -> Iterator[Connection]:
+    """``engine.connect()`` with connection errors translated to Ferry errors."""
+    try:
+        conn = engine.connect()
+    except _SQL_ERRORS as exc:
+        translate(exc)
+        raise
+    with conn:
+        yield conn
+
+
+@dataclass(frozen=True)
+class BatchStrategy:
+    """How one dialect executes many rows of an :class:`InsertTemplate`.
+
+    ``executemany``: one driver ``executemany`` (PyMySQL rewrites it into multi-row INSERTs;
+    sqlite3 loops in C). Otherwise one explicit multi-row ``VALUES`` statement per chunk.
+    """
+
+    placeholder: str
+    executemany: bool
+    escape_percent: bool
+    max_params: int | None = None
+
+    @classmethod
+    def for_engine(cls, engine: Engine, template: InsertTemplate) -> BatchStrategy:
+        """Pick the fastest correct strategy for the engine's driver."""
+        driver = engine.dialect.driver
+        if engine.dialect.name in ("mysql", "mariadb") and driver in ("pymysql", "mysqldb"):
+            # PyMySQL only rewrites executemany for an empty or ON DUPLICATE ... tail.
+            rewritable = not template.tail or template.tail.upper().startswith("ON DUPLICATE")
+            return cls("%s", executemany=rewritable, escape_percent=True)
+        if engine.dialect.name == "sqlite":
+            return cls("?", executemany=True, escape_percent=False)
+        paramstyle = engine.dialect.paramstyle
+        if paramstyle in ("format", "pyformat"):
+            return cls("%s", executemany=False, escape_percent=True, max_params=_PG_MAX_PARAMS)
+        if paramstyle == "qmark":
+            return cls("?", executemany=False, escape_percent=False, max_params=_PG_MAX_PARAMS)
+        raise ConfigError(f"batchexecute: driver {driver!r} (paramstyle {paramstyle}) is not supported")
+
+    def run(self, conn: Connection, template: InsertTemplate, rows: list[tuple[Any, ...]]) -> int:
+        """Execute ``rows`` (inside the caller's transaction); return the driver's rowcount."""
+        if self.executemany or len(rows) == 1:
+            sql = _cached_sql(template, self.placeholder, self.escape_percent, 1)
+            params: Any = rows if len(rows) > 1 else rows[0]
+            return conn.exec_driver_sql(sql, params).rowcount
+        per_statement = len(rows)
+        if self.max_params:
+            per_statement = max(1, min(per_statement, self.max_params // len(template.columns)))
+        total = 0
+        for start in range(0, len(rows), per_statement):
+            part = rows[start : start + per_statement]
+            sql = _cached_sql(template, self.placeholder, self.escape_percent, len(part))
+            flat = tuple(value for row in part for value in row)
+            total += conn.exec_driver_sql(sql, flat).rowcount
+        return total
+
+
+@lru_cache(maxsize=64)
+def _cached_sql(template: InsertTemplate, placeholder: str, escape_percent: bool, rows: int) -> str:
+    if escape_percent:
+        template = InsertTemplate(
+            head=template.head.replace("%", "%%"),
+            columns=template.columns,
+            tail=template.tail.replace("%", "%%"),
+        )
+    return template.statement(placeholder, rows)
+
+
+def _limit(options: Mapping[str, Any]) -> int:
+    raw = options.get("limit")
+    if raw in (None, ""):
+        return DEFAULT_LIMIT
+    try:
+        limit = int(str(raw).strip())
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ConfigError(f"otherRequest.limit: must be a positive integer (got {raw!r})\n  hint: e.g. 1000")
+    return limit
+
+
+@lru_cache(maxsize=64)
+def _parse(main_sql: str) -> InsertTemplate:
+    return parse_insert(main_sql)
+
+
+def write_batchexecute(
+    engine: Engine, delivery: Delivery, rows: Sequence[Any], translate: Translate
+) -> list[Outcome]:
+    """Write rows as multi-row ``INSERT|REPLACE``, ``limit`` rows per statement and transaction.
+
+    A statement failing with a data error is rolled back and its rows retried one by one, so
+    only the bad rows fail (their outcome quotes the database error). Config errors raise
+    ``ConfigError``; connection-level errors raise ``RetriableError`` (chunks already
+    committed stay committed -- the statement is an upsert, so the retry is harmless).
+    """
+    template = _parse(_require_sql(delivery.options, delivery.api))
+    limit = _limit(delivery.options)
+    fields = delivery.options.get("fields")
+    sqlite = engine.dialect.name == "sqlite"
+    tuples, problems = row_tuples(rows, template, fields if isinstance(fields, list) else None, sqlite=sqlite)
+    ids = delivery.record_ids
+    outcomes: list[Outcome | None] = [None] * len(ids)
+    for index, problem in problems.items():
+        outcomes[index] = Outcome(ids[index], ok=False, error=problem)
+    good = [(index, values) for index, values in enumerate(tuples) if values is not None]
+    strategy = BatchStrategy.for_engine(engine, template)
+    with connect_translated(engine, translate) as conn:
+        for start in range(0, len(good), limit):
+            chunk = good[start : start + limit]
+            try:
+                with conn.begin():
+                    rowcount = strategy.run(conn, template, [values for _, values in chunk])
+            except _SQL_ERRORS as exc:
+                translate(exc)  # raises unless the statement failed on data
+                _row_by_row(conn, strategy, template, chunk, ids, outcomes, translate)
+                continue
+            response = {"rows": len(chunk), "rowcount": rowcount}
+            for index, _ in chunk:
+                outcomes[index] = Outcome(ids[index], ok=True, response=response)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _row_by_row(
+    conn: Connection,
+    strategy: BatchStrategy,
+    template: InsertTemplate,
+    chunk: list[tuple[int, tuple[Any, ...]]],
+    ids: list[str],
+    outcomes: list[Outcome | None],
+    translate: Translate,
+) -> None:
+    for index, values in chunk:
+        try:
+            with conn.begin():
+                rowcount = strategy.run(conn, template, [values])
+        except _SQL_ERRORS as exc:
+            outcomes[index] = Outcome(ids[index], ok=False, error=translate(exc))
+            continue
+        outcomes[index] = Outcome(ids[index], ok=True, response={"rows": 1, "rowcount": rowcount})

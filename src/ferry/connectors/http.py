@@ -1,0 +1,250 @@
+"""The generic JSON-over-HTTP connector (source and target).
+
+As a source, ``fetch`` sends the rendered request (GET: query parameters; POST: a JSON or form
+body, per the connection's ``body``) with the paging parameters on top, reads the records at
+``records_path`` and applies the ``last_page`` rule. As a target, ``write`` POSTs the packed
+body as JSON. Every failure is classified, never retried here (the engine owns retries):
+
+==========================  ========================================================
+401 / 403                   ``ConfigError`` (connection named, response text quoted)
+429                         ``ThrottledError`` with ``retry_after`` from Retry-After
+408, 5xx, timeouts,         ``RetriableError``
+connection errors
+invalid JSON, missing       ``RetriableError`` quoting the start of the body
+``records_path``
+other 4xx                   source: ``ConfigError``; target: ``Outcome(ok=False)`` per record
+==========================  ========================================================
+
+Messages quote at most 300 characters of the response and never a credential.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import httpx
+import orjson
+
+from ferry.connectors._dotted import MISSING, get_path
+from ferry.connectors._http_paging import effective_page_size, next_state, paging_params
+from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
+from ferry.connectors.specs import HttpConnection
+from ferry.errors import ConfigError, RetriableError, ThrottledError
+
+__all__ = ["HttpConnector"]
+
+_QUOTE_LIMIT = 300
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_json_default)
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return _dumps(value).decode()
+    return str(value)
+
+
+def _flat_params(values: Mapping[str, Any]) -> dict[str, str]:
+    """Query/form parameters as text: ``None`` dropped, bools ``true``/``false``, containers JSON."""
+    return {str(key): _param_text(value) for key, value in values.items() if value is not None}
+
+
+def _retry_after(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpConnector:
+    """Source and target for a generic JSON API described by an :class:`HttpConnection`."""
+
+    def __init__(self, spec: HttpConnection, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.limits = Limits(
+            max_window=timedelta(seconds=spec.max_window_seconds) if spec.max_window_seconds else None,
+            max_page_size=spec.paging.max_page_size,
+            default_page_size=spec.paging.page_size,
+            page_base=spec.paging.start,
+            rate_per_second=spec.rate_per_second,
+        )
+        self._label = spec.label()
+        self._secrets = spec.secret_values()
+        headers = {"Accept": "application/json", **spec.headers}
+        self._auth_params: dict[str, str] = {}
+        auth = spec.auth
+        if auth is not None:
+            secret = auth.value.get_secret_value()
+            if auth.type == "bearer":
+                headers["Authorization"] = f"Bearer {secret}"
+            elif auth.type == "header":
+                headers[auth.name] = secret
+            else:
+                self._auth_params[auth.name] = secret
+        self._client = httpx.Client(
+            base_url=spec.base_url,
+            headers=headers,
+            timeout=spec.timeout,
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    # -- source ---------------------------------------------------------------------------
+
+    def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
+        """Fetch one page of records; see the module docstring for paging and errors."""
+        size = effective_page_size(self.spec, state)
+        values = {**request, **paging_params(self.spec, state, size)}
+        response = self._send(method, api, values)
+        where = f"{self._label}: {method.upper()} {api}"
+        if response.is_success:
+            document = self._parse(response, where)
+        else:
+            self._raise_for_status(response, where)
+        records = get_path(document, self.spec.records_path)
+        if records is MISSING:
+            raise RetriableError(
+                f"{where}: response has no records at {self.spec.records_path!r}: {self._quote(response.text)}"
+            )
+        if records is None:
+            records = []
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise RetriableError(
+                f"{where}: records at {self.spec.records_path or '(body)'!r} are not a list of objects: "
+                f"{self._quote(response.text)}"
+            )
+        total = self._total(document)
+        following = next_state(
+            self.spec, document=document, records=records, state=state, size=size, total=total, where=where
+        )
+        return Page(records=records, next=following, total=total)
+
+    def _total(self, document: Any) -> int | None:
+        if not self.spec.total_path:
+            return None
+        value = get_path(document, self.spec.total_path)
+        try:
+            return int(value) if value is not MISSING and value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    def _send(self, method: str, api: str, values: Mapping[str, Any]) -> httpx.Response:
+        verb = method.upper() or "GET"
+        params: dict[str, str] = dict(self._auth_params)
+        kwargs: dict[str, Any] = {}
+        if verb in ("GET", "DELETE", "HEAD"):
+            params.update(_flat_params(values))
+        elif self.spec.body == "form":
+            kwargs["data"] = _flat_params(values)
+        else:
+            kwargs["content"] = _dumps(dict(values))
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        return self._request(verb, api, params=params, **kwargs)
+
+    def _request(self, verb: str, api: str, **kwargs: Any) -> httpx.Response:
+        where = f"{self._label}: {verb} {api}"
+        try:
+            return self._client.request(verb, api, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise RetriableError(f"{where} timed out after {self.spec.timeout:g}s") from exc
+        except httpx.TransportError as exc:
+            raise RetriableError(f"{where} failed: {type(exc).__name__}: {self._redact(str(exc))}") from exc
+        except httpx.InvalidURL as exc:
+            raise ConfigError(f"{where}: invalid URL: {exc}") from exc
+
+    def _parse(self, response: httpx.Response, where: str) -> Any:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise RetriableError(
+                f"{where}: response is not valid JSON (HTTP {response.status_code}): {self._quote(response.text)}"
+            ) from exc
+
+    def _raise_for_status(self, response: httpx.Response, where: str) -> NoReturn:
+        """Raise the error class for a non-2xx response (see the module table)."""
+        status = response.status_code
+        text = self._quote(response.text)
+        if status in (401, 403):
+            raise ConfigError(
+                f"{where}: HTTP {status}, credentials rejected: {text}\n  hint: check the auth settings"
+            )
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            raise ThrottledError(f"{where}: HTTP 429, throttled: {text}", retry_after=retry_after)
+        if status == 408 or status >= 500 or status < 400:
+            raise RetriableError(f"{where}: HTTP {status}: {text}")
+        raise ConfigError(f"{where}: HTTP {status}, request rejected: {text}")
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _quote(self, text: str) -> str:
+        text = self._redact(text)
+        return repr(text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "...")
+
+    # -- target ---------------------------------------------------------------------------
+
+    def write(self, delivery: Delivery) -> Sequence[Outcome]:
+        """POST (or PUT/PATCH per ``delivery.method``) ``delivery.body`` as JSON to ``delivery.api``.
+
+        2xx: every record ok, with the parsed response. Other 4xx (not 401/403/408/429): every
+        record ``ok=False`` with the status and response text. Everything else raises as in
+        :meth:`fetch`.
+        """
+        verb = delivery.method.upper() if delivery.method.upper() in ("PUT", "PATCH") else "POST"
+        where = f"{self._label}: {verb} {delivery.api}"
+        response = self._request(
+            verb,
+            delivery.api,
+            params=dict(self._auth_params),
+            content=_dumps(delivery.body),
+            headers={"Content-Type": "application/json"},
+        )
+        status = response.status_code
+        if response.is_success:
+            try:
+                body: Any = orjson.loads(response.content) if response.content else None
+            except orjson.JSONDecodeError:
+                body = response.text[:_QUOTE_LIMIT]
+            return [Outcome(record_id=rid, ok=True, response=body) for rid in delivery.record_ids]
+        if 400 <= status < 500 and status not in (401, 403, 408, 429):
+            error = f"HTTP {status}: {self._quote(response.text)}"
+            return [Outcome(record_id=rid, ok=False, error=error) for rid in delivery.record_ids]
+        self._raise_for_status(response, where)
+
+    def close(self) -> None:
+        """Close the HTTP client and its connections."""
+        self._client.close()
+
+    def __enter__(self) -> HttpConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,162 @@
+"""The ``sql`` connector: MySQL/MariaDB, PostgreSQL and SQLite through SQLAlchemy.
+
+As a **target**, ``write`` understands two APIs (QEasy's MySQL adapters):
+
+``execute``
+    For each record, ``otherRequest.main_sql`` with ``:named`` parameters from the record's
+    ``main_params``, then ``extend_sql_1``, ``extend_sql_2``, ... with ``extend_params_N`` merged
+    over ``main_params`` plus ``:lastInsertId``. One transaction per record::
+
+        {"api": "execute",
+         "request": [{"field": "main_params", "type": "object", "children": [
+             {"field": "SO_NUMBER", "value": "{Fbillno}"}, {"field": "SO_STATUS", "value": "CLOSED"}]}],
+         "otherRequest": [{"field": "main_sql",
+             "value": "update mt_so_head set SO_STATUS=:SO_STATUS where SO_NUMBER=:SO_NUMBER"}]}
+
+    The response recorded per record is ``{"rowcount": n, "lastInsertId": id}``. An UPDATE that
+    matches no row is *not* an error: ``ok=True`` with ``rowcount`` 0 (the engine or an alert
+    rule may flag it). On PostgreSQL write ``INSERT ... RETURNING id`` to get ``lastInsertId``.
+
+``batchexecute``
+    ``main_sql`` is ``INSERT|REPLACE INTO t (c1, c2, ...) VALUES`` plus an optional tail
+    (``ON DUPLICATE KEY UPDATE ...``; ``ON CONFLICT (k) DO UPDATE SET ...`` on PostgreSQL and
+    SQLite). The record payloads' fields (the scheme's ``request``, in order) map to the
+    columns by position; ``limit`` rows (default 1000) per statement and transaction. A
+    statement failing on bad data is retried row by row so only the bad rows fail.
+
+Values: dicts and lists are written as JSON text; everything else is passed to the driver.
+
+As a **source**, ``fetch`` runs the SELECT in ``request["main_sql"]`` (or ``api``) with the
+other request keys as ``:named`` parameters, paged by LIMIT/OFFSET; the query needs a stable
+``ORDER BY`` ending in a unique key (see :mod:`ferry.connectors._sql_read`).
+
+Errors: bad credentials, unknown database, SQL syntax, unknown table/column ->
+``ConfigError`` naming the connection (password masked); connection refused or lost, timeouts,
+deadlocks, lock waits -> ``RetriableError``; bad row data -> ``Outcome(ok=False)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, StatementError
+
+from ferry.connectors._sql_batch import adapt_params
+from ferry.connectors._sql_errors import translate
+from ferry.connectors._sql_read import json_friendly, paged_sql
+from ferry.connectors._sql_write import connect_translated, write_batchexecute, write_execute
+from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
+from ferry.connectors.specs import SqlConnection
+from ferry.errors import ConfigError, FatalError
+
+__all__ = ["SqlConnector"]
+
+_WRITERS = {"execute": write_execute, "batchexecute": write_batchexecute}
+_CONNECT_ARGS = {
+    "mysql": {"connect_timeout": 10},
+    "mariadb": {"connect_timeout": 10},
+    "postgresql": {"connect_timeout": 10},
+    "sqlite": {"timeout": 30},
+}
+
+
+class SqlConnector:
+    """Source and target for one :class:`SqlConnection` (one pooled SQLAlchemy engine)."""
+
+    limits = Limits(default_page_size=1000, page_base=1)
+
+    def __init__(self, spec: SqlConnection, *, transport: Any = None) -> None:
+        """Create the engine (no connection is opened yet). ``transport`` is ignored.
+
+        Raises:
+            ConfigError: The URL is malformed or names an unknown dialect or driver.
+        """
+        self.spec = spec
+        self.name = spec.name
+        self._label = spec.label()
+        self._secrets = spec.secret_values()
+        url = spec.url.get_secret_value()
+        dialect = url.split(":", 1)[0].split("+", 1)[0]
+        try:
+            self.engine: Engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                echo=spec.echo,
+                hide_parameters=True,
+                connect_args=dict(_CONNECT_ARGS.get(dialect, {})),
+            )
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+            message = str(exc)
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            raise ConfigError(f"{self._label}: invalid database URL: {message}") from None
+
+    def _translate(self, exc: BaseException) -> str:
+        return translate(exc, label=self._label, secrets=self._secrets)
+
+    # -- target ---------------------------------------------------------------------------
+
+    def write(self, delivery: Delivery) -> Sequence[Outcome]:
+        """Write one delivery with ``api`` ``execute`` or ``batchexecute`` (see module doc)."""
+        writer = _WRITERS.get(delivery.api.strip().lower())
+        if writer is None:
+            raise ConfigError(
+                f"{self._label}: unknown api {delivery.api!r} for a SQL target; known: {', '.join(sorted(_WRITERS))}"
+            )
+        rows = delivery.rows
+        if not rows and isinstance(delivery.body, list):
+            rows = delivery.body
+        if len(rows) != len(delivery.record_ids):
+            raise FatalError(
+                f"{self._label}: delivery has {len(delivery.record_ids)} record ids but {len(rows)} rows"
+            )
+        if not rows:
+            return []
+        return writer(self.engine, delivery, rows, self._translate)
+
+    # -- source ---------------------------------------------------------------------------
+
+    def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
+        """Fetch one LIMIT/OFFSET page of the SELECT; the last page has fewer than page_size rows.
+
+        Raises:
+            ConfigError: Not a SELECT, a syntax error, an unknown table/column, a missing
+                ``:parameter``, or bad credentials.
+            RetriableError: The database is unreachable, the connection dropped, a timeout.
+        """
+        sql = request.get("main_sql") or api
+        if not isinstance(sql, str) or not sql.strip():
+            raise ConfigError(f"{self._label}: source needs a SELECT in api or otherRequest.main_sql")
+        sqlite = self.engine.dialect.name == "sqlite"
+        params = adapt_params({k: v for k, v in request.items() if k != "main_sql"}, sqlite=sqlite)
+        size = max(1, int(state.page_size))
+        params.update(_ferry_limit=size, _ferry_offset=int(state.offset))
+        statement = text(paged_sql(sql))
+        with connect_translated(self.engine, self._translate) as conn:
+            try:
+                result = conn.execute(statement, params)
+                keys = list(result.keys())
+                records = [dict(zip(keys, map(json_friendly, row), strict=True)) for row in result]
+            except StatementError as exc:
+                if not isinstance(exc, DBAPIError):  # e.g. a :parameter with no value
+                    raise ConfigError(f"{self._label}: {str(exc).splitlines()[0]}") from exc
+                self._translate(exc)
+                raise ConfigError(f"{self._label}: query failed: {self._translate(exc)}") from exc
+        following = None
+        if len(records) >= size:
+            following = PageState(
+                index=state.index + 1, page_size=state.page_size, offset=state.offset + len(records)
+            )
+        return Page(records=records, next=following)
+
+    def close(self) -> None:
+        """Dispose of the engine's connection pool."""
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,202 @@
+"""Templates: text with ``{field}``, ``{{field}}`` and ``{{NAME|formatter}}`` placeholders.
+
+A template that is exactly one placeholder evaluates to the referenced value with its type kept
+(a list stays a list, an int an int); any other template renders to ``str`` with ``None`` as ``""``
+(STYLE rule 12). Substituted values are never re-scanned, so a value holding braces, quotes or
+``) or 1=1 --`` passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ferry.errors import ExpressionError, RecordError
+from ferry.expr.context import EvalContext
+from ferry.expr.formatters import (
+    FORMATTERS,
+    TimeParseError,
+    apply_formatter,
+    epoch_seconds,
+    normalize_formatter,
+)
+from ferry.expr.paths import compile_walk, split_path
+from ferry.expr.placeholders import Placeholder, scan
+from ferry.expr.variables import parse_variable
+
+__all__ = [
+    "CompiledTemplate",
+    "Resolver",
+    "compile_placeholder",
+    "compile_row_getter",
+    "compile_template",
+    "to_text",
+]
+
+Resolver = Callable[[EvalContext], Any]
+
+
+def compile_row_getter(path: str) -> Resolver:
+    """Return a resolver for a dotted row path, honouring :attr:`EvalContext.scope` (see ``paths``)."""
+    segs = split_path(path)
+    first = segs[0]
+    if len(segs) == 1:
+
+        def get_simple(ctx: EvalContext) -> Any:
+            scope = ctx.scope
+            if scope is not None and first in scope:
+                return scope[first]
+            return ctx.row.get(first)
+
+        return get_simple
+
+    walk = compile_walk(segs[1:])
+    flat_key = "_".join(segs)
+
+    def get_dotted(ctx: EvalContext) -> Any:
+        scope = ctx.scope
+        if scope is not None and first in scope:
+            return walk(scope[first])
+        row = ctx.row
+        if path in row:
+            return row[path]
+        head = row.get(first)
+        got = None if head is None else walk(head)
+        if got is None:
+            return row.get(flat_key)
+        return got
+
+    return get_dotted
+
+
+def _formatter_column(ph: Placeholder) -> int:
+    bar = ph.raw.index("|")
+    return ph.start + ph.raw.index(ph.formatter or "", bar) + 1
+
+
+def compile_placeholder(ph: Placeholder, text: str = "") -> Resolver:
+    """Compile one placeholder to a resolver returning its typed value.
+
+    Variables come from :attr:`EvalContext.variables` (time variables as epoch seconds unless a
+    formatter says otherwise); other names are row paths.
+
+    Raises:
+        ExpressionError: unknown formatter (no path; column within ``text``).
+    """
+    fmt: str | None = None
+    if ph.formatter is not None:
+        fmt = normalize_formatter(ph.formatter)
+        if fmt is None:
+            raise ExpressionError(
+                f"unknown formatter {ph.formatter!r} in {ph.raw}; known: {', '.join(sorted(FORMATTERS))}",
+                text,
+                _formatter_column(ph),
+            )
+    spec = parse_variable(ph.name)
+    if spec is not None:
+        get_var = spec.getter
+        if spec.is_time:
+            time_fmt = FORMATTERS[fmt] if fmt else None
+            if time_fmt is None:
+                return lambda ctx: epoch_seconds(get_var(ctx))
+            return lambda ctx: time_fmt(get_var(ctx), ctx.tz)
+        if fmt is None:
+            return get_var
+        return _with_formatter(get_var, fmt, f"variable {ph.name}")
+    getter = compile_row_getter(ph.name)
+    if fmt is None:
+        return getter
+    return _with_formatter(getter, fmt, f"field {ph.name}")
+
+
+def _with_formatter(get: Resolver, fmt: str, what: str) -> Resolver:
+    def formatted(ctx: EvalContext) -> Any:
+        value = get(ctx)
+        try:
+            return apply_formatter(fmt, value, ctx.tz)
+        except TimeParseError as exc:
+            raise RecordError(f"{what}: cannot apply |{fmt} to {_short(value)}: {exc}") from None
+
+    return formatted
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def to_text(value: Any) -> str:
+    """Render a value inside mixed text: ``None`` -> ``""``, bools -> ``true``/``false``,
+    datetimes -> ``YYYY-MM-DD HH:MM:SS``, lists/dicts -> compact JSON, others -> ``str``."""
+    if value is None:
+        return ""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int or kind is float:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A compiled template: ``evaluate(ctx)``, whether it is constant, and the row paths it reads."""
+
+    evaluate: Resolver
+    is_constant: bool
+    references: frozenset[str]
+    placeholders: tuple[Placeholder, ...]
+
+
+def compile_template(text: str) -> CompiledTemplate:
+    """Compile ``text`` once; see the module doc for typing rules.
+
+    Raises:
+        ExpressionError: unknown formatter (no path; 1-based column within ``text``).
+    """
+    phs = tuple(scan(text))
+    if not phs:
+        return CompiledTemplate(lambda ctx: text, True, frozenset(), ())
+    refs = frozenset(ph.name for ph in phs if parse_variable(ph.name) is None)
+    resolvers = [compile_placeholder(ph, text) for ph in phs]
+    if len(phs) == 1 and phs[0].start == 0 and phs[0].end == len(text):
+        return CompiledTemplate(resolvers[0], False, refs, phs)
+    head = text[: phs[0].start]
+    pairs: list[tuple[Resolver, str]] = []
+    for i, (ph, res) in enumerate(zip(phs, resolvers, strict=True)):
+        tail_end = phs[i + 1].start if i + 1 < len(phs) else len(text)
+        pairs.append((res, text[ph.end : tail_end]))
+    return CompiledTemplate(_renderer(head, tuple(pairs)), False, refs, phs)
+
+
+def _renderer(head: str, pairs: tuple[tuple[Resolver, str], ...]) -> Resolver:
+    if len(pairs) == 1:
+        ((res, tail),) = pairs
+
+        def render_one(ctx: EvalContext) -> str:
+            return head + to_text(res(ctx)) + tail
+
+        return render_one
+
+    def render(ctx: EvalContext) -> str:
+        out = [head]
+        for res, tail in pairs:
+            out.append(to_text(res(ctx)))
+            out.append(tail)
+        return "".join(out)
+
+    return render

@@ -1,0 +1,197 @@
+"""``compile_value``: turn one scheme ``value`` into a :class:`CompiledValue`, once per scheme.
+
+Dispatch on the value:
+
+* ``None``, numbers, bools, dicts, lists → ``constant`` (returned as-is; containers are copied).
+* ``"_function <mysql expr>"`` → ``function`` (parsed by :mod:`ferry.expr.function`).
+* ``"_findCollection find F from S where a={{x}} ..."`` → ``find``.
+* ``"_mongoQuery [S] findField=content.F where={...}"`` → ``mongo``.
+* a string with placeholders → ``template``; without → ``constant``.
+
+Per-record failures raise :class:`~ferry.errors.RecordError` whose reason starts with the value's
+scheme path (when one was given); compile-time problems raise
+:class:`~ferry.errors.ExpressionError` located at that path with a 1-based column.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ferry.errors import ExpressionError, RecordError
+from ferry.expr.context import EvalContext
+from ferry.expr.lookup import FIND_PREFIX, MONGO_PREFIX, CompiledLookup, compile_lookup
+from ferry.expr.placeholders import Placeholder
+from ferry.expr.template import Resolver, compile_placeholder, compile_template
+from ferry.expr.variables import current_time, parse_variable
+
+__all__ = ["FUNCTION_PREFIX", "CompiledValue", "EvalContext", "compile_value"]
+
+FUNCTION_PREFIX = "_function"
+
+
+class CompiledValue:
+    """A value compiled once per scheme and evaluated per record.
+
+    Attributes:
+        evaluate: ``evaluate(ctx) -> Any``; raises ``RecordError`` for per-record failures.
+        kind: ``"constant" | "template" | "function" | "find" | "mongo"``.
+        is_constant: True when the result never depends on the context.
+        references: dotted row paths read (variables excluded), e.g. ``{"items.sku_id", "shop_no"}``.
+        lookup_schemes: scheme ids the value looks up (``None`` = the provider's default scheme).
+        source: the original value.
+        path: the scheme path given at compile time.
+    """
+
+    __slots__ = ("evaluate", "is_constant", "kind", "lookup_schemes", "path", "references", "source")
+
+    def __init__(
+        self,
+        kind: str,
+        evaluate: Callable[[EvalContext], Any],
+        *,
+        source: Any,
+        path: str = "",
+        references: frozenset[str] = frozenset(),
+        lookup_schemes: frozenset[str | None] = frozenset(),
+    ) -> None:
+        self.kind = kind
+        self.is_constant = kind == "constant"
+        self.evaluate = evaluate if kind == "constant" or not path else _located(evaluate, path)
+        self.source = source
+        self.path = path
+        self.references = references
+        self.lookup_schemes = lookup_schemes
+
+    def __repr__(self) -> str:
+        return f"CompiledValue(kind={self.kind!r}, source={self.source!r})"
+
+
+def _located(fn: Callable[[EvalContext], Any], path: str) -> Callable[[EvalContext], Any]:
+    def evaluate(ctx: EvalContext) -> Any:
+        try:
+            return fn(ctx)
+        except RecordError as exc:
+            raise RecordError(f"{path}: {exc.reason}", exc.record_id, exc.retriable) from exc
+
+    return evaluate
+
+
+def _constant(value: Any, path: str) -> CompiledValue:
+    if isinstance(value, dict | list):
+        frozen = copy.deepcopy(value)
+        return CompiledValue("constant", lambda ctx: copy.deepcopy(frozen), source=value, path=path)
+    return CompiledValue("constant", lambda ctx: value, source=value, path=path)
+
+
+def _has_prefix(text: str, prefix: str) -> bool:
+    return text.startswith(prefix) and (len(text) == len(prefix) or text[len(prefix)].isspace())
+
+
+def compile_value(value: Any, *, path: str = "", default_lookup_scheme: str | None = None) -> CompiledValue:
+    """Compile a scheme ``value`` (see module doc for the dispatch rules).
+
+    Args:
+        value: the raw ``value`` from the scheme (any JSON type).
+        path: scheme path of the value, used in every error message.
+        default_lookup_scheme: scheme id for ``_mongoQuery`` without an explicit scheme.
+
+    Raises:
+        ExpressionError: the value cannot be compiled; ``str(e)`` starts with ``path``.
+    """
+    try:
+        return _compile(value, path, default_lookup_scheme)
+    except ExpressionError as exc:
+        raise exc.at(path) from None
+
+
+def _compile(value: Any, path: str, default_scheme: str | None) -> CompiledValue:
+    if not isinstance(value, str):
+        return _constant(value, path)
+    if _has_prefix(value, FUNCTION_PREFIX):
+        return _compile_function(value, path, default_scheme)
+    if _has_prefix(value, FIND_PREFIX) or _has_prefix(value, MONGO_PREFIX):
+        lookup = compile_lookup(value, 0, default_scheme)
+        return CompiledValue(
+            lookup.kind,
+            lookup.evaluate,
+            source=value,
+            path=path,
+            references=lookup.references,
+            lookup_schemes=frozenset({lookup.scheme}),
+        )
+    tpl = compile_template(value)
+    if tpl.is_constant:
+        return _constant(value, path)
+    return CompiledValue("template", tpl.evaluate, source=value, path=path, references=tpl.references)
+
+
+def clock(ctx: EvalContext) -> datetime:
+    """The clock for ``NOW()``/``CURDATE()``: ``ctx.now``, else ``CURRENT_TIME``, else the wall clock."""
+    if ctx.now is not None:
+        return ctx.now if ctx.now.tzinfo is not None else ctx.now.replace(tzinfo=ctx.tz)
+    return current_time(ctx)
+
+
+def _function_module() -> Any:
+    if importlib.util.find_spec("ferry.expr.function") is None:
+        raise ExpressionError("_function is not available: module ferry.expr.function is not installed")
+    return importlib.import_module("ferry.expr.function")
+
+
+def _compile_function(text: str, path: str, default_scheme: str | None) -> CompiledValue:
+    compiled = _function_module().compile_function(text)
+    by_id: dict[int, Resolver] = {}
+    by_key: dict[Any, Resolver] = {}
+    refs: set[str] = set()
+    schemes: set[str | None] = set()
+    for item in compiled.placeholders:
+        if isinstance(item, Placeholder):
+            resolver = compile_placeholder(item, text)
+            if parse_variable(item.name) is None:
+                refs.add(item.name)
+            key: Any = item
+        else:
+            span_text = str(item.text)
+            offset = _span_offset(item, text)
+            lookup: CompiledLookup = compile_lookup(span_text, offset, default_scheme, full_text=text)
+            resolver = lookup.evaluate
+            refs |= lookup.references
+            schemes.add(lookup.scheme)
+            key = ("lookup", span_text)
+        by_id[id(item)] = resolver
+        by_key[key] = resolver
+
+    def resolver_for(item: Any) -> Resolver:
+        found = by_id.get(id(item))
+        if found is not None:
+            return found
+        if isinstance(item, Placeholder):
+            return by_key[item]
+        return by_key[("lookup", str(item.text))]
+
+    evaluate_fn = compiled.evaluate
+
+    def evaluate(ctx: EvalContext) -> Any:
+        return evaluate_fn(lambda item: resolver_for(item)(ctx), clock(ctx))
+
+    return CompiledValue(
+        "function",
+        evaluate,
+        source=text,
+        path=path,
+        references=frozenset(refs),
+        lookup_schemes=frozenset(schemes),
+    )
+
+
+def _span_offset(item: Any, text: str) -> int:
+    start = getattr(item, "start", None)
+    if isinstance(start, int):
+        return start
+    found = text.find(str(item.text))
+    return max(found, 0)

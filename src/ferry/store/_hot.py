@@ -1,0 +1,179 @@
+"""Hand-written SQL for the ledger's hot paths (upsert, claim, results), per backend.
+
+Why not plain SQLAlchemy Core here: building and type-processing parameters row by row costs
+more than SQLite's own work (measured: ~22k rows/s through Core against ~55k rows/s through
+the driver on the same statements). These statements are therefore sent with
+``Connection.exec_driver_sql`` — still inside the store's transaction — with values already
+in the driver's form: one timestamp conversion per call, not per row and column.
+
+Timestamps are written exactly as SQLAlchemy's own types write them (SQLite:
+``'YYYY-MM-DD HH:MM:SS.ffffff'`` text, which sorts as time; MySQL/PostgreSQL: naive UTC
+datetimes), so rows written here and rows written through :mod:`ferry.store._schema` mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["LEDGER_FIELDS", "Hot", "hot_sql"]
+
+LEDGER_FIELDS = (
+    "scheme_id",
+    "record_id",
+    "number",
+    "content",
+    "content_hash",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "target_response",
+    "window_start",
+    "window_end",
+    "created_at",
+    "updated_at",
+    "delivered_at",
+    "run_id",
+)
+"""Columns of a :class:`~ferry.store.LedgerRow`, in its field order."""
+
+INSERT_FIELDS = (
+    "scheme_id",
+    "record_id",
+    "number",
+    "content",
+    "content_hash",
+    "status",
+    "attempts",
+    "requeue",
+    "next_attempt_at",
+    "window_start",
+    "window_end",
+    "run_id",
+    "created_at",
+    "updated_at",
+)
+_TIME_COLUMNS = tuple(i for i, name in enumerate(LEDGER_FIELDS) if name.endswith("_at") or "window" in name)
+
+
+def _sqlite_to_db(value: datetime | None) -> Any:
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_from_db(value: Any) -> datetime | None:
+    # Appending the offset is ~8x faster than .replace(tzinfo=UTC) on CPython 3.11.
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
+def _naive_to_db(value: datetime | None) -> Any:
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _naive_from_db(value: Any) -> datetime | None:
+    return None if value is None else datetime.combine(value.date(), value.time(), UTC)
+
+
+class Hot:
+    """The hot-path statements and value converters of one backend."""
+
+    def __init__(self, dialect: str) -> None:
+        p = "?" if dialect == "sqlite" else "%s"
+        self.p = p
+        self.dialect = dialect
+        self.to_db: Callable[[datetime | None], Any] = _sqlite_to_db if dialect == "sqlite" else _naive_to_db
+        self.from_db: Callable[[Any], datetime | None] = (
+            _sqlite_from_db if dialect == "sqlite" else _naive_from_db
+        )
+        false = "0" if dialect in ("sqlite", "mysql") else "FALSE"
+        lock = "" if dialect == "sqlite" else " FOR UPDATE SKIP LOCKED"
+        columns = ", ".join(LEDGER_FIELDS)
+
+        self.insert = (
+            f"INSERT INTO ledger ({', '.join(INSERT_FIELDS)}) VALUES ({', '.join([p] * len(INSERT_FIELDS))})"
+        )
+        # Params: hash, now, number, content, hash, window_start, window_end, run_id, now, scheme, id.
+        # MySQL applies SET left to right: requeue reads the old content_hash, status goes last.
+        self.redeliver = (
+            "UPDATE ledger SET "
+            f"requeue = CASE WHEN status = 'queued' THEN (requeue OR content_hash <> {p}) ELSE {false} END, "
+            "attempts = CASE WHEN status = 'queued' THEN attempts ELSE 0 END, "
+            f"next_attempt_at = CASE WHEN status = 'queued' THEN next_attempt_at ELSE {p} END, "
+            f"number = {p}, content = {p}, content_hash = {p}, window_start = {p}, window_end = {p}, "
+            f"run_id = COALESCE({p}, run_id), updated_at = {p}, "
+            "status = CASE WHEN status = 'queued' THEN status ELSE 'pending' END "
+            f"WHERE scheme_id = {p} AND record_id = {p}"
+        )
+        # Params: scheme, (now,) limit.
+        self.due_errors = (
+            f"SELECT {columns} FROM ledger WHERE scheme_id = {p} AND status = 'error' "
+            f"AND next_attempt_at <= {p} ORDER BY next_attempt_at LIMIT {p}{lock}"
+        )
+        self.due_pending = (
+            f"SELECT {columns} FROM ledger WHERE scheme_id = {p} AND status = 'pending' "
+            f"ORDER BY next_attempt_at LIMIT {p}{lock}"
+        )
+        # Params: status, now, next, status, response, error, run_id, now, scheme, id(s).
+        self._result_set = (
+            "UPDATE ledger SET "
+            "attempts = CASE WHEN requeue THEN 0 ELSE attempts + 1 END, "
+            f"next_attempt_at = CASE WHEN requeue THEN {p} ELSE {p} END, "
+            f"delivered_at = CASE WHEN {p} = 'finished' THEN {p} ELSE delivered_at END, "
+            f"target_response = {p}, last_error = COALESCE({p}, last_error), "
+            f"run_id = COALESCE({p}, run_id), updated_at = {p}, "
+            f"status = CASE WHEN requeue THEN 'pending' ELSE {p} END, "
+            f"requeue = {false} "
+            f"WHERE scheme_id = {p} AND record_id"
+        )
+        self.result_one = f"{self._result_set} = {p}"
+
+    def placeholders(self, count: int) -> str:
+        """``(?, ?, ...)`` with ``count`` placeholders."""
+        return f"({', '.join([self.p] * count)})"
+
+    def mark_queued(self, count: int) -> str:
+        """``UPDATE`` setting ``count`` rows ``queued``; params: now, scheme, ids."""
+        return (
+            f"UPDATE ledger SET status = 'queued', updated_at = {self.p} "
+            f"WHERE scheme_id = {self.p} AND record_id IN {self.placeholders(count)}"
+        )
+
+    def result_many(self, count: int) -> str:
+        """The result ``UPDATE`` for ``count`` rows sharing one outcome."""
+        return f"{self._result_set} IN {self.placeholders(count)}"
+
+    def ledger_values(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """Raw ``LEDGER_FIELDS`` rows with their timestamps converted to aware datetimes.
+
+        Rows of one page share most timestamps, so each distinct value is converted once.
+        """
+        seen: dict[Any, datetime | None] = {None: None}
+        convert = self.from_db
+        out = []
+        for row in rows:
+            values = list(row)
+            for index in _TIME_COLUMNS:
+                raw = values[index]
+                try:
+                    values[index] = seen[raw]
+                except KeyError:
+                    values[index] = seen[raw] = convert(raw)
+            out.append(values)
+        return out
+
+
+@cache
+def _hot(dialect: str) -> Hot:
+    return Hot(dialect)
+
+
+def hot_sql(conn: sa.Connection) -> Hot:
+    """The (cached) :class:`Hot` statements for ``conn``'s backend."""
+    name = conn.dialect.name
+    return _hot("mysql" if name == "mariadb" else name)

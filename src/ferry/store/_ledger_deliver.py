@@ -1,0 +1,145 @@
+"""The deliverer's side of the ledger: recover, claim, record results, replay.
+
+Each function runs inside the caller's single transaction and issues bulk statements:
+``claim`` is two ``SELECT``s (due ``error`` rows, oldest ``pending`` rows, both walking the
+``(scheme_id, status, next_attempt_at)`` index) plus one ``UPDATE ... IN``;
+``record_results`` groups results with identical values into one ``UPDATE ... IN`` each and
+sends the rest as one ``executemany``. Their SQL text lives in :mod:`ferry.store._hot`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ferry.store._hot import LEDGER_FIELDS, hot_sql
+from ferry.store._models import RECORD_STATUSES, RESULT_STATUSES, LedgerRow, RecordResult
+from ferry.store._schema import ledger
+from ferry.store._sql import aware, chunks
+from ferry.store.codec import loads, to_text
+
+__all__ = ["claim", "record_results", "recover_queued", "replay", "row_to_ledger"]
+
+L = ledger
+DUE, STATUS, UPDATED = (LEDGER_FIELDS.index(n) for n in ("next_attempt_at", "status", "updated_at"))
+LEDGER_COLUMNS = tuple(L.c[name] for name in LEDGER_FIELDS)
+"""The columns of a :class:`LedgerRow`, in field order, for SQLAlchemy selects."""
+
+
+def row_to_ledger(values: Sequence[Any]) -> LedgerRow:
+    """Build a :class:`LedgerRow` from values in ``LEDGER_FIELDS`` order (content still JSON text)."""
+    return LedgerRow(*values[:3], loads(values[3]), *values[4:])
+
+
+def recover_queued(conn: sa.Connection, scheme_id: str, now: datetime) -> int:
+    """Put rows left ``queued`` by a dead deliverer back to ``pending``; return how many."""
+    stmt = (
+        sa.update(L)
+        .where(L.c.scheme_id == scheme_id, L.c.status == "queued")
+        .ordered_values(
+            (L.c.attempts, sa.case((L.c.requeue, 0), else_=L.c.attempts)),
+            (L.c.requeue, sa.false()),
+            (L.c.updated_at, now),
+            (L.c.status, "pending"),
+        )
+    )
+    return conn.execute(stmt).rowcount
+
+
+def _fetchall(conn: sa.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """All rows of a driver-level query as the driver's tuples (no per-row Row objects)."""
+    result = conn.exec_driver_sql(sql, params)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def claim(conn: sa.Connection, scheme_id: str, limit: int, now: datetime) -> list[LedgerRow]:
+    """Mark up to ``limit`` due rows ``queued`` and return them, oldest due first."""
+    aware(now, "now")
+    if limit <= 0:
+        return []
+    hot = hot_sql(conn)
+    at = hot.to_db(now)
+    raw = _fetchall(conn, hot.due_errors, (scheme_id, at, limit))
+    raw += _fetchall(conn, hot.due_pending, (scheme_id, limit))
+    rows = hot.ledger_values(raw)
+    floor = datetime.min.replace(tzinfo=UTC)
+    rows.sort(key=lambda r: r[DUE] or floor)  # merge the two index-ordered lists
+    del rows[limit:]
+    for part in chunks([r[1] for r in rows]):
+        conn.exec_driver_sql(hot.mark_queued(len(part)), (at, scheme_id, *part))
+    claimed = []
+    for values in rows:
+        values[STATUS], values[UPDATED] = "queued", now
+        claimed.append(row_to_ledger(values))
+    return claimed
+
+
+def record_results(
+    conn: sa.Connection, scheme_id: str, results: Sequence[RecordResult], now: datetime
+) -> None:
+    """Apply delivery results; see :meth:`Store.record_results` for the contract."""
+    hot = hot_sql(conn)
+    at = hot.to_db(now)
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    latest = {result.record_id: result for result in results}
+    for rid, result in latest.items():
+        if result.status not in RESULT_STATUSES:
+            raise ValueError(
+                f"result for record {rid!r}: status must be one of {', '.join(RESULT_STATUSES)} "
+                f"(got {result.status!r})"
+            )
+        due = None
+        if result.status == "error":
+            due = aware(result.next_attempt_at, f"next_attempt_at of record {rid!r}") or now
+        key = (result.status, to_text(result.response), to_text(result.error), hot.to_db(due), result.run_id)
+        groups[key].append(rid)
+    singles: list[tuple[Any, ...]] = []
+    for (status, resp, err, due, run), ids in groups.items():
+        # Order of the placeholders in _hot.Hot._result_set.
+        params = (at, due, status, at, resp, err, run, at, status, scheme_id)
+        if len(ids) == 1:
+            singles.append((*params, ids[0]))
+            continue
+        for part in chunks(ids):
+            conn.exec_driver_sql(hot.result_many(len(part)), (*params, *part))
+    if singles:
+        conn.exec_driver_sql(hot.result_one, singles)
+
+
+def replay(
+    conn: sa.Connection,
+    scheme_id: str,
+    *,
+    record_ids: Sequence[str] | None,
+    status: str | Sequence[str] | None,
+    window: tuple[datetime, datetime] | None,
+    now: datetime,
+) -> int:
+    """Send matching rows (never ``queued`` ones) back to ``pending``; return how many."""
+    if record_ids is None and status is None and window is None:
+        raise ValueError("replay needs record_ids, status or window; refusing to replay a whole scheme")
+    statuses = [status] if isinstance(status, str) else list(status or [])
+    unknown = [s for s in statuses if s not in RECORD_STATUSES]
+    if unknown:
+        raise ValueError(f"unknown status {unknown[0]!r}; known: {', '.join(RECORD_STATUSES)}")
+    where = [L.c.scheme_id == scheme_id, L.c.status != "queued"]
+    if status is not None:
+        where.append(L.c.status.in_(statuses))
+    if window is not None:
+        start, end = aware(window[0], "window[0]"), aware(window[1], "window[1]")
+        where += [L.c.window_start >= start, L.c.window_start < end]
+    values = {"status": "pending", "attempts": 0, "requeue": False, "next_attempt_at": now, "updated_at": now}
+    if record_ids is None:
+        return conn.execute(sa.update(L).where(*where).values(values)).rowcount
+    total = 0
+    for part in chunks(list(dict.fromkeys(record_ids))):
+        stmt = sa.update(L).where(*where, L.c.record_id.in_(part)).values(values)
+        total += conn.execute(stmt).rowcount
+    return total

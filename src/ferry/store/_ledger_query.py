@@ -1,0 +1,112 @@
+"""Read-only ledger queries: counts, search, single rows and the lookup stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ferry.store._ledger_deliver import LEDGER_COLUMNS, row_to_ledger
+from ferry.store._models import RECORD_STATUSES, LedgerRow
+from ferry.store._schema import ledger
+from ferry.store._sql import aware
+from ferry.store.codec import loads
+
+__all__ = ["count_by_status", "find_records", "get_record", "lookup_chunk"]
+
+L = ledger
+
+
+def count_by_status(conn: sa.Connection, scheme_id: str) -> dict[str, int]:
+    """Rows per status, every status present (0 when none)."""
+    counts = dict.fromkeys(RECORD_STATUSES, 0)
+    query = sa.select(L.c.status, sa.func.count()).where(L.c.scheme_id == scheme_id).group_by(L.c.status)
+    for status, count in conn.execute(query):
+        counts[status] = int(count)
+    return counts
+
+
+def _match(column: sa.Column[Any], pattern: str) -> sa.ColumnElement[bool]:
+    """Exact match, or prefix match when ``pattern`` ends with ``*``.
+
+    The prefix test is ``LIKE`` (index-friendly on MySQL/PostgreSQL) AND an exact
+    ``substr`` comparison, so it is case-sensitive on SQLite too, whose ``LIKE`` is not.
+    """
+    if not pattern.endswith("*"):
+        return column == pattern
+    prefix = pattern[:-1]
+    if not prefix:
+        return sa.true()
+    return sa.and_(
+        column.startswith(prefix, autoescape=True),
+        sa.func.substr(column, 1, len(prefix)) == prefix,
+    )
+
+
+def find_records(
+    conn: sa.Connection,
+    scheme_id: str | None,
+    *,
+    status: str | Sequence[str] | None,
+    record_id: str | None,
+    number: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[LedgerRow]:
+    """Search the ledger; see :meth:`Store.find_records`."""
+    where: list[sa.ColumnElement[bool]] = []
+    if scheme_id is not None:
+        where.append(L.c.scheme_id == scheme_id)
+    if status is not None:
+        statuses = [status] if isinstance(status, str) else list(status)
+        unknown = [s for s in statuses if s not in RECORD_STATUSES]
+        if unknown:
+            raise ValueError(f"unknown status {unknown[0]!r}; known: {', '.join(RECORD_STATUSES)}")
+        where.append(L.c.status.in_(statuses))
+    if record_id is not None:
+        where.append(_match(L.c.record_id, record_id))
+    if number is not None:
+        where.append(_match(L.c.number, number))
+    if since is not None:
+        where.append(L.c.updated_at >= aware(since, "since"))
+    if until is not None:
+        where.append(L.c.updated_at < aware(until, "until"))
+    query = (
+        sa.select(*LEDGER_COLUMNS)
+        .where(*where)
+        .order_by(L.c.updated_at.desc(), L.c.scheme_id, L.c.record_id)
+        .limit(max(limit, 0))
+        .offset(max(offset, 0))
+    )
+    return [row_to_ledger(row) for row in conn.execute(query)]
+
+
+def get_record(conn: sa.Connection, scheme_id: str, record_id: str) -> LedgerRow | None:
+    """One row by key, or ``None``."""
+    query = sa.select(*LEDGER_COLUMNS).where(L.c.scheme_id == scheme_id, L.c.record_id == record_id)
+    row = conn.execute(query).first()
+    return None if row is None else row_to_ledger(row)
+
+
+def lookup_chunk(conn: sa.Connection, scheme_id: str, after: str | None, size: int) -> list[dict[str, Any]]:
+    """Up to ``size`` rows ``{"id", "number", "content"}`` with ids after ``after``, in id order."""
+    query = sa.select(L.c.record_id, L.c.number, L.c.content).where(L.c.scheme_id == scheme_id)
+    if after is not None:
+        query = query.where(L.c.record_id > after)
+    query = query.order_by(L.c.record_id).limit(size)
+    return [{"id": rid, "number": num, "content": loads(body)} for rid, num, body in conn.execute(query)]
+
+
+def iter_chunks(fetch: Any, size: int) -> Iterator[dict[str, Any]]:
+    """Drive ``fetch(after, size)`` until a short chunk, yielding rows one by one."""
+    after: str | None = None
+    while True:
+        chunk = fetch(after, size)
+        yield from chunk
+        if len(chunk) < size:
+            return
+        after = chunk[-1]["id"]

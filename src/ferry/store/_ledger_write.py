@@ -1,0 +1,139 @@
+"""The collector's side of the ledger: upserting a page of records (and its cursor) at once.
+
+One page costs a handful of statements whatever its size: one ``SELECT`` of the known
+``(record_id, content_hash, status)`` per 900 ids, one ``executemany`` ``INSERT`` for the new
+ids, one ``executemany`` ``UPDATE`` for the ids to deliver again, and one cursor upsert
+(the ``INSERT``/``UPDATE`` text lives in :mod:`ferry.store._hot`).
+
+Rows being delivered (``queued``) are never taken from the deliverer: if their content
+changes, the new content is stored and the row is flagged ``requeue``; when the in-flight
+result arrives the row goes back to ``pending`` instead of ``finished``/``error``, so the
+update is delivered too. The ``UPDATE`` decides this from the row's status *at write time*
+(``CASE WHEN status = 'queued'``), so a claim racing the upsert cannot lose the change.
+MySQL evaluates ``SET`` assignments left to right, seeing earlier ones; the ``status``
+assignment is therefore last, and ``requeue`` reads ``content_hash`` before it is replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ferry.errors import RecordError, RetriableError
+from ferry.store._hot import hot_sql
+from ferry.store._models import UpsertResult
+from ferry.store._schema import ID_LENGTH, ledger, window_cursors
+from ferry.store._sql import aware, chunks, upsert
+from ferry.store.codec import encode_content
+
+__all__ = ["ON_CHANGE", "set_cursor", "upsert_records"]
+
+ON_CHANGE = ("skip", "redeliver")
+
+L = ledger
+
+_SELECT_KNOWN = sa.select(L.c.record_id, L.c.content_hash, L.c.status).where(
+    L.c.scheme_id == sa.bindparam("s"), L.c.record_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+def _check_ids(record_id: Any, number: Any) -> None:
+    if not isinstance(record_id, str) or not record_id:
+        raise RecordError(f"record id must be a non-empty string (got {record_id!r:.80})")
+    if len(record_id) > ID_LENGTH:
+        raise RecordError(
+            f"record id is {len(record_id)} characters long; the ledger keeps at most {ID_LENGTH}",
+            record_id=record_id[:40] + "…",
+        )
+    if number is not None and (not isinstance(number, str) or len(number) > ID_LENGTH):
+        raise RecordError(
+            f"record number must be a string of at most {ID_LENGTH} characters (got {number!r:.80})",
+            record_id=record_id,
+        )
+
+
+def upsert_records(
+    conn: sa.Connection,
+    scheme_id: str,
+    records: Sequence[tuple[str, str | None, dict[str, Any]]],
+    *,
+    id_check: bool,
+    on_change: str,
+    window: tuple[datetime, datetime] | None,
+    run_id: int | None,
+    cursor: tuple[str, datetime] | None,
+    now: datetime,
+) -> UpsertResult:
+    """Apply one page inside the caller's transaction; see :meth:`Store.upsert_records`."""
+    if on_change not in ON_CHANGE:
+        raise ValueError(f"on_change must be one of {', '.join(ON_CHANGE)} (got {on_change!r})")
+    window_start, window_end = window if window is not None else (None, None)
+    aware(window_start, "window[0]")
+    aware(window_end, "window[1]")
+    if cursor is not None:
+        aware(cursor[1], "cursor[1]")
+
+    latest: dict[str, tuple[str | None, str, str]] = {}
+    for record_id, number, content in records:
+        _check_ids(record_id, number)
+        try:
+            text, digest = encode_content(content)
+        except TypeError as exc:
+            raise RecordError(f"content cannot be stored as JSON: {exc}", record_id=record_id) from exc
+        latest[record_id] = (number, text, digest)
+
+    known: dict[str, tuple[str, str]] = {}
+    for part in chunks(list(latest)):
+        for rid, digest, status in conn.execute(_SELECT_KNOWN, {"s": scheme_id, "ids": list(part)}):
+            known[rid] = (digest, status)
+
+    hot = hot_sql(conn)
+    at, ws, we = hot.to_db(now), hot.to_db(window_start), hot.to_db(window_end)
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    changed = unchanged = 0
+    for rid, (number, text, digest) in latest.items():
+        old = known.get(rid)
+        if old is None:
+            # Order of _hot.INSERT_FIELDS.
+            inserts.append(
+                (scheme_id, rid, number, text, digest, "pending", 0, False, at, ws, we, run_id, at, at)
+            )
+            continue
+        old_digest, old_status = old
+        differs = old_digest != digest
+        if differs:
+            changed += 1
+        else:
+            unchanged += 1
+        # QEasy idCheck=false: deliver again every time it is fetched (but a row in flight
+        # with this very content is already being delivered); idCheck=true: only on change.
+        in_flight_same = old_status == "queued" and not differs
+        if (not id_check and not in_flight_same) or (differs and on_change == "redeliver"):
+            updates.append((digest, at, number, text, digest, ws, we, run_id, at, scheme_id, rid))
+
+    if inserts:
+        try:
+            conn.exec_driver_sql(hot.insert, inserts)
+        except sa.exc.IntegrityError as exc:
+            raise RetriableError(
+                f"store: another process inserted records of scheme {scheme_id!r} at the same time; "
+                "the page was rolled back, retry it (only one collector per scheme should run)"
+            ) from exc
+    if updates:
+        conn.exec_driver_sql(hot.redeliver, updates)
+    if cursor is not None:
+        set_cursor(conn, scheme_id, cursor[0], cursor[1], now)
+    return UpsertResult(new=len(inserts), changed=changed, unchanged=unchanged, redelivered=len(updates))
+
+
+def set_cursor(conn: sa.Connection, scheme_id: str, kind: str, position: datetime, now: datetime) -> None:
+    """Upsert the ``(scheme_id, kind)`` window cursor inside the caller's transaction."""
+    aware(position, "position")
+    if not kind or len(kind) > 32:
+        raise ValueError(f"cursor kind must be 1-32 characters (got {kind!r})")
+    values = {"scheme_id": scheme_id, "kind": kind, "position": position, "updated_at": now}
+    upsert(conn, window_cursors, values, update=["position", "updated_at"])

@@ -1,0 +1,97 @@
+"""Value objects the store hands out and takes in, and the vocabularies of its states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+__all__ = [
+    "RECORD_STATUSES",
+    "RESULT_STATUSES",
+    "RUN_KINDS",
+    "RUN_STATUSES",
+    "LedgerRow",
+    "RecordResult",
+    "UpsertResult",
+]
+
+RECORD_STATUSES = ("pending", "queued", "finished", "error", "dead")
+"""Ledger row states: ``pending -> queued -> finished``, or ``-> error`` (retried) ``-> dead``."""
+RESULT_STATUSES = ("finished", "error", "dead")
+"""States a delivery result may set."""
+RUN_KINDS = ("run", "collect", "deliver", "replay")
+RUN_STATUSES = ("running", "succeeded", "partial", "failed")
+
+ResultStatus = Literal["finished", "error", "dead"]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """One source record of one scheme, as the ledger holds it.
+
+    ``next_attempt_at`` is the row's *due time*: when it became ``pending`` (so the oldest
+    pending rows are delivered first) or, for an ``error`` row, when it may be retried.
+    ``run_id`` is the last run that touched the row (collected or delivered it).
+    """
+
+    scheme_id: str
+    record_id: str
+    number: str | None
+    content: dict[str, Any]
+    content_hash: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    target_response: str | None
+    window_start: datetime | None
+    window_end: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What one :meth:`Store.upsert_records` call did, counted over distinct record ids.
+
+    ``new`` ids were inserted as ``pending``. Every known id is either ``changed`` (content
+    hash differs from the stored one) or ``unchanged``. ``redelivered`` counts the known ids
+    scheduled for delivery again (set back to ``pending``, or flagged to be redelivered
+    after the delivery in flight when ``queued``).
+    """
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    redelivered: int = 0
+
+    @property
+    def total(self) -> int:
+        """Distinct record ids in the call."""
+        return self.new + self.changed + self.unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """The outcome of delivering one ledger record.
+
+    Attributes:
+        record_id: The ledger row the result is for.
+        status: ``finished`` (target acknowledged), ``error`` (retry at ``next_attempt_at``)
+            or ``dead`` (no more retries).
+        response: The target's answer; non-``str`` values are stored as JSON. Kept to 64 KB.
+        error: Why the delivery failed (``error``/``dead``). Kept to 64 KB.
+        next_attempt_at: When an ``error`` row may be retried (tz-aware); ``None`` means now.
+            Ignored for ``finished`` and ``dead``.
+        run_id: The delivering run, recorded on the row.
+    """
+
+    record_id: str
+    status: ResultStatus
+    response: Any = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    run_id: int | None = None

@@ -1,0 +1,141 @@
+"""The store's tables as SQLAlchemy Core objects, for building statements.
+
+The schema itself is created and changed ONLY by the Alembic migrations in
+``ferry/store/migrations/versions``; these definitions mirror them (a test compares the two).
+
+Timestamps are stored as naive UTC (``DATETIME(6)`` on MySQL/MariaDB, ``TIMESTAMP`` on
+PostgreSQL, ISO text on SQLite) through :class:`UTCDateTime`, which takes and returns
+tz-aware datetimes, so every backend stores and orders the same instants the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "ID",
+    "LONG_TEXT",
+    "MEDIUM_TEXT",
+    "UTCDateTime",
+    "api_calls",
+    "ledger",
+    "metadata",
+    "runs",
+    "schemes",
+    "window_cursors",
+]
+
+ID_LENGTH = 191
+"""Longest scheme id, record id or record number: 191 utf8mb4 characters fit a MySQL index."""
+
+ID = sa.String(ID_LENGTH)
+LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A tz-aware datetime stored as naive UTC; naive datetimes are refused."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the store; pass a tz-aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+schemes = sa.Table(
+    "schemes",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("definition", LONG_TEXT, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+window_cursors = sa.Table(
+    "window_cursors",
+    metadata,
+    sa.Column("scheme_id", ID, primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("position", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("scheme_id", ID, primary_key=True),
+    sa.Column("record_id", ID, primary_key=True),
+    sa.Column("number", ID),
+    sa.Column("content", LONG_TEXT, nullable=False),
+    sa.Column("content_hash", sa.CHAR(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("requeue", sa.Boolean, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("last_error", MEDIUM_TEXT),
+    sa.Column("target_response", MEDIUM_TEXT),
+    sa.Column("window_start", UTCDateTime),
+    sa.Column("window_end", UTCDateTime),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Index("ix_ledger_due", "scheme_id", "status", "next_attempt_at"),
+    sa.Index("ix_ledger_number", "scheme_id", "number"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scheme_id", ID, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("counts", sa.Text),
+    sa.Column("error", MEDIUM_TEXT),
+    sa.Column("windows", LONG_TEXT),
+    sa.Index("ix_runs_scheme", "scheme_id", "id"),
+)
+
+api_calls = sa.Table(
+    "api_calls",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE")),
+    sa.Column("scheme_id", ID),
+    sa.Column("connection", sa.String(191), nullable=False),
+    sa.Column("api", sa.String(255), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error_message", MEDIUM_TEXT),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Index("ix_api_calls_scheme", "scheme_id", "id"),
+    sa.Index("ix_api_calls_run", "run_id"),
+)

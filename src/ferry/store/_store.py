@@ -1,0 +1,429 @@
+"""The :class:`Store`: Ferry's durable state behind one small API.
+
+Crash safety (DESIGN §2, invariant 3). Every public method is exactly one database
+transaction, so a SIGKILL between (or inside) any two calls leaves each call either fully
+applied or not at all. The sequence the engine follows stays consistent at every cut:
+
+- ``upsert_records(page, cursor=...)``: a page and the cursor that moves past it commit
+  together. Killed before the commit: neither is saved, the next run re-reads the page
+  (harmless: upserts are keyed by ``(scheme_id, record_id)``). Never a cursor past an
+  uncommitted page.
+- ``claim`` commits rows as ``queued`` before anything is sent. Killed after the claim: the
+  rows stay ``queued``; the next run calls :meth:`recover_queued` first (one deliverer per
+  scheme) and they are delivered again — the target write is idempotent (DESIGN §2,
+  invariant 2), so "at least once" never becomes "twice in effect".
+- ``record_results`` commits after the target answered. Killed between the target's answer
+  and this commit: as above, the rows are re-sent. Killed after: they are final.
+- ``start_run``/``finish_run`` only describe runs; a run left ``running`` by a dead
+  process is closed by :meth:`fail_running_runs`.
+
+Concurrency. SQLite: readers never block (WAL); writers take the write lock up front
+(``BEGIN IMMEDIATE``) and wait up to 30 s for it, so ``ferry records`` beside a running sync
+never fails with "database is locked". MySQL/PostgreSQL: ``READ COMMITTED``; ``claim`` uses
+``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent deliverers never get the same row.
+The collector assumes one writer per scheme at a time (the scheme lock); a violation is
+detected (duplicate key -> ``RetriableError``), never silently merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from ferry.errors import FatalError
+from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _state
+from ferry.store._engine import WRITE_OPTION, create_store_engine, dialect_of, resolve_url
+from ferry.store._errors import guarded, translate
+from ferry.store._models import LedgerRow, RecordResult, UpsertResult
+from ferry.store._sql import utcnow
+
+__all__ = ["Store", "open_store"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "ferry_alembic_version"
+LOOKUP_CHUNK = 2000
+_LOCK_ID = 0x6665727279  # "ferry": PostgreSQL advisory lock key for migrations
+
+
+def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the store at ``url`` (else ``$FERRY_STORE_URL``, else ``$FERRY_HOME/ferry.db``).
+
+    With ``migrate`` (the default) the schema is brought to the newest revision first.
+
+    Raises:
+        ConfigError: The URL is invalid or unsupported.
+        FatalError: The database cannot be reached or migrated (message says why).
+        RetriableError: The database was busy or dropped the connection; try again.
+    """
+    store = Store(url)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+class Store:
+    """Ledger, cursors, schemes, runs and API calls on SQLite, MySQL/MariaDB or PostgreSQL.
+
+    Attributes:
+        url: The store URL with any password masked (safe to log).
+        dialect: ``'sqlite'``, ``'mysql'`` (MySQL or MariaDB) or ``'postgresql'``.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        parsed = resolve_url(url)
+        self.url: str = parsed.render_as_string(hide_password=True)
+        self.dialect: str = dialect_of(parsed)
+        self._engine = create_store_engine(parsed)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release every pooled connection. The store cannot be used afterwards."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _tx(self, write: bool = False) -> Iterator[sa.Connection]:
+        """One transaction: committed on normal exit, rolled back on any exception."""
+        with self._engine.connect() as conn:
+            if write:
+                conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (``alembic upgrade head``); idempotent.
+
+        Concurrent migrators are serialized: SQLite by the write lock, PostgreSQL by an
+        advisory lock, MySQL by ``GET_LOCK``.
+
+        Raises:
+            FatalError: A migration failed or the database cannot be reached.
+        """
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+        try:
+            with self._tx(write=True) as conn:
+                self._lock_migrations(conn)
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except sa.exc.SQLAlchemyError as exc:
+            raise translate(exc, f"migrating {self.url}") from exc
+
+    def _lock_migrations(self, conn: sa.Connection) -> None:
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_ID})
+        elif self.dialect == "mysql":
+            got = conn.execute(sa.text("SELECT GET_LOCK('ferry_store_migrate', 120)")).scalar()
+            if got != 1:
+                raise FatalError(
+                    "store: another process has been migrating the store for 120 s; try again later"
+                )
+
+    @guarded("reading the schema revision")
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at, or ``None`` if it was never migrated."""
+        with self._tx() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str:
+        """The newest schema revision this version of Ferry knows."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        assert head is not None
+        return head
+
+    # -- schemes and cursors -----------------------------------------------------------------
+
+    @guarded("saving a scheme")
+    def save_scheme(self, scheme_id: str, name: str, definition: dict[str, Any]) -> None:
+        """Insert or replace a scheme (new ones are enabled; ``enabled`` is kept on update)."""
+        with self._tx(write=True) as conn:
+            _state.save_scheme(conn, scheme_id, name, definition, utcnow())
+
+    @guarded("reading a scheme")
+    def get_scheme(self, scheme_id: str) -> dict[str, Any] | None:
+        """``{id, name, definition, enabled, created_at, updated_at}`` or ``None``."""
+        with self._tx() as conn:
+            return _state.get_scheme(conn, scheme_id)
+
+    @guarded("listing schemes")
+    def list_schemes(self) -> list[dict[str, Any]]:
+        """Every scheme as :meth:`get_scheme` returns it, ordered by id."""
+        with self._tx() as conn:
+            return _state.list_schemes(conn)
+
+    @guarded("enabling or disabling a scheme")
+    def set_scheme_enabled(self, scheme_id: str, enabled: bool) -> bool:
+        """Switch a scheme on or off; ``False`` if it does not exist."""
+        with self._tx(write=True) as conn:
+            return _state.set_scheme_enabled(conn, scheme_id, enabled, utcnow())
+
+    @guarded("reading a window cursor")
+    def get_cursor(self, scheme_id: str, kind: str = "main") -> datetime | None:
+        """Where the next ``kind`` window starts (tz-aware UTC), or ``None`` before the first run."""
+        with self._tx() as conn:
+            return _state.get_cursor(conn, scheme_id, kind)
+
+    @guarded("saving a window cursor")
+    def set_cursor(self, scheme_id: str, kind: str, position: datetime) -> None:
+        """Move the ``kind`` cursor (``'main'``, ``'remedy'``, ...) to ``position`` (tz-aware)."""
+        with self._tx(write=True) as conn:
+            _ledger_write.set_cursor(conn, scheme_id, kind, position, utcnow())
+
+    # -- ledger: collector -------------------------------------------------------------------
+
+    @guarded("upserting records")
+    def upsert_records(
+        self,
+        scheme_id: str,
+        records: Sequence[tuple[str, str | None, dict[str, Any]]],
+        *,
+        id_check: bool = True,
+        on_change: str = "skip",
+        window: tuple[datetime, datetime] | None = None,
+        run_id: int | None = None,
+        cursor: tuple[str, datetime] | None = None,
+    ) -> UpsertResult:
+        """Store one page of ``(record_id, number, content)`` and, optionally, move a cursor.
+
+        A new id is inserted as ``pending``. A known id is left untouched unless it must be
+        delivered again: always with ``id_check=False``; with ``on_change='redeliver'`` when its
+        content hash changed. Delivering again replaces number, content, window and run and
+        sets the row ``pending`` with ``attempts=0`` — except a ``queued`` row (in flight),
+        which keeps its status and is flagged to return to ``pending`` when its result is
+        recorded (and is skipped altogether under ``id_check=False`` if its content is the
+        same as the one being delivered). Duplicate ids in one call: the last one wins.
+
+        The page and ``cursor`` (``(kind, position)``) commit in ONE transaction: the cursor
+        never passes a page that is not in the ledger.
+
+        Raises:
+            RecordError: A record id/number is not a string of at most 191 characters, or
+                content holds a value with no JSON form. Nothing of the page is stored.
+            RetriableError: Another process wrote the same ids concurrently, or the
+                database was busy. Nothing of the page is stored.
+        """
+        with self._tx(write=True) as conn:
+            return _ledger_write.upsert_records(
+                conn,
+                scheme_id,
+                records,
+                id_check=id_check,
+                on_change=on_change,
+                window=window,
+                run_id=run_id,
+                cursor=cursor,
+                now=utcnow(),
+            )
+
+    # -- ledger: deliverer -------------------------------------------------------------------
+
+    @guarded("recovering queued records")
+    def recover_queued(self, scheme_id: str) -> int:
+        """Return rows left ``queued`` (a deliverer died) to ``pending``; how many.
+
+        Call it before delivering, while no other deliverer of the scheme runs. Attempts
+        are kept (reset when the content changed meanwhile); the rows keep their due time,
+        so they are the first claimed again.
+        """
+        with self._tx(write=True) as conn:
+            return _ledger_deliver.recover_queued(conn, scheme_id, utcnow())
+
+    @guarded("claiming records")
+    def claim(self, scheme_id: str, limit: int, now: datetime) -> list[LedgerRow]:
+        """Atomically mark up to ``limit`` due rows ``queued`` and return them (as ``queued``).
+
+        Due rows: every ``pending`` row, and ``error`` rows whose ``next_attempt_at <= now``;
+        the earliest ``next_attempt_at`` (the due time) first. A row is returned by at most
+        one claim until it is pending again.
+        """
+        with self._tx(write=True) as conn:
+            return _ledger_deliver.claim(conn, scheme_id, limit, now)
+
+    @guarded("recording delivery results")
+    def record_results(self, scheme_id: str, results: Sequence[RecordResult]) -> None:
+        """Apply delivery results in one transaction.
+
+        Each row: ``attempts += 1``; ``status`` as given; ``target_response`` = the response
+        (``str`` as is, else JSON; 64 KB at most; ``NULL`` when ``None``); ``last_error``
+        replaced when an error is given, kept otherwise; ``delivered_at`` = now on
+        ``finished``; ``next_attempt_at`` = the retry time on ``error`` (now when ``None``),
+        ``NULL`` otherwise; ``run_id`` set when given. A row flagged ``requeue`` (its content
+        changed while in flight) goes back to ``pending`` with ``attempts = 0`` instead.
+        Duplicate record ids: the last result wins.
+
+        Raises:
+            ValueError: A status is not ``finished``/``error``/``dead``, or a time is naive.
+        """
+        with self._tx(write=True) as conn:
+            _ledger_deliver.record_results(conn, scheme_id, results, utcnow())
+
+    @guarded("replaying records")
+    def replay(
+        self,
+        scheme_id: str,
+        *,
+        record_ids: Sequence[str] | None = None,
+        status: str | Sequence[str] | None = None,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> int:
+        """Send matching rows back to ``pending`` (``attempts=0``, due now, ``last_error`` kept).
+
+        Filters combine with AND: ``record_ids``, ``status`` (one or several) and ``window``
+        (``window_start`` in ``[a, b)``). At least one is required. ``queued`` rows (in
+        flight) are never replayed. Returns the number of rows replayed.
+        """
+        with self._tx(write=True) as conn:
+            return _ledger_deliver.replay(
+                conn, scheme_id, record_ids=record_ids, status=status, window=window, now=utcnow()
+            )
+
+    # -- ledger: reading ---------------------------------------------------------------------
+
+    @guarded("counting records")
+    def count_by_status(self, scheme_id: str) -> dict[str, int]:
+        """Rows per status; all five statuses are present (0 when none)."""
+        with self._tx() as conn:
+            return _ledger_query.count_by_status(conn, scheme_id)
+
+    @guarded("searching records")
+    def find_records(
+        self,
+        scheme_id: str | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+        record_id: str | None = None,
+        number: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[LedgerRow]:
+        """Search rows, most recently updated first.
+
+        ``record_id``/``number`` match exactly, or by prefix when they end with ``*``
+        (``'SO-2024*'``), case-sensitively on every backend. ``since``/``until`` bound
+        ``updated_at`` to ``[since, until)``.
+        """
+        with self._tx() as conn:
+            return _ledger_query.find_records(
+                conn,
+                scheme_id,
+                status=status,
+                record_id=record_id,
+                number=number,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
+            )
+
+    @guarded("reading a record")
+    def get_record(self, scheme_id: str, record_id: str) -> LedgerRow | None:
+        """One ledger row, or ``None``."""
+        with self._tx() as conn:
+            return _ledger_query.get_record(conn, scheme_id, record_id)
+
+    def iter_lookup_rows(self, scheme_id: str) -> Iterator[dict[str, Any]]:
+        """Stream every row of a scheme as ``{"id", "number", "content"}``, in id order.
+
+        Rows come in chunks of 2,000, each read in its own short transaction, so memory
+        stays flat and no long read blocks a writer or a WAL checkpoint.
+        """
+
+        def fetch(after: str | None, size: int) -> list[dict[str, Any]]:
+            try:
+                with self._tx() as conn:
+                    return _ledger_query.lookup_chunk(conn, scheme_id, after, size)
+            except sa.exc.SQLAlchemyError as exc:
+                raise translate(exc, "reading lookup rows") from exc
+
+        return _ledger_query.iter_chunks(fetch, LOOKUP_CHUNK)
+
+    # -- runs and API calls ------------------------------------------------------------------
+
+    @guarded("starting a run")
+    def start_run(self, scheme_id: str, kind: str) -> int:
+        """Record a new ``running`` run of ``kind`` (run/collect/deliver/replay); its id."""
+        with self._tx(write=True) as conn:
+            return _state.start_run(conn, scheme_id, kind, utcnow())
+
+    @guarded("finishing a run")
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: dict[str, Any],
+        error: str | None = None,
+        windows: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Close a run as ``succeeded``, ``partial`` or ``failed`` with its counts.
+
+        ``windows`` is per-window detail (JSON-able dicts; datetimes become ISO text).
+
+        Raises:
+            ValueError: Unknown status or run id.
+        """
+        with self._tx(write=True) as conn:
+            _state.finish_run(conn, run_id, status, counts, error, windows, utcnow())
+
+    @guarded("closing interrupted runs")
+    def fail_running_runs(self, scheme_id: str, error: str = "interrupted: the process stopped") -> int:
+        """Mark the scheme's runs still ``running`` as ``failed``; call before a new run starts."""
+        with self._tx(write=True) as conn:
+            return _state.fail_running_runs(conn, scheme_id, error, utcnow())
+
+    @guarded("listing runs")
+    def list_runs(self, scheme_id: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Most recent runs first, each as :meth:`get_run` returns it."""
+        with self._tx() as conn:
+            return _state.list_runs(conn, scheme_id, limit)
+
+    @guarded("reading a run")
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        """``{id, scheme_id, kind, status, started_at, finished_at, counts, error, windows}``."""
+        with self._tx() as conn:
+            return _state.get_run(conn, run_id)
+
+    @guarded("logging API calls")
+    def log_api_calls(self, calls: Sequence[dict[str, Any]]) -> None:
+        """Store API call records (one ``executemany``).
+
+        Keys: ``connection`` and ``api`` (required), ``run_id``, ``scheme_id``,
+        ``started_at`` (tz-aware; default now), ``duration_ms``, ``status`` (``ok``/``error``;
+        default from whether an error is given), ``error_code``, ``error_message``,
+        ``records`` (default 0).
+        """
+        with self._tx(write=True) as conn:
+            _state.log_api_calls(conn, calls, utcnow())
+
+    @guarded("listing API calls")
+    def list_api_calls(self, scheme_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Most recent API calls first, as dicts of the ``api_calls`` columns."""
+        with self._tx() as conn:
+            return _state.list_api_calls(conn, scheme_id, limit)

@@ -1,0 +1,118 @@
+"""JSON encoding of ledger content and stored texts, shared by the store and the engine.
+
+Content is stored as JSON text exactly as :func:`dumps` writes it (the source's key order is
+kept, so a record reads in the vendor's order). Its *hash* is taken over the canonical form
+(keys sorted at every level), so two fetches of the same record hash alike whatever order the
+vendor sent the keys in::
+
+    >>> content_hash({"b": 1, "a": 2}) == content_hash({"a": 2, "b": 1})
+    True
+
+Values JSON cannot hold are turned into text the way a reader expects: ``Decimal`` -> its
+exact digits (``"12.50"``, never a float), ``datetime``/``date``/``time`` -> ISO 8601,
+``timedelta`` -> ``"HH:MM:SS[.ffffff]"`` (MySQL ``TIME``), ``bytes`` -> UTF-8 text (Base64
+when not UTF-8), ``set`` -> sorted list. Anything else raises ``TypeError`` naming the type.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "TEXT_LIMIT",
+    "content_hash",
+    "dumps",
+    "encode_content",
+    "loads",
+    "to_text",
+    "truncate_text",
+]
+
+TEXT_LIMIT = 64 * 1024
+"""Most bytes (UTF-8) kept of a stored response or error text."""
+
+_OPTS = orjson.OPT_NON_STR_KEYS
+_CANONICAL = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
+
+
+def _default(value: Any) -> Any:
+    """Turn a value orjson cannot serialize natively into a JSON-safe one."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return _timedelta_text(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode("ascii")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    raise TypeError(f"cannot store a value of type {type(value).__name__} as JSON: {value!r:.80}")
+
+
+def _timedelta_text(value: timedelta) -> str:
+    sign = "-" if value < timedelta(0) else ""
+    value = abs(value)
+    hours, rest = divmod(value.days * 86400 + value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{text}.{value.microseconds:06d}" if value.microseconds else text
+
+
+def dumps(value: Any) -> str:
+    """Serialize ``value`` to compact JSON text (key order kept).
+
+    Raises:
+        TypeError: ``value`` holds a type with no JSON form (the message names it).
+    """
+    return orjson.dumps(value, default=_default, option=_OPTS).decode("utf-8")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text written by :func:`dumps`."""
+    return orjson.loads(text)
+
+
+def content_hash(content: Any) -> str:
+    """Return the 32-hex-digit BLAKE2b-128 hash of ``content``'s canonical JSON (sorted keys)."""
+    canonical = orjson.dumps(content, default=_default, option=_CANONICAL)
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def encode_content(content: Any) -> tuple[str, str]:
+    """Return ``(json_text, content_hash)`` for one record's content, as the ledger stores it."""
+    text = orjson.dumps(content, default=_default, option=_OPTS)
+    canonical = orjson.dumps(content, default=_default, option=_CANONICAL)
+    return text.decode("utf-8"), hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def truncate_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Cut ``text`` so its UTF-8 form is at most ``limit`` bytes, marking the cut.
+
+    A cut text ends with ``…[truncated, N bytes in total]`` and never splits a character.
+    """
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    marker = f"…[truncated, {len(raw)} bytes in total]"
+    keep = max(limit - len(marker.encode("utf-8")), 0)
+    return raw[:keep].decode("utf-8", errors="ignore") + marker
+
+
+def to_text(value: Any, limit: int = TEXT_LIMIT) -> str | None:
+    """Store-ready text for a response or error: ``None`` stays ``None``, ``str`` is kept,
+    anything else becomes JSON; the result is truncated to ``limit`` UTF-8 bytes."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else dumps(value)
+    return truncate_text(text, limit)

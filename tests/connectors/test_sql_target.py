@@ -1,0 +1,305 @@
+"""The sql connector as a target: execute and batchexecute on SQLite, MariaDB and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqltest_helpers import Db
+
+from ferry.connectors.base import Delivery
+from ferry.errors import ConfigError
+
+COLUMNS = "id, name, qty, price, meta, updated"
+ITEMS_DDL = (
+    "CREATE TABLE items (id VARCHAR(20) PRIMARY KEY, name VARCHAR(10) NOT NULL, qty INT, "
+    "price DECIMAL(10,2), meta TEXT, updated TIMESTAMP NULL)"
+)
+UPSERT = {
+    "mysql": f"INSERT INTO items ({COLUMNS}) VALUES ON DUPLICATE KEY UPDATE name=VALUES(name), qty=VALUES(qty), "
+    "price=VALUES(price), meta=VALUES(meta), updated=VALUES(updated)",
+    "postgresql": f"INSERT INTO items ({COLUMNS}) VALUES ON CONFLICT (id) DO UPDATE SET name=excluded.name, "
+    "qty=excluded.qty, price=excluded.price, meta=excluded.meta, updated=excluded.updated",
+}
+UPSERT["sqlite"] = UPSERT["postgresql"]
+
+
+def record(i: int, name: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A mapped payload keyed by the scheme's request fields (names differ from the columns)."""
+    row = {
+        "code": f"A{i:03d}",
+        "title": name if name is not None else f"item {i}",
+        "count": i,
+        "amount": Decimal(f"{i}.25"),
+        "extra": None,
+        "at": "2024-05-01 10:00:00",
+    }
+    row.update(extra)
+    return row
+
+
+def batch(rows: list[dict[str, Any]], main_sql: str, limit: Any = None) -> Delivery:
+    options: dict[str, Any] = {"main_sql": main_sql}
+    if limit is not None:
+        options["limit"] = limit
+    return Delivery(
+        api="batchexecute",
+        method="SQL",
+        body=None,
+        record_ids=[f"r{i}" for i in range(len(rows))],
+        options=options,
+        rows=rows,
+    )
+
+
+def test_batchexecute_upserts_in_limit_sized_statements_and_rewrites_existing_rows(db: Db) -> None:
+    db.run(ITEMS_DDL)
+    outcomes = db.connector.write(batch([record(i) for i in range(1, 6)], UPSERT[db.dialect], limit="2"))
+
+    assert [o.ok for o in outcomes] == [True] * 5
+    assert [o.record_id for o in outcomes] == ["r0", "r1", "r2", "r3", "r4"]
+    assert [o.response["rows"] for o in outcomes] == [2, 2, 2, 2, 1]  # limit 2 -> statements of 2, 2, 1
+    assert db.rows("SELECT id, name, qty, price FROM items ORDER BY id") == [
+        (f"A{i:03d}", f"item {i}", i, Decimal(f"{i}.25")) for i in range(1, 6)
+    ]
+
+    again = db.connector.write(batch([record(2, "renamed"), record(6)], UPSERT[db.dialect]))
+    assert [o.ok for o in again] == [True, True]
+    assert db.rows("SELECT COUNT(*) FROM items") == [(6,)]
+    assert db.rows("SELECT name FROM items WHERE id = 'A002'") == [("renamed",)]
+
+
+def test_batchexecute_replace_into_overwrites_rows_on_mariadb(mariadb: Db) -> None:
+    mariadb.run(ITEMS_DDL)
+    sql = f"REPLACE INTO items ({COLUMNS}) VALUES"
+    mariadb.connector.write(batch([record(1), record(2)], sql))
+    outcomes = mariadb.connector.write(batch([record(2, "new two"), record(3)], sql))
+
+    assert all(o.ok for o in outcomes)
+    assert mariadb.rows("SELECT id, name FROM items ORDER BY id") == [
+        ("A001", "item 1"),
+        ("A002", "new two"),
+        ("A003", "item 3"),
+    ]
+
+
+def test_batchexecute_accepts_seed_style_placeholder_tuple_after_values(sqlite: Db) -> None:
+    sqlite.run(ITEMS_DDL)
+    outcomes = sqlite.connector.write(batch([record(1)], f"INSERT INTO items ({COLUMNS}) VALUES (...)"))
+    assert outcomes[0].ok
+    assert sqlite.rows("SELECT id FROM items") == [("A001",)]
+
+
+def test_batchexecute_isolates_a_bad_row_while_the_others_land(db: Db) -> None:
+    db.run(ITEMS_DDL)
+    rows = [record(1), record(2), record(3, extra={"k": 1}), record(4), record(5)]
+    rows[1]["title"] = None  # NOT NULL violation
+
+    outcomes = db.connector.write(batch(rows, UPSERT[db.dialect], limit=10))
+
+    assert [o.ok for o in outcomes] == [True, False, True, True, True]
+    bad = outcomes[1]
+    expected_code = {
+        "mysql": "MySQL 1048",
+        "postgresql": "PostgreSQL 23502",
+        "sqlite": "SQLITE_CONSTRAINT_NOTNULL",
+    }
+    assert expected_code[db.dialect] in bad.error
+    assert "name" in bad.error
+    assert db.rows("SELECT id FROM items ORDER BY id") == [("A001",), ("A003",), ("A004",), ("A005",)]
+
+
+def test_batchexecute_data_too_long_names_the_mysql_error_code(mariadb: Db) -> None:
+    mariadb.run(ITEMS_DDL)
+    outcomes = mariadb.connector.write(batch([record(1, "x" * 11), record(2)], UPSERT["mysql"]))
+    assert not outcomes[0].ok
+    assert outcomes[0].error.startswith("MySQL 1406: Data too long for column 'name'")
+    assert outcomes[1].ok
+
+
+def test_batchexecute_encodes_dicts_and_lists_as_json_and_passes_scalars_through(db: Db) -> None:
+    db.run(ITEMS_DDL)
+    rows = [
+        record(1, extra={"tags": ["a", "b"], "n": 1}, at=datetime(2024, 5, 1, 8, 30, 0)),
+        record(2, extra=[1, 2]),
+    ]
+    outcomes = db.connector.write(batch(rows, UPSERT[db.dialect]))
+    assert all(o.ok for o in outcomes), outcomes
+    got = db.rows("SELECT id, meta, qty, price, updated FROM items ORDER BY id")
+    assert got[0][1] == '{"tags":["a","b"],"n":1}'
+    assert got[1][1] == "[1,2]"
+    assert got[0][3] == Decimal("1.25")
+    assert str(got[0][4]).startswith("2024-05-01 08:30:00")
+
+
+def test_batchexecute_column_count_mismatch_names_both_lists(sqlite: Db) -> None:
+    sqlite.run(ITEMS_DDL)
+    rows = [{"code": "A1", "title": "x"}]
+    with pytest.raises(ConfigError) as info:
+        sqlite.connector.write(batch(rows, f"INSERT INTO items ({COLUMNS}) VALUES"))
+    message = str(info.value)
+    assert "6 columns ['id', 'name', 'qty', 'price', 'meta', 'updated']" in message
+    assert "2 fields ['code', 'title']" in message
+
+
+def test_batchexecute_record_missing_a_field_fails_alone(sqlite: Db) -> None:
+    sqlite.run(ITEMS_DDL)
+    broken = record(2)
+    del broken["count"]
+    outcomes = sqlite.connector.write(batch([record(1), broken, record(3)], UPSERT["sqlite"]))
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert "lacks field(s) ['count']" in outcomes[1].error
+
+
+@pytest.mark.parametrize(
+    ("main_sql", "fragment"),
+    [
+        pytest.param("UPDATE items SET name = 1", "batchexecute needs", id="not-an-insert"),
+        pytest.param("INSERT INTO items VALUES", "batchexecute needs", id="no-column-list"),
+        pytest.param("INSERT INTO items (id) VALUES ('x')", "literal values", id="literal-values"),
+    ],
+)
+def test_batchexecute_rejects_a_main_sql_it_cannot_generate_values_for(
+    sqlite: Db, main_sql: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        sqlite.connector.write(batch([{"id": "x"}], main_sql))
+
+
+def test_batchexecute_syntax_error_in_tail_is_a_config_error_quoting_the_server(mariadb: Db) -> None:
+    mariadb.run(ITEMS_DDL)
+    sql = f"INSERT INTO items ({COLUMNS}) VALUES ON DUPLICATE KEY UPDATES name=VALUES(name)"
+    with pytest.raises(ConfigError) as info:
+        mariadb.connector.write(batch([record(1)], sql))
+    assert "MySQL 1064" in str(info.value)
+    assert "sql connection 'testdb'" in str(info.value)
+
+
+def test_batchexecute_invalid_limit_is_a_config_error(sqlite: Db) -> None:
+    with pytest.raises(ConfigError, match=r"otherRequest.limit: must be a positive integer \(got 'lots'\)"):
+        sqlite.connector.write(batch([record(1)], UPSERT["sqlite"], limit="lots"))
+
+
+# -- execute ---------------------------------------------------------------------------------
+
+ORDERS_DDL = {
+    "sqlite": "CREATE TABLE so (id INTEGER PRIMARY KEY AUTOINCREMENT, so_number VARCHAR(20) NOT NULL, status VARCHAR(10))",
+    "mysql": "CREATE TABLE so (id INT AUTO_INCREMENT PRIMARY KEY, so_number VARCHAR(20) NOT NULL, status VARCHAR(10))",
+    "postgresql": "CREATE TABLE so (id SERIAL PRIMARY KEY, so_number VARCHAR(20) NOT NULL, status VARCHAR(10))",
+}
+LINES_DDL = "CREATE TABLE so_line (so_id INT NOT NULL, sku VARCHAR(20) NOT NULL, qty INT)"
+
+
+def execute(rows: list[dict[str, Any]], **options: str) -> Delivery:
+    return Delivery(
+        api="execute",
+        method="POST",
+        body=None,
+        record_ids=[f"r{i}" for i in range(len(rows))],
+        options=options,
+        rows=rows,
+    )
+
+
+def test_execute_updates_by_key_and_a_miss_is_ok_with_rowcount_zero(db: Db) -> None:
+    db.run(ORDERS_DDL[db.dialect], "INSERT INTO so (so_number, status) VALUES ('SO1', 'OPEN')")
+    rows = [
+        {"main_params": {"SO_NUMBER": "SO1", "SO_STATUS": "CLOSED"}},
+        {"main_params": {"SO_NUMBER": "SO-missing", "SO_STATUS": "CLOSED"}},
+    ]
+    sql = "update so set status=:SO_STATUS where so_number=:SO_NUMBER"
+    outcomes = db.connector.write(execute(rows, main_sql=sql))
+
+    assert [o.ok for o in outcomes] == [True, True]
+    assert outcomes[0].response["rowcount"] == 1
+    assert outcomes[1].response["rowcount"] == 0
+    assert db.rows("SELECT so_number, status FROM so") == [("SO1", "CLOSED")]
+
+    repeat = db.connector.write(execute(rows[:1], main_sql=sql))  # same values again: still matched
+    assert repeat[0].response["rowcount"] == 1
+
+
+def test_execute_runs_extend_sql_in_order_with_last_insert_id(db: Db) -> None:
+    db.run(ORDERS_DDL[db.dialect], LINES_DDL)
+    returning = " RETURNING id" if db.dialect == "postgresql" else ""
+    rows = [
+        {
+            "main_params": {"no": f"SO{n}", "status": "NEW"},
+            "extend_params_1": {"sku": f"SKU{n}a", "qty": 1},
+            "extend_params_2": {"sku": f"SKU{n}b", "qty": 2},
+        }
+        for n in (1, 2)
+    ]
+    outcomes = db.connector.write(
+        execute(
+            rows,
+            main_sql=f"insert into so (so_number, status) values (:no, :status){returning}",
+            extend_sql_2="insert into so_line (so_id, sku, qty) values (:lastInsertId, :sku, :qty)",
+            extend_sql_1="insert into so_line (so_id, sku, qty) values (:lastInsertId, :sku, :qty)",
+        )
+    )
+    assert [o.ok for o in outcomes] == [True, True], outcomes
+    ids = dict(db.rows("SELECT so_number, id FROM so"))
+    assert [o.response["lastInsertId"] for o in outcomes] == [ids["SO1"], ids["SO2"]]
+    assert db.rows("SELECT so_id, sku, qty FROM so_line ORDER BY sku") == [
+        (ids["SO1"], "SKU1a", 1),
+        (ids["SO1"], "SKU1b", 2),
+        (ids["SO2"], "SKU2a", 1),
+        (ids["SO2"], "SKU2b", 2),
+    ]
+
+
+def test_execute_failing_record_rolls_back_its_own_statements_only(db: Db) -> None:
+    db.run(ORDERS_DDL[db.dialect], LINES_DDL)
+    rows = [
+        {"main_params": {"no": "SO1"}, "extend_params_1": {"sku": "S1"}},
+        {"main_params": {"no": "SO2"}, "extend_params_1": {"sku": None}},  # the line insert fails
+        {"main_params": {"no": "SO3"}, "extend_params_1": {"sku": "S3"}},
+    ]
+    returning = " RETURNING id" if db.dialect == "postgresql" else ""
+    outcomes = db.connector.write(
+        execute(
+            rows,
+            main_sql=f"insert into so (so_number) values (:no){returning}",
+            extend_sql_1="insert into so_line (so_id, sku) values (:lastInsertId, :sku)",
+        )
+    )
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert "sku" in outcomes[1].error
+    assert db.rows("SELECT so_number FROM so ORDER BY so_number") == [("SO1",), ("SO3",)]
+    assert db.rows("SELECT sku FROM so_line ORDER BY sku") == [("S1",), ("S3",)]
+
+
+def test_execute_missing_parameter_fails_the_record_with_its_name(sqlite: Db) -> None:
+    sqlite.run(ORDERS_DDL["sqlite"])
+    outcomes = sqlite.connector.write(
+        execute([{"main_params": {"other": 1}}], main_sql="insert into so (so_number) values (:no)")
+    )
+    assert not outcomes[0].ok
+    assert "'no'" in outcomes[0].error
+
+
+def test_execute_syntax_error_is_a_config_error_quoting_the_server(db: Db) -> None:
+    db.run(ORDERS_DDL[db.dialect])
+    with pytest.raises(ConfigError) as info:
+        db.connector.write(execute([{"main_params": {"no": "1"}}], main_sql="updat so set status=:no"))
+    message = str(info.value)
+    assert "sql connection 'testdb'" in message
+    assert {"mysql": "MySQL 1064", "postgresql": "PostgreSQL 42601", "sqlite": "syntax error"}[
+        db.dialect
+    ] in message
+
+
+def test_execute_without_main_sql_is_a_config_error(sqlite: Db) -> None:
+    with pytest.raises(ConfigError, match=r"otherRequest\.main_sql: required for api 'execute'"):
+        sqlite.connector.write(execute([{"main_params": {}}]))
+
+
+def test_unknown_api_lists_the_known_ones(sqlite: Db) -> None:
+    delivery = Delivery(api="bulkload", method="SQL", body=None, record_ids=["r0"], rows=[{}])
+    with pytest.raises(
+        ConfigError, match="unknown api 'bulkload' for a SQL target; known: batchexecute, execute"
+    ):
+        sqlite.connector.write(delivery)
