@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo"
+EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "ferry" / "demo" / "schemes"
 
 
 def database_name(url: str) -> str:

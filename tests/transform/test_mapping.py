@@ -126,3 +126,16 @@ def test_required_lookup_that_finds_nothing_fails_the_record_with_path_and_reaso
         m.map(EvalContext(row={"sku": "MISSING"}, lookups=lookups()))
     assert "target.request[0]: required field 'FItemID' is empty" in err.value.reason
     assert "found nothing" in err.value.reason
+
+
+def test_bare_names_inside_array_children_read_the_current_element_first():
+    m = mapper(
+        {"field": "Entry", "type": "array", "value": "items", "children": [
+            {"field": "FItemID", "value": '_mongoQuery findField=content.FItemID where={"content.sku_id":{"$eq":"{sku_id}"}}'},
+            {"field": "Shop", "value": "{shop_no}"},
+        ]},
+        lookup_scheme="products",
+    )
+    assert m.map(EvalContext(row=ORDER, lookups=lookups())) == {
+        "Entry": [{"FItemID": 101, "Shop": "002"}, {"FItemID": 102, "Shop": "002"}]
+    }

@@ -25,7 +25,8 @@ class EvalContext:
         variables: run variables — ``LAST_SYNC_TIME``/``CURRENT_TIME`` (tz-aware datetimes),
             ``PAGINATION_*`` (ints), optionally explicit ``*_AGO_*`` values.
         scope: while mapping array children, ``{"items": <current element>}``; a path whose first
-            segment is a scope key resolves against that element instead of the row.
+            segment is a scope key resolves against that element instead of the row, and a bare
+            name found in the current element (innermost first) is read from it before the row.
         lookups: provider for ``_findCollection``/``_mongoQuery``; ``None`` makes lookups fail the record.
         tz: time zone for naive times and for ``datetime``/``date`` output.
         now: clock for ``NOW()``/``CURDATE()``; defaults to ``CURRENT_TIME``, then the wall clock.

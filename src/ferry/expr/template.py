@@ -9,7 +9,7 @@ A template that is exactly one placeholder evaluates to the referenced value wit
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,8 +48,14 @@ def compile_row_getter(path: str) -> Resolver:
 
         def get_simple(ctx: EvalContext) -> Any:
             scope = ctx.scope
-            if scope is not None and first in scope:
-                return scope[first]
+            if scope is not None:
+                if first in scope:
+                    return scope[first]
+                # Inside array children a bare name means the current element's field
+                # (QEasy users write {sku_id} for {{items.sku_id}}); innermost array first.
+                for element in reversed(scope.values()):
+                    if isinstance(element, Mapping) and first in element:
+                        return element[first]
             return ctx.row.get(first)
 
         return get_simple

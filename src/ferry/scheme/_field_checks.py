@@ -193,9 +193,19 @@ def _check_one(f: FieldSpec, path: str, ctx: FieldContext, enclosing: FieldSpec 
     return issues
 
 
+def _all_fields(fields: list[FieldSpec]) -> list[FieldSpec]:
+    out: list[FieldSpec] = []
+    for f in fields:
+        out.append(f)
+        out += _all_fields(f.children)
+    return out
+
+
 def _flat_parents(fields: list[FieldSpec], base: str) -> list[Issue]:
-    containers = {f.field for f in fields if f.type in _CONTAINERS}
-    ids = {f.id for f in fields if f.type in _CONTAINERS and f.id}
+    """Top-level fields with ``parent``/``parent_id`` must name an object/array field of this list."""
+    every = _all_fields(fields)
+    containers = {f.field for f in every if f.type in _CONTAINERS}
+    ids = {f.id for f in every if f.type in _CONTAINERS and f.id}
     issues = []
     for i, f in enumerate(fields):
         if f.parent not in (None, "") and f.parent not in containers:
@@ -203,7 +213,7 @@ def _flat_parents(fields: list[FieldSpec], base: str) -> list[Issue]:
             issues.append(
                 Issue(
                     f"{base}[{i}].parent",
-                    f"parent {f.parent!r} is not an object or array field at this level",
+                    f"parent {f.parent!r} is not an object or array field of {base.rsplit('.', 1)[-1]}",
                     None,
                     f"name an existing object/array field (here: {known}) or nest the field in its children",
                 )
@@ -212,7 +222,7 @@ def _flat_parents(fields: list[FieldSpec], base: str) -> list[Issue]:
             issues.append(
                 Issue(
                     f"{base}[{i}].parent_id",
-                    f"parent_id {f.parent_id!r} is not the id of an object or array field at this level",
+                    f"parent_id {f.parent_id!r} is not the id of an object or array field of {base.rsplit('.', 1)[-1]}",
                     None,
                     "use the id of an existing object/array item, or drop parent_id and use parent",
                 )

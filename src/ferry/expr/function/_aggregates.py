@@ -78,7 +78,7 @@ def _distinct(values: list[Any], t: SqlType) -> list[Any]:
 
 
 @rule("agg")
-def _aggregate(node: Node, sx: Specializer) -> Spec:  # noqa: PLR0911 - one return per function
+def _aggregate(node: Node, sx: Specializer) -> Spec:
     """``data``: (function name, distinct)."""
     func, distinct = node.data
     column, t = _column_values(node, sx)
@@ -141,7 +141,7 @@ def _signed(value: int) -> int:
 
 
 @rule("cast")
-def _cast(node: Node, sx: Specializer) -> Spec:  # noqa: PLR0911 - one return per target type
+def _cast(node: Node, sx: Specializer) -> Spec:
     """``data``: (target, *params): signed | unsigned | double | char n | date | datetime fsp |
     decimal precision scale."""
     target, *params = node.data
@@ -184,4 +184,3 @@ def _cast(node: Node, sx: Specializer) -> Spec:  # noqa: PLR0911 - one return pe
         return max(-limit, min(limit, number))
 
     return cast_with(to_dec, dec_t(scale))
-

@@ -119,8 +119,8 @@ def _binary_type(op: str, a: SqlType, b: SqlType) -> SqlType:
     if Kind.DEC in kinds or op == "div":
         sa = a.scale if a.kind is Kind.DEC else 0
         sb = b.scale if b.kind is Kind.DEC else 0
-        scale = {"add": max(sa, sb), "sub": max(sa, sb), "mul": sa + sb, "div": sa + _DIV_INCREMENT}
-        return dec_t(scale.get(op, max(sa, sb)))
+        scales = {"add": max(sa, sb), "sub": max(sa, sb), "mul": sa + sb, "div": sa + _DIV_INCREMENT}
+        return dec_t(scales.get(op, max(sa, sb)))
     return INT_T
 
 
@@ -281,10 +281,12 @@ def _double_round(value: float, digits: int, truncate: bool) -> float:
     scaled = value / factor if digits < 0 else value * factor
     if digits >= 0 and math.isinf(scaled):
         return value
-    if truncate:
-        whole = math.floor(scaled) if value >= 0 else math.ceil(scaled)
-    else:
+    if not truncate:
         whole = round(scaled)
+    elif value >= 0:
+        whole = math.floor(scaled)
+    else:
+        whole = math.ceil(scaled)
     return float(whole) * factor if digits < 0 else float(whole) / factor
 
 
@@ -314,7 +316,7 @@ def _round(node: Node, sx: Specializer) -> Spec:
 
     def digits_of(p: list[Any], e: Env) -> int | None:
         if known or d_fn is None:
-            return digits  # type: ignore[no-any-return]
+            return digits
         value = d_fn(p, e)
         return None if value is None else to_int(value, d_t)
 
@@ -340,4 +342,3 @@ def _round(node: Node, sx: Specializer) -> Spec:
         return _double_round(to_double(value, src_t), d, truncate)
 
     return round_, out_t
-

@@ -21,7 +21,7 @@ from ferry.expr.function._convert import dec_round, temporal_number, to_decimal,
 from ferry.expr.function._dates import to_moment
 from ferry.expr.function._types import Kind, SqlType
 
-__all__ = ["cmp_class", "ci", "ci_key", "key_fn", "like_regex"]
+__all__ = ["ci", "ci_key", "cmp_class", "key_fn", "like_regex"]
 
 
 class _Weights(dict[int, str]):
@@ -63,7 +63,7 @@ def cmp_class(types: Iterable[SqlType]) -> str:
         return "time" if kinds == {Kind.TIME} else "dt"
     numeric = set()
     for t in present:
-        if t.kind is Kind.DATETIME and t.scale or t.kind is Kind.TIME and t.scale:
+        if (t.kind is Kind.DATETIME and t.scale) or (t.kind is Kind.TIME and t.scale):
             numeric.add(Kind.DEC)
         elif t.temporal:
             numeric.add(Kind.INT)
@@ -126,4 +126,3 @@ def like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
             parts.append(re.escape(ch))
         i += 1
     return re.compile("".join(parts), re.DOTALL)
-

@@ -30,11 +30,11 @@ UNITS = sorted([*DATE_UNITS, *TIME_UNITS])
 
 
 class _FerryMySQL(MySQL):
-    class Parser(MySQL.Parser):
+    class Parser(MySQL.Parser):  # type: ignore[misc,valid-type]
         FUNCTIONS: dict[str, Any] = {}  # noqa: RUF012 - sqlglot's own class attribute
 
 
-_COMPARISONS = {
+_COMPARISONS: dict[type[exp.Expression], str] = {
     exp.EQ: "eq",
     exp.NEQ: "ne",
     exp.LT: "lt",
@@ -43,8 +43,15 @@ _COMPARISONS = {
     exp.GTE: "ge",
     exp.NullSafeEQ: "nseq",
 }
-_ARITHMETIC = {exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "div", exp.IntDiv: "intdiv", exp.Mod: "mod"}
-_LOGIC = {exp.And: "and", exp.Or: "or", exp.Xor: "xor"}
+_ARITHMETIC: dict[type[exp.Expression], str] = {
+    exp.Add: "add",
+    exp.Sub: "sub",
+    exp.Mul: "mul",
+    exp.Div: "div",
+    exp.IntDiv: "intdiv",
+    exp.Mod: "mod",
+}
+_LOGIC: dict[type[exp.Expression], str] = {exp.And: "and", exp.Or: "or", exp.Xor: "xor"}
 
 
 def _parse(src: Source) -> exp.Expression:
@@ -58,7 +65,9 @@ def _parse(src: Source) -> exp.Expression:
             f"syntax error in _function expression: {_humane(description)}", src.text, src.column(offset)
         ) from None
     except TokenError as exc:
-        raise ExpressionError(f"syntax error in _function expression: {exc}", src.text, src.column(7)) from None
+        raise ExpressionError(
+            f"syntax error in _function expression: {exc}", src.text, src.column(7)
+        ) from None
     if not isinstance(tree, exp.Select) or len(tree.expressions) != 1:
         raise ExpressionError("a _function value must be a single expression", src.text, src.column(7))
     extra = [key for key, value in tree.args.items() if value and key != "expressions"]
@@ -144,7 +153,7 @@ class _Builder:
         slots = frozenset().union(*(a.slots for a in args)) if args else frozenset()
         return Node(op, tuple(args), data, self.text_of(at), slots)
 
-    def build(self, e: exp.Expression) -> Node:  # noqa: PLR0911, PLR0912 - one branch per syntax form
+    def build(self, e: exp.Expression) -> Node:
         """The Node for sqlglot expression ``e``."""
         if isinstance(e, exp.Paren):
             return self.build(e.this)
@@ -234,6 +243,8 @@ class _Builder:
     def _arithmetic(self, e: exp.Expression) -> Node:
         op = _ARITHMETIC[type(e)]
         left, right = e.this, e.expression
+        if isinstance(left, exp.Interval) and isinstance(right, exp.Interval) and right.unit is None:
+            right = right.this  # sqlglot reads "INTERVAL 1 DAY + '2024-01-31'" as two intervals
         if op in ("add", "sub") and isinstance(right, exp.Interval):
             amount, unit = self.interval(right)
             return self.node("date_add", [self.build(left), amount], (unit, 1 if op == "add" else -1), e)
@@ -277,4 +288,3 @@ def build_tree(src: Source) -> Node:
         ExpressionError: a syntax error, an unknown function or name, a wrong argument count.
     """
     return _Builder(src).build(_parse(src))
-

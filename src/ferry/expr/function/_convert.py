@@ -101,7 +101,7 @@ def to_str(value: Any, t: SqlType) -> str:
     """The string MariaDB makes of a non-NULL ``value`` of type ``t``."""
     kind = t.kind
     if kind is Kind.STR:
-        return value  # type: ignore[no-any-return]
+        return value
     if kind is Kind.INT:
         return str(value)
     if kind is Kind.DEC:
@@ -144,7 +144,7 @@ def str_to_int(text: str) -> int:
 def temporal_number(value: Any, t: SqlType) -> int | Decimal:
     """A DATE/DATETIME/TIME as the number MySQL uses in arithmetic (``20240501`` ...)."""
     if t.kind is Kind.DATE:
-        return value.year * 10000 + value.month * 100 + value.day  # type: ignore[no-any-return]
+        return value.year * 10000 + value.month * 100 + value.day
     if t.kind is Kind.TIME:
         seconds = int(value.total_seconds())
         sign = -1 if seconds < 0 else 1
@@ -170,7 +170,7 @@ def to_double(value: Any, t: SqlType) -> float:
     """``value`` as a double (``val_real``)."""
     kind = t.kind
     if kind is Kind.DBL:
-        return value  # type: ignore[no-any-return]
+        return value
     if kind is Kind.STR:
         return str_to_double(value)
     if kind in (Kind.INT, Kind.DEC):
@@ -182,7 +182,7 @@ def to_decimal(value: Any, t: SqlType) -> Decimal:
     """``value`` as a DECIMAL (``val_decimal``); a double converts through its shortest text."""
     kind = t.kind
     if kind is Kind.DEC:
-        return value  # type: ignore[no-any-return]
+        return value
     if kind is Kind.INT:
         return Decimal(value)
     if kind is Kind.DBL:
@@ -197,7 +197,7 @@ def to_int(value: Any, t: SqlType) -> int:
     a string takes its integer prefix."""
     kind = t.kind
     if kind is Kind.INT:
-        return value  # type: ignore[no-any-return]
+        return value
     if kind is Kind.DEC:
         return int(value.quantize(Decimal(1), ROUND_HALF_UP, DEC))
     if kind is Kind.DBL:

@@ -81,7 +81,7 @@ def _hour12(hour: int) -> int:
     return (hour + 11) % 12 + 1
 
 
-def _spec(ch: str, v: datetime) -> str:  # noqa: PLR0911, PLR0912 - one branch per specifier
+def _spec(ch: str, v: datetime) -> str:
     if ch == "Y":
         return f"{v.year:04d}"
     if ch == "y":

@@ -99,7 +99,9 @@ def _name_and_args(e: exp.Expression) -> tuple[str, list[exp.Expression | None]]
         args: list[exp.Expression | None] = []
         for key in e.arg_types:
             value = e.args.get(key)
-            args.extend(value if isinstance(value, list) else [value] if isinstance(value, exp.Expression) else [])
+            args.extend(
+                value if isinstance(value, list) else [value] if isinstance(value, exp.Expression) else []
+            )
         return e.sql_name().upper(), args
     return type(e).__name__.upper(), []
 
@@ -133,7 +135,9 @@ def build_call(b: _Builder, e: exp.Expression) -> Node:
     if op == "now":
         return b.node("now", [], _fsp(b, args[0], name) if args else 0, e)
     if op == "trim":
-        return b.node("trim", [b.build(args[0])], {"LTRIM": "leading", "RTRIM": "trailing"}.get(name, "both"), e)
+        return b.node(
+            "trim", [b.build(args[0])], {"LTRIM": "leading", "RTRIM": "trailing"}.get(name, "both"), e
+        )
     nodes = [b.build(a) for a in args]
     if name == "INSTR":
         nodes.reverse()
@@ -163,9 +167,7 @@ def _aggregate(b: _Builder, e: exp.Expression, name: str, arg: exp.Expression) -
             raise b.error(f"{name}(DISTINCT ...) takes exactly one expression", e)
         arg = arg.expressions[0]
     if isinstance(arg, exp.Star):
-        raise b.error(
-            f"{name}(*) has no array to count in _function; use {name}({{{{list.field}}}})", e
-        )
+        raise b.error(f"{name}(*) has no array to count in _function; use {name}({{{{list.field}}}})", e)
     b.in_aggregate = True
     try:
         inner = b.build(arg)
@@ -224,7 +226,5 @@ def _cast(b: _Builder, e: exp.Cast) -> Node:
             raise b.error("DECIMAL(p,s) needs 1 <= p <= 65, s <= 38 and s <= p", dtype)
         data = ("decimal", precision, scale)
     else:
-        raise b.error(
-            f"unsupported CAST type {dtype.sql(dialect='mysql')}; supported: {_CAST_TYPES}", e
-        )
+        raise b.error(f"unsupported CAST type {dtype.sql(dialect='mysql')}; supported: {_CAST_TYPES}", e)
     return b.node("cast", [b.build(e.this)], data, e)

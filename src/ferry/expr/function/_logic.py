@@ -198,4 +198,3 @@ def _is(node: Node, sx: Specializer) -> Spec:
         return int(test(p, e) is wanted)
 
     return is_bool, INT_T
-

@@ -136,7 +136,7 @@ def _interval(unit: str, value: Any, t: SqlType) -> tuple[int, timedelta]:
         micro = int((seconds * 1_000_000).to_integral_value())
         return 0, timedelta(microseconds=micro)
     amount = to_int(value, t)
-    if unit in DATE_UNITS and DATE_UNITS[unit]:
+    if DATE_UNITS.get(unit):
         return amount * DATE_UNITS[unit], timedelta()
     scale = {"MICROSECOND": 1, "MINUTE": 60_000_000, "HOUR": 3_600_000_000, "DAY": 86_400_000_000}
     scale["WEEK"] = 7 * scale["DAY"]
@@ -287,4 +287,3 @@ def _str_to_date(node: Node, sx: Specializer) -> Spec:
         return clock if kind == "time" else moment
 
     return parse, out_t
-

@@ -45,8 +45,8 @@ __all__ = [
     "ListSig",
     "SqlType",
     "bare_value",
-    "dec_t",
     "dec_scale",
+    "dec_t",
     "dt_t",
     "number_literal",
     "result_type",
@@ -202,7 +202,7 @@ def _scalar(value: Any) -> tuple[Any, SqlType]:
         return number_literal(text)
     if isinstance(value, str):
         text = value.strip()
-        if text and text[-1].isdigit() or text.endswith("."):
+        if (text and text[-1].isdigit()) or text.endswith("."):
             try:
                 return number_literal(text)
             except ValueError:
@@ -225,7 +225,8 @@ def bare_value(value: Any) -> tuple[Any, SqlType | ListSig]:
     digits written into the expression would); a numeric string becomes the number its text
     is as a MySQL literal; other strings stay strings; ``None`` is NULL; ``bool`` is 1/0;
     date/datetime become their ``YYYY-MM-DD[ HH:MM:SS]`` text. A list becomes a column: every
-    element normalised the same way, then converted to the type of the whole column.
+    element normalised the same way, then converted to the type of the whole column (an
+    empty or all-NULL list is an integer column).
 
     Raises:
         TypeError: a dict, or a list nested in a list.
@@ -238,6 +239,8 @@ def bare_value(value: Any) -> tuple[Any, SqlType | ListSig]:
                 raise TypeError("cannot bind a list nested in a list")
             pairs.append(_scalar(item))
         column = result_type(t for _, t in pairs)
+        if column.kind is Kind.NULL:  # empty or all NULL: read it as an integer column
+            column = INT_T
         from ferry.expr.function._convert import coerce  # local: _convert imports this module
 
         return [coerce(v, t, column) for v, t in pairs], ListSig(column)
