@@ -130,6 +130,13 @@ def test_http_paging_rules_are_checked_for_consistency(spec: dict, fragment: str
         parse_connection({"type": "http", "name": "x", "base_url": "https://x", **spec}, path="p")
 
 
+def test_sql_url_must_look_like_a_url_and_is_never_quoted() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_connection({"type": "sql", "name": "db", "url": f"root:{PASSWORD}@localhost"}, path="p")
+    assert "url: Value error, must be a SQLAlchemy URL" in str(info.value)
+    assert PASSWORD not in str(info.value)
+
+
 def test_last_page_accepts_a_string_shorthand() -> None:
     spec = parse_connection(
         {"type": "http", "name": "x", "base_url": "https://x", "last_page": "empty"}, path="p"

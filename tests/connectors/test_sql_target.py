@@ -7,10 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqltest_helpers import Db
 
+from ferry.connectors import _sql_write as sql_write
 from ferry.connectors.base import Delivery
-from ferry.errors import ConfigError
+from ferry.errors import ConfigError, RetriableError
 
 COLUMNS = "id, name, qty, price, meta, updated"
 ITEMS_DDL = (
@@ -303,3 +305,65 @@ def test_unknown_api_lists_the_known_ones(sqlite: Db) -> None:
         ConfigError, match="unknown api 'bulkload' for a SQL target; known: batchexecute, execute"
     ):
         sqlite.connector.write(delivery)
+
+
+# -- statements, limits and connection-level failures ----------------------------------------
+
+
+def count_statements(db: Db) -> list[str]:
+    """Record every statement the connector's engine sends (executemany counts once)."""
+    seen: list[str] = []
+    sa.event.listen(
+        db.connector.engine, "before_cursor_execute", lambda conn, cursor, sql, *args: seen.append(sql)
+    )
+    return seen
+
+
+def test_limit_sets_the_rows_per_statement(db: Db) -> None:
+    db.run(ITEMS_DDL)
+    statements = count_statements(db)
+    db.connector.write(batch([record(i) for i in range(1, 8)], UPSERT[db.dialect], limit=3))
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 3  # 3 + 3 + 1 rows
+    assert db.rows("SELECT COUNT(*) FROM items") == [(7,)]
+
+
+def test_postgres_statements_stay_under_the_bind_parameter_cap(
+    postgres: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_write, "_PG_MAX_PARAMS", 13)  # 6 columns -> 2 rows per statement
+    postgres.run(ITEMS_DDL)
+    statements = count_statements(postgres)
+    outcomes = postgres.connector.write(batch([record(i) for i in range(1, 6)], UPSERT["postgresql"]))
+    assert all(o.ok for o in outcomes)
+    assert [s.count("(%s") for s in statements if s.startswith("INSERT")] == [2, 2, 1]
+    assert postgres.rows("SELECT COUNT(*) FROM items") == [(5,)]
+
+
+def test_lock_wait_timeout_is_retriable(mariadb: Db, mariadb_raw) -> None:
+    mariadb.run(ITEMS_DDL)
+    mariadb.connector.write(batch([record(1)], UPSERT["mysql"]))
+    impatient = Db(mariadb.url + "&init_command=SET innodb_lock_wait_timeout=1")
+    holder = mariadb_raw(mariadb.url.rsplit("/", 1)[1].split("?")[0])
+    try:
+        holder.autocommit(False)
+        holder.cursor().execute("SELECT * FROM items WHERE id = 'A001' FOR UPDATE")
+        with pytest.raises(RetriableError, match="MySQL 1205: Lock wait timeout exceeded"):
+            impatient.connector.write(batch([record(1, "locked")], UPSERT["mysql"]))
+    finally:
+        holder.rollback()
+        holder.close()
+        impatient.close()
+
+
+def test_a_killed_connection_is_replaced_by_the_pre_ping(mariadb: Db, mariadb_raw) -> None:
+    mariadb.run(ITEMS_DDL)
+    mariadb.connector.write(batch([record(1)], UPSERT["mysql"]))
+    with mariadb.connector.engine.connect() as conn:  # the pooled connection the next write reuses
+        thread_id = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+    admin = mariadb_raw()
+    admin.cursor().execute(f"KILL {thread_id}")
+    admin.close()
+    outcomes = mariadb.connector.write(batch([record(2)], UPSERT["mysql"]))
+    assert outcomes[0].ok
+    assert mariadb.rows("SELECT COUNT(*) FROM items") == [(2,)]

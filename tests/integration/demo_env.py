@@ -26,15 +26,31 @@ def create_target_tables(raw_conn: Any) -> None:
                 cur.execute(statement)
 
 
-def write_schemes(tmp: Path, *, source_url: str, target_url: str, page_size: int = 50,
-                  orders_patch: dict[str, Any] | None = None, target_patch: Any = None,
-                  products_condition: list | None = None) -> dict[str, Path]:
+def write_schemes(
+    tmp: Path,
+    *,
+    source_url: str,
+    target_url: str,
+    page_size: int = 50,
+    orders_patch: dict[str, Any] | None = None,
+    target_patch: Any = None,
+    products_condition: list | None = None,
+) -> dict[str, Path]:
     """Copy the demo schemes into ``tmp`` pointing at ``source_url`` and ``target_url``."""
     connections = {
         "demo_api": {
-            "type": "http", "base_url": source_url, "records_path": "data.list", "total_path": "data.total",
-            "paging": {"style": "page", "page_param": "page", "size_param": "page_size", "start": 1,
-                       "page_size": page_size, "max_page_size": 1000},
+            "type": "http",
+            "base_url": source_url,
+            "records_path": "data.list",
+            "total_path": "data.total",
+            "paging": {
+                "style": "page",
+                "page_param": "page",
+                "size_param": "page_size",
+                "start": 1,
+                "page_size": page_size,
+                "max_page_size": 1000,
+            },
         },
         "warehouse": {"type": "sql", "url": target_url},
     }
@@ -70,20 +86,30 @@ def expected_lines(orders: list[dict[str, Any]], products: list[dict[str, Any]])
     for order in orders:
         if order["shop_no"] == "SHOP05":  # the scheme's condition drops this shop
             continue
-        created = datetime.fromtimestamp(order["created"], ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+        created = datetime.fromtimestamp(order["created"], ZoneInfo("Asia/Shanghai")).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
         for item in order["items"]:
-            amount = (Decimal(item["qty"]) * Decimal(str(item["price"])) - Decimal(str(item["discount"])))
+            amount = Decimal(item["qty"]) * Decimal(str(item["price"])) - Decimal(str(item["discount"]))
             line_id = f"{order['order_no']}-{item['sku_id']}"
             out[line_id] = (
-                line_id, order["order_no"], order["shop_no"], item["sku_id"], codes[item["sku_id"]],
-                item["qty"], amount.quantize(Decimal("0.01"), ROUND_HALF_UP), created,
+                line_id,
+                order["order_no"],
+                order["shop_no"],
+                item["sku_id"],
+                codes[item["sku_id"]],
+                item["qty"],
+                amount.quantize(Decimal("0.01"), ROUND_HALF_UP),
+                created,
             )
     return out
 
 
 def target_lines(raw_conn: Any) -> dict[str, tuple]:
     with raw_conn.cursor() as cur:
-        cur.execute("SELECT line_id, order_no, shop_no, sku_id, item_code, qty, amount, created_at FROM order_lines")
+        cur.execute(
+            "SELECT line_id, order_no, shop_no, sku_id, item_code, qty, amount, created_at FROM order_lines"
+        )
         rows = cur.fetchall()
     result = {row[0]: tuple(row) for row in rows}
     assert len(result) == len(rows), "duplicate line ids in the target"

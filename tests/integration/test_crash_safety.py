@@ -30,9 +30,21 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def source_url():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ferry.demo.server", "--orders", str(ORDERS), "--products", str(PRODUCTS),
-         "--seed", str(SEED), "--latency-ms", "25"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ferry.demo.server",
+            "--orders",
+            str(ORDERS),
+            "--products",
+            str(PRODUCTS),
+            "--seed",
+            str(SEED),
+            "--latency-ms",
+            "25",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         url = proc.stdout.readline().strip()
@@ -47,19 +59,39 @@ def source_url():
 def env(tmp_path, source_url, mariadb_url, mariadb_raw):
     target = mariadb_raw(database_name(mariadb_url))
     create_target_tables(target)
-    paths = write_schemes(tmp_path, source_url=source_url, target_url=mariadb_url, page_size=50,
-                          orders_patch={"window": {"step": "3d"}, "settings": {"batch_size": 40}})
+    paths = write_schemes(
+        tmp_path,
+        source_url=source_url,
+        target_url=mariadb_url,
+        page_size=50,
+        orders_patch={"window": {"step": "3d"}, "settings": {"batch_size": 40}},
+    )
     store = tmp_path / "ferry.db"
     dataset = build_dataset(n_orders=ORDERS, n_products=PRODUCTS, seed=SEED)
-    return {"paths": paths, "store": store, "target": target,
-            "expected": expected_lines(dataset.orders, dataset.products)}
+    return {
+        "paths": paths,
+        "store": store,
+        "target": target,
+        "expected": expected_lines(dataset.orders, dataset.products),
+    }
 
 
 def ferry(env, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ferry", "--store", f"sqlite:///{env['store']}", "run", *args,
-         "--until", UNTIL],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ferry",
+            "--store",
+            f"sqlite:///{env['store']}",
+            "run",
+            *args,
+            "--until",
+            UNTIL,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -98,7 +130,12 @@ def kill_when(proc: subprocess.Popen, condition, timeout: float = 60) -> None:
 def assert_exact(env) -> None:
     assert target_lines(env["target"]) == env["expected"]
     total = len(env["expected"])
-    assert ledger(env["store"], "SELECT count(*) FROM ledger WHERE scheme_id='demo-orders' AND status='finished'") == total
+    assert (
+        ledger(
+            env["store"], "SELECT count(*) FROM ledger WHERE scheme_id='demo-orders' AND status='finished'"
+        )
+        == total
+    )
 
 
 def test_sigkill_in_the_middle_of_collect(env):

@@ -7,13 +7,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from demo_env import create_target_tables, database_name, expected_lines, target_lines, write_schemes
 
 from ferry.demo.server import DemoSource
 from ferry.engine.runner import run_scheme
 from ferry.scheme.loader import load_scheme
 from ferry.store import open_store
-
-from demo_env import create_target_tables, database_name, expected_lines, target_lines, write_schemes
 
 NOW = datetime(2024, 6, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -24,11 +23,14 @@ def source():
         yield demo
 
 
-def test_demo_schemes_land_exact_rows_in_mariadb_and_a_rerun_changes_nothing(tmp_path, source, mariadb_url, mariadb_raw):
+def test_demo_schemes_land_exact_rows_in_mariadb_and_a_rerun_changes_nothing(
+    tmp_path, source, mariadb_url, mariadb_raw
+):
     target = mariadb_raw(database_name(mariadb_url))
     create_target_tables(target)
-    paths = write_schemes(tmp_path, source_url=source.base_url, target_url=mariadb_url,
-                          orders_patch={"window": {"step": "7d"}})
+    paths = write_schemes(
+        tmp_path, source_url=source.base_url, target_url=mariadb_url, orders_patch={"window": {"step": "7d"}}
+    )
     store = open_store(f"sqlite:///{tmp_path / 'ferry.db'}")
 
     products = run_scheme(load_scheme(paths["products"]), store, now=NOW)
@@ -58,11 +60,17 @@ def test_demo_schemes_land_exact_rows_in_mariadb_and_a_rerun_changes_nothing(tmp
     assert target_lines(target) == expected
 
 
-def test_changed_source_rows_are_redelivered_when_on_change_is_redeliver(tmp_path, source, mariadb_url, mariadb_raw):
+def test_changed_source_rows_are_redelivered_when_on_change_is_redeliver(
+    tmp_path, source, mariadb_url, mariadb_raw
+):
     target = mariadb_raw(database_name(mariadb_url))
     create_target_tables(target)
-    paths = write_schemes(tmp_path, source_url=source.base_url, target_url=mariadb_url,
-                          orders_patch={"settings": {"on_change": "redeliver"}})
+    paths = write_schemes(
+        tmp_path,
+        source_url=source.base_url,
+        target_url=mariadb_url,
+        orders_patch={"settings": {"on_change": "redeliver"}},
+    )
     store = open_store(f"sqlite:///{tmp_path / 'ferry.db'}")
     run_scheme(load_scheme(paths["products"]), store, now=NOW)
     first = run_scheme(load_scheme(paths["orders"]), store, now=NOW)

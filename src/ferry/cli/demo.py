@@ -56,10 +56,10 @@ def demo(
 
         ferry demo --orders 5000
     """
+    from ferry.cli._common import parse_time
     from ferry.demo.server import DemoSource
     from ferry.engine.runner import run_scheme
     from ferry.scheme.loader import load_scheme
-    from ferry.cli._common import parse_time
 
     home = _ferry_home()
     target_db = (home / "demo.db").resolve()

@@ -4,7 +4,7 @@ turning record payloads into parameter tuples, and generating multi-row statemen
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -176,16 +176,25 @@ def row_tuples(
             f"request has {len(fields)} fields {fields}\n"
             "  hint: the request fields map to the columns by position; make both lists the same length"
         )
-    getter = itemgetter(*fields)
-    single = len(fields) == 1
-    out: list[tuple[Any, ...] | None] = []
-    for index, row in enumerate(rows):
-        try:
-            values = getter(row)
-        except (KeyError, TypeError):
-            missing = [f for f in fields if not isinstance(row, Mapping) or f not in row]
-            problems[index] = f"batchexecute: record payload lacks field(s) {missing} (expected {fields})"
-            out.append(None)
-            continue
-        out.append(adapt_values((values,) if single else values, sqlite=sqlite))
+    getter: Callable[[Any], Any] = itemgetter(*fields)
+    if len(fields) == 1:
+        one = getter
+        getter = lambda row: (one(row),)  # noqa: E731 - itemgetter of one key returns a scalar
+    try:
+        mapped: list[Any] = list(map(getter, rows))  # fast path: every row has every field
+    except (KeyError, TypeError):
+        mapped = []
+        for index, row in enumerate(rows):
+            try:
+                mapped.append(getter(row))
+            except (KeyError, TypeError):
+                missing = [f for f in fields if not isinstance(row, Mapping) or f not in row]
+                problems[index] = f"batchexecute: record payload lacks field(s) {missing} (expected {fields})"
+                mapped.append(None)
+    if sqlite:
+        native = _SQLITE_NATIVE.issuperset
+        out = [v if v is None or native(map(type, v)) else tuple(map(adapt_sqlite_value, v)) for v in mapped]
+    else:
+        plain = _JSONISH.isdisjoint
+        out = [v if v is None or plain(map(type, v)) else tuple(map(adapt_value, v)) for v in mapped]
     return out, problems

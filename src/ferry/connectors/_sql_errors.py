@@ -15,7 +15,7 @@ Every DB-API error is sorted into one of three kinds:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from ferry.errors import ConfigError, RetriableError
 
@@ -154,7 +154,7 @@ def describe(exc: BaseException) -> str:
     family = _family(err)
     if family == "mysql":
         code = _mysql_code(err)
-        args = getattr(err, "args", ())
+        args: tuple[Any, ...] = tuple(getattr(err, "args", ()))
         message = str(args[1]) if len(args) > 1 else str(err)
         return f"MySQL {code}: {message}" if code else f"MySQL: {message or type(err).__name__}"
     if family == "postgresql":

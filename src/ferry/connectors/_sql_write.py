@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -215,29 +215,35 @@ def write_batchexecute(
     outcomes: list[Outcome | None] = [None] * len(ids)
     for index, problem in problems.items():
         outcomes[index] = Outcome(ids[index], ok=False, error=problem)
-    good = [(index, values) for index, values in enumerate(tuples) if values is not None]
+    if problems:
+        positions: Sequence[int] = [index for index, values in enumerate(tuples) if values is not None]
+        good: list[Any] = [tuples[index] for index in positions]
+    else:  # the common case: no copying
+        positions, good = range(len(tuples)), tuples
     strategy = BatchStrategy.for_engine(engine, template)
     with connect_translated(engine, translate) as conn:
         for start in range(0, len(good), limit):
-            chunk = good[start : start + limit]
+            values, where = good[start : start + limit], positions[start : start + limit]
             try:
                 with conn.begin():
-                    rowcount = strategy.run(conn, template, [values for _, values in chunk])
+                    rowcount = strategy.run(conn, template, values)
             except _SQL_ERRORS as exc:
                 translate(exc)  # raises unless the statement failed on data
-                _row_by_row(conn, strategy, template, chunk, ids, outcomes, translate)
+                _row_by_row(
+                    conn, strategy, template, zip(where, values, strict=True), ids, outcomes, translate
+                )
                 continue
-            response = {"rows": len(chunk), "rowcount": rowcount}
-            for index, _ in chunk:
-                outcomes[index] = Outcome(ids[index], ok=True, response=response)
-    return [outcome for outcome in outcomes if outcome is not None]
+            response = {"rows": len(values), "rowcount": rowcount}
+            for index in where:
+                outcomes[index] = Outcome(ids[index], True, response)
+    return cast(list[Outcome], outcomes)  # every slot is filled: mapped, written or failed
 
 
 def _row_by_row(
     conn: Connection,
     strategy: BatchStrategy,
     template: InsertTemplate,
-    chunk: list[tuple[int, tuple[Any, ...]]],
+    chunk: Iterable[tuple[int, tuple[Any, ...]]],
     ids: list[str],
     outcomes: list[Outcome | None],
     translate: Translate,

@@ -29,7 +29,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from ferry.errors import ConfigError
 
@@ -92,6 +101,7 @@ def expand_env(data: Any, *, connection: str, env: Mapping[str, str] | None = No
     return data
 
 
+_SQL_URL = re.compile(r"^[A-Za-z][\w+.-]*://")
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^/@:?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key)=)[^&#]*")
 
@@ -167,6 +177,16 @@ class SqlConnection(ConnectionSpec):
 
     source_impl: ClassVar[str | None] = "ferry.connectors.sql:SqlConnector"
     target_impl: ClassVar[str | None] = "ferry.connectors.sql:SqlConnector"
+
+    @field_validator("url")
+    @classmethod
+    def _looks_like_a_url(cls, url: SecretStr) -> SecretStr:
+        if not _SQL_URL.match(url.get_secret_value()):
+            raise ValueError(
+                "must be a SQLAlchemy URL such as mysql+pymysql://user:pass@host:3306/db, "
+                "postgresql+psycopg://user@host/db or sqlite:///path.db"
+            )
+        return url
 
     def masked_url(self) -> str:
         """The URL with its password replaced by ``***`` (safe for logs and errors)."""
@@ -254,12 +274,12 @@ class HttpConnection(ConnectionSpec):
     auth: HttpAuth | None = None
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers on every request.")
     timeout: PositiveFloat = Field(30.0, description="Seconds before a request times out.")
-    paging: Paging = Field(default_factory=Paging)
+    paging: Paging = Field(default_factory=lambda: Paging.model_validate({}))
     records_path: str = Field(
         "", description='Dotted path of the record list; "" means the body is the list.'
     )
     total_path: str | None = Field(None, description="Dotted path of the total row count, if reported.")
-    last_page: LastPage = Field(default_factory=LastPage)
+    last_page: LastPage = Field(default_factory=lambda: LastPage.model_validate({}))
     body: Literal["json", "form"] = Field("json", description="Encoding of POST bodies.")
     max_window_seconds: PositiveFloat | None = Field(
         None, description="Longest time window one query may span."

@@ -183,7 +183,7 @@ class DemoSource:
         if self._server is None:
             raise RuntimeError("DemoSource is not started; call start() or use it as a context manager")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> str:
         """Start serving (a random free port unless one was given); return the base URL."""
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
     )
     server = _Server(source._address, source.app)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), server.server_address[1]
 
     def _terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

@@ -153,7 +153,11 @@ def _lookup(row: Mapping[str, Any], path: str) -> Any:
 
 
 class Mapper:
-    """A compiled target ``request``. ``map`` turns one record into one payload dict."""
+    """A compiled target ``request``. ``map`` turns one record into one payload dict.
+
+    Each field compiles once into a closure (value, then coercion, parser and the required
+    check), so mapping a record is a handful of direct calls per field.
+    """
 
     def __init__(
         self,
@@ -165,53 +169,86 @@ class Mapper:
     ) -> None:
         self.nodes = compile_fields(fields, base=base, lookup_scheme=lookup_scheme)
         self.raw_text_on_error = raw_text_on_error
+        self._fields = [(node.spec.field, self._build(node)) for node in self.nodes]
 
     def map(self, ctx: EvalContext) -> dict[str, Any]:
         """Evaluate every field for ``ctx.row``. Raises RecordError naming the failing field's path."""
-        return {node.spec.field: self._eval(node, ctx) for node in self.nodes}
+        return {name: fn(ctx) for name, fn in self._fields}
 
-    def _eval(self, node: _Node, ctx: EvalContext) -> Any:
+    def _build(self, node: _Node) -> Callable[[EvalContext], Any]:
         if node.kind == "object":
-            value: Any = {child.spec.field: self._eval(child, ctx) for child in node.children}
+            members = [(child.spec.field, self._build(child)) for child in node.children]
+
+            def fn(ctx: EvalContext) -> Any:
+                return {name: f(ctx) for name, f in members}
+
         elif node.kind == "array" and node.children:
-            value = [
-                {child.spec.field: self._eval(child, scoped) for child in node.children}
-                for scoped in self._elements(node, ctx)
-            ]
+            members = [(child.spec.field, self._build(child)) for child in node.children]
+            candidates = node.array_candidates
+
+            def fn(ctx: EvalContext) -> Any:
+                return [{name: f(scoped) for name, f in members} for scoped in _elements(candidates, ctx)]
+
         else:
-            value = self._scalar(node, ctx)
-        if node.parser is not None:
+            fn = self._scalar(node)
+        return _finish(node, fn)
+
+    def _scalar(self, node: _Node) -> Callable[[EvalContext], Any]:
+        assert node.value is not None
+        evaluate = node.value.evaluate
+        kind = node.spec.type
+        coerce = kind in ("int", "float", "bool")
+        fallback = self.raw_text_on_error and node.value.kind == "function"
+        raw = node.spec.value
+
+        if not coerce and not fallback:
+            return evaluate
+
+        def fn(ctx: EvalContext) -> Any:
             try:
-                value = node.parser(value)
+                value = evaluate(ctx)
+            except RecordError:
+                if fallback:
+                    return raw
+                raise
+            return _coerce(kind, value) if coerce else value
+
+        return fn
+
+
+def _finish(node: _Node, fn: Callable[[EvalContext], Any]) -> Callable[[EvalContext], Any]:
+    """Add the parser and the required check around ``fn`` when the field has them."""
+    parser = node.parser
+    required = node.spec.is_required
+    if parser is None and not required:
+        return fn
+    path, parser_name = node.path, node.spec.parser.name if node.spec.parser else ""
+
+    def finished(ctx: EvalContext) -> Any:
+        value = fn(ctx)
+        if parser is not None:
+            try:
+                value = parser(value)
             except RecordError:
                 raise
             except Exception as exc:
-                raise RecordError(f"{node.path}.parser: {node.spec.parser.name} failed: {exc}") from exc  # type: ignore[union-attr]
-        if node.spec.is_required and (value is None or value == "" or value == []):
-            raise RecordError(f"{node.path}: required field {node.spec.field!r} is empty{_why(node)}")
+                raise RecordError(f"{path}.parser: {parser_name} failed: {exc}") from exc
+        if required and (value is None or value == "" or value == []):
+            raise RecordError(f"{path}: required field {node.spec.field!r} is empty{_why(node)}")
         return value
 
-    def _scalar(self, node: _Node, ctx: EvalContext) -> Any:
-        assert node.value is not None
-        try:
-            value = node.value.evaluate(ctx)
-        except RecordError as exc:
-            if self.raw_text_on_error and node.value.kind == "function":
-                return node.spec.value
-            raise RecordError(f"{node.path}.value: {exc.reason}") from exc
-        return _coerce(node.spec.type, value)
+    return finished
 
-    def _elements(self, node: _Node, ctx: EvalContext) -> list[EvalContext]:
-        scope = dict(ctx.scope or {})
-        for candidate in node.array_candidates:
-            found = (
-                _lookup(scope, candidate) if candidate.split(".")[0] in scope else _lookup(ctx.row, candidate)
-            )
-            if isinstance(found, dict):
-                found = [found]
-            if isinstance(found, list):
-                return [_with_scope(ctx, {**scope, candidate: element}) for element in found]
-        return [ctx]
+
+def _elements(candidates: tuple[str, ...], ctx: EvalContext) -> list[EvalContext]:
+    scope = dict(ctx.scope or {})
+    for candidate in candidates:
+        found = _lookup(scope, candidate) if candidate.split(".")[0] in scope else _lookup(ctx.row, candidate)
+        if isinstance(found, dict):
+            found = [found]
+        if isinstance(found, list):
+            return [_with_scope(ctx, {**scope, candidate: element}) for element in found]
+    return [ctx]
 
 
 def _with_scope(ctx: EvalContext, scope: dict[str, Any]) -> EvalContext:

@@ -10,6 +10,7 @@ into the full value text.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlglot
@@ -54,7 +55,16 @@ _ARITHMETIC: dict[type[exp.Expression], str] = {
 _LOGIC: dict[type[exp.Expression], str] = {exp.And: "and", exp.Or: "or", exp.Xor: "xor"}
 
 
+_EMPTY_ARGUMENT = re.compile(r"[(,]\s*(,)|,\s*(\))")
+
+
 def _parse(src: Source) -> exp.Expression:
+    empty = _EMPTY_ARGUMENT.search(src.parse_text)  # literals are markers here: no false hits
+    if empty:
+        at = empty.start(1) if empty.group(1) else empty.start(2)
+        raise ExpressionError(
+            "syntax error in _function expression: empty argument", src.text, src.column(at)
+        )
     try:
         tree = sqlglot.parse_one(src.parse_text, read=_FerryMySQL, error_message_context=1_000_000)
     except ParseError as exc:
