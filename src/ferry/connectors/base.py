@@ -91,7 +91,7 @@ class Delivery:
     """Per-record payloads, in ``record_ids`` order (what the body was packed from)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """The target's verdict on one record."""
 

@@ -142,8 +142,8 @@ class SqlConnector:
             except StatementError as exc:
                 if not isinstance(exc, DBAPIError):  # e.g. a :parameter with no value
                     raise ConfigError(f"{self._label}: {str(exc).splitlines()[0]}") from exc
-                self._translate(exc)
-                raise ConfigError(f"{self._label}: query failed: {self._translate(exc)}") from exc
+                message = self._translate(exc)  # raises for config and retriable errors
+                raise ConfigError(f"{self._label}: query failed on its parameters: {message}") from exc
         following = None
         if len(records) >= size:
             following = PageState(

@@ -3,7 +3,7 @@
 ``run_scheme`` is the one entry point the CLI, the scheduler and the tests use. Collect and
 deliver stream: after every committed source page the deliverer drains what is due, so
 records reach the target while the source is still being read, and memory stays bounded
-by one page plus one deliver batch.
+by one page plus one deliver batch (see :mod:`ferry.engine.pipeline`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ferry.connectors.base import SourceConnector, TargetConnector
 from ferry.engine.collector import Collector, Progress
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
+from ferry.engine.pipeline import DeliverThread
 from ferry.engine.retry import RetryPolicy
 from ferry.errors import ConfigError, FerryError
 from ferry.scheme.model import Scheme
@@ -101,7 +102,7 @@ def run_scheme(
         )
         if collect:
             assert source is not None
-            after_page = (lambda: deliverer.deliver(at)) if deliverer is not None else None
+            stream = DeliverThread(deliverer, at) if deliverer is not None else None
             collector = Collector(
                 scheme,
                 source,
@@ -110,10 +111,16 @@ def run_scheme(
                 run_id=run_id,
                 progress=progress,
                 retry=retry,
-                after_page=after_page,
+                after_page=stream.wake if stream is not None else None,
             )
-            report.windows = [collector.remedy(at)] if remedy else collector.collect(at)
-        if deliverer is not None:
+            if stream is not None:
+                stream.start()
+            try:
+                report.windows = [collector.remedy(at)] if remedy else collector.collect(at)
+            finally:
+                if stream is not None:
+                    stream.finish()
+        elif deliverer is not None:
             deliverer.deliver(at)
         report.status = "partial" if (counts.failed or counts.dead) else "succeeded"
     except ConfigError as exc:
