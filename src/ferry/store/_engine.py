@@ -111,7 +111,11 @@ def create_store_engine(url: URL) -> Engine:
         return _sqlite_engine(url)
     if dialect == "mysql":
         return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED")
-    return sa.create_engine(url, pool_pre_ping=True)
+    # psycopg prepares a statement after 5 runs and PostgreSQL may then pin a generic plan
+    # chosen while the ledger was small (a sequential scan); always plan with the values.
+    return sa.create_engine(
+        url, pool_pre_ping=True, connect_args={"options": "-c plan_cache_mode=force_custom_plan"}
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:

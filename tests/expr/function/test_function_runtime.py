@@ -11,7 +11,6 @@ import pytest
 
 from ferry.errors import RecordError
 from ferry.expr.function import _function, compile_function
-from ferry.expr.placeholders import Placeholder
 
 
 def _resolve(values: dict[str, Any]) -> Any:
@@ -71,17 +70,17 @@ def test_unbindable_values_fail_the_record_with_the_placeholder(value: Any, reas
 
 
 def test_errors_from_resolve_propagate_unchanged() -> None:
-    def resolve(item: Placeholder) -> Any:
+    def resolve(item: Any) -> Any:
         raise RecordError("field qty is missing", record_id="7")
 
-    with pytest.raises(RecordError, match="^record 7: field qty is missing$"):
+    with pytest.raises(RecordError, match=r"^record 7: field qty is missing$"):
         compile_function("_function {{qty}} * 2").evaluate(resolve)
 
 
 def test_each_placeholder_occurrence_is_resolved_once_per_evaluation() -> None:
     seen: list[str] = []
 
-    def resolve(item: Placeholder) -> Any:
+    def resolve(item: Any) -> Any:
         seen.append(item.name)
         return 2
 

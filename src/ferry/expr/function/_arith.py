@@ -273,7 +273,7 @@ def _floor_ceil(node: Node, sx: Specializer) -> Spec:
 
 def _double_round(value: float, digits: int, truncate: bool) -> float:
     """MariaDB's ``my_double_round``: scale by 10^d, ``rint`` (half even) or truncate."""
-    factor = 10.0 ** abs(digits)
+    factor = math.inf if abs(digits) > 308 else 10.0 ** abs(digits)
     if digits >= 0 and math.isinf(factor):
         return value
     if digits < 0 and math.isinf(factor):
@@ -326,9 +326,12 @@ def _round(node: Node, sx: Specializer) -> Spec:
         if value is None or d is None:
             return None
         kind = out_t.kind
+        d = max(-100, min(d, 400))  # beyond these every value rounds to 0 or stays itself
         if kind is Kind.INT:
             if d >= 0:
                 return value
+            if d <= -20:  # MariaDB: 10^20 exceeds BIGINT, the result is 0
+                return 0
             unit = 10**-d
             if truncate:
                 return _int_trunc_div(value, unit) * unit

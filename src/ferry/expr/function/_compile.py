@@ -23,7 +23,7 @@ from ferry.expr.function._functions import build_call
 from ferry.expr.function._nodes import Node
 from ferry.expr.function._source import Source
 from ferry.expr.function._temporal import DATE_UNITS, TIME_UNITS
-from ferry.expr.function._types import NULL_T, STR_T, number_literal
+from ferry.expr.function._types import INT_T, NULL_T, STR_T, number_literal
 
 __all__ = ["build_tree"]
 
@@ -33,6 +33,11 @@ UNITS = sorted([*DATE_UNITS, *TIME_UNITS])
 class _FerryMySQL(MySQL):
     class Parser(MySQL.Parser):  # type: ignore[misc,valid-type]
         FUNCTIONS: dict[str, Any] = {}  # noqa: RUF012 - sqlglot's own class attribute
+
+        def _parse_as_command(self, start: Any) -> Any:
+            # sqlglot would log a warning and return an opaque Command; for us it is an error.
+            self.raise_error("unsupported syntax", start)
+            return super()._parse_as_command(start)
 
 
 _COMPARISONS: dict[type[exp.Expression], str] = {
@@ -174,7 +179,7 @@ class _Builder:
         if isinstance(e, exp.Null):
             return Node("const", (), (None, NULL_T), "NULL")
         if isinstance(e, exp.Boolean):
-            return Node("const", (), (int(e.this), number_literal("1")[1]), str(e.this).upper())
+            return Node("const", (), (int(e.this), INT_T), str(e.this).upper())
         if isinstance(e, exp.Neg):
             return self.node("neg", [self.build(e.this)], None, e)
         if isinstance(e, exp.Not):

@@ -27,7 +27,7 @@ _CACHE_LIMIT = 256
 
 def render_text(value: Any) -> str:
     """A value as text inside a quoted literal: ``None`` → ``''``, ``True`` → ``'true'``,
-    datetimes → ``YYYY-MM-DD HH:MM:SS``, Decimal without exponent, lists/dicts → compact JSON,
+    datetimes → ``YYYY-MM-DD HH:MM:SS`` (aware ones at +08:00), Decimal without exponent, lists/dicts → compact JSON,
     anything else → ``str`` (the same rendering as plain templates)."""
     if value is None:
         return ""
@@ -36,6 +36,8 @@ def render_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(TZ)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()

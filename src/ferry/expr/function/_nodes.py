@@ -87,14 +87,11 @@ class Specializer:
     ``ROUND``, the format of ``STR_TO_DATE``), as MariaDB sees them as constants.
     """
 
-    __slots__ = ("consts", "in_aggregate", "sig")
+    __slots__ = ("consts", "sig")
 
-    def __init__(
-        self, sig: Sequence[SqlType | ListSig], consts: dict[int, Any], in_aggregate: bool = False
-    ) -> None:
+    def __init__(self, sig: Sequence[SqlType | ListSig], consts: dict[int, Any]) -> None:
         self.sig = sig
         self.consts = consts
-        self.in_aggregate = in_aggregate
 
     def spec(self, node: Node) -> Spec:
         """Closure and result type of ``node``."""
@@ -125,4 +122,4 @@ class Specializer:
 
     def for_rows(self, row_sig: Sequence[SqlType | ListSig]) -> Specializer:
         """A specializer for the argument of an aggregate, with list slots as columns."""
-        return Specializer(row_sig, self.consts, in_aggregate=True)
+        return Specializer(row_sig, self.consts)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ferry.expr.function._compare import ci
 from ferry.expr.function._convert import to_int, to_str
-from ferry.expr.function._nodes import Env, Fn, Node, Spec, Specializer, rule
+from ferry.expr.function._nodes import Env, Fn, Node, Spec, Specializer, fail, rule
 from ferry.expr.function._types import INT_T, STR_T, Kind, SqlType
 
 
@@ -197,9 +197,15 @@ def _replace(node: Node, sx: Specializer) -> Spec:
     return _call(_strings(sx, node.args), lambda s, old, new: s.replace(old, new) if old else s), STR_T
 
 
+_MAX_RESULT = 16 * 1024 * 1024
+"""MariaDB's default ``max_allowed_packet``: longer results are refused."""
+
+
 def _pad(text: str, size: int, fill: str, left: bool) -> str | None:
     if size < 0:
         return None
+    if size > _MAX_RESULT:
+        raise fail(f"LPAD/RPAD result of {size} characters is larger than max_allowed_packet")
     if len(text) >= size:
         return text[:size]
     if not fill:

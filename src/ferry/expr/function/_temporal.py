@@ -131,6 +131,13 @@ def _date_format(node: Node, sx: Specializer) -> Spec:
 
 
 def _interval(unit: str, value: Any, t: SqlType) -> tuple[int, timedelta]:
+    try:
+        return _interval_parts(unit, value, t)
+    except OverflowError:
+        raise BadDate("the interval is outside the supported date range") from None
+
+
+def _interval_parts(unit: str, value: Any, t: SqlType) -> tuple[int, timedelta]:
     if unit == "SECOND":
         seconds = to_decimal(value, t)
         micro = int((seconds * 1_000_000).to_integral_value())

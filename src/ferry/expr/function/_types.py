@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import IntEnum
 from typing import Any
@@ -57,6 +57,7 @@ NOT_FIXED = 31
 MAX_SCALE = 38
 """MariaDB's ``DECIMAL_MAX_SCALE``."""
 _UINT64_MAX = 2**64 - 1
+_SESSION_TZ = timezone(timedelta(hours=8))
 
 
 class Kind(IntEnum):
@@ -174,7 +175,10 @@ def number_literal(text: str) -> tuple[Any, SqlType]:
         value = Decimal(text)
         return value, dec_t(dec_scale(value))
     if _EXP_RE.fullmatch(text):
-        return float(text), DBL_T
+        double = float(text)
+        if math.isinf(double):
+            raise ValueError(f"double out of range: {text!r}")
+        return double, DBL_T
     raise ValueError(f"not a number: {text!r}")
 
 
@@ -201,14 +205,13 @@ def _scalar(value: Any) -> tuple[Any, SqlType]:
             return value, DBL_T
         return number_literal(text)
     if isinstance(value, str):
-        text = value.strip()
-        if (text and text[-1].isdigit()) or text.endswith("."):
-            try:
-                return number_literal(text)
-            except ValueError:
-                pass
-        return value, STR_T
+        try:
+            return number_literal(value.strip())
+        except ValueError:
+            return value, STR_T
     if isinstance(value, datetime):
+        if value.tzinfo is not None:  # the session runs at +08:00
+            value = value.astimezone(_SESSION_TZ).replace(tzinfo=None)
         text = value.strftime("%Y-%m-%d %H:%M:%S")
         if value.microsecond:
             text += f".{value.microsecond:06d}"
@@ -224,7 +227,8 @@ def bare_value(value: Any) -> tuple[Any, SqlType | ListSig]:
     Numbers stay numbers (a float becomes the DECIMAL its shortest text spells, as the same
     digits written into the expression would); a numeric string becomes the number its text
     is as a MySQL literal; other strings stay strings; ``None`` is NULL; ``bool`` is 1/0;
-    date/datetime become their ``YYYY-MM-DD[ HH:MM:SS]`` text. A list becomes a column: every
+    date/datetime become their ``YYYY-MM-DD[ HH:MM:SS]`` text (an aware datetime first moves
+    to +08:00, the session time zone). A list becomes a column: every
     element normalised the same way, then converted to the type of the whole column (an
     empty or all-NULL list is an integer column).
 
