@@ -23,15 +23,17 @@ def source():
         yield demo
 
 
+@pytest.mark.parametrize("store_on", ["sqlite_url", "mariadb_url", "postgres_url"])
 def test_demo_schemes_land_exact_rows_in_mariadb_and_a_rerun_changes_nothing(
-    tmp_path, source, mariadb_url, mariadb_raw
+    tmp_path, source, mariadb_url, mariadb_raw, store_on, request
 ):
+    """The same run with the ledger on each store backend (MariaDB: beside the target tables)."""
     target = mariadb_raw(database_name(mariadb_url))
     create_target_tables(target)
     paths = write_schemes(
         tmp_path, source_url=source.base_url, target_url=mariadb_url, orders_patch={"window": {"step": "7d"}}
     )
-    store = open_store(f"sqlite:///{tmp_path / 'ferry.db'}")
+    store = open_store(request.getfixturevalue(store_on))
 
     products = run_scheme(load_scheme(paths["products"]), store, now=NOW)
     orders = run_scheme(load_scheme(paths["orders"]), store, now=NOW)
