@@ -134,7 +134,7 @@ class Collector:
         started = time.monotonic()
         limits = self.source.limits
         state: PageState | None = PageState(index=0, page_size=self.page_size)
-        stats = {"window": str(window), "pages": 0, "fetched": 0, "stored": 0, "total": None}
+        stats: dict[str, Any] = {"window": str(window), "pages": 0, "fetched": 0, "stored": 0, "total": None}
         previous_ids: list[str] | None = None
         while state is not None:
             if state.index >= MAX_PAGES_PER_WINDOW:

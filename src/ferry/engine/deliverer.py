@@ -155,13 +155,14 @@ class Deliverer:
             raise fatal
 
     def _write(self, delivery: Any) -> Sequence[Outcome]:
-        assert self.target is not None
+        target = self.target
+        assert target is not None
 
         def on_retry(attempt: int, exc: Exception) -> None:
             self.counts.retries += 1
             self.progress("retry", attempt=attempt, error=str(exc))
 
-        outcomes = call_with_retry(lambda: self.target.write(delivery), self.retry, on_retry=on_retry)
+        outcomes = call_with_retry(lambda: target.write(delivery), self.retry, on_retry=on_retry)
         seen = {o.record_id for o in outcomes}
         missing = [rid for rid in delivery.record_ids if rid not in seen]
         if missing:  # a connector must answer for every record; never let one vanish

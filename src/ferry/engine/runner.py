@@ -55,8 +55,8 @@ def _connectors(
 ) -> tuple[SourceConnector | None, TargetConnector | None]:
     from ferry.connectors.registry import build_source, build_target
 
-    source = build_source(scheme.source_connection, transport=transport) if collect else None  # type: ignore[attr-defined]
-    target = build_target(scheme.target_connection, transport=transport) if deliver else None  # type: ignore[attr-defined]
+    source = build_source(scheme.source_connection, transport=transport) if collect else None
+    target = build_target(scheme.target_connection, transport=transport) if deliver else None
     return source, target
 
 

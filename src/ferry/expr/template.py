@@ -53,7 +53,7 @@ def compile_row_getter(path: str) -> Resolver:
                     return scope[first]
                 # Inside array children a bare name means the current element's field
                 # (QEasy users write {sku_id} for {{items.sku_id}}); innermost array first.
-                for element in reversed(scope.values()):
+                for element in reversed(list(scope.values())):
                     if isinstance(element, Mapping) and first in element:
                         return element[first]
             return ctx.row.get(first)

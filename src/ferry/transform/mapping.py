@@ -176,18 +176,23 @@ class Mapper:
         return {name: fn(ctx) for name, fn in self._fields}
 
     def _build(self, node: _Node) -> Callable[[EvalContext], Any]:
+        fn: Callable[[EvalContext], Any]
         if node.kind == "object":
             members = [(child.spec.field, self._build(child)) for child in node.children]
 
-            def fn(ctx: EvalContext) -> Any:
+            def build_object(ctx: EvalContext) -> Any:
                 return {name: f(ctx) for name, f in members}
+
+            fn = build_object
 
         elif node.kind == "array" and node.children:
             members = [(child.spec.field, self._build(child)) for child in node.children]
             candidates = node.array_candidates
 
-            def fn(ctx: EvalContext) -> Any:
+            def build_array(ctx: EvalContext) -> Any:
                 return [{name: f(scoped) for name, f in members} for scoped in _elements(candidates, ctx)]
+
+            fn = build_array
 
         else:
             fn = self._scalar(node)
