@@ -10,7 +10,18 @@ def test_all_is_sorted_and_every_name_exists_and_is_public():
 def test_nothing_public_is_left_out_of_all():
     public = {n for n in dir(ferry) if not n.startswith("_")} - {
         # subpackages imported as a side effect of the re-exports
-        "annotations", "importlib", "TYPE_CHECKING", "Any",
-        "cli", "connectors", "demo", "engine", "errors", "expr", "scheme", "store", "transform",
+        "annotations",
+        "importlib",
+        "TYPE_CHECKING",
+        "Any",
+        "cli",
+        "connectors",
+        "demo",
+        "engine",
+        "errors",
+        "expr",
+        "scheme",
+        "store",
+        "transform",
     }
     assert public <= set(ferry.__all__), public - set(ferry.__all__)

@@ -43,7 +43,7 @@ UNTIL = "2024-06-02 00:00:00"
 
 def start_source(orders: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ferry.demo.server", "--orders", str(orders), "--products", str(PRODUCTS)],
+        [sys.executable, "-m", "ferry.demo", "--orders", str(orders), "--products", str(PRODUCTS)],
         stdout=subprocess.PIPE,
         text=True,
     )

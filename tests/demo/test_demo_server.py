@@ -181,7 +181,7 @@ def test_order_times_follow_the_end_and_days_options() -> None:
 
 def test_server_runs_as_its_own_process_and_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ferry.demo.server", "--port", "0", "--orders", "50", "--products", "5"],
+        [sys.executable, "-m", "ferry.demo", "--port", "0", "--orders", "50", "--products", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -33,7 +33,7 @@ def source_url():
         [
             sys.executable,
             "-m",
-            "ferry.demo.server",
+            "ferry.demo",
             "--orders",
             str(ORDERS),
             "--products",
