@@ -37,7 +37,11 @@ PRODUCTS = 2000
 def product_rows(scheme: str) -> list[dict[str, Any]]:
     """Stored rows of the demo products scheme."""
     return [
-        {"id": str(i), "number": f"SKU{i:06d}", "content": {"sku_id": f"SKU{i:06d}", "item_code": f"ITEM-{i:05d}"}}
+        {
+            "id": str(i),
+            "number": f"SKU{i:06d}",
+            "content": {"sku_id": f"SKU{i:06d}", "item_code": f"ITEM-{i:05d}"},
+        }
         for i in range(PRODUCTS)
     ]
 

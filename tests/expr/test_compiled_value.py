@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ferry.errors import RecordError
 from ferry.expr import EvalContext, compile_value
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -78,3 +79,10 @@ def test_same_compiled_value_serves_many_rows() -> None:
     cv = compile_value("{{platform_id}}-{{shop_no}}")
     rows = [{"platform_id": i, "shop_no": f"S{i}"} for i in range(3)]
     assert [cv.evaluate(EvalContext(row=r)) for r in rows] == ["0-S0", "1-S1", "2-S2"]
+
+
+def test_function_without_a_clock_does_not_read_current_time() -> None:
+    ctx = EvalContext(row={"a": 1}, variables={"CURRENT_TIME": "not a time"})
+    assert compile_value("_function {{a}} + 1", path="p").evaluate(ctx) == 2
+    with pytest.raises(RecordError, match=r"^p: variable CURRENT_TIME is not a time"):
+        compile_value("_function NOW()", path="p").evaluate(ctx)

@@ -130,3 +130,80 @@ def test_rows_missing_a_key_field_are_not_indexed() -> None:
 
 def test_in_memory_lookups_satisfies_the_protocol() -> None:
     assert isinstance(InMemoryLookups(lambda s: []), LookupProvider)
+
+
+def test_equality_finder_answers_like_find() -> None:
+    lookups = InMemoryLookups(CountingLoader({"goods": GOODS}))
+    one = lookups.equality_finder("goods", "FItemID", ("FNumber",))
+    two = lookups.equality_finder("goods", "FItemID", ("FStatus", "FNumber"))
+    repeated = lookups.equality_finder("goods", "FItemID", ("FNumber", "FNumber"))
+    for key in ["P-1", "P-2", 1003, "1003", 1003.0, "P-404", None, True]:
+        assert one([key]) == lookups.find("goods", "FItemID", {"FNumber": key})
+        for status in ["A", "B"]:
+            assert two([status, key]) == lookups.find("goods", "FItemID", {"FStatus": status, "FNumber": key})
+        assert repeated(["P-404", key]) == lookups.find("goods", "FItemID", {"FNumber": key})
+    assert one(["P-2"]) == 1002
+    assert two(["A", 1003]) == 1003
+
+
+def test_equality_finder_sees_reloaded_rows_and_a_new_default_scheme() -> None:
+    data = {"goods": [dict(GOODS[0])], "other": [{"id": "9", "content": {"FNumber": "P-1", "FItemID": 9}}]}
+    lookups = InMemoryLookups(lambda s: list(data.get(s, [])), default_scheme="goods")
+    finder = lookups.equality_finder(None, "FItemID", ("FNumber",))
+    assert finder(["P-1"]) == 1001
+    data["goods"] = [{"id": "1", "content": {"FNumber": "P-1", "FItemID": 5001}}]
+    assert finder(["P-1"]) == 1001  # rows are loaded once per run
+    lookups.invalidate("goods")
+    assert finder(["P-1"]) == 5001
+    lookups.default_scheme = "other"
+    assert finder(["P-1"]) == 9
+
+
+def test_equality_finder_without_any_scheme_is_a_config_error_on_use() -> None:
+    lookups = InMemoryLookups(lambda s: [])
+    finder = lookups.equality_finder(None, "F", ("k",))
+    with pytest.raises(ConfigError, match="lookup_scheme"):
+        finder(["x"])
+
+
+def test_compiled_lookup_follows_the_provider_of_each_context() -> None:
+    cv = compile_value("_findCollection find FItemID from goods where FNumber={{code}}", path="p")
+    first = InMemoryLookups(lambda s: GOODS)
+    second = InMemoryLookups(lambda s: [{"id": "x", "content": {"FNumber": "P-1", "FItemID": 7}}])
+    got = [
+        cv.evaluate(EvalContext(row={"code": "P-1"}, lookups=provider))
+        for provider in [first, second, first, second]
+    ]
+    assert got == [1001, 7, 1001, 7]
+
+
+def test_compiled_lookup_asks_a_plain_provider_through_find() -> None:
+    class PlainProvider:
+        def __init__(self) -> None:
+            self.asked: list[tuple[str | None, str, dict[str, Any]]] = []
+
+        def find(self, scheme: str | None, field: str, where: Mapping[str, Any]) -> Any:
+            self.asked.append((scheme, field, dict(where)))
+            return "found"
+
+        def query(self, scheme: str | None, find_field: str, filter: Mapping[str, Any]) -> Any:
+            raise AssertionError("not a mongo lookup")
+
+    provider = PlainProvider()
+    cv = compile_value("_findCollection find F from s where a={{x}} b='B'", path="p")
+    assert cv.evaluate(EvalContext(row={"x": 1}, lookups=provider)) == "found"
+    assert cv.evaluate(EvalContext(row={"x": 2}, lookups=provider)) == "found"
+    assert provider.asked == [("s", "F", {"a": 1, "b": "B"}), ("s", "F", {"a": 2, "b": "B"})]
+
+
+def test_compiled_lookup_does_not_keep_a_finished_runs_rows_alive() -> None:
+    import gc
+    import weakref
+
+    cv = compile_value("_findCollection find FItemID from goods where FNumber={{code}}", path="p")
+    provider = InMemoryLookups(lambda s: GOODS)
+    assert cv.evaluate(EvalContext(row={"code": "P-2"}, lookups=provider)) == 1002
+    gone = weakref.ref(provider)
+    del provider
+    gc.collect()
+    assert gone() is None

@@ -24,11 +24,14 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from ferry.expr.tzoffsets import constant_offset
+
 __all__ = [
     "FORMATTERS",
     "TimeParseError",
     "apply_formatter",
     "epoch_seconds",
+    "formatter_function",
     "normalize_formatter",
     "to_datetime",
 ]
@@ -141,3 +144,73 @@ def apply_formatter(name: str, value: Any, tz: tzinfo) -> Any:
     if isinstance(value, list):
         return [apply_formatter(name, v, tz) for v in value]
     return FORMATTERS[name](to_datetime(value, tz), tz)
+
+
+_MAX_FAST_EPOCH = 100_000_000_000  # below 1e11 an int is epoch seconds (see to_datetime)
+_HH_MM = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+_SS = tuple(f"{sec:02d}" for sec in range(60))
+_DAY_TEXT: dict[int, str] = {}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _day_text(days: int) -> str:
+    """``YYYY-MM-DD`` of a day number counted from 1970-01-01 (memoised)."""
+    text = _DAY_TEXT.get(days)
+    if text is None:
+        if len(_DAY_TEXT) >= 8192:
+            _DAY_TEXT.clear()
+        text = _DAY_TEXT[days] = date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
+    return text
+
+
+def _fast_local(value: Any, tz: tzinfo) -> int | None:
+    """Local wall-clock seconds since 1970-01-01 of int epoch seconds, when the zone's offset is
+    known to be constant there (:func:`~ferry.expr.tzoffsets.constant_offset`); else ``None``."""
+    if type(value) is not int or not 0 <= value < _MAX_FAST_EPOCH:
+        return None
+    fixed = constant_offset(tz)
+    if fixed is None or value < fixed[0]:
+        return None
+    return value + fixed[1]
+
+
+def _datetime_value(value: Any, tz: tzinfo) -> Any:
+    local = _fast_local(value, tz)
+    if local is None:
+        return apply_formatter("datetime", value, tz)
+    days, rest = divmod(local, 86400)
+    minutes, seconds = divmod(rest, 60)
+    return _day_text(days) + " " + _HH_MM[minutes] + _SS[seconds]
+
+
+def _date_value(value: Any, tz: tzinfo) -> Any:
+    local = _fast_local(value, tz)
+    if local is None:
+        return apply_formatter("date", value, tz)
+    return _day_text(local // 86400)
+
+
+def _seconds_value(value: Any, tz: tzinfo) -> Any:
+    if type(value) is int and 0 <= value < _MAX_FAST_EPOCH:
+        return value  # whole epoch seconds already
+    return apply_formatter("timestamp", value, tz)
+
+
+_FAST: dict[str, Callable[[Any, tzinfo], Any]] = {
+    "date": _date_value,
+    "datetime": _datetime_value,
+    "timestamp": _seconds_value,
+    "unix": _seconds_value,
+}
+
+
+def formatter_function(name: str) -> Callable[[Any, tzinfo], Any]:
+    """``apply_formatter`` bound to the canonical formatter ``name``: ``f(value, tz)``.
+
+    The result is always ``apply_formatter(name, value, tz)``; int epoch seconds take a path
+    that needs no datetime arithmetic when the zone's offset is constant at that instant.
+    """
+    fast = _FAST.get(name)
+    if fast is not None:
+        return fast
+    return lambda value, tz: apply_formatter(name, value, tz)

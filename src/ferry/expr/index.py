@@ -6,12 +6,16 @@ Equality lookups (every ``_findCollection``, and ``_mongoQuery`` filters that ar
 lookup is O(1); other filters scan the rows in load order. Keys compare as *lookup keys*
 (:func:`ferry.expr.mongo.lookup_key`): ``'1001'`` finds ``1001``. The first loaded row wins
 when several match.
+
+Compiled ``_findCollection`` values use :meth:`InMemoryLookups.equality_finder`, which also
+precomputes the found field per key, so a lookup is one key normalisation and one dict get.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ferry.errors import ConfigError
@@ -22,6 +26,7 @@ __all__ = ["InMemoryLookups"]
 
 _ROW_FIELDS = ("id", "number")
 Row = Mapping[str, Any]
+Finder = Callable[[Sequence[Any]], Any]
 
 
 def _content_path(field: str) -> str:
@@ -47,9 +52,22 @@ class InMemoryLookups:
 
     def __init__(self, load_rows: Callable[[str], Iterable[Row]], default_scheme: str | None = None) -> None:
         self._load_rows = load_rows
-        self.default_scheme = default_scheme
+        self._default_scheme = default_scheme
         self._rows: dict[str, list[Row]] = {}
         self._indexes: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], Row]] = {}
+        self._generation_cell = [0]
+        """Bumped whenever loaded data or the default scheme changes; finders rebuild on a change."""
+        self._finders: dict[tuple[str | None, str, tuple[str, ...]], Finder] = {}
+
+    @property
+    def default_scheme(self) -> str | None:
+        """Scheme used when a lookup names none."""
+        return self._default_scheme
+
+    @default_scheme.setter
+    def default_scheme(self, scheme: str | None) -> None:
+        self._default_scheme = scheme
+        self._generation_cell[0] += 1
 
     def _scheme(self, scheme: str | None) -> str:
         chosen = scheme if scheme is not None else self.default_scheme
@@ -70,6 +88,7 @@ class InMemoryLookups:
 
     def invalidate(self, scheme: str | None = None) -> None:
         """Forget loaded rows and indexes (of one scheme, or all) so the next lookup reloads."""
+        self._generation_cell[0] += 1
         if scheme is None:
             self._rows.clear()
             self._indexes.clear()
@@ -106,6 +125,24 @@ class InMemoryLookups:
             return None
         return self._index(chosen, paths).get(probe)
 
+    def equality_finder(self, scheme: str | None, field: str, names: Sequence[str]) -> Finder:
+        """A compiled :meth:`find` for fixed condition names (one per arguments, kept by this object).
+
+        ``finder(values)`` returns ``find(scheme, field, dict(zip(names, values)))``. The index
+        and the found field of every key are built on the first call (and again after
+        :meth:`invalidate` or a new :attr:`default_scheme`); each call after that normalises
+        the key values and does one dict get. The finder refers to this object weakly, so a
+        caller may cache it (weakly too) without keeping a finished run's rows alive.
+
+        Raises:
+            ConfigError: (on call) no scheme is named and there is no default scheme.
+        """
+        key = (scheme, field, tuple(names))
+        finder = self._finders.get(key)
+        if finder is None:
+            finder = self._finders[key] = _make_finder(weakref.ref(self), self._generation_cell, *key)
+        return finder
+
     def find(self, scheme: str | None, field: str, where: Mapping[str, Any]) -> Any:
         """Return ``content.<field>`` of the first row whose content fields equal ``where``."""
         terms = {_content_path(name): value for name, value in where.items()}
@@ -120,3 +157,54 @@ class InMemoryLookups:
         else:
             row = next((r for r in self.rows(scheme) if matches(r, filter)), None)
         return None if row is None else _get(row, find_field)
+
+
+def _make_finder(
+    owner: weakref.ref[InMemoryLookups],
+    generation: list[int],
+    scheme: str | None,
+    field: str,
+    names: tuple[str, ...],
+) -> Finder:
+    last = {name: i for i, name in enumerate(names)}  # a repeated name: the last value wins
+    order = sorted(last, key=_content_path)
+    positions = tuple(last[name] for name in order)
+    paths = tuple(_content_path(name) for name in order)
+    field_path = _content_path(field)
+    state: list[tuple[int, dict[tuple[Any, ...], Any]] | None] = [None]
+
+    def table() -> dict[tuple[Any, ...], Any]:
+        built = state[0]
+        if built is not None and built[0] == generation[0]:
+            return built[1]
+        lookups = owner()
+        if lookups is None:
+            raise ReferenceError("the InMemoryLookups of this finder no longer exists")
+        current = generation[0]
+        index = lookups._index(lookups._scheme(scheme), paths)
+        found = {key: _get(row, field_path) for key, row in index.items()}
+        state[0] = (current, found)
+        return found
+
+    if len(positions) == 1:
+        (at,) = positions
+
+        def find_one(values: Sequence[Any]) -> Any:
+            value = values[at]
+            if type(value) is not str:
+                value = lookup_key(value)
+                if value is None:
+                    return None
+            built = state[0]
+            got = built[1] if built is not None and built[0] == generation[0] else table()
+            return got.get((value,))
+
+        return find_one
+
+    def find_many(values: Sequence[Any]) -> Any:
+        probe = tuple(lookup_key(values[at]) for at in positions)
+        if None in probe:
+            return None
+        return table().get(probe)
+
+    return find_many

@@ -21,9 +21,11 @@ missing key never matches anything).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -143,23 +145,69 @@ def _compile_find(text: str) -> CompiledLookup:
     if not conditions:
         raise ExpressionError("_findCollection needs 'where name={{value}}'", "", len(text.rstrip()) + 1)
     scheme, field = m.group("scheme"), m.group("field")
+    return CompiledLookup("find", scheme, field, _find_evaluator(scheme, field, conditions), frozenset(refs))
+
+
+def _not_single(name: str, got: Any) -> RecordError:
+    return RecordError(
+        f"_findCollection key {name} resolved to a {type(got).__name__}, not a single value; "
+        "map it inside the array's children or beatFlat the array"
+    )
+
+
+def _find_evaluator(scheme: str, field: str, conditions: list[tuple[str, Resolver]]) -> Resolver:
+    """The per-record ``_findCollection``: read the keys, then ask the provider.
+
+    A provider with ``equality_finder(scheme, field, names)`` (see
+    :meth:`~ferry.expr.index.InMemoryLookups.equality_finder`) is asked once for a compiled
+    finder, remembered for the last provider seen, weakly (the provider keeps its finders, so
+    a finished run's rows are not kept alive by compiled values); any other provider gets
+    ``find(scheme, field, where)``.
+    """
+    names = tuple(name for name, _ in conditions)
+    cache: list[tuple[weakref.ref[Any], weakref.ref[Callable[[Sequence[Any]], Any]]] | None] = [None]
+
+    def finder_for(provider: Any) -> Callable[[Sequence[Any]], Any]:
+        entry = cache[0]
+        if entry is not None and entry[0]() is provider:
+            known = entry[1]()
+            if known is not None:
+                return known
+        make = getattr(provider, "equality_finder", None)
+        if make is None:
+            return lambda values: provider.find(scheme, field, dict(zip(names, values, strict=True)))
+        finder: Callable[[Sequence[Any]], Any] = make(scheme, field, names)
+        with contextlib.suppress(TypeError):  # not weakly referenceable: do not remember it
+            cache[0] = (weakref.ref(provider), weakref.ref(finder))
+        return finder
+
+    if len(conditions) == 1:
+        ((name, get),) = conditions
+
+        def evaluate_one(ctx: EvalContext) -> Any:
+            provider = _need_provider(ctx)
+            got = get(ctx)
+            if got is None:
+                return None
+            if type(got) is not str and isinstance(got, list | dict):
+                raise _not_single(name, got)
+            return finder_for(provider)((got,))
+
+        return evaluate_one
 
     def evaluate(ctx: EvalContext) -> Any:
         provider = _need_provider(ctx)
-        where: dict[str, Any] = {}
+        values: list[Any] = []
         for name, get in conditions:
             got = get(ctx)
             if got is None:
                 return None
             if isinstance(got, list | dict):
-                raise RecordError(
-                    f"_findCollection key {name} resolved to a {type(got).__name__}, not a single value; "
-                    "map it inside the array's children or beatFlat the array"
-                )
-            where[name] = got
-        return provider.find(scheme, field, where)
+                raise _not_single(name, got)
+            values.append(got)
+        return finder_for(provider)(values)
 
-    return CompiledLookup("find", scheme, field, evaluate, frozenset(refs))
+    return evaluate
 
 
 def _compile_mongo(text: str, default_scheme: str | None) -> CompiledLookup:

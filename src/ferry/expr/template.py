@@ -20,8 +20,8 @@ from ferry.expr.context import EvalContext
 from ferry.expr.formatters import (
     FORMATTERS,
     TimeParseError,
-    apply_formatter,
     epoch_seconds,
+    formatter_function,
     normalize_formatter,
 )
 from ferry.expr.paths import compile_walk, split_path
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 Resolver = Callable[[EvalContext], Any]
+_MISSING = object()
 
 
 def compile_row_getter(path: str) -> Resolver:
@@ -62,14 +63,34 @@ def compile_row_getter(path: str) -> Resolver:
 
     walk = compile_walk(segs[1:])
     flat_key = "_".join(segs)
+    if len(segs) == 2:
+        second = segs[1]
+
+        def get_pair(ctx: EvalContext) -> Any:
+            scope = ctx.scope
+            if scope is not None and first in scope:
+                return walk(scope[first])
+            row = ctx.row
+            got = row.get(path, _MISSING)
+            if got is not _MISSING:
+                return got
+            head = row.get(first)
+            # A plain dict head is the common case: read it without the generic walk.
+            got = head.get(second) if type(head) is dict else None if head is None else walk(head)
+            if got is None:
+                return row.get(flat_key)
+            return got
+
+        return get_pair
 
     def get_dotted(ctx: EvalContext) -> Any:
         scope = ctx.scope
         if scope is not None and first in scope:
             return walk(scope[first])
         row = ctx.row
-        if path in row:
-            return row[path]
+        got = row.get(path, _MISSING)
+        if got is not _MISSING:
+            return got
         head = row.get(first)
         got = None if head is None else walk(head)
         if got is None:
@@ -120,10 +141,12 @@ def compile_placeholder(ph: Placeholder, text: str = "") -> Resolver:
 
 
 def _with_formatter(get: Resolver, fmt: str, what: str) -> Resolver:
+    format_value = formatter_function(fmt)
+
     def formatted(ctx: EvalContext) -> Any:
         value = get(ctx)
         try:
-            return apply_formatter(fmt, value, ctx.tz)
+            return format_value(value, ctx.tz)
         except TimeParseError as exc:
             raise RecordError(f"{what}: cannot apply |{fmt} to {_short(value)}: {exc}") from None
 
@@ -160,12 +183,17 @@ def to_text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class CompiledTemplate:
-    """A compiled template: ``evaluate(ctx)``, whether it is constant, and the row paths it reads."""
+    """A compiled template: ``evaluate(ctx)``, whether it is constant, and the row paths it reads.
+
+    ``can_fail`` is False when ``evaluate`` cannot raise :class:`~ferry.errors.RecordError`
+    (every placeholder is a plain row path: no formatter, no variable).
+    """
 
     evaluate: Resolver
     is_constant: bool
     references: frozenset[str]
     placeholders: tuple[Placeholder, ...]
+    can_fail: bool = True
 
 
 def compile_template(text: str) -> CompiledTemplate:
@@ -179,14 +207,15 @@ def compile_template(text: str) -> CompiledTemplate:
         return CompiledTemplate(lambda ctx: text, True, frozenset(), ())
     refs = frozenset(ph.name for ph in phs if parse_variable(ph.name) is None)
     resolvers = [compile_placeholder(ph, text) for ph in phs]
+    can_fail = any(ph.formatter is not None or ph.name not in refs for ph in phs)
     if len(phs) == 1 and phs[0].start == 0 and phs[0].end == len(text):
-        return CompiledTemplate(resolvers[0], False, refs, phs)
+        return CompiledTemplate(resolvers[0], False, refs, phs, can_fail)
     head = text[: phs[0].start]
     pairs: list[tuple[Resolver, str]] = []
     for i, (ph, res) in enumerate(zip(phs, resolvers, strict=True)):
         tail_end = phs[i + 1].start if i + 1 < len(phs) else len(text)
         pairs.append((res, text[ph.end : tail_end]))
-    return CompiledTemplate(_renderer(head, tuple(pairs)), False, refs, phs)
+    return CompiledTemplate(_renderer(head, tuple(pairs)), False, refs, phs, can_fail)
 
 
 def _renderer(head: str, pairs: tuple[tuple[Resolver, str], ...]) -> Resolver:

@@ -45,6 +45,9 @@ class CompiledValue:
         lookup_schemes: scheme ids the value looks up (``None`` = the provider's default scheme).
         source: the original value.
         path: the scheme path given at compile time.
+
+    ``can_fail=False`` promises that ``evaluate`` never raises ``RecordError`` (a template of
+    plain row paths), so it is not wrapped to prefix the path to such errors.
     """
 
     __slots__ = ("evaluate", "is_constant", "kind", "lookup_schemes", "path", "references", "source")
@@ -58,10 +61,12 @@ class CompiledValue:
         path: str = "",
         references: frozenset[str] = frozenset(),
         lookup_schemes: frozenset[str | None] = frozenset(),
+        can_fail: bool = True,
     ) -> None:
         self.kind = kind
         self.is_constant = kind == "constant"
-        self.evaluate = evaluate if kind == "constant" or not path else _located(evaluate, path)
+        located = path and can_fail and kind != "constant"
+        self.evaluate = _located(evaluate, path) if located else evaluate
         self.source = source
         self.path = path
         self.references = references
@@ -127,7 +132,9 @@ def _compile(value: Any, path: str, default_scheme: str | None) -> CompiledValue
     tpl = compile_template(value)
     if tpl.is_constant:
         return _constant(value, path)
-    return CompiledValue("template", tpl.evaluate, source=value, path=path, references=tpl.references)
+    return CompiledValue(
+        "template", tpl.evaluate, source=value, path=path, references=tpl.references, can_fail=tpl.can_fail
+    )
 
 
 def clock(ctx: EvalContext) -> datetime:
@@ -145,26 +152,42 @@ def _function_module() -> Any:
 
 def _compile_function(text: str, path: str, default_scheme: str | None) -> CompiledValue:
     compiled = _function_module().compile_function(text)
-    by_id: dict[int, Resolver] = {}
-    by_key: dict[Any, Resolver] = {}
+    getters: list[Resolver] = []
     refs: set[str] = set()
     schemes: set[str | None] = set()
     for item in compiled.placeholders:
         if isinstance(item, Placeholder):
-            resolver = compile_placeholder(item, text)
+            getters.append(compile_placeholder(item, text))
             if parse_variable(item.name) is None:
                 refs.add(item.name)
-            key: Any = item
         else:
             span_text = str(item.text)
             offset = _span_offset(item, text)
             lookup: CompiledLookup = compile_lookup(span_text, offset, default_scheme, full_text=text)
-            resolver = lookup.evaluate
+            getters.append(lookup.evaluate)
             refs |= lookup.references
             schemes.add(lookup.scheme)
-            key = ("lookup", span_text)
-        by_id[id(item)] = resolver
-        by_key[key] = resolver
+    make_evaluator = getattr(compiled, "evaluator", None)
+    if make_evaluator is not None:
+        evaluate = make_evaluator(getters, clock)
+    else:  # a function module with only the minimal contract: evaluate(resolve, now)
+        evaluate = _generic_evaluate(compiled, getters)
+    return CompiledValue(
+        "function",
+        evaluate,
+        source=text,
+        path=path,
+        references=frozenset(refs),
+        lookup_schemes=frozenset(schemes),
+    )
+
+
+def _generic_evaluate(compiled: Any, getters: list[Resolver]) -> Callable[[EvalContext], Any]:
+    by_id: dict[int, Resolver] = {}
+    by_key: dict[Any, Resolver] = {}
+    for item, getter in zip(compiled.placeholders, getters, strict=True):
+        by_id[id(item)] = getter
+        by_key[item if isinstance(item, Placeholder) else ("lookup", str(item.text))] = getter
 
     def resolver_for(item: Any) -> Resolver:
         found = by_id.get(id(item))
@@ -179,14 +202,7 @@ def _compile_function(text: str, path: str, default_scheme: str | None) -> Compi
     def evaluate(ctx: EvalContext) -> Any:
         return evaluate_fn(lambda item: resolver_for(item)(ctx), clock(ctx))
 
-    return CompiledValue(
-        "function",
-        evaluate,
-        source=text,
-        path=path,
-        references=frozenset(refs),
-        lookup_schemes=frozenset(schemes),
-    )
+    return evaluate
 
 
 def _span_offset(item: Any, text: str) -> int:

@@ -115,3 +115,53 @@ def test_round_places_from_a_placeholder_decide_the_scale_per_value() -> None:
 def test_sysdate_uses_the_given_clock() -> None:
     cf = compile_function("_function SYSDATE()")
     assert cf.evaluate(_resolve({}), datetime(2024, 5, 1, 10)) == datetime(2024, 5, 1, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "uses_clock"),
+    [
+        pytest.param("_function NOW()", True, id="now"),
+        pytest.param("_function CURDATE()", True, id="curdate"),
+        pytest.param("_function UNIX_TIMESTAMP()", True, id="unix-timestamp-now"),
+        pytest.param("_function DATE_ADD(NOW(), INTERVAL 1 DAY)", True, id="nested"),
+        pytest.param("_function UNIX_TIMESTAMP('{{d}}')", False, id="unix-timestamp-of-a-value"),
+        pytest.param("_function ROUND({{a}} * {{b}}, 2)", False, id="arithmetic"),
+    ],
+)
+def test_uses_clock_tells_whether_now_is_read(text: str, uses_clock: bool) -> None:
+    assert compile_function(text).uses_clock is uses_clock
+
+
+def test_evaluator_reads_the_clock_only_when_the_expression_uses_it() -> None:
+    calls: list[Any] = []
+
+    def clock(ctx: Any) -> datetime:
+        calls.append(ctx)
+        return datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
+
+    plain = compile_function("_function {{a}} + 1")
+    assert plain.evaluator([lambda ctx: ctx["a"]], clock)({"a": 2}) == 3
+    assert calls == []
+    timed = compile_function("_function UNIX_TIMESTAMP() + {{a}}")
+    assert timed.evaluator([lambda ctx: ctx["a"]], clock)({"a": 1}) == 1714528801
+    assert calls == [{"a": 1}]
+
+
+def test_evaluator_gives_what_evaluate_gives() -> None:
+    text = "_function CONCAT('{{s}}:', ROUND({{q}} * {{p}} - {{d}}, 2), IFNULL({{n}}, 'none'))"
+    cf = compile_function(text)
+    names = [item.name for item in cf.placeholders]
+    run = cf.evaluator([lambda row, name=name: row[name] for name in names], lambda row: None)
+    rows = [
+        {"s": "SKU'1", "q": 3, "p": 280.14, "d": 0.5, "n": None},
+        {"s": "", "q": "2", "p": "1.25", "d": 0, "n": 7},
+        {"s": None, "q": 1.5, "p": 2, "d": "x", "n": "y"},
+    ]
+    for row in rows:
+        assert run(row) == cf.evaluate(lambda item, row=row: row[item.name])
+    assert run(rows[0]) == "SKU'1:839.92none"
+
+
+def test_evaluator_needs_one_getter_per_placeholder() -> None:
+    with pytest.raises(ValueError, match="expected 2 getters, got 1"):
+        compile_function("_function {{a}} + {{b}}").evaluator([lambda ctx: 1], lambda ctx: None)

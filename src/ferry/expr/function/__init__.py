@@ -5,6 +5,7 @@
     cf = compile_function("_function {{price}}*{{qty}}")      # at scheme load; errors have columns
     cf.placeholders                                            # (Placeholder(price), Placeholder(qty))
     cf.evaluate(resolve, now)                                  # per record -> Decimal('37.50')
+    run = cf.evaluator([get_price, get_qty], clock)            # once; then run(ctx) per record
     cursor.execute("SELECT " + cf.sql, cf.bind(resolve))       # the same on MariaDB
 
 The expression is parsed once with sqlglot (MySQL dialect) and compiled to nested Python

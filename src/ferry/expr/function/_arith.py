@@ -1,4 +1,4 @@
-"""Arithmetic (``+ - * / DIV % MOD``, unary minus) and ``ROUND TRUNCATE FLOOR CEIL ABS``.
+"""Arithmetic: ``+ - * / DIV % MOD`` and unary minus (rounding functions: :mod:`._rounding`).
 
 Result types follow MariaDB: INT op INT is INT (``/`` gives DECIMAL(4)); any DECIMAL makes
 a DECIMAL (scale: max for ``+ -``, sum for ``*``, dividend + 4 for ``/``); a string, NULL
@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from ferry.errors import RecordError
-from ferry.expr.function._convert import DEC, dec_round, temporal_number, to_decimal, to_double, to_int
+from ferry.expr.function._convert import (
+    DEC,
+    temporal_number,
+    to_decimal,
+    to_double,
+)
 from ferry.expr.function._nodes import Env, Fn, Node, Spec, Specializer, rule
 from ferry.expr.function._types import (
     DBL_T,
@@ -27,7 +32,7 @@ from ferry.expr.function._types import (
     dec_t,
 )
 
-__all__ = ["dec_div"]
+__all__ = ["dec_div", "int_trunc_div", "num_view", "numeric"]
 
 _INT_MIN, _INT_MAX, _UINT_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 _DIV_INCREMENT = 4
@@ -55,7 +60,8 @@ def dec_div(a: Decimal, b: Decimal, increment: int = _DIV_INCREMENT) -> Decimal:
     return Decimal(-quotient if (num < 0) != (den < 0) else quotient).scaleb(-frac)
 
 
-def _num_view(t: SqlType) -> SqlType:
+def num_view(t: SqlType) -> SqlType:
+    """The numeric type arithmetic sees for ``t`` (a temporal value as its number)."""
     if t.kind is Kind.DATE or (t.temporal and not t.scale):
         return INT_T
     if t.temporal:
@@ -63,7 +69,8 @@ def _num_view(t: SqlType) -> SqlType:
     return t
 
 
-def _numeric(fn: Fn, t: SqlType) -> Fn:
+def numeric(fn: Fn, t: SqlType) -> Fn:
+    """``fn`` giving numbers: a temporal result becomes its number (``20240501``)."""
     if not t.temporal:
         return fn
 
@@ -98,7 +105,8 @@ def _zero(node: Node) -> RecordError:
     return RecordError(f"division by zero in _function: {node.src}")
 
 
-def _int_trunc_div(a: int, b: int) -> int:
+def int_trunc_div(a: int, b: int) -> int:
+    """Integer division truncating toward zero (MySQL ``DIV``)."""
     q = abs(a) // abs(b)
     return -q if (a < 0) != (b < 0) else q
 
@@ -132,7 +140,7 @@ def _operation(op: str, t: SqlType, a_t: SqlType, b_t: SqlType, node: Node) -> C
             def int_div(a: int, b: int) -> int:
                 if b == 0:
                     raise _zero(node)
-                return _check_int(_int_trunc_div(a, b), node)
+                return _check_int(int_trunc_div(a, b), node)
 
             return int_div
 
@@ -159,45 +167,91 @@ def _operation(op: str, t: SqlType, a_t: SqlType, b_t: SqlType, node: Node) -> C
     return lambda a, b: _check_int(fn(a, b), node, unsigned=a > _INT_MAX or b > _INT_MAX)
 
 
+def _converter(target: Kind, t: SqlType) -> Callable[[Any], Any] | None:
+    """How an operand of type ``t`` becomes a double/DECIMAL; ``None`` when it already is one."""
+    kind = t.kind
+    if kind is target:
+        return None
+    if target is Kind.DBL and kind in (Kind.INT, Kind.DEC):
+        return float
+    if target is Kind.DEC and kind is Kind.INT:
+        return Decimal
+    convert = to_double if target is Kind.DBL else to_decimal
+    return lambda value: convert(value, t)
+
+
+def _with_operands(
+    compute: Callable[[Any, Any], Any],
+    conv_a: Callable[[Any], Any] | None,
+    conv_b: Callable[[Any], Any] | None,
+) -> Callable[[Any, Any], Any]:
+    if conv_a is None and conv_b is None:
+        return compute
+    if conv_a is None:
+        return lambda a, b: compute(a, conv_b(b))  # type: ignore[misc]
+    if conv_b is None:
+        return lambda a, b: compute(conv_a(a), b)
+    return lambda a, b: compute(conv_a(a), conv_b(b))
+
+
 def _dbl_op(op: str, a_t: SqlType, b_t: SqlType, node: Node) -> Callable[[Any, Any], float]:
-    def dbl(a: Any, b: Any) -> float:
-        x, y = to_double(a, a_t), to_double(b, b_t)
-        if op == "add":
-            return _check_dbl(x + y, node)
-        if op == "sub":
-            return _check_dbl(x - y, node)
-        if op == "mul":
-            return _check_dbl(x * y, node)
+    def add(x: float, y: float) -> float:
+        return _check_dbl(x + y, node)
+
+    def sub(x: float, y: float) -> float:
+        return _check_dbl(x - y, node)
+
+    def mul(x: float, y: float) -> float:
+        return _check_dbl(x * y, node)
+
+    def div(x: float, y: float) -> float:
         if y == 0:
             raise _zero(node)
         return _check_dbl(x / y if op == "div" else math.fmod(x, y), node)
 
-    return dbl
+    compute = {"add": add, "sub": sub, "mul": mul}.get(op, div)
+    return _with_operands(compute, _converter(Kind.DBL, a_t), _converter(Kind.DBL, b_t))
 
 
 def _dec_op(op: str, a_t: SqlType, b_t: SqlType, node: Node) -> Callable[[Any, Any], Decimal]:
-    def dec(a: Any, b: Any) -> Decimal:
-        x, y = to_decimal(a, a_t), to_decimal(b, b_t)
-        if op == "add":
-            return DEC.add(x, y)
-        if op == "sub":
-            return DEC.subtract(x, y)
-        if op == "mul":
-            return DEC.multiply(x, y)
+    def div(x: Decimal, y: Decimal) -> Decimal:
         if y.is_zero():
             raise _zero(node)
         return dec_div(x, y) if op == "div" else DEC.remainder(x, y)
 
-    return dec
+    compute = {"add": DEC.add, "sub": DEC.subtract, "mul": DEC.multiply}.get(op, div)
+    return _with_operands(compute, _converter(Kind.DEC, a_t), _converter(Kind.DEC, b_t))
 
 
 @rule("add", "sub", "mul", "div", "intdiv", "mod")
 def _binary(node: Node, sx: Specializer) -> Spec:
     (a_fn, b_fn), (a_raw, b_raw) = sx.specs(node.args)
-    a_t, b_t = _num_view(a_raw), _num_view(b_raw)
-    a_fn, b_fn = _numeric(a_fn, a_raw), _numeric(b_fn, b_raw)
+    a_t, b_t = num_view(a_raw), num_view(b_raw)
+    a_fn, b_fn = numeric(a_fn, a_raw), numeric(b_fn, b_raw)
     t = _binary_type(node.op, a_t, b_t)
     compute = _operation(node.op, t, a_t, b_t, node)
+    a_slot, b_slot = _param_slot(node.args[0], a_raw), _param_slot(node.args[1], b_raw)
+    # Operands that are parameters are read directly (``{{qty}} * {{price}}``).
+    if a_slot is not None and b_slot is not None:
+
+        def binary_params(p: list[Any], e: Env) -> Any:
+            a = p[a_slot]
+            if a is None:
+                return None
+            b = p[b_slot]
+            return None if b is None else compute(a, b)
+
+        return binary_params, t
+    if b_slot is not None:
+
+        def binary_param_right(p: list[Any], e: Env) -> Any:
+            a = a_fn(p, e)
+            if a is None:
+                return None
+            b = p[b_slot]
+            return None if b is None else compute(a, b)
+
+        return binary_param_right, t
 
     def binary(p: list[Any], e: Env) -> Any:
         a = a_fn(p, e)
@@ -209,11 +263,16 @@ def _binary(node: Node, sx: Specializer) -> Spec:
     return binary, t
 
 
+def _param_slot(node: Node, t: SqlType) -> int | None:
+    """The parameter index when ``node`` is a parameter read as it is (not a temporal one)."""
+    return node.data if node.op == "param" and not t.temporal else None
+
+
 @rule("neg")
 def _neg(node: Node, sx: Specializer) -> Spec:
     fn, raw = sx.spec(node.args[0])
-    t = _num_view(raw)
-    fn = _numeric(fn, raw)
+    t = num_view(raw)
+    fn = numeric(fn, raw)
     if t.kind in (Kind.STR, Kind.NULL):
 
         def neg_str(p: list[Any], e: Env) -> float | None:
@@ -227,121 +286,3 @@ def _neg(node: Node, sx: Specializer) -> Spec:
         return None if value is None else -value
 
     return neg, t
-
-
-@rule("abs")
-def _abs(node: Node, sx: Specializer) -> Spec:
-    fn, raw = sx.spec(node.args[0])
-    t = _num_view(raw)
-    fn = _numeric(fn, raw)
-    if t.kind in (Kind.STR, Kind.NULL):
-        t = DBL_T
-    conv = to_double if t.kind is Kind.DBL else (lambda v, _t: v)
-
-    def abs_(p: list[Any], e: Env) -> Any:
-        value = fn(p, e)
-        return None if value is None else abs(conv(value, raw if raw.kind is Kind.STR else t))
-
-    return abs_, t
-
-
-@rule("floor", "ceil")
-def _floor_ceil(node: Node, sx: Specializer) -> Spec:
-    fn, raw = sx.spec(node.args[0])
-    t = _num_view(raw)
-    fn = _numeric(fn, raw)
-    up = node.op == "ceil"
-    if t.kind is Kind.INT:
-        return fn, INT_T
-    if t.kind is Kind.DEC:
-        rounding = ROUND_CEILING if up else ROUND_FLOOR
-
-        def dec(p: list[Any], e: Env) -> int | None:
-            value = fn(p, e)
-            return None if value is None else int(value.quantize(Decimal(1), rounding, DEC))
-
-        return dec, INT_T
-    src_t = raw if raw.kind is Kind.STR else t
-    op = math.ceil if up else math.floor
-
-    def dbl(p: list[Any], e: Env) -> float | None:
-        value = fn(p, e)
-        return None if value is None else float(op(to_double(value, src_t)))
-
-    return dbl, SqlType(Kind.DBL, 0)
-
-
-def _double_round(value: float, digits: int, truncate: bool) -> float:
-    """MariaDB's ``my_double_round``: scale by 10^d, ``rint`` (half even) or truncate."""
-    factor = math.inf if abs(digits) > 308 else 10.0 ** abs(digits)
-    if digits >= 0 and math.isinf(factor):
-        return value
-    if digits < 0 and math.isinf(factor):
-        return 0.0
-    scaled = value / factor if digits < 0 else value * factor
-    if digits >= 0 and math.isinf(scaled):
-        return value
-    if not truncate:
-        whole = round(scaled)
-    elif value >= 0:
-        whole = math.floor(scaled)
-    else:
-        whole = math.ceil(scaled)
-    return float(whole) * factor if digits < 0 else float(whole) / factor
-
-
-@rule("round", "truncate")
-def _round(node: Node, sx: Specializer) -> Spec:
-    truncate = node.op == "truncate"
-    fn, raw = sx.spec(node.args[0])
-    t = _num_view(raw)
-    fn = _numeric(fn, raw)
-    d_node = node.args[1] if len(node.args) > 1 else None
-    if d_node is None:
-        known, digits, d_fn, d_t = True, 0, None, INT_T
-    else:
-        d_fn, d_t = sx.spec(d_node)
-        known, digits = sx.fold(d_node)
-        if known and digits is not None:
-            digits = to_int(digits, d_t)
-    if known and digits is None:
-        return (lambda p, e: None), (t if t.kind in (Kind.INT, Kind.DEC) else DBL_T)
-    if t.kind is Kind.INT:
-        out_t = INT_T
-    elif t.kind is Kind.DEC:
-        out_t = dec_t(max(0, digits)) if known else t
-    else:
-        out_t = SqlType(Kind.DBL, max(0, min(digits, NOT_FIXED))) if known else DBL_T
-    src_t = raw if raw.kind is Kind.STR else t
-
-    def digits_of(p: list[Any], e: Env) -> int | None:
-        if known or d_fn is None:
-            return digits
-        value = d_fn(p, e)
-        return None if value is None else to_int(value, d_t)
-
-    def round_(p: list[Any], e: Env) -> Any:
-        value = fn(p, e)
-        d = digits_of(p, e)
-        if value is None or d is None:
-            return None
-        kind = out_t.kind
-        d = max(-100, min(d, 400))  # beyond these every value rounds to 0 or stays itself
-        if kind is Kind.INT:
-            if d >= 0:
-                return value
-            if d <= -20:  # MariaDB: 10^20 exceeds BIGINT, the result is 0
-                return 0
-            unit = 10**-d
-            if truncate:
-                return _int_trunc_div(value, unit) * unit
-            magnitude = (abs(value) + unit // 2) // unit * unit
-            return magnitude if value >= 0 else -magnitude
-        if kind is Kind.DEC:
-            if d >= 0:
-                return dec_round(value, min(d, out_t.scale), truncate=truncate)
-            result = dec_round(value.scaleb(d), 0, truncate=truncate).scaleb(-d)
-            return dec_round(result, 0)
-        return _double_round(to_double(value, src_t), d, truncate)
-
-    return round_, out_t

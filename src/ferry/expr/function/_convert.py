@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import Any
@@ -23,7 +24,9 @@ __all__ = [
     "dec_round",
     "dt_str",
     "finalize",
+    "finalizer",
     "gcvt",
+    "quantum",
     "str_to_decimal",
     "str_to_double",
     "str_to_int",
@@ -42,9 +45,18 @@ _NUM_PREFIX = re.compile(r"[ \t\n\r\f\v]*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d
 _INT_PREFIX = re.compile(r"[ \t\n\r\f\v]*([+-]?\d+)?")
 
 
+_QUANTA = {scale: Decimal(1).scaleb(-scale) for scale in range(-40, 81)}
+
+
+def quantum(scale: int) -> Decimal:
+    """``10 ** -scale`` as a Decimal (the ``exp`` argument of ``quantize``)."""
+    found = _QUANTA.get(scale)
+    return found if found is not None else Decimal(1).scaleb(-scale)
+
+
 def dec_round(value: Decimal, scale: int, *, truncate: bool = False) -> Decimal:
     """``value`` rounded HALF_UP (or truncated) to ``scale`` decimals; negative zero becomes 0."""
-    result = value.quantize(Decimal(1).scaleb(-scale), ROUND_DOWN if truncate else ROUND_HALF_UP, DEC)
+    result = value.quantize(quantum(scale), ROUND_DOWN if truncate else ROUND_HALF_UP, DEC)
     return result.copy_abs() if result.is_zero() else result
 
 
@@ -252,3 +264,32 @@ def finalize(value: Any, t: SqlType) -> Any:
         return int(value)
     assert not isinstance(value, date) or kind in (Kind.DATE, Kind.DATETIME)
     return value
+
+
+def finalizer(t: SqlType) -> Callable[[Any], Any]:
+    """:func:`finalize` specialised for one result type: ``finalizer(t)(v) == finalize(v, t)``."""
+    kind = t.kind
+    if kind is Kind.DEC:
+        exp = quantum(t.scale)
+
+        def final_dec(value: Any) -> Any:
+            if value is None:
+                return None
+            result = value.quantize(exp, ROUND_HALF_UP, DEC)
+            return result.copy_abs() if result.is_zero() else result
+
+        return final_dec
+    if kind is Kind.STR or kind is Kind.NULL or kind is Kind.TIME:
+        return _final_plain
+    if kind is Kind.INT:
+        return _final_int
+    return lambda value: finalize(value, t)
+
+
+def _final_plain(value: Any) -> Any:
+    assert not isinstance(value, date)
+    return value
+
+
+def _final_int(value: Any) -> Any:
+    return None if value is None else int(value)

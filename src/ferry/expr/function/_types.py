@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -32,6 +32,7 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
+    "BIND_BY_TYPE",
     "DATETIME_T",
     "DATE_T",
     "DBL_T",
@@ -50,6 +51,7 @@ __all__ = [
     "dt_t",
     "number_literal",
     "result_type",
+    "scalar_value",
 ]
 
 NOT_FIXED = 31
@@ -90,6 +92,10 @@ class SqlType:
         """DATE, DATETIME or TIME."""
         return self.kind >= Kind.DATE
 
+    def __hash__(self) -> int:
+        # Specialisation caches hash a tuple of these per record: plain integer arithmetic.
+        return self.scale * 8 + self.kind
+
     def __repr__(self) -> str:
         return f"{self.kind.name}({self.scale})" if self.scale else self.kind.name
 
@@ -110,9 +116,12 @@ DATETIME_T = SqlType(Kind.DATETIME, 0)
 TIME_T = SqlType(Kind.TIME, 0)
 
 
+_DEC_TYPES = tuple(SqlType(Kind.DEC, scale) for scale in range(MAX_SCALE + 1))
+
+
 def dec_t(scale: int) -> SqlType:
     """DECIMAL with ``scale`` decimals (capped at MariaDB's maximum)."""
-    return SqlType(Kind.DEC, max(0, min(scale, MAX_SCALE)))
+    return _DEC_TYPES[max(0, min(scale, MAX_SCALE))]
 
 
 def dt_t(fsp: int) -> SqlType:
@@ -122,6 +131,10 @@ def dt_t(fsp: int) -> SqlType:
 
 def dec_scale(value: Decimal) -> int:
     """Digits after the point that ``value`` carries (0 for integral exponents)."""
+    text = str(value)
+    if "E" not in text and value.is_finite():  # plain notation: the scale is the digits after "."
+        point = text.find(".")
+        return 0 if point < 0 else len(text) - point - 1
     exponent = value.as_tuple().exponent
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
@@ -155,25 +168,31 @@ def result_type(types: Iterable[SqlType]) -> SqlType:
     return INT_T
 
 
-_INT_RE = re.compile(r"[+-]?\d+")
-_DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _EXP_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+_INT_MIN = -(2**63)
+_SIGNS = ("+", "-")
 
 
 def number_literal(text: str) -> tuple[Any, SqlType]:
     """Value and type of a MySQL numeric literal (``12`` INT, ``1.50`` DEC(2), ``1e3`` DBL).
 
+    Digits are Unicode decimal digits (what ``\\d`` matches); no regex runs unless the text
+    has an exponent.
+
     Raises:
         ValueError: ``text`` is not a numeric literal.
     """
-    if _INT_RE.fullmatch(text):
+    body = text[1:] if text.startswith(_SIGNS) else text
+    if body.isdecimal():
         number = int(text)
-        if -(2**63) <= number <= _UINT64_MAX:
+        if _INT_MIN <= number <= _UINT64_MAX:
             return number, INT_T
-        return Decimal(number), dec_t(0)
-    if _DEC_RE.fullmatch(text):
-        value = Decimal(text)
-        return value, dec_t(dec_scale(value))
+        return Decimal(number), _DEC_TYPES[0]
+    point = body.find(".")
+    if point >= 0:
+        whole, frac = body[:point], body[point + 1 :]
+        if (whole or frac) and (not whole or whole.isdecimal()) and (not frac or frac.isdecimal()):
+            return Decimal(text), dec_t(len(frac))
     if _EXP_RE.fullmatch(text):
         double = float(text)
         if math.isinf(double):
@@ -182,33 +201,66 @@ def number_literal(text: str) -> tuple[Any, SqlType]:
     raise ValueError(f"not a number: {text!r}")
 
 
-def _scalar(value: Any) -> tuple[Any, SqlType]:
-    if value is None:
-        return None, NULL_T
-    if isinstance(value, bool):
-        return int(value), INT_T
-    if isinstance(value, int):
-        if -(2**63) <= value <= _UINT64_MAX:
-            return value, INT_T
-        return Decimal(value), dec_t(0)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
+def _bind_none(value: None) -> tuple[Any, SqlType]:
+    return None, NULL_T
+
+
+def _bind_bool(value: bool) -> tuple[Any, SqlType]:
+    return int(value), INT_T
+
+
+def _bind_int(value: int) -> tuple[Any, SqlType]:
+    if _INT_MIN <= value <= _UINT64_MAX:
+        return value, INT_T
+    return Decimal(value), _DEC_TYPES[0]
+
+
+def _bind_float(value: float) -> tuple[Any, SqlType]:
+    text = repr(value)
+    if "e" in text or "n" in text:  # exponent notation, inf or nan
+        if not math.isfinite(value):
             raise ValueError(f"cannot bind the non-finite number {value}")
+        return value, DBL_T
+    # The shortest round-trip text of a finite float without exponent always has a point.
+    return Decimal(text), _DEC_TYPES[len(text) - text.index(".") - 1]  # at most 20 digits
+
+
+def _bind_decimal(value: Decimal) -> tuple[Any, SqlType]:
+    if not value.is_finite():
+        raise ValueError(f"cannot bind the non-finite number {value}")
+    text = str(value)
+    if "E" in text:  # scientific notation: a positive exponent or a tiny value
         if value.as_tuple().exponent > 0:  # type: ignore[operator]
             value = value.quantize(Decimal(1))
         return value, dec_t(dec_scale(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot bind the non-finite number {value}")
-        text = repr(value)
-        if "e" in text:
-            return value, DBL_T
+    point = text.find(".")
+    return value, dec_t(0 if point < 0 else len(text) - point - 1)
+
+
+def _bind_str(value: str) -> tuple[Any, SqlType]:
+    text = value.strip()
+    if not text:
+        return value, STR_T
+    first = text[0]
+    if not (first.isdecimal() or first in "+-."):
+        return value, STR_T
+    try:
         return number_literal(text)
+    except ValueError:
+        return value, STR_T
+
+
+def _scalar_other(value: Any) -> tuple[Any, SqlType]:
+    if isinstance(value, bool):
+        return _bind_bool(value)
+    if isinstance(value, int):
+        return _bind_int(value)
+    if isinstance(value, Decimal):
+        return _bind_decimal(value)
+    if isinstance(value, float):
+        return _bind_float(value)
     if isinstance(value, str):
-        try:
-            return number_literal(value.strip())
-        except ValueError:
-            return value, STR_T
+        return _bind_str(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:  # the session runs at +08:00
             value = value.astimezone(_SESSION_TZ).replace(tzinfo=None)
@@ -219,6 +271,28 @@ def _scalar(value: Any) -> tuple[Any, SqlType]:
     if isinstance(value, date):
         return value.isoformat(), STR_T
     raise TypeError(f"cannot bind a {type(value).__name__} value")
+
+
+BIND_BY_TYPE: dict[type, Callable[[Any], tuple[Any, SqlType]]] = {
+    type(None): _bind_none,
+    bool: _bind_bool,
+    int: _bind_int,
+    float: _bind_float,
+    str: _bind_str,
+    Decimal: _bind_decimal,
+}
+"""Binding of a scalar by its exact Python type (the common case); anything else goes
+through :func:`scalar_value`."""
+
+
+def scalar_value(value: Any) -> tuple[Any, SqlType]:
+    """Normalise one non-list value bound to a bare placeholder (see :func:`bare_value`).
+
+    Raises:
+        TypeError: a value of a type that cannot be bound (a dict, a list).
+        ValueError: NaN or infinity.
+    """
+    return BIND_BY_TYPE.get(type(value), _scalar_other)(value)
 
 
 def bare_value(value: Any) -> tuple[Any, SqlType | ListSig]:
@@ -241,11 +315,11 @@ def bare_value(value: Any) -> tuple[Any, SqlType | ListSig]:
         for item in value:
             if isinstance(item, (list, tuple, dict)):
                 raise TypeError("cannot bind a list nested in a list")
-            pairs.append(_scalar(item))
+            pairs.append(scalar_value(item))
         column = result_type(t for _, t in pairs)
         if column.kind is Kind.NULL:  # empty or all NULL: read it as an integer column
             column = INT_T
         from ferry.expr.function._convert import coerce  # local: _convert imports this module
 
         return [coerce(v, t, column) for v, t in pairs], ListSig(column)
-    return _scalar(value)
+    return scalar_value(value)
