@@ -130,10 +130,18 @@ def test_required_lookup_that_finds_nothing_fails_the_record_with_path_and_reaso
 
 def test_bare_names_inside_array_children_read_the_current_element_first():
     m = mapper(
-        {"field": "Entry", "type": "array", "value": "items", "children": [
-            {"field": "FItemID", "value": '_mongoQuery findField=content.FItemID where={"content.sku_id":{"$eq":"{sku_id}"}}'},
-            {"field": "Shop", "value": "{shop_no}"},
-        ]},
+        {
+            "field": "Entry",
+            "type": "array",
+            "value": "items",
+            "children": [
+                {
+                    "field": "FItemID",
+                    "value": '_mongoQuery findField=content.FItemID where={"content.sku_id":{"$eq":"{sku_id}"}}',
+                },
+                {"field": "Shop", "value": "{shop_no}"},
+            ],
+        },
         lookup_scheme="products",
     )
     assert m.map(EvalContext(row=ORDER, lookups=lookups())) == {
