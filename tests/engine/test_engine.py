@@ -147,3 +147,20 @@ def test_an_unavailable_target_fails_the_run_but_keeps_the_records(store):
     row = store.get_record("orders", "1")
     assert row.status == "error" and "target unavailable after 3 attempts" in row.last_error
     assert target.writes == 3
+
+
+def test_every_connector_call_is_logged_with_its_outcome(store):
+    def fail(call: int) -> None:
+        if call == 1:
+            raise RetriableError("HTTP 502 Bad Gateway")
+
+    source = FakeSource([RECORDS[0]], fail=fail)
+    report = run_scheme(scheme(), store, now=NOW, source=source, target=FakeTarget(), retry=FAST)
+    calls = store.list_api_calls("orders", limit=50)
+    fetches = [c for c in calls if c["api"] == "/orders"]
+    writes = [c for c in calls if c["api"] == "save"]
+    assert len(fetches) == len(source.calls) == 4  # 3 windows, the first one retried once
+    assert sorted(c["status"] for c in fetches) == ["error", "ok", "ok", "ok"]
+    failed = next(c for c in fetches if c["status"] == "error")
+    assert failed["error_message"] == "HTTP 502 Bad Gateway" and failed["run_id"] == report.run_id
+    assert [c["records"] for c in writes] == [1] and writes[0]["connection"] == "fake-target"

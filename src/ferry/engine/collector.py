@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ferry.connectors.base import Page, PageState, SourceConnector
+from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window, plan_windows
@@ -79,6 +80,7 @@ class Collector:
         )
         self.page_size = self._page_size()
         self._dead: dict[str, str] = {}
+        self.calls = CallLog(store, scheme.id, run_id, source.name)
 
     def _page_size(self) -> int:
         limits = self.source.limits
@@ -148,7 +150,10 @@ class Collector:
             }
             ctx = EvalContext(row={}, variables=variables, tz=self.scheme.tz, now=window.end)
             request = self.request.map(ctx)
-            page = self._fetch(request, state)
+            try:
+                page = self._fetch(request, state)
+            finally:
+                self.calls.flush()
             rows = list(self._rows(page.records))
             ids = [r[0] for r in rows]
             if previous_ids is not None and ids and ids == previous_ids and page.next is not None:
@@ -180,9 +185,16 @@ class Collector:
             self.counts.retries += 1
             self.progress("retry", attempt=attempt, error=str(exc))
 
+        def fetch() -> Page:
+            return self.calls.timed(
+                self.meta.api,
+                lambda: self.source.fetch(self.meta.api, self.meta.method, request, state),
+                lambda page: len(page.records),
+            )
+
         try:
             return call_with_retry(
-                lambda: self.source.fetch(self.meta.api, self.meta.method, request, state),
+                fetch,
                 self.retry,
                 on_retry=on_retry,
             )

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ferry.connectors.base import Outcome, TargetConnector
+from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.errors import ConfigError, RecordError, RetriableError
@@ -74,6 +75,7 @@ class Deliverer:
             meta.otherRequest, base="target.otherRequest", lookup_scheme=settings.lookup_scheme
         )
         self.whole_batch = meta.api in BATCH_APIS
+        self.calls = CallLog(store, scheme.id, run_id, target.name if target is not None else "")
         self._recovered = False
 
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
@@ -150,6 +152,7 @@ class Deliverer:
                 break
             results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
         self.store.record_results(self.scheme.id, results)
+        self.calls.flush()
         self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
         if fatal is not None:
             raise fatal
@@ -162,7 +165,10 @@ class Deliverer:
             self.counts.retries += 1
             self.progress("retry", attempt=attempt, error=str(exc))
 
-        outcomes = call_with_retry(lambda: target.write(delivery), self.retry, on_retry=on_retry)
+        def write() -> Sequence[Outcome]:
+            return self.calls.timed(delivery.api, lambda: target.write(delivery), len)
+
+        outcomes = call_with_retry(write, self.retry, on_retry=on_retry)
         seen = {o.record_id for o in outcomes}
         missing = [rid for rid in delivery.record_ids if rid not in seen]
         if missing:  # a connector must answer for every record; never let one vanish

@@ -1,0 +1,65 @@
+"""Timing and logging every connector call into the store's ``api_calls`` table.
+
+Each attempt is one row (a retried call leaves its failed attempts too), so the console's
+API-asset view can show calls, error rates and latency per vendor API. Rows are buffered and
+written once per page or deliver batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ferry.store import Store
+
+__all__ = ["CallLog"]
+
+T = TypeVar("T")
+
+
+class CallLog:
+    """Buffers API-call records for one scheme and connection."""
+
+    def __init__(self, store: Store, scheme_id: str, run_id: int | None, connection: str) -> None:
+        self.store = store
+        self.scheme_id = scheme_id
+        self.run_id = run_id
+        self.connection = connection
+        self.pending: list[dict[str, Any]] = []
+
+    def timed(self, api: str, fn: Callable[[], T], records: Callable[[T], int]) -> T:
+        """Call ``fn``; record its duration, outcome and record count; re-raise its error."""
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        entry: dict[str, Any] = {
+            "run_id": self.run_id,
+            "scheme_id": self.scheme_id,
+            "connection": self.connection,
+            "api": api,
+            "started_at": started,
+        }
+        try:
+            result = fn()
+        except Exception as exc:
+            entry.update(
+                duration_ms=round((time.perf_counter() - clock) * 1000, 3),
+                status="error",
+                error_code=getattr(exc, "code", None) or type(exc).__name__,
+                error_message=str(exc)[:1000],
+                records=0,
+            )
+            self.pending.append(entry)
+            raise
+        entry.update(
+            duration_ms=round((time.perf_counter() - clock) * 1000, 3), status="ok", records=records(result)
+        )
+        self.pending.append(entry)
+        return result
+
+    def flush(self) -> None:
+        """Write the buffered rows (one statement)."""
+        if self.pending:
+            calls, self.pending = self.pending, []
+            self.store.log_api_calls(calls)
