@@ -160,6 +160,11 @@ def test_sigkill_in_the_middle_of_deliver(env):
     assert ledger(env["store"], done) < total, "killed mid-deliver"
     finish(env, str(env["paths"]["orders"]), "--deliver-only")
     assert_exact(env)
+    killed = ledger(
+        env["store"], "SELECT count(*) FROM runs WHERE status='failed' AND error LIKE 'interrupted%'"
+    )
+    assert killed == 1, "the killed run is recorded as interrupted"
+    assert ledger(env["store"], "SELECT count(*) FROM runs WHERE status='running'") == 0
 
 
 def test_repeated_sigkills_at_random_points_of_streaming_runs(env):

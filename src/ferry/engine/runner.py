@@ -83,6 +83,8 @@ def run_scheme(
     counts = RunCounts()
     kind = "run" if collect and deliver else "collect" if collect else "deliver"
     store.save_scheme(scheme.id, scheme.name, scheme.model_dump(mode="json"))
+    # One run per scheme at a time (DESIGN §7): a run still marked running was killed.
+    store.fail_running_runs(scheme.id, error="interrupted: the process stopped before the run finished")
     run_id = store.start_run(scheme.id, kind)
     started = time.monotonic()
     at = (now or datetime.now(UTC)).astimezone(scheme.tz).replace(microsecond=0)

@@ -81,7 +81,14 @@ def _naive_from_db(value: Any) -> datetime | None:
 
 
 class Hot:
-    """The hot-path statements and value converters of one backend."""
+    """The hot-path statements and value converters of one backend.
+
+    Id lists: ``record_id IN (?, ?, ...)`` on SQLite and MySQL; on PostgreSQL
+    ``record_id IN (SELECT unnest(CAST(%s AS text[])))`` with the ids as one array, because
+    without fresh statistics (a ledger that grew in its first run, before autovacuum) the
+    planner prefers scanning the whole scheme over 500 primary-key probes (measured: 400 ms
+    against 5 ms per page).
+    """
 
     def __init__(self, dialect: str) -> None:
         p = "?" if dialect == "sqlite" else "%s"
@@ -91,24 +98,38 @@ class Hot:
         self.from_db: Callable[[Any], datetime | None] = (
             _sqlite_from_db if dialect == "sqlite" else _naive_from_db
         )
-        false = "0" if dialect in ("sqlite", "mysql") else "FALSE"
+        self.false = "0" if dialect in ("sqlite", "mysql") else "FALSE"
         lock = "" if dialect == "sqlite" else " FOR UPDATE SKIP LOCKED"
         columns = ", ".join(LEDGER_FIELDS)
 
         self.insert = (
             f"INSERT INTO ledger ({', '.join(INSERT_FIELDS)}) VALUES ({', '.join([p] * len(INSERT_FIELDS))})"
         )
+        # MySQL applies SET left to right, each assignment seeing the earlier ones: requeue
+        # reads the old content_hash and status, and status is assigned last.
         # Params: hash, now, number, content, hash, window_start, window_end, run_id, now, scheme, id.
-        # MySQL applies SET left to right: requeue reads the old content_hash, status goes last.
         self.redeliver = (
             "UPDATE ledger SET "
-            f"requeue = CASE WHEN status = 'queued' THEN (requeue OR content_hash <> {p}) ELSE {false} END, "
+            f"requeue = CASE WHEN status = 'queued' THEN (requeue OR content_hash <> {p}) ELSE {self.false} END, "
             "attempts = CASE WHEN status = 'queued' THEN attempts ELSE 0 END, "
             f"next_attempt_at = CASE WHEN status = 'queued' THEN next_attempt_at ELSE {p} END, "
             f"number = {p}, content = {p}, content_hash = {p}, window_start = {p}, window_end = {p}, "
             f"run_id = COALESCE({p}, run_id), updated_at = {p}, "
             "status = CASE WHEN status = 'queued' THEN status ELSE 'pending' END "
             f"WHERE scheme_id = {p} AND record_id = {p}"
+        )
+        # MySQL: new and redelivered rows in ONE multi-row statement (PyMySQL batches
+        # INSERT ... VALUES ... ON DUPLICATE KEY UPDATE, but runs UPDATEs one round trip each).
+        # Unqualified names are the existing row, VALUES(x) the row we sent.
+        self.insert_or_redeliver = (
+            f"{self.insert} ON DUPLICATE KEY UPDATE "
+            "requeue = IF(status = 'queued', requeue OR content_hash <> VALUES(content_hash), 0), "
+            "attempts = IF(status = 'queued', attempts, 0), "
+            "next_attempt_at = IF(status = 'queued', next_attempt_at, VALUES(next_attempt_at)), "
+            "number = VALUES(number), content = VALUES(content), content_hash = VALUES(content_hash), "
+            "window_start = VALUES(window_start), window_end = VALUES(window_end), "
+            "run_id = COALESCE(VALUES(run_id), run_id), updated_at = VALUES(updated_at), "
+            "status = IF(status = 'queued', status, 'pending')"
         )
         # Params: scheme, (now,) limit.
         self.due_errors = (
@@ -119,34 +140,54 @@ class Hot:
             f"SELECT {columns} FROM ledger WHERE scheme_id = {p} AND status = 'pending' "
             f"ORDER BY next_attempt_at LIMIT {p}{lock}"
         )
-        # Params: status, now, next, status, response, error, run_id, now, scheme, id(s).
-        self._result_set = (
-            "UPDATE ledger SET "
-            "attempts = CASE WHEN requeue THEN 0 ELSE attempts + 1 END, "
-            f"next_attempt_at = CASE WHEN requeue THEN {p} ELSE {p} END, "
-            f"delivered_at = CASE WHEN {p} = 'finished' THEN {p} ELSE delivered_at END, "
-            f"target_response = {p}, last_error = COALESCE({p}, last_error), "
-            f"run_id = COALESCE({p}, run_id), updated_at = {p}, "
-            f"status = CASE WHEN requeue THEN 'pending' ELSE {p} END, "
-            f"requeue = {false} "
-            f"WHERE scheme_id = {p} AND record_id"
-        )
-        self.result_one = f"{self._result_set} = {p}"
 
-    def placeholders(self, count: int) -> str:
-        """``(?, ?, ...)`` with ``count`` placeholders."""
-        return f"({', '.join([self.p] * count)})"
+    def in_ids(self, count: int) -> str:
+        """``IN (...)`` for ``count`` ids, filled by :meth:`id_params`."""
+        if self.dialect == "postgresql":
+            return "IN (SELECT unnest(CAST(%s AS text[])))"
+        return f"IN ({', '.join([self.p] * count)})"
+
+    def id_params(self, ids: Sequence[str]) -> tuple[Any, ...]:
+        """The parameters of :meth:`in_ids`."""
+        return (list(ids),) if self.dialect == "postgresql" else tuple(ids)
+
+    def select_known(self, count: int) -> str:
+        """``(record_id, content_hash, status)`` of known ids; params: scheme, ids."""
+        return (
+            "SELECT record_id, content_hash, status FROM ledger "
+            f"WHERE scheme_id = {self.p} AND record_id {self.in_ids(count)}"
+        )
 
     def mark_queued(self, count: int) -> str:
         """``UPDATE`` setting ``count`` rows ``queued``; params: now, scheme, ids."""
         return (
             f"UPDATE ledger SET status = 'queued', updated_at = {self.p} "
-            f"WHERE scheme_id = {self.p} AND record_id IN {self.placeholders(count)}"
+            f"WHERE scheme_id = {self.p} AND record_id {self.in_ids(count)}"
         )
 
-    def result_many(self, count: int) -> str:
-        """The result ``UPDATE`` for ``count`` rows sharing one outcome."""
-        return f"{self._result_set} IN {self.placeholders(count)}"
+    def case_by_id(self, count: int) -> str:
+        """``CASE record_id WHEN ? THEN ? ... END``; params: id, value, id, value, ..."""
+        return f"CASE record_id {' '.join([f'WHEN {self.p} THEN {self.p}'] * count)} END"
+
+    def result(self, count: int, response: str, error: str) -> str:
+        """The result ``UPDATE`` for ``count`` rows with one status, retry time and run.
+
+        ``response``/``error`` are a placeholder or a :meth:`case_by_id` expression.
+        Params: now, due, status, now, response(s), error(s), run_id, now, status, scheme, ids.
+        Like ``redeliver``, ``status`` and ``requeue`` come last for MySQL.
+        """
+        p = self.p
+        return (
+            "UPDATE ledger SET "
+            "attempts = CASE WHEN requeue THEN 0 ELSE attempts + 1 END, "
+            f"next_attempt_at = CASE WHEN requeue THEN {p} ELSE {p} END, "
+            f"delivered_at = CASE WHEN {p} = 'finished' THEN {p} ELSE delivered_at END, "
+            f"target_response = {response}, last_error = COALESCE({error}, last_error), "
+            f"run_id = COALESCE({p}, run_id), updated_at = {p}, "
+            f"status = CASE WHEN requeue THEN 'pending' ELSE {p} END, "
+            f"requeue = {self.false} "
+            f"WHERE scheme_id = {p} AND record_id {self.in_ids(count)}"
+        )
 
     def ledger_values(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """Raw ``LEDGER_FIELDS`` rows with their timestamps converted to aware datetimes.

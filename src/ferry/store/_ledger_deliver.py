@@ -3,8 +3,8 @@
 Each function runs inside the caller's single transaction and issues bulk statements:
 ``claim`` is two ``SELECT``s (due ``error`` rows, oldest ``pending`` rows, both walking the
 ``(scheme_id, status, next_attempt_at)`` index) plus one ``UPDATE ... IN``;
-``record_results`` groups results with identical values into one ``UPDATE ... IN`` each and
-sends the rest as one ``executemany``. Their SQL text lives in :mod:`ferry.store._hot`.
+``record_results`` is one ``UPDATE ... IN`` per distinct (status, retry time, run). Their SQL
+text lives in :mod:`ferry.store._hot`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from ferry.store.codec import loads, to_text
 __all__ = ["claim", "record_results", "recover_queued", "replay", "row_to_ledger"]
 
 L = ledger
+RESULT_CHUNK = 500
+"""Most results per ``UPDATE`` (each may carry a 500-branch ``CASE``)."""
 DUE, STATUS, UPDATED = (LEDGER_FIELDS.index(n) for n in ("next_attempt_at", "status", "updated_at"))
 LEDGER_COLUMNS = tuple(L.c[name] for name in LEDGER_FIELDS)
 """The columns of a :class:`LedgerRow`, in field order, for SQLAlchemy selects."""
@@ -32,7 +34,9 @@ LEDGER_COLUMNS = tuple(L.c[name] for name in LEDGER_FIELDS)
 
 def row_to_ledger(values: Sequence[Any]) -> LedgerRow:
     """Build a :class:`LedgerRow` from values in ``LEDGER_FIELDS`` order (content still JSON text)."""
-    return LedgerRow(*values[:3], loads(values[3]), *values[4:])
+    fields: list[Any] = list(values)
+    fields[3] = loads(fields[3])
+    return LedgerRow(*fields)
 
 
 def recover_queued(conn: sa.Connection, scheme_id: str, now: datetime) -> int:
@@ -73,7 +77,7 @@ def claim(conn: sa.Connection, scheme_id: str, limit: int, now: datetime) -> lis
     rows.sort(key=lambda r: r[DUE] or floor)  # merge the two index-ordered lists
     del rows[limit:]
     for part in chunks([r[1] for r in rows]):
-        conn.exec_driver_sql(hot.mark_queued(len(part)), (at, scheme_id, *part))
+        conn.exec_driver_sql(hot.mark_queued(len(part)), (at, scheme_id, *hot.id_params(part)))
     claimed = []
     for values in rows:
         values[STATUS], values[UPDATED] = "queued", now
@@ -84,10 +88,15 @@ def claim(conn: sa.Connection, scheme_id: str, limit: int, now: datetime) -> lis
 def record_results(
     conn: sa.Connection, scheme_id: str, results: Sequence[RecordResult], now: datetime
 ) -> None:
-    """Apply delivery results; see :meth:`Store.record_results` for the contract."""
+    """Apply delivery results; see :meth:`Store.record_results` for the contract.
+
+    Results are grouped by (status, retry time, run): one ``UPDATE ... IN`` per group and
+    chunk, with the responses and errors inlined as ``CASE record_id WHEN ...`` when they
+    differ within the group — so a batch costs a few statements on every backend.
+    """
     hot = hot_sql(conn)
     at = hot.to_db(now)
-    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], list[tuple[str, str | None, str | None]]] = defaultdict(list)
     latest = {result.record_id: result for result in results}
     for rid, result in latest.items():
         if result.status not in RESULT_STATUSES:
@@ -98,19 +107,26 @@ def record_results(
         due = None
         if result.status == "error":
             due = aware(result.next_attempt_at, f"next_attempt_at of record {rid!r}") or now
-        key = (result.status, to_text(result.response), to_text(result.error), hot.to_db(due), result.run_id)
-        groups[key].append(rid)
-    singles: list[tuple[Any, ...]] = []
-    for (status, resp, err, due, run), ids in groups.items():
-        # Order of the placeholders in _hot.Hot._result_set.
-        params = (at, due, status, at, resp, err, run, at, status, scheme_id)
-        if len(ids) == 1:
-            singles.append((*params, ids[0]))
-            continue
-        for part in chunks(ids):
-            conn.exec_driver_sql(hot.result_many(len(part)), (*params, *part))
-    if singles:
-        conn.exec_driver_sql(hot.result_one, singles)
+        key = (result.status, hot.to_db(due), result.run_id)
+        groups[key].append((rid, to_text(result.response), to_text(result.error)))
+    for (status, due, run), members in groups.items():
+        for part in chunks(members, RESULT_CHUNK):
+            ids = [m[0] for m in part]
+            resp_sql, resp_params = _column_values(hot, part, 1)
+            err_sql, err_params = _column_values(hot, part, 2)
+            params = (at, due, status, at, *resp_params, *err_params, run, at, status, scheme_id)
+            conn.exec_driver_sql(hot.result(len(ids), resp_sql, err_sql), (*params, *hot.id_params(ids)))
+
+
+def _column_values(hot: Any, part: Sequence[tuple[Any, ...]], index: int) -> tuple[str, tuple[Any, ...]]:
+    """One placeholder when all rows share the value, else a ``CASE record_id`` expression."""
+    first = part[0][index]
+    if all(member[index] == first for member in part):
+        return hot.p, (first,)
+    params: list[Any] = []
+    for member in part:
+        params += (member[0], member[index])
+    return hot.case_by_id(len(part)), tuple(params)
 
 
 def replay(

@@ -2,8 +2,9 @@
 
 One page costs a handful of statements whatever its size: one ``SELECT`` of the known
 ``(record_id, content_hash, status)`` per 900 ids, one ``executemany`` ``INSERT`` for the new
-ids, one ``executemany`` ``UPDATE`` for the ids to deliver again, and one cursor upsert
-(the ``INSERT``/``UPDATE`` text lives in :mod:`ferry.store._hot`).
+ids, one ``executemany`` ``UPDATE`` for the ids to deliver again (on MySQL both in one
+multi-row ``INSERT ... ON DUPLICATE KEY UPDATE``), and one cursor upsert. The SQL text lives
+in :mod:`ferry.store._hot`.
 
 Rows being delivered (``queued``) are never taken from the deliverer: if their content
 changes, the new content is stored and the row is flagged ``requeue``; when the in-flight
@@ -25,19 +26,13 @@ import sqlalchemy as sa
 from ferry.errors import RecordError, RetriableError
 from ferry.store._hot import hot_sql
 from ferry.store._models import UpsertResult
-from ferry.store._schema import ID_LENGTH, ledger, window_cursors
+from ferry.store._schema import ID_LENGTH, window_cursors
 from ferry.store._sql import aware, chunks, upsert
 from ferry.store.codec import encode_content
 
 __all__ = ["ON_CHANGE", "set_cursor", "upsert_records"]
 
 ON_CHANGE = ("skip", "redeliver")
-
-L = ledger
-
-_SELECT_KNOWN = sa.select(L.c.record_id, L.c.content_hash, L.c.status).where(
-    L.c.scheme_id == sa.bindparam("s"), L.c.record_id.in_(sa.bindparam("ids", expanding=True))
-)
 
 
 def _check_ids(record_id: Any, number: Any) -> None:
@@ -85,13 +80,16 @@ def upsert_records(
             raise RecordError(f"content cannot be stored as JSON: {exc}", record_id=record_id) from exc
         latest[record_id] = (number, text, digest)
 
+    hot = hot_sql(conn)
     known: dict[str, tuple[str, str]] = {}
     for part in chunks(list(latest)):
-        for rid, digest, status in conn.execute(_SELECT_KNOWN, {"s": scheme_id, "ids": list(part)}):
+        found = conn.exec_driver_sql(hot.select_known(len(part)), (scheme_id, *hot.id_params(part)))
+        for rid, digest, status in found.cursor.fetchall():
             known[rid] = (digest, status)
+        found.close()
 
-    hot = hot_sql(conn)
     at, ws, we = hot.to_db(now), hot.to_db(window_start), hot.to_db(window_end)
+    merged = hot.dialect == "mysql"  # see Hot.insert_or_redeliver
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
     changed = unchanged = 0
@@ -113,9 +111,16 @@ def upsert_records(
         # with this very content is already being delivered); idCheck=true: only on change.
         in_flight_same = old_status == "queued" and not differs
         if (not id_check and not in_flight_same) or (differs and on_change == "redeliver"):
-            updates.append((digest, at, number, text, digest, ws, we, run_id, at, scheme_id, rid))
+            if merged:
+                updates.append(
+                    (scheme_id, rid, number, text, digest, "pending", 0, False, at, ws, we, run_id, at, at)
+                )
+            else:
+                updates.append((digest, at, number, text, digest, ws, we, run_id, at, scheme_id, rid))
 
-    if inserts:
+    if merged and updates:
+        conn.exec_driver_sql(hot.insert_or_redeliver, inserts + updates)
+    elif inserts:
         try:
             conn.exec_driver_sql(hot.insert, inserts)
         except sa.exc.IntegrityError as exc:
@@ -123,7 +128,7 @@ def upsert_records(
                 f"store: another process inserted records of scheme {scheme_id!r} at the same time; "
                 "the page was rolled back, retry it (only one collector per scheme should run)"
             ) from exc
-    if updates:
+    if updates and not merged:
         conn.exec_driver_sql(hot.redeliver, updates)
     if cursor is not None:
         set_cursor(conn, scheme_id, cursor[0], cursor[1], now)

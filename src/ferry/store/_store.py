@@ -30,17 +30,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
-from ferry.errors import FatalError
-from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _state
+from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _migrate, _state
 from ferry.store._engine import WRITE_OPTION, create_store_engine, dialect_of, resolve_url
 from ferry.store._errors import guarded, translate
 from ferry.store._models import LedgerRow, RecordResult, UpsertResult
@@ -48,10 +42,9 @@ from ferry.store._sql import utcnow
 
 __all__ = ["Store", "open_store"]
 
-MIGRATIONS = Path(__file__).with_name("migrations")
-VERSION_TABLE = "ferry_alembic_version"
 LOOKUP_CHUNK = 2000
-_LOCK_ID = 0x6665727279  # "ferry": PostgreSQL advisory lock key for migrations
+ANALYZE_FIRST = 2000
+"""PostgreSQL: ledger rows this process inserts before it first refreshes the statistics."""
 
 
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
@@ -87,6 +80,8 @@ class Store:
         self.url: str = parsed.render_as_string(hide_password=True)
         self.dialect: str = dialect_of(parsed)
         self._engine = create_store_engine(parsed)
+        self._inserted = 0
+        self._analyze_at = ANALYZE_FIRST
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -115,47 +110,27 @@ class Store:
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (``alembic upgrade head``); idempotent.
 
-        Concurrent migrators are serialized: SQLite by the write lock, PostgreSQL by an
-        advisory lock, MySQL by ``GET_LOCK``.
+        Safe to call from several processes at once (see :mod:`ferry.store._migrate`).
 
         Raises:
             FatalError: A migration failed or the database cannot be reached.
         """
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
         try:
             with self._tx(write=True) as conn:
-                self._lock_migrations(conn)
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                _migrate.upgrade(conn)
         except sa.exc.SQLAlchemyError as exc:
             raise translate(exc, f"migrating {self.url}") from exc
-
-    def _lock_migrations(self, conn: sa.Connection) -> None:
-        if self.dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_ID})
-        elif self.dialect == "mysql":
-            got = conn.execute(sa.text("SELECT GET_LOCK('ferry_store_migrate', 120)")).scalar()
-            if got != 1:
-                raise FatalError(
-                    "store: another process has been migrating the store for 120 s; try again later"
-                )
 
     @guarded("reading the schema revision")
     def current_revision(self) -> str | None:
         """The schema revision the database is at, or ``None`` if it was never migrated."""
         with self._tx() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            return context.get_current_revision()
+            return _migrate.current_revision(conn)
 
     @staticmethod
     def head_revision() -> str:
         """The newest schema revision this version of Ferry knows."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        assert head is not None
-        return head
+        return _migrate.head_revision()
 
     # -- schemes and cursors -----------------------------------------------------------------
 
@@ -229,7 +204,7 @@ class Store:
                 database was busy. Nothing of the page is stored.
         """
         with self._tx(write=True) as conn:
-            return _ledger_write.upsert_records(
+            result = _ledger_write.upsert_records(
                 conn,
                 scheme_id,
                 records,
@@ -240,6 +215,23 @@ class Store:
                 cursor=cursor,
                 now=utcnow(),
             )
+        if result.new and self.dialect == "postgresql":
+            self._note_growth(result.new)
+        return result
+
+    def _note_growth(self, inserted: int) -> None:
+        """Refresh PostgreSQL's ledger statistics as it grows (each time this process doubled it).
+
+        Without statistics (autovacuum off or not yet run) PostgreSQL plans the id lookups
+        of a fast-growing ledger as whole-scheme scans (~100x slower per page); a sampled
+        ``ANALYZE`` costs well under a second and never blocks readers or writers.
+        """
+        self._inserted += inserted
+        if self._inserted < self._analyze_at:
+            return
+        self._analyze_at = self._inserted * 2
+        with self._tx(write=True) as conn:
+            conn.exec_driver_sql("ANALYZE ledger")
 
     # -- ledger: deliverer -------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ Notes on the choices (see also ``ferry/store/_schema.py``):
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
@@ -35,7 +37,7 @@ MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _table_options() -> dict[str, str]:
+def _table_options() -> dict[str, Any]:
     bind = op.get_bind()
     if bind.dialect.name not in ("mysql", "mariadb"):
         return {}
