@@ -57,8 +57,21 @@ def compile_row_getter(path: str) -> Resolver:
                 for element in reversed(list(scope.values())):
                     if isinstance(element, Mapping) and first in element:
                         return element[first]
-            return ctx.row.get(first)
+            row = ctx.row
+            got = row.get(first, _MISSING)
+            if got is not _MISSING:
+                return got
+            # A flattened row (beatFlat) holds the element once, under its array's key:
+            # `items_sku_id` reads row["items"]["sku_id"].
+            for head, tail in splits:
+                element = row.get(head)
+                if type(element) is dict and tail in element:
+                    return element[tail]
+            return None
 
+        splits = [
+            (first[:i], first[i + 1 :]) for i, ch in enumerate(first) if ch == "_" and 0 < i < len(first) - 1
+        ]
         return get_simple
 
     walk = compile_walk(segs[1:])

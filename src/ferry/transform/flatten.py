@@ -1,8 +1,9 @@
 """``beatFlat``: one ledger row per element of the named array(s).
 
 The element replaces the array under its own key, so a target reaches its fields both as
-``items.sku_id`` (dotted) and as ``items_sku_id`` (underscore-joined copies); parent fields
-are kept. The row id is the record id suffixed with ``-<index>`` (0-based), per array when
+``items.sku_id`` (dotted) and as ``items_sku_id`` (the value language resolves the
+underscore-joined name against the element, so the ledger stores each value once); parent
+fields are kept. The row id is the record id suffixed with ``-<index>`` (0-based), per array when
 several arrays are flattened (``A1-0-2``). A record whose array is missing or empty is kept
 as one unflattened row with its own id, so nothing is silently dropped.
 """
@@ -30,8 +31,4 @@ def beat_flat(
     for index, element in enumerate(elements):
         row = dict(record)
         row[key] = element
-        if isinstance(element, dict):
-            prefix = key.replace(".", "_") + "_"
-            for name, value in element.items():
-                row[prefix + name] = value
         yield from beat_flat(f"{record_id}-{index}", row, rest)
