@@ -20,6 +20,7 @@ from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window, plan_windows
 from ferry.errors import FatalError, RetriableError
 from ferry.expr import EvalContext
+from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
 from ferry.scheme.model import Scheme
 from ferry.store import RecordResult, Store
@@ -33,19 +34,6 @@ __all__ = ["Collector", "Progress"]
 Progress = Callable[..., None]
 
 MAX_PAGES_PER_WINDOW = 100_000
-
-
-def _get(record: dict[str, Any], path: str | None) -> Any:
-    if not path:
-        return None
-    if path in record:
-        return record[path]
-    node: Any = record
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 class Collector:
@@ -211,14 +199,14 @@ class Collector:
             if kept is None:
                 self.counts.filtered_out += 1
                 continue
-            raw_id = _get(kept, meta.id)
+            raw_id = resolve_path(kept, meta.id) if meta.id else None
             if raw_id is None or raw_id == "":
                 self.counts.no_id += 1
                 row_id = f"noid-{content_hash(kept)}"
                 self._dead[row_id] = f"source record has no id: field {meta.id!r} is missing or empty"
                 yield row_id, None, kept
                 continue
-            number = _get(kept, meta.number)
+            number = resolve_path(kept, meta.number) if meta.number else None
             number_text = None if number is None else str(number)
             if meta.beatFlat:
                 for row_id, row in beat_flat(str(raw_id), kept, meta.beatFlat):

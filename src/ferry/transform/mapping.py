@@ -18,7 +18,7 @@ Fields nest either through ``children`` or through ``parent`` (by field name) /
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 from ferry.errors import ConfigError, ExpressionError, RecordError
 from ferry.expr import CompiledValue, EvalContext, compile_value
 from ferry.expr.parsers import get_parser
+from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
 
 __all__ = ["Mapper", "compile_fields"]
@@ -141,17 +142,6 @@ def _coerce(kind: str, value: Any) -> Any:
     return float(number) if kind == "float" else value
 
 
-def _lookup(row: Mapping[str, Any], path: str) -> Any:
-    if path in row:
-        return row[path]
-    node: Any = row
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 class Mapper:
     """A compiled target ``request``. ``map`` turns one record into one payload dict.
 
@@ -248,7 +238,11 @@ def _finish(node: _Node, fn: Callable[[EvalContext], Any]) -> Callable[[EvalCont
 def _elements(candidates: tuple[str, ...], ctx: EvalContext) -> list[EvalContext]:
     scope = dict(ctx.scope or {})
     for candidate in candidates:
-        found = _lookup(scope, candidate) if candidate.split(".")[0] in scope else _lookup(ctx.row, candidate)
+        found = (
+            resolve_path(scope, candidate)
+            if candidate.split(".")[0] in scope
+            else resolve_path(ctx.row, candidate)
+        )
         if isinstance(found, dict):
             found = [found]
         if isinstance(found, list):
