@@ -51,6 +51,10 @@ def test_demo_schemes_land_exact_rows_in_mariadb_and_a_rerun_changes_nothing(
     assert (c.failed, c.dead, c.unchanged) == (0, 0, 0)
     statuses = {k: v for k, v in store.count_by_status("demo-orders").items() if v}
     assert statuses == {"finished": len(expected)}
+    rows = store.find_records("demo-orders", limit=len(expected) + 1)
+    assert {r.attempts for r in rows} == {1}, "two deliver workers never take the same record"
+    writes = [c for c in store.list_api_calls("demo-orders", limit=1000) if c["api"] == "batchexecute"]
+    assert sum(c["records"] for c in writes) == len(expected)
 
     # Re-read everything (a 40-day lookback): idCheck skips every known row, nothing is re-sent.
     rerun = load_scheme(paths["orders"])

@@ -102,6 +102,10 @@ class Deliverer:
         )
         return self.options_mapper.map(ctx)
 
+    def skip_recovery(self) -> None:
+        """Do not reset ``queued`` rows on the first deliver (someone else already did)."""
+        self._recovered = True
+
     # -- the loop ---------------------------------------------------------------------------
 
     def deliver(self, now: datetime | None = None, *, max_batches: int | None = None) -> None:

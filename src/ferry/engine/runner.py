@@ -22,6 +22,7 @@ from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
 from ferry.engine.pipeline import DeliverThread
 from ferry.engine.retry import RetryPolicy
+from ferry.engine.worker import DeliverPool, can_fork
 from ferry.errors import ConfigError, FerryError
 from ferry.scheme.model import Scheme
 from ferry.store import Store
@@ -60,6 +61,35 @@ def _connectors(
     return source, target
 
 
+def _streamer(
+    scheme: Scheme,
+    store: Store,
+    counts: RunCounts,
+    at: datetime,
+    deliverer: Deliverer | None,
+    target_injected: bool,
+    run_id: int | None,
+    retry: RetryPolicy | None,
+    progress: Progress | None,
+) -> DeliverThread | DeliverPool | None:
+    """How delivery runs beside the collector: a child process where possible, else a thread."""
+    if deliverer is None:
+        return None
+    in_memory = store.dialect == "sqlite" and ("memory" in store.url or store.url.rstrip("/") == "sqlite:")
+    if scheme.settings.stream == "process" and not target_injected and not in_memory and can_fork():
+        return DeliverPool(
+            scheme,
+            store,
+            counts,
+            at,
+            workers=scheme.settings.deliver_workers,
+            run_id=run_id,
+            retry=retry or RetryPolicy(),
+            progress=progress,
+        )
+    return DeliverThread(deliverer, at)
+
+
 def run_scheme(
     scheme: Scheme,
     store: Store,
@@ -90,6 +120,7 @@ def run_scheme(
     at = (now or datetime.now(UTC)).astimezone(scheme.tz).replace(microsecond=0)
     report = RunReport(scheme.id, run_id, "running", counts)
     owned: list[Any] = []
+    target_injected = target is not None
     try:
         if (collect and source is None) or (deliver and target is None):
             built_source, built_target = _connectors(
@@ -104,7 +135,7 @@ def run_scheme(
         )
         if collect:
             assert source is not None
-            stream = DeliverThread(deliverer, at) if deliverer is not None else None
+            stream = _streamer(scheme, store, counts, at, deliverer, target_injected, run_id, retry, progress)
             collector = Collector(
                 scheme,
                 source,

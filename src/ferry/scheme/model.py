@@ -134,6 +134,16 @@ class SchemeSettings(_Strict):
         default_factory=lambda: [parse_duration(d) for d in DEFAULT_RETRY_LADDER],
         description="Waits between delivery attempts; after the last the record is dead.",
     )
+    stream: Literal["process", "thread"] = Field(
+        "process",
+        description="While collecting, deliver in a child process (two CPU cores; Linux) or a thread.",
+    )
+    deliver_workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="stream: process — child processes delivering side by side (claims never overlap).",
+    )
     timezone: str = Field("Asia/Shanghai", description="Zone for naive times and date formatters.")
     function_raw_text_on_error: bool = Field(
         False,

@@ -96,6 +96,15 @@ class Store:
         """Release every pooled connection. The store cannot be used afterwards."""
         self._engine.dispose()
 
+    def reopen(self) -> Store:
+        """A new store on the same database, for use in a forked child process.
+
+        The child must not touch the parent's pooled connections (SQLite and the drivers are
+        not fork-safe); this drops them from the child's view without closing them.
+        """
+        self._engine.dispose(close=False)
+        return Store(self._engine.url.render_as_string(hide_password=False))
+
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[sa.Connection]:
         """One transaction: committed on normal exit, rolled back on any exception."""
