@@ -31,7 +31,10 @@ def test_demo_schemes_land_exact_rows_in_mariadb_and_a_rerun_changes_nothing(
     target = mariadb_raw(database_name(mariadb_url))
     create_target_tables(target)
     paths = write_schemes(
-        tmp_path, source_url=source.base_url, target_url=mariadb_url, orders_patch={"window": {"step": "7d"}}
+        tmp_path,
+        source_url=source.base_url,
+        target_url=mariadb_url,
+        orders_patch={"window": {"step": "7d"}, "settings": {"deliver_workers": 2}},
     )
     store = open_store(request.getfixturevalue(store_on))
 

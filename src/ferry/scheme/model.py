@@ -139,10 +139,10 @@ class SchemeSettings(_Strict):
         description="While collecting, deliver in a child process (two CPU cores; Linux) or a thread.",
     )
     deliver_workers: int = Field(
-        2,
+        1,
         ge=1,
         le=16,
-        description="stream: process — child processes delivering side by side (claims never overlap).",
+        description="With stream: process, how many child processes deliver side by side (claims never overlap).",
     )
     timezone: str = Field("Asia/Shanghai", description="Zone for naive times and date formatters.")
     function_raw_text_on_error: bool = Field(
