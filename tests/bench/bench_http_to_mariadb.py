@@ -134,6 +134,7 @@ for name in ("products", "orders"):
     assert report.status == "succeeded", report.error
     out[name] = {"seconds": time.perf_counter() - t, "delivered": report.counts.delivered}
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # deliver workers
 print(json.dumps(out))
 """
 
@@ -205,8 +206,11 @@ def main() -> None:
         finally:
             drop_database(name)
             source.terminate()
-        peaks.append(res["peak_rss_mb"])
-        print(f"peak RSS at {res['orders']['delivered']:>9,} records: {res['peak_rss_mb']:8.1f} MB")
+        peaks.append(max(res["peak_rss_mb"], res["worker_peak_rss_mb"]))
+        print(
+            f"peak RSS at {res['orders']['delivered']:>9,} records: collector {res['peak_rss_mb']:7.1f} MB, "
+            f"deliver worker {res['worker_peak_rss_mb']:7.1f} MB"
+        )
     if len(peaks) == 2:
         print(f"peak RSS ratio {sizes[1]:,} / {sizes[0]:,} records: {peaks[1] / peaks[0]:.2f} (flat is 1.0)")
 

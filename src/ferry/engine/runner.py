@@ -120,7 +120,7 @@ def run_scheme(
     at = (now or datetime.now(UTC)).astimezone(scheme.tz).replace(microsecond=0)
     report = RunReport(scheme.id, run_id, "running", counts)
     owned: list[Any] = []
-    target_injected = target is not None
+    target_injected = target is not None or transport is not None  # a child could not share them
     try:
         if (collect and source is None) or (deliver and target is None):
             built_source, built_target = _connectors(
