@@ -164,3 +164,27 @@ def test_every_connector_call_is_logged_with_its_outcome(store):
     failed = next(c for c in fetches if c["status"] == "error")
     assert failed["error_message"] == "HTTP 502 Bad Gateway" and failed["run_id"] == report.run_id
     assert [c["records"] for c in writes] == [1] and writes[0]["connection"] == "fake-target"
+
+
+def test_the_stored_scheme_definition_carries_no_connection_secrets(store):
+    run_scheme(scheme(), store, now=NOW, source=FakeSource([]), target=FakeTarget(), retry=FAST)
+    inline = load_scheme(
+        {
+            "id": "secret",
+            "name": "secret",
+            "connections": {"db": {"type": "sql", "url": "mysql+pymysql://u:hunter2@db/x"}},
+            "source": {"connection": "db", "metadata": {"api": "SELECT 1", "effect": "QUERY", "id": "id"}},
+            "target": {
+                "connection": {"type": "sql", "url": "mysql+pymysql://u:hunter2@db/y"},
+                "metadata": {
+                    "api": "execute",
+                    "effect": "EXECUTE",
+                    "otherRequest": [{"field": "main_sql", "value": "SELECT 1"}],
+                },
+            },
+        }
+    )
+    run_scheme(inline, store, now=NOW, source=FakeSource([]), target=FakeTarget(), retry=FAST)
+    stored = store.get_scheme("secret")
+    assert "hunter2" not in str(stored)
+    assert stored is not None

@@ -61,6 +61,16 @@ def _connectors(
     return source, target
 
 
+def _definition(scheme: Scheme) -> dict[str, Any]:
+    """The scheme as stored for the console: no connection details (invariant 5, no secrets)."""
+    data = scheme.model_dump(mode="json", exclude={"connections"})
+    for side in ("source", "target"):
+        connection = data[side]["connection"]
+        if isinstance(connection, dict):
+            data[side]["connection"] = {"type": connection.get("type"), "inline": True}
+    return data
+
+
 def _streamer(
     scheme: Scheme,
     store: Store,
@@ -112,7 +122,7 @@ def run_scheme(
     """
     counts = RunCounts()
     kind = "run" if collect and deliver else "collect" if collect else "deliver"
-    store.save_scheme(scheme.id, scheme.name, scheme.model_dump(mode="json"))
+    store.save_scheme(scheme.id, scheme.name, _definition(scheme))
     # One run per scheme at a time (DESIGN §7): a run still marked running was killed.
     store.fail_running_runs(scheme.id, error="interrupted: the process stopped before the run finished")
     run_id = store.start_run(scheme.id, kind)
