@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ferry.cli._common import EXIT_OK, echo, guarded, open_store, state, stdout_console
+from ferry.cli._common import EXIT_OK, echo, guarded, open_store, stdout_console
 from ferry.cli._progress import LiveReporter, reporter_for
 from ferry.cli.run import print_report
 
@@ -85,7 +85,7 @@ def demo(
     echo("")
     echo(f"target: {target_db} (order_lines: {lines:,} rows)", style="bold")
     echo(f"  sqlite3 {target_db} 'SELECT * FROM order_lines LIMIT 5'")
-    echo(f"ledger: {store_url if state().store_url else 'the default store'}")
+    echo(f"ledger: {store_url}")
     echo("  ferry records --scheme demo-orders --limit 5     ferry runs")
     raise typer.Exit(worst)
 
