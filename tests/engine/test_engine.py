@@ -188,3 +188,17 @@ def test_the_stored_scheme_definition_carries_no_connection_secrets(store):
     stored = store.get_scheme("secret")
     assert "hunter2" not in str(stored)
     assert stored is not None
+
+
+def test_dead_letters_commit_with_their_page_so_no_deliverer_can_claim_them(store):
+    from ferry.store import RecordResult
+
+    store.upsert_records(
+        "orders",
+        [("ok-1", None, {"a": 1}), ("noid-x", None, {"a": None})],
+        dead_letters=[RecordResult("noid-x", "dead", error="source record has no id")],
+    )
+    claimed = store.claim("orders", 10, NOW)
+    assert [r.record_id for r in claimed] == ["ok-1"]
+    dead = store.get_record("orders", "noid-x")
+    assert (dead.status, dead.last_error) == ("dead", "source record has no id")

@@ -225,6 +225,11 @@ class Collector:
             if cursor is not None:
                 self.store.set_cursor(self.scheme.id, cursor[0], cursor[1])
             return
+        dead = [
+            RecordResult(record_id=rid, status="dead", error=why, run_id=self.run_id)
+            for rid, why in self._dead.items()
+        ]
+        self._dead.clear()
         result = self.store.upsert_records(
             self.scheme.id,
             rows,
@@ -233,14 +238,8 @@ class Collector:
             window=(window.start, window.end),
             run_id=self.run_id,
             cursor=cursor,
+            dead_letters=dead,
         )
         self.counts.new += result.new
-        if self._dead:
-            dead = [
-                RecordResult(record_id=rid, status="dead", error=why, run_id=self.run_id)
-                for rid, why in self._dead.items()
-            ]
-            self.store.record_results(self.scheme.id, dead)
-            self._dead.clear()
         self.counts.changed += result.changed
         self.counts.unchanged += result.unchanged

@@ -192,6 +192,7 @@ class Store:
         window: tuple[datetime, datetime] | None = None,
         run_id: int | None = None,
         cursor: tuple[str, datetime] | None = None,
+        dead_letters: Sequence[RecordResult] = (),
     ) -> UpsertResult:
         """Store one page of ``(record_id, number, content)`` and, optionally, move a cursor.
 
@@ -204,7 +205,9 @@ class Store:
         same as the one being delivered). Duplicate ids in one call: the last one wins.
 
         The page and ``cursor`` (``(kind, position)``) commit in ONE transaction: the cursor
-        never passes a page that is not in the ledger.
+        never passes a page that is not in the ledger. ``dead_letters`` (results for records of
+        this page, e.g. a record without an id) are applied in that same transaction, so a
+        concurrent deliverer never claims them as ``pending``.
 
         Raises:
             RecordError: A record id/number is not a string of at most 191 characters, or
@@ -224,6 +227,8 @@ class Store:
                 cursor=cursor,
                 now=utcnow(),
             )
+            if dead_letters:  # in the same transaction: no deliverer ever sees them pending
+                _ledger_deliver.record_results(conn, scheme_id, dead_letters, utcnow())
         if result.new and self.dialect == "postgresql":
             self._note_growth(result.new)
         return result
