@@ -1,4 +1,4 @@
-"""The tree stays ruff-clean (lint and format), as STYLE.md asks; CI fails otherwise."""
+"""The tree stays ruff-clean (lint and format) and mypy-clean, as STYLE.md asks; CI fails otherwise."""
 
 from __future__ import annotations
 
@@ -18,4 +18,13 @@ def test_ruff_is_clean(args):
     ruff = shutil.which("ruff")
     assert ruff, "ruff is a test dependency: pip install -e '.[test]'"
     proc = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_is_clean_on_src(tmp_path):
+    mypy = shutil.which("mypy")
+    assert mypy, "mypy is a test dependency: pip install -e '.[test]'"
+    proc = subprocess.run(
+        [mypy, "src", "--cache-dir", str(tmp_path / "mypy")], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -62,7 +62,7 @@ def _child(
         from ferry.engine.deliverer import Deliverer
 
         own_store = store.reopen()
-        target = build_target(scheme.target_connection)  # type: ignore[attr-defined]
+        target = build_target(scheme.target_connection)
         counts = RunCounts()
 
         def progress(event: str, **info: Any) -> None:
