@@ -53,7 +53,3 @@ class DeliverThread:
         self._thread.join()
         if self._error is not None:
             raise self._error
-
-    @property
-    def failed(self) -> bool:
-        return self._error is not None
