@@ -158,11 +158,19 @@ def run_scheme(
             )
             if stream is not None:
                 stream.start()
+            helper = RunCounts()
             try:
                 report.windows = [collector.remedy(at)] if remedy else collector.collect(at)
+                if isinstance(stream, DeliverPool) and target is not None:
+                    # Collecting is done and this core is free: deliver beside the workers
+                    # (claims never overlap; the pool already recovered queued rows).
+                    beside = Deliverer(scheme, target, store, helper, run_id=run_id, retry=retry)
+                    beside.skip_recovery()
+                    beside.deliver(at)
             finally:
                 if stream is not None:
                     stream.finish()
+                counts.add_delivery(helper)
         elif deliverer is not None:
             deliverer.deliver(at)
         report.status = "partial" if (counts.failed or counts.dead) else "succeeded"
