@@ -25,6 +25,7 @@ from ferry.scheme.metadata import ConditionRule
 __all__ = ["RecordFilter", "compile_condition"]
 
 _MISSING = object()
+_NUMBER_START = frozenset("0123456789+-.")
 
 
 def _number(value: Any) -> Decimal | None:
@@ -32,9 +33,13 @@ def _number(value: Any) -> Decimal | None:
         return None
     if isinstance(value, int | float | Decimal):
         return Decimal(str(value))
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str):
+        text = value.strip()
+        # Most compared texts are codes and names: reject them without an exception.
+        if not text or text[0] not in _NUMBER_START:
+            return None
         try:
-            return Decimal(value.strip())
+            return Decimal(text)
         except InvalidOperation:
             return None
     return None
