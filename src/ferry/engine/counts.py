@@ -34,12 +34,5 @@ class RunCounts:
     retries: int = 0
     duration_s: float = 0.0
 
-    def add_delivery(self, other: RunCounts) -> None:
-        """Add another deliverer's ``delivered``/``failed``/``dead``/``retries`` to these counts."""
-        self.delivered += other.delivered
-        self.failed += other.failed
-        self.dead += other.dead
-        self.retries += other.retries
-
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)

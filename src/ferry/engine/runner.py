@@ -71,33 +71,10 @@ def _definition(scheme: Scheme) -> dict[str, Any]:
     return data
 
 
-def _streamer(
-    scheme: Scheme,
-    store: Store,
-    counts: RunCounts,
-    at: datetime,
-    deliverer: Deliverer | None,
-    target_injected: bool,
-    run_id: int | None,
-    retry: RetryPolicy | None,
-    progress: Progress | None,
-) -> DeliverThread | DeliverPool | None:
-    """How delivery runs beside the collector: a child process where possible, else a thread."""
-    if deliverer is None:
-        return None
+def _deliver_in_processes(scheme: Scheme, store: Store, target_injected: bool) -> bool:
+    """Whether streaming delivery runs in child processes (else a thread): see ``settings.stream``."""
     in_memory = store.dialect == "sqlite" and ("memory" in store.url or store.url.rstrip("/") == "sqlite:")
-    if scheme.settings.stream == "process" and not target_injected and not in_memory and can_fork():
-        return DeliverPool(
-            scheme,
-            store,
-            counts,
-            at,
-            workers=scheme.settings.deliver_workers,
-            run_id=run_id,
-            retry=retry or RetryPolicy(),
-            progress=progress,
-        )
-    return DeliverThread(deliverer, at)
+    return scheme.settings.stream == "process" and not target_injected and not in_memory and can_fork()
 
 
 def run_scheme(
@@ -138,14 +115,31 @@ def run_scheme(
             )
             source, target = source or built_source, target or built_target
             owned = [c for c in (built_source, built_target) if c is not None]
+        pooled = collect and deliver and _deliver_in_processes(scheme, store, target_injected)
+        # With worker processes the parent's own deliveries are counted apart and summed in.
+        own = RunCounts() if pooled else counts
         deliverer = (
-            Deliverer(scheme, target, store, counts, run_id=run_id, progress=progress, retry=retry)
+            Deliverer(scheme, target, store, own, run_id=run_id, progress=progress, retry=retry)
             if deliver
             else None
         )
         if collect:
             assert source is not None
-            stream = _streamer(scheme, store, counts, at, deliverer, target_injected, run_id, retry, progress)
+            stream: DeliverThread | DeliverPool | None = None
+            if pooled:
+                stream = DeliverPool(
+                    scheme,
+                    store,
+                    counts,
+                    at,
+                    workers=scheme.settings.deliver_workers,
+                    local=own,
+                    run_id=run_id,
+                    retry=retry or RetryPolicy(),
+                    progress=progress,
+                )
+            elif deliverer is not None:
+                stream = DeliverThread(deliverer, at)
             collector = Collector(
                 scheme,
                 source,
@@ -158,19 +152,16 @@ def run_scheme(
             )
             if stream is not None:
                 stream.start()
-            helper = RunCounts()
             try:
                 report.windows = [collector.remedy(at)] if remedy else collector.collect(at)
-                if isinstance(stream, DeliverPool) and target is not None:
+                if pooled and deliverer is not None:
                     # Collecting is done and this core is free: deliver beside the workers
                     # (claims never overlap; the pool already recovered queued rows).
-                    beside = Deliverer(scheme, target, store, helper, run_id=run_id, retry=retry)
-                    beside.skip_recovery()
-                    beside.deliver(at)
+                    deliverer.skip_recovery()
+                    deliverer.deliver(at)
             finally:
                 if stream is not None:
                     stream.finish()
-                counts.add_delivery(helper)
         elif deliverer is not None:
             deliverer.deliver(at)
         report.status = "partial" if (counts.failed or counts.dead) else "succeeded"

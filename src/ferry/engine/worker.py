@@ -166,9 +166,19 @@ class DeliverPool:
     """``workers`` child deliverers sharing the ledger (claims never overlap)."""
 
     def __init__(
-        self, scheme: Scheme, store: Store, counts: RunCounts, now: datetime, *, workers: int, **kw: Any
+        self,
+        scheme: Scheme,
+        store: Store,
+        counts: RunCounts,
+        now: datetime,
+        *,
+        workers: int,
+        local: RunCounts | None = None,
+        **kw: Any,
     ) -> None:
         self.counts = counts
+        self.local = local or RunCounts()
+        """Deliveries made in this process (the parent helps once collecting is done)."""
         self.store = store
         self.scheme = scheme
         progress = kw.pop("progress", None) or (lambda *a, **k: None)
@@ -183,7 +193,8 @@ class DeliverPool:
 
     def _sum(self) -> None:
         for name in DELIVER_FIELDS:
-            setattr(self.counts, name, sum(child.numbers[name] for child in self.children))
+            total = getattr(self.local, name) + sum(child.numbers[name] for child in self.children)
+            setattr(self.counts, name, total)
 
     def start(self) -> None:
         self.store.recover_queued(self.scheme.id)

@@ -9,9 +9,17 @@ compiler live in :mod:`ferry.scheme.validate`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "CONDITION_OPERATORS",
@@ -83,6 +91,22 @@ def _as_bool(value: Any) -> Any:
     return value
 
 
+def _off_unless_set(value: Any) -> Any:
+    value = _as_bool(value)
+    return False if value is None else value
+
+
+def _on_unless_set(value: Any) -> Any:
+    value = _as_bool(value)
+    return True if value is None else value
+
+
+FlagOff = Annotated[bool, BeforeValidator(_off_unless_set)]
+"""A bool that reads QEasy's spellings; empty or null means False."""
+FlagOn = Annotated[bool, BeforeValidator(_on_unless_set)]
+"""A bool that reads QEasy's spellings; empty or null means True."""
+
+
 class ParserSpec(BaseModel):
     """A value parser applied after the value is computed, e.g. ``ConvertObjectParser``."""
 
@@ -102,7 +126,7 @@ class FieldSpec(BaseModel):
         None, description="Constant or expression: {x}, {{x|fmt}}, _function, _findCollection, _mongoQuery."
     )
     describe: str | None = Field(None, description="Free-text description.")
-    is_required: bool = Field(
+    is_required: FlagOff = Field(
         False, description="The mapped value must not be empty (else the record fails)."
     )
     parent: str | None = Field(None, description="Name of the parent object/array field (flat layout).")
@@ -128,12 +152,6 @@ class FieldSpec(BaseModel):
             raise ValueError(f"unknown field type {value!r}; known: {', '.join(FIELD_TYPES)}")
         return value
 
-    @field_validator("is_required", mode="before")
-    @classmethod
-    def _bool(cls, value: Any) -> Any:
-        value = _as_bool(value)
-        return False if value is None else value
-
     @field_validator("field", mode="before")
     @classmethod
     def _field_text(cls, value: Any) -> Any:
@@ -156,7 +174,7 @@ class ConditionRule(BaseModel):
     field: str
     logic: str = Field(description="Operator: " + ", ".join(CONDITION_OPERATORS) + ".")
     value: Any = None
-    strictMode: bool = Field(False, description="Detail rows: drop the whole record if any row fails.")
+    strictMode: FlagOff = Field(False, description="Detail rows: drop the whole record if any row fails.")
 
     @field_validator("logic")
     @classmethod
@@ -165,12 +183,6 @@ class ConditionRule(BaseModel):
         if low not in CONDITION_OPERATORS:
             raise ValueError(f"unknown condition operator {value!r}; known: {', '.join(CONDITION_OPERATORS)}")
         return low
-
-    @field_validator("strictMode", mode="before")
-    @classmethod
-    def _bool(cls, value: Any) -> Any:
-        value = _as_bool(value)
-        return False if value is None else value
 
 
 class OperationSpec(BaseModel):
@@ -211,7 +223,7 @@ class Metadata(BaseModel):
         validation_alias=AliasChoices("effect", "type"), description="QUERY (source) or EXECUTE (target)."
     )
     method: str = Field("POST", description="HTTP verb, or SQL for database adapters.")
-    idCheck: bool = Field(True, description="Skip records whose id is already in the ledger.")
+    idCheck: FlagOn = Field(True, description="Skip records whose id is already in the ledger.")
     request: list[FieldSpec] = Field(default_factory=list)
     otherRequest: list[FieldSpec] = Field(default_factory=list)
     operation: OperationSpec | None = None
@@ -235,12 +247,6 @@ class Metadata(BaseModel):
             up = value.strip().upper()
             return "EXECUTE" if up == "WRITE" else up
         return value
-
-    @field_validator("idCheck", mode="before")
-    @classmethod
-    def _bool(cls, value: Any) -> Any:
-        value = _as_bool(value)
-        return True if value is None else value
 
     def other(self, name: str) -> FieldSpec | None:
         """The ``otherRequest`` item called ``name``, if any."""
