@@ -42,7 +42,9 @@ class Limits:
     page_base: int = 1
     """Number of the first page (0 for WangDianTong, 1 for most)."""
     rate_per_second: float | None = None
-    """Sustained call budget for one set of credentials. ``None``: unpaced."""
+    """Sustained call budget per second for one set of credentials. ``None``: unpaced."""
+    rate_per_minute: float | None = None
+    """Call budget per minute for one set of credentials (JuShuiTan: 100). ``None``: unpaced."""
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from typing import Any
 from ferry.connectors.base import Page, PageState, SourceConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
+from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window, plan_windows
-from ferry.errors import FatalError, RetriableError
+from ferry.errors import FatalError, RetriableError, ThrottledError
 from ferry.expr import EvalContext
 from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
@@ -69,6 +70,7 @@ class Collector:
         self.page_size = self._page_size()
         self._dead: dict[str, str] = {}
         self.calls = CallLog(store, scheme.id, run_id, source.name)
+        self.pacer = pacer_for(source, source.limits)
 
     def _page_size(self) -> int:
         limits = self.source.limits
@@ -174,11 +176,16 @@ class Collector:
             self.progress("retry", attempt=attempt, error=str(exc))
 
         def fetch() -> Page:
-            return self.calls.timed(
-                self.meta.api,
-                lambda: self.source.fetch(self.meta.api, self.meta.method, request, state),
-                lambda page: len(page.records),
-            )
+            self.pacer.wait()
+            try:
+                return self.calls.timed(
+                    self.meta.api,
+                    lambda: self.source.fetch(self.meta.api, self.meta.method, request, state),
+                    lambda page: len(page.records),
+                )
+            except ThrottledError as exc:
+                self.pacer.penalize(exc.retry_after)
+                raise
 
         try:
             return call_with_retry(

@@ -17,8 +17,9 @@ from typing import Any
 from ferry.connectors.base import Outcome, TargetConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
+from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
-from ferry.errors import ConfigError, RecordError, RetriableError
+from ferry.errors import ConfigError, RecordError, RetriableError, ThrottledError
 from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
 from ferry.store import LedgerRow, RecordResult, Store
@@ -169,8 +170,15 @@ class Deliverer:
             self.counts.retries += 1
             self.progress("retry", attempt=attempt, error=str(exc))
 
+        pacer = pacer_for(target, target.limits)
+
         def write() -> Sequence[Outcome]:
-            return self.calls.timed(delivery.api, lambda: target.write(delivery), len)
+            pacer.wait()
+            try:
+                return self.calls.timed(delivery.api, lambda: target.write(delivery), len)
+            except ThrottledError as exc:
+                pacer.penalize(exc.retry_after)
+                raise
 
         outcomes = call_with_retry(write, self.retry, on_retry=on_retry)
         seen = {o.record_id for o in outcomes}

@@ -1,0 +1,84 @@
+"""Fault injection shared by every simulator: what can go wrong, and how often.
+
+A :class:`Faults` is plain configuration; a :class:`FaultDice` rolls it with a seeded RNG so
+a test that fixes ``seed`` sees the same faults on every run. The simulator base class applies
+the transport-level faults (latency, 5xx, timeouts, rate limits, token expiry); the data-level
+ones (drift, late arrivals, duplicates) are applied by :class:`ferry.sandbox.Dataset`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["FaultDice", "Faults"]
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What a simulator does wrong. Every rate is a probability in ``[0, 1]``."""
+
+    error_rate: float = 0.0
+    """Share of calls that fail at the transport level (an HTTP 5xx or a timeout)."""
+    timeout_share: float = 0.5
+    """Of those failures, the share that are timeouts rather than 5xx answers."""
+    commit_before_timeout: float = 0.0
+    """Share of timeouts on *write* calls that happen after the write was applied (the client
+    sees a timeout, the vendor kept the data: the case idempotent saves must survive)."""
+    latency: float = 0.0
+    """Seconds added to every call."""
+    rate_per_second: int | None = None
+    """Calls per second and credential before the vendor's throttling answer (``None``: the
+    simulator's documented default; ``0``: unlimited)."""
+    rate_per_minute: int | None = None
+    """Calls per minute and credential, as ``rate_per_second``."""
+    token_expiry_calls: int | None = None
+    """A token or session expires after this many calls (``None``: only by its lifetime)."""
+    drift_rate: float = 0.0
+    """Share of the records of a served page (other than the last) that are modified right
+    after it is served, moving them to a later position (offset drift)."""
+    late_rate: float = 0.0
+    """Share of records that arrive late: invisible at first, they appear after
+    ``late_after_calls`` calls with a modification time in the past."""
+    late_after_calls: int = 5
+    """Calls after which late records become visible."""
+    duplicate_rate: float = 0.0
+    """Share of pages (after the first) that repeat the previous page's last record."""
+    seed: int = 7
+    """Seed of the fault dice (faults are reproducible)."""
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate", "timeout_share", "commit_before_timeout", "drift_rate", "late_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"Faults.{name} must be between 0 and 1, got {value!r}")
+        if self.duplicate_rate < 0 or self.duplicate_rate > 1:
+            raise ValueError(f"Faults.duplicate_rate must be between 0 and 1, got {self.duplicate_rate!r}")
+
+    def with_(self, **changes: Any) -> Faults:
+        """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """Every setting's name (for the CLI and error messages)."""
+        return [f.name for f in fields(cls)]
+
+
+class FaultDice:
+    """Seeded decisions for one simulator."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self.rng = random.Random(faults.seed)
+
+    def chance(self, rate: float) -> bool:
+        """True with probability ``rate``."""
+        return rate > 0 and self.rng.random() < rate
+
+    def sample(self, items: list[Any], rate: float) -> list[Any]:
+        """Each item independently with probability ``rate``."""
+        if rate <= 0:
+            return []
+        return [item for item in items if self.rng.random() < rate]
