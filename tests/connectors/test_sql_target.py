@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -367,3 +368,60 @@ def test_a_killed_connection_is_replaced_by_the_pre_ping(mariadb: Db, mariadb_ra
     outcomes = mariadb.connector.write(batch([record(2)], UPSERT["mysql"]))
     assert outcomes[0].ok
     assert mariadb.rows("SELECT COUNT(*) FROM items") == [(2,)]
+
+
+def test_sqlite_attach_runs_mysql_schema_qualified_sql_unchanged(tmp_path: Path) -> None:
+    import sqlite3
+
+    from ferry.connectors.registry import parse_connection
+    from ferry.connectors.sql import SqlConnector
+
+    mes = tmp_path / "ty_mes.db"
+    con = sqlite3.connect(mes)
+    con.execute("create table mt_so_head (SO_NUMBER text primary key, SO_STATUS text)")
+    con.execute("insert into mt_so_head values ('XS1', 'OPEN'), ('XS2', 'OPEN')")
+    con.commit()
+    con.close()
+    spec = parse_connection(
+        {
+            "type": "sql",
+            "name": "mom",
+            "url": f"sqlite:///{tmp_path / 'main.db'}",
+            "sqlite_attach": {"ty_mes": str(mes)},
+        },
+        path="connections.yaml:mom",
+    )
+    connector = SqlConnector(spec)  # type: ignore[arg-type]
+    sql = "update ty_mes.mt_so_head set SO_STATUS=:SO_STATUS where SO_NUMBER=:SO_NUMBER"
+    outcomes = connector.write(
+        Delivery(
+            api="execute",
+            method="POST",
+            body=None,
+            record_ids=["1"],
+            options={"main_sql": sql},
+            rows=[{"main_params": {"SO_NUMBER": "XS2", "SO_STATUS": "CLOSED"}}],
+        )
+    )
+    connector.close()
+    assert [o.ok for o in outcomes] == [True], outcomes
+    con = sqlite3.connect(mes)
+    assert dict(con.execute("select SO_NUMBER, SO_STATUS from mt_so_head")) == {
+        "XS1": "OPEN",
+        "XS2": "CLOSED",
+    }
+
+
+def test_sqlite_attach_is_rejected_for_other_databases() -> None:
+    from ferry.connectors.registry import parse_connection
+
+    with pytest.raises(ConfigError, match="sqlite_attach applies to sqlite:// URLs only"):
+        parse_connection(
+            {
+                "type": "sql",
+                "name": "mom",
+                "url": "mysql+pymysql://u@h/db",
+                "sqlite_attach": {"ty_mes": "x.db"},
+            },
+            path="connections.yaml:mom",
+        )

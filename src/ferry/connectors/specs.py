@@ -174,6 +174,14 @@ class SqlConnection(ConnectionSpec):
         )
     )
     echo: bool = Field(False, description="Log every SQL statement (parameters are not logged).")
+    sqlite_attach: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "SQLite only: database files to ATTACH under a schema name on every connection, so SQL "
+            "written for MySQL with schema-qualified tables (ty_mes.mt_so_head) runs unchanged, "
+            "e.g. {ty_mes: .ferry/ty_mes.db}."
+        ),
+    )
 
     source_impl: ClassVar[str | None] = "ferry.connectors.sql:SqlConnector"
     target_impl: ClassVar[str | None] = "ferry.connectors.sql:SqlConnector"
@@ -187,6 +195,15 @@ class SqlConnection(ConnectionSpec):
                 "postgresql+psycopg://user@host/db or sqlite:///path.db"
             )
         return url
+
+    @model_validator(mode="after")
+    def _attach_only_on_sqlite(self) -> SqlConnection:
+        if self.sqlite_attach and not self.url.get_secret_value().startswith("sqlite"):
+            raise ValueError("sqlite_attach applies to sqlite:// URLs only; remove it for this database")
+        for schema in self.sqlite_attach:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", schema):
+                raise ValueError(f"sqlite_attach: schema name {schema!r} must be a plain identifier")
+        return self
 
     def masked_url(self) -> str:
         """The URL with its password replaced by ``***`` (safe for logs and errors)."""

@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, StatementError
 
 from ferry.connectors._sql_batch import adapt_params
@@ -92,6 +92,13 @@ class SqlConnector:
             for secret in self._secrets:
                 message = message.replace(secret, "***")
             raise ConfigError(f"{self._label}: invalid database URL: {message}") from None
+        if spec.sqlite_attach:
+            attach = dict(spec.sqlite_attach)
+
+            @event.listens_for(self.engine, "connect")
+            def _attach(dbapi_connection: Any, _record: Any) -> None:
+                for schema, path in attach.items():
+                    dbapi_connection.execute(f"ATTACH DATABASE ? AS {schema}", (path,))
 
     def _translate(self, exc: BaseException) -> str:
         return translate(exc, label=self._label, secrets=self._secrets)
