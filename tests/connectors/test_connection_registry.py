@@ -33,12 +33,16 @@ def test_unknown_type_lists_the_known_types() -> None:
         parse_connection({"type": "oracle", "name": "legacy"}, path="connections.yaml:legacy")
     message = str(info.value)
     assert message.startswith("connections.yaml:legacy: unknown connection type 'oracle'")
-    assert "known: http, sql" in message
+    assert (
+        "known: http, jushuitan, kingdee_k3cloud, kingdee_kis, kuaimai, ledger, okki, sql, wangdiantong"
+        in message
+    )
 
 
 def test_missing_type_is_reported_with_the_known_types() -> None:
     with pytest.raises(
-        ConfigError, match="connection 'x' has no type\n  hint: set type to one of: http, sql"
+        ConfigError,
+        match="connection 'x' has no type\n  hint: set type to one of: http, jushuitan, kingdee_k3cloud, kingdee_kis, kuaimai, ledger, okki, sql, wangdiantong",
     ):
         parse_connection({"name": "x", "url": "sqlite://"}, path="p")
 
@@ -231,14 +235,20 @@ def test_a_new_connection_type_plugs_in_with_one_entry(monkeypatch: pytest.Monke
     monkeypatch.setitem(CONNECTION_TYPES, "readonly", f"{__name__}:ReadOnlyConnection")
     spec = parse_connection({"type": "readonly", "name": "ro"}, path="p")
     assert isinstance(build_source(spec), FakeSource)
-    with pytest.raises(ConfigError, match="cannot be used as a target; types usable as a target: http, sql"):
+    with pytest.raises(
+        ConfigError,
+        match="cannot be used as a target; types usable as a target: http, kingdee_k3cloud, kingdee_kis, ledger, sql",
+    ):
         build_target(spec)
 
 
 def test_register_connection_type_adds_to_the_known_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "CONNECTION_TYPES", dict(CONNECTION_TYPES))
     register_connection_type("readonly", f"{__name__}:ReadOnlyConnection")
-    with pytest.raises(ConfigError, match="known: http, readonly, sql"):
+    with pytest.raises(
+        ConfigError,
+        match="known: http, jushuitan, kingdee_k3cloud, kingdee_kis, kuaimai, ledger, okki, readonly, sql, wangdiantong",
+    ):
         parse_connection({"type": "nope", "name": "n"}, path="p")
 
 
@@ -264,3 +274,16 @@ class FakeSource:
 class ReadOnlyConnection(ConnectionSpec):
     type: str = "readonly"
     source_impl = f"{__name__}:FakeSource"
+
+
+def test_ledger_target_accepts_every_record_and_writes_nowhere() -> None:
+    from ferry.connectors.base import Delivery
+
+    target = build_target(parse_connection({"type": "ledger", "name": "store"}, path="p"))
+    outcomes = target.write(Delivery(api="store", method="POST", body=[{}, {}], record_ids=["a", "b"]))
+    assert [(o.record_id, o.ok, o.response) for o in outcomes] == [
+        ("a", True, {"stored": "ledger"}),
+        ("b", True, {"stored": "ledger"}),
+    ]
+    with pytest.raises(ConfigError, match="ledger connection 'store' cannot be used as a source"):
+        build_source(parse_connection({"type": "ledger", "name": "store"}, path="p"))

@@ -1,4 +1,4 @@
-"""`ferry demo`, the README's main job: SQLite only, twice, exact rows, nothing delivered twice."""
+"""`ferry demo`, the README's main job: the five seed schemes against the in-process sandbox, into SQLite."""
 
 from __future__ import annotations
 
@@ -7,42 +7,66 @@ import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
-from demo_env import expected_lines
+from ferry.sandbox import world
 
-from ferry.demo.dataset import build_dataset
+SCHEMES = (
+    "kis-material",
+    "caf5709b-629b-3414-8bb2-97c82ce8c366",
+    "000-k3cloud-saleorder-status-to-mysql",
+    "001-kuaimai-aftersale-to-mysql",
+    "002-jushuitan-otherinout-to-kis",
+    "003-wdt-stockout-to-k3cloud-customer",
+    "004-okki-receipts-to-k3cloud",
+)
 
 
-def run_demo(home) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FERRY_HOME": str(home)}
+def run_demo(home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FERRY_HOME": str(home), "COLUMNS": "200"}
     env.pop("FERRY_STORE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "ferry", "demo", "--orders", "400", "--products", "30"],
+        [sys.executable, "-m", "ferry", "demo", "--size", "60"],
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=300,
     )
 
 
-def test_demo_runs_end_to_end_on_sqlite_and_a_second_run_delivers_nothing(tmp_path):
+def last_counts(home: Path) -> dict[str, dict[str, int]]:
+    with sqlite3.connect(home / "ferry.db") as con:
+        rows = con.execute("SELECT scheme_id, counts FROM runs ORDER BY id").fetchall()
+    return {scheme: json.loads(counts) for scheme, counts in rows}
+
+
+def test_demo_runs_every_seed_into_sqlite_and_a_second_run_delivers_nothing(tmp_path: Path) -> None:
     first = run_demo(tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
-    dataset = build_dataset(n_orders=400, n_products=30, seed=1)
-    expected = expected_lines(dataset.orders, dataset.products)
-    with sqlite3.connect(tmp_path / "demo.db") as con:
-        rows = con.execute(
-            "SELECT line_id, order_no, shop_no, sku_id, item_code, qty, amount, created_at FROM order_lines"
-        ).fetchall()
-    assert {r[0]: (*r[:6], r[7]) for r in rows} == {k: (*v[:6], v[7]) for k, v in expected.items()}
-    assert {r[0]: round(r[6], 2) for r in rows} == {k: float(v[6]) for k, v in expected.items()}
-    assert f"order_lines: {len(expected):,} rows" in first.stdout
-    assert (tmp_path / "ferry.db").exists(), "the ledger lives in FERRY_HOME"
+    for scheme in SCHEMES:
+        assert scheme in first.stdout
+    assert "│ failed " not in first.stdout and "│ invalid " not in first.stdout  # no run failed
+    counts = last_counts(tmp_path)
+    assert set(counts) == set(SCHEMES)
+    assert all(c["delivered"] > 0 for c in counts.values()), counts
+    # seed 004's receipts without a matching sales order fail and wait for replay, nothing else fails
+    assert {s: c["failed"] for s, c in counts.items() if c["failed"]} == {"004-okki-receipts-to-k3cloud": 4}
+
+    with sqlite3.connect(tmp_path / "ty_mes.db") as con:
+        closed = con.execute("SELECT count(*) FROM mt_so_head WHERE SO_STATUS='CLOSED'").fetchone()[0]
+        total = con.execute("SELECT count(*) FROM mt_so_head").fetchone()[0]
+    assert (
+        total == len(world.sale_orders(60))
+        and closed == counts["000-k3cloud-saleorder-status-to-mysql"]["delivered"]
+    )
+    with sqlite3.connect(tmp_path / "bi.db") as con:
+        lines = con.execute("SELECT count(*) FROM aftersale_list_query").fetchone()[0]
+    assert lines == counts["001-kuaimai-aftersale-to-mysql"]["delivered"]
+    customers = json.loads((tmp_path / "sandbox" / "k3cloud-BD_Customer.json").read_text(encoding="utf-8"))
+    assert len(customers) == 40 + counts["003-wdt-stockout-to-k3cloud-customer"]["delivered"]
+    assert "Where to look" in first.stdout
 
     second = run_demo(tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert f"order_lines: {len(expected):,} rows" in second.stdout
-    with sqlite3.connect(tmp_path / "ferry.db") as con:
-        runs = con.execute("SELECT counts FROM runs WHERE scheme_id='demo-orders' ORDER BY id").fetchall()
-    last = json.loads(runs[-1][0])
-    assert (last["new"], last["delivered"]) == (0, 0)
+    again = last_counts(tmp_path)
+    assert all((c["new"], c["delivered"]) == (0, 0) for c in again.values()), again

@@ -1,93 +1,141 @@
-"""``ferry demo``: the main job on the embedded default, with no service but SQLite.
+"""``ferry demo``: the main job. The five seed schemes against the in-process sandbox, into SQLite.
 
-Starts the in-process demo API (paginated JSON with nested order items), then runs the two
-demo schemes (``src/ferry/demo/schemes``): products, then orders flattened by item, mapped
-with a ``_findCollection`` lookup and a ``_function`` into ``$FERRY_HOME/demo.db``.
+Starts the six vendor simulators in-process (no network, no service), runs the two helper
+schemes and the five seed schemes of ``examples/`` once each, with the ledger in
+``$FERRY_HOME/ferry.db`` and the seeds' MySQL targets as SQLite files in ``$FERRY_HOME``, and
+prints per scheme what was fetched, filtered, delivered and failed, and where to look.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import typer
+from rich.table import Table
 
 from ferry.cli._common import EXIT_OK, echo, guarded, open_store, stdout_console
 from ferry.cli._progress import LiveReporter, reporter_for
-from ferry.cli.run import print_report
 
-__all__ = ["SCHEMES_DIR", "demo", "register"]
-
-SCHEMES_DIR = Path(__file__).resolve().parents[1] / "demo" / "schemes"
-DEMO_UNTIL = "2024-06-02 00:00:00"
-"""The demo data ends on 2024-06-01; collecting up to this fixed time makes every run repeatable."""
+__all__ = ["demo", "register"]
 
 
 def _ferry_home() -> Path:
     home = Path(os.environ.get("FERRY_HOME", ".ferry"))
     home.mkdir(parents=True, exist_ok=True)
-    return home
+    return home.resolve()
 
 
-def _prepare_target(path: Path) -> None:
-    con = sqlite3.connect(path)
-    try:
-        con.executescript((SCHEMES_DIR / "schema.sql").read_text(encoding="utf-8"))
-    finally:
-        con.close()
+def _dump_written(sandbox: Any, folder: Path) -> dict[str, Path]:
+    """What the seeds wrote into the K3Cloud and KIS simulators, as JSON files to look at."""
+    folder.mkdir(parents=True, exist_ok=True)
+    documents = {
+        "k3cloud-BD_Customer.json": sandbox["k3cloud"].bills("BD_Customer"),
+        "k3cloud-SAL_SaleOrder.json": sandbox["k3cloud"].bills("SAL_SaleOrder"),
+        "kis-miscellaneousreceipt.json": sandbox["kis"].bills(),
+    }
+    paths = {}
+    for name, rows in documents.items():
+        path = folder / name
+        path.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2, default=str))
+        paths[name] = path
+    return paths
 
 
 @guarded
 def demo(
-    orders: Annotated[int, typer.Option("--orders", min=1, help="Orders the demo API serves.")] = 20_000,
-    products: Annotated[int, typer.Option("--products", min=1, help="Products in the catalogue.")] = 500,
-    latency_ms: Annotated[float, typer.Option("--latency-ms", min=0, help="Added latency per API call.")] = 0,
+    size: Annotated[
+        int, typer.Option("--size", min=1, max=100_000, help="Records each simulator holds.")
+    ] = 200,
 ) -> None:
-    """Run the main job end to end on SQLite: demo API -> ledger -> SQLite table.
+    """Run the five seed schemes end to end against the in-process sandbox, into SQLite.
 
-    Serves a paginated JSON API in-process, collects products and orders (orders are
-    flattened per item and filtered), maps each line with a lookup and a _function, and
-    writes them with REPLACE INTO into $FERRY_HOME/demo.db (FERRY_HOME defaults to ./.ferry).
-    Running it again delivers nothing twice.
+    The simulators of K3Cloud, KIS, JuShuiTan, WangDianTong, KuaiMai and OKKI run inside this
+    process. Seeds 000/001 write into SQLite stand-ins of their MySQL databases, 002-004 into
+    the KIS and K3Cloud simulators. The ledger is $FERRY_HOME/ferry.db (FERRY_HOME defaults to
+    ./.ferry); a second run delivers nothing twice (but the in-process simulators start afresh).
+    Records a target rejects (seed 004 has receipts whose sales order does not exist) are shown
+    as failed and kept for replay; the exit code is 1 only if a scheme's run failed.
 
     Example:
 
-        ferry demo --orders 5000
+        ferry demo --size 500
     """
-    from ferry.cli._common import parse_time
-    from ferry.demo.server import DemoSource
-    from ferry.engine.runner import run_scheme
-    from ferry.scheme.loader import load_scheme
+    from ferry.sandbox import Sandbox
+    from ferry.sandbox.seeds import prepare_sqlite_targets, run_seeds, sandbox_env, sqlite_connections
 
     home = _ferry_home()
-    target_db = (home / "demo.db").resolve()
-    _prepare_target(target_db)
     console = stdout_console()
+    sandbox = Sandbox.default(size=size)
+    files = prepare_sqlite_targets(home, size)
+    env = sandbox_env(sandbox)
+    echo(
+        f"sandbox: 6 simulators in-process, {size:,} records each; ledger and targets in {home}", style="bold"
+    )
+
+    def progress(seed: Any, scheme: Any) -> Any:
+        # Live progress on a terminal; in a log, the summary table below says it all.
+        return _Reporter(reporter_for(scheme.id, console)) if console.is_terminal else nullcontext(None)
+
+    summary = Table(title="seed schemes", title_justify="left")
+    for header in ("scheme", "status", "fetched", "filtered out", "delivered", "failed", "dead", "seconds"):
+        summary.add_column(header, justify="left" if header in ("scheme", "status") else "right")
     worst = EXIT_OK
-    with DemoSource(n_orders=orders, n_products=products, latency_ms=latency_ms) as source:
-        env = {**os.environ, "FERRY_DEMO_URL": source.base_url, "FERRY_DEMO_DB": str(target_db)}
-        echo(f"demo API: {source.base_url} ({orders:,} orders, {products:,} products)", style="bold")
-        with open_store() as store:
-            for name in ("products.yaml", "orders.yaml"):
-                scheme = load_scheme(SCHEMES_DIR / name, env=env)
-                now = parse_time(DEMO_UNTIL, option="'--until'", tz=scheme.tz)
-                with reporter_for(scheme.id, console) as reporter:
-                    report = run_scheme(scheme, store, now=now, progress=reporter)
-                    if isinstance(reporter, LiveReporter):
-                        reporter.finish()
-                print_report(report)
+    with open_store() as store:
+        for seed, report in run_seeds(
+            store,
+            sandbox=sandbox,
+            env=env,
+            connections=lambda s: sqlite_connections(s, files),
+            progress=progress,
+        ):
+            c = report.counts
+            summary.add_row(
+                report.scheme_id if not seed.helper else f"{report.scheme_id} (helper)",
+                report.status,
+                f"{c.fetched:,}",
+                f"{c.filtered_out:,}",
+                f"{c.delivered:,}",
+                f"{c.failed:,}",
+                f"{c.dead:,}",
+                f"{c.duration_s:.2f}",
+            )
+            if report.error:
+                echo(f"{report.scheme_id}: {report.error.splitlines()[0]}", style="red", err=True)
+            if report.status in ("failed", "invalid"):
                 worst = max(worst, report.exit_code)
-            store_url = store.url
-    with sqlite3.connect(target_db) as con:
-        lines = con.execute("SELECT count(*) FROM order_lines").fetchone()[0]
-    echo("")
-    echo(f"target: {target_db} (order_lines: {lines:,} rows)", style="bold")
-    echo(f"  sqlite3 {target_db} 'SELECT * FROM order_lines LIMIT 5'")
-    echo(f"ledger: {store_url}")
-    echo("  ferry records --scheme demo-orders --limit 5     ferry runs")
+        store_url = store.url
+    console.print(summary)
+    written = _dump_written(sandbox, home / "sandbox")
+    echo("Where to look:", style="bold")
+    echo(f"  ledger:       {store_url}")
+    echo("                ferry runs; ferry records --scheme 004-okki-receipts-to-k3cloud --status error")
+    echo(
+        f"  seed 000:     sqlite3 {home / 'ty_mes.db'} \"select * from mt_so_head where SO_STATUS='CLOSED'\""
+    )
+    echo(f"  seed 001:     sqlite3 {home / 'bi.db'} 'select * from aftersale_list_query limit 5'")
+    for name, path in written.items():
+        echo(f"  {name:<30}{path}")
     raise typer.Exit(worst)
+
+
+class _Reporter:
+    """Makes a progress reporter a context manager that finishes the live display."""
+
+    def __init__(self, reporter: Any) -> None:
+        self.reporter = reporter
+
+    def __enter__(self) -> Any:
+        self.reporter.__enter__()
+        return self.reporter
+
+    def __exit__(self, *exc: object) -> None:
+        if isinstance(self.reporter, LiveReporter):
+            self.reporter.finish()
+        self.reporter.__exit__(*exc)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,9 +3,7 @@
 Each command group lives in its own module under :mod:`ferry.cli` with a
 ``register(app: typer.Typer) -> None`` function; :data:`COMMAND_MODULES` lists them in the
 order ``ferry --help`` shows them. Adding a command is one module plus one entry there.
-:data:`OPTIONAL_COMMAND_MODULES` are registered when they exist, so ``ferry.cli.demo`` joins
-the app as soon as its module (with ``register``) lands. Command modules import the engine, store and connectors inside
-the command bodies, so ``ferry --help`` stays fast and never opens a database.
+Command modules import the engine, store and connectors inside the command bodies, so ``ferry --help`` stays fast and never opens a database.
 """
 
 from __future__ import annotations
@@ -29,11 +27,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.replay",
     "ferry.cli.schema",
     "ferry.cli.store",
+    "ferry.cli.demo",
+    "ferry.cli.sandbox",
+    "ferry.cli.demo_orders",
 )
 """Modules whose ``register(app)`` adds their commands, in help order."""
-
-OPTIONAL_COMMAND_MODULES: tuple[str, ...] = ("ferry.cli.demo",)
-"""Registered when importable (added by other parts of the project as they land)."""
 
 app = typer.Typer(
     name="ferry",
@@ -80,7 +78,7 @@ def main(
 
     Example:
 
-        ferry validate examples/demo/*.yaml && ferry run examples/demo/products.yaml examples/demo/orders.yaml
+        ferry demo && ferry runs
     """
     set_state(CliState(store_url=store, debug=debug))
 
@@ -88,14 +86,6 @@ def main(
 def _register_all() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
-    for name in OPTIONAL_COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # the module exists but something it imports is missing
-                raise
-            continue
-        module.register(app)
 
 
 _register_all()

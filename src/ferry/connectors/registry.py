@@ -39,7 +39,14 @@ Connection = ConnectionSpec
 
 CONNECTION_TYPES: dict[str, str] = {
     "http": "ferry.connectors.specs:HttpConnection",
+    "jushuitan": "ferry.connectors.jushuitan:JushuitanConnection",
+    "kingdee_k3cloud": "ferry.connectors.k3cloud:K3CloudConnection",
+    "kingdee_kis": "ferry.connectors.kis:KisConnection",
+    "kuaimai": "ferry.connectors.kuaimai:KuaimaiConnection",
+    "ledger": "ferry.connectors.specs:LedgerConnection",
+    "okki": "ferry.connectors.okki:OkkiConnection",
     "sql": "ferry.connectors.specs:SqlConnection",
+    "wangdiantong": "ferry.connectors.wangdiantong:WangdiantongConnection",
 }
 """Connection type name -> ``module:Class`` of its spec model."""
 

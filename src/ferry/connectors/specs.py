@@ -47,6 +47,7 @@ __all__ = [
     "HttpAuth",
     "HttpConnection",
     "LastPage",
+    "LedgerConnection",
     "Paging",
     "SqlConnection",
     "expand_env",
@@ -311,3 +312,15 @@ class HttpConnection(ConnectionSpec):
         if self.last_page.rule == "total" and not self.total_path:
             raise ValueError("last_page rule 'total' needs total_path, e.g. data.total")
         return self
+
+
+class LedgerConnection(ConnectionSpec):
+    """No target system: records stay in Ferry's ledger for other schemes' lookups."""
+
+    type: Literal["ledger"] = "ledger"
+
+    target_impl: ClassVar[str | None] = "ferry.connectors.ledger:LedgerTarget"
+
+    def label(self) -> str:
+        """``ledger connection 'store'``."""
+        return f"ledger connection {self.name!r}"

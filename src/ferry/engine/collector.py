@@ -67,6 +67,9 @@ class Collector:
         self.request = Mapper(
             meta.request, base="source.request", lookup_scheme=scheme.settings.lookup_scheme
         )
+        self.other = Mapper(
+            meta.otherRequest, base="source.otherRequest", lookup_scheme=scheme.settings.lookup_scheme
+        )
         self.page_size = self._page_size()
         self._dead: dict[str, str] = {}
         self.calls = CallLog(store, scheme.id, run_id, source.name)
@@ -138,8 +141,7 @@ class Collector:
                 "CURRENT_TIME": window.end,
                 **state.variables(limits.page_base),
             }
-            ctx = EvalContext(row={}, variables=variables, tz=self.scheme.tz, now=window.end)
-            request = self.request.map(ctx)
+            request = self.render(variables, now=window.end)
             try:
                 page = self._fetch(request, state)
             finally:
@@ -169,6 +171,18 @@ class Collector:
         self.counts.windows += 1
         stats["seconds"] = round(time.monotonic() - started, 3)
         return stats
+
+    def render(self, variables: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+        """The request for one page: ``otherRequest`` (FormId, FilterString ...) and ``request``.
+
+        Both are rendered with the window and paging ``variables``; a ``request`` field wins
+        over an ``otherRequest`` field of the same name.
+        """
+        ctx = EvalContext(row={}, variables=variables, tz=self.scheme.tz, now=now)
+        request = self.request.map(ctx)
+        if not self.meta.otherRequest:
+            return request
+        return {**self.other.map(ctx), **request}
 
     def _fetch(self, request: dict[str, Any], state: PageState) -> Page:
         def on_retry(attempt: int, exc: Exception) -> None:

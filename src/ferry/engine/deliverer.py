@@ -98,10 +98,15 @@ class Deliverer:
         return batch
 
     def options(self, now: datetime) -> dict[str, Any]:
+        """The connector options: the rendered ``otherRequest``, over vendor-specific top-level
+        keys of the metadata that QEasy users write beside ``request`` (K3Cloud's
+        ``distributionOrg``); an ``otherRequest`` field wins over a top-level key."""
         ctx = EvalContext(
             row={}, variables={"CURRENT_TIME": now, "LAST_SYNC_TIME": now}, tz=self.scheme.tz, now=now
         )
-        return self.options_mapper.map(ctx)
+        top = {**(self.meta.model_extra or {}), "distributionOrg": self.meta.distributionOrg}
+        extra = {k: v for k, v in top.items() if isinstance(v, str | int | float | bool) and v != ""}
+        return {**extra, **self.options_mapper.map(ctx)}
 
     def skip_recovery(self) -> None:
         """Do not reset ``queued`` rows on the first deliver (someone else already did)."""

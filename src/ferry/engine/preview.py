@@ -15,7 +15,6 @@ from ferry.engine.collector import Collector
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
 from ferry.engine.windows import Window
-from ferry.expr import EvalContext
 from ferry.scheme.model import Scheme
 from ferry.store import LedgerRow, Store
 from ferry.transform.packing import pack
@@ -63,9 +62,7 @@ def preview(
             "CURRENT_TIME": window.end,
             **state.variables(source.limits.page_base),
         }
-        request = collector.request.map(
-            EvalContext(row={}, variables=variables, tz=scheme.tz, now=window.end)
-        )
+        request = collector.render(variables, now=window.end)
         page = source.fetch(collector.meta.api, collector.meta.method, request, state)
         rows = [
             LedgerRow(

@@ -1,0 +1,117 @@
+"""``ferry sandbox``: serve the six vendor simulators on localhost until interrupted."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ferry.cli._common import EXIT_OK, echo, fail, guarded, stdout_console
+
+__all__ = ["register", "sandbox"]
+
+
+@guarded
+def sandbox(
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65_000, help="First port; one per simulator (0: any).")
+    ] = 8700,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    size: Annotated[int, typer.Option("--size", min=1, help="Records each simulator holds.")] = 200,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Serve only this simulator (repeatable).", show_default=False),
+    ] = None,
+    error_rate: Annotated[
+        float,
+        typer.Option("--error-rate", min=0, max=1, help="Share of calls failing with 5xx or a timeout."),
+    ] = 0.0,
+    latency: Annotated[float, typer.Option("--latency", min=0, help="Seconds added to every call.")] = 0.0,
+    token_expiry_calls: Annotated[
+        int | None,
+        typer.Option("--token-expiry-calls", min=1, help="Tokens/sessions expire after this many calls."),
+    ] = None,
+    drift_rate: Annotated[
+        float,
+        typer.Option("--drift-rate", min=0, max=1, help="Share of served records modified while paging."),
+    ] = 0.0,
+    late_rate: Annotated[
+        float, typer.Option("--late-rate", min=0, max=1, help="Share of records arriving late.")
+    ] = 0.0,
+    duplicate_rate: Annotated[
+        float, typer.Option("--duplicate-rate", min=0, max=1, help="Share of pages repeating a record.")
+    ] = 0.0,
+    no_rate_limits: Annotated[
+        bool, typer.Option("--no-rate-limits", help="Switch the vendors' call budgets off.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fault dice.")] = 7,
+) -> None:
+    """Serve the K3Cloud, KIS, JuShuiTan, WangDianTong, KuaiMai and OKKI simulators over HTTP.
+
+    Prints each simulator's URL and the environment variables that point the examples'
+    connections.yaml at them, then serves until Ctrl-C.
+
+    Example:
+
+        ferry sandbox --size 1000 --error-rate 0.1
+    """
+    from ferry.sandbox import SIMULATORS, Faults, Sandbox
+    from ferry.sandbox.seeds import sandbox_env
+    from ferry.sandbox.server import SandboxServer
+
+    unknown = sorted(set(only or []) - set(SIMULATORS))
+    if unknown:
+        fail(f"unknown simulator {unknown[0]!r}", hint=f"choose from: {', '.join(SIMULATORS)}")
+    budgets = {"rate_per_second": 0, "rate_per_minute": 0} if no_rate_limits else {}
+    faults = Faults(
+        error_rate=error_rate,
+        latency=latency,
+        token_expiry_calls=token_expiry_calls,
+        drift_rate=drift_rate,
+        late_rate=late_rate,
+        duplicate_rate=duplicate_rate,
+        seed=seed,
+        **budgets,
+    )
+    simulators = Sandbox.default(size=size, faults=faults, only=only or None)
+    console = stdout_console()
+    with SandboxServer(simulators, host=host, port=port) as server:
+        urls = server.urls()
+        table = Table(title="Ferry sandbox", title_justify="left")
+        table.add_column("system")
+        table.add_column("url")
+        table.add_column("demo credentials")
+        for name, url in urls.items():
+            described = simulators[name].describe()
+            credentials = described.get("credentials") or {
+                f"{group}.{k}" if group else k: v
+                for group, block in [
+                    ("", described),
+                    *((g, b) for g, b in described.items() if isinstance(b, dict)),
+                ]
+                for k, v in block.items()
+                if isinstance(v, str | int) and k not in ("base_url", "prefix")
+            }
+            table.add_row(
+                simulators[name].title or name, url, ", ".join(f"{k}={v}" for k, v in credentials.items())
+            )
+        console.print(table)
+        if not only:
+            echo("Point the examples at it:", style="bold")
+            for key, value in sandbox_env(simulators, urls).items():
+                echo(f"  export {key}={value}")
+        echo("Serving; Ctrl-C to stop.", style="bold")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    echo("calls answered: " + ", ".join(f"{sim.name} {len(sim.calls)}" for sim in simulators))
+    raise typer.Exit(EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sandbox`` to ``app``."""
+    app.command("sandbox")(sandbox)
