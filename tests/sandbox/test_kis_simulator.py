@@ -294,3 +294,17 @@ def test_describe_gives_the_demo_credentials():
     assert described["prefix"] == "/koas"
     assert described["credentials"]["client_id"] == KisSimulator.CLIENT_ID
     assert described["credentials"]["acct_number"] == KisSimulator.ACCT_NUMBER
+
+
+def test_material_list_pages_drift_and_duplicate_under_faults() -> None:
+    from ferry.sandbox import Faults
+    from ferry.sandbox.kis import KisSimulator
+
+    sim = KisSimulator(size=60, faults=Faults(drift_rate=0.3, duplicate_rate=1.0, seed=3))
+    assert len(sim.material_data) == 60
+    seen = []
+    ids = sim.material_data.select()
+    for start in range(0, 60, 20):
+        seen += [row["FItemID"] for row in sim.material_data.page(ids, start, 20)]
+    assert sim.material_data.duplicated and sim.material_data.drifted
+    assert len(seen) == 62  # two pages repeat the previous page's last row

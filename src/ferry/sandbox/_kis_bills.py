@@ -10,7 +10,7 @@ errors name the 1-based entry line (``第2行``) and every failing line is repor
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -94,8 +94,13 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def list_page(rows: list[Row], body: Mapping[str, Any]) -> Row:
+def list_page(
+    rows: list[Row], body: Mapping[str, Any], fetch: Callable[[int, int], list[Row]] | None = None
+) -> Row:
     """One page of ``rows`` for a ``.../List`` body (``CurrentPage`` 1-based, ``ItemsOfPage``).
+
+    ``fetch(start, size)`` serves the page instead of slicing ``rows`` (a :class:`Dataset`
+    page, so drift and duplicate faults apply).
 
     ``PageSize`` is accepted as an alias of ``ItemsOfPage`` [GUESS]. Past the last page the
     list is empty. ``TotalPage`` and ``TotalPages`` both carry the page count ([CONFLICT] in
@@ -116,7 +121,7 @@ def list_page(rows: list[Row], body: Mapping[str, Any]) -> Row:
     pages = math.ceil(len(rows) / size)
     start = (page - 1) * size
     return {
-        "List": rows[start : start + size],
+        "List": fetch(start, size) if fetch else rows[start : start + size],
         "TotalItems": len(rows),
         "TotalPage": pages,
         "TotalPages": pages,

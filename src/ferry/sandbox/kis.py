@@ -52,6 +52,7 @@ import httpx
 import orjson
 
 from ferry.sandbox import world
+from ferry.sandbox._dataset import Dataset
 from ferry.sandbox._faults import Faults
 from ferry.sandbox._kis_bills import (
     BAD_PARAMETER,
@@ -115,6 +116,12 @@ class KisSimulator(Simulator):
         count = materials if materials is not None else max(size, len(world.materials()))
         self.materials = {m.item_id: m for m in world.materials(count)}
         self.material_rows = [material_row(m) for m in self.materials.values()]
+        self.material_data = Dataset(
+            ((str(row["FItemID"]), world.spread(i, count), row) for i, row in enumerate(self.material_rows)),
+            dice=self.dice,
+            clock=self.now,
+        )
+        """The material list as a :class:`Dataset`: drift, late and duplicate faults apply to it."""
         self.tokens = TokenBook(token_lifetime, self.faults.token_expiry_calls, clock)
         self.token_lifetime = token_lifetime
         self._bills: dict[str, dict[str, Any]] = {}
@@ -231,7 +238,13 @@ class KisSimulator(Simulator):
         session = self._authorize(request, call, routed=True)
         if isinstance(session, httpx.Response):
             return session
-        return self._ok(call, list_page(self.material_rows, self._json_object(request)))
+        data = self.material_data
+        data.tick()
+        ids = data.select()
+        rows = [data.get(rid) or {} for rid in ids]
+        return self._ok(
+            call, list_page(rows, self._json_object(request), lambda start, size: data.page(ids, start, size))
+        )
 
     def _bill_list(self, request: httpx.Request, call: Call) -> httpx.Response:
         session = self._authorize(request, call, routed=True)
