@@ -346,3 +346,15 @@ def test_runs_table_fits_a_narrow_terminal(ferry, ledger, monkeypatch):
 
     assert all(len(line) <= 80 for line in result.output.splitlines())
     assert "shop-orders" in result.output and "partial" in result.output
+
+
+def test_record_show_lists_every_attempt_with_its_reason(ferry, ledger):
+    text = ferry("records", "show", "shop-orders", "3").output
+    assert "attempts:" in text
+    assert "#1 " in text and "dead" in text and "物料编码不存在" in text
+
+    doc = json.loads(ferry("records", "show", "shop-orders", "3", "--json").output)
+    assert [(h["attempt"], h["status"], h["error"]) for h in doc["attempt_history"]] == [(1, "dead", "物料编码不存在")]
+
+    finished = ferry("records", "show", "shop-orders", "1").output
+    assert "#1 " in finished and "finished" in finished

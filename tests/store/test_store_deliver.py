@@ -230,3 +230,27 @@ def test_replay_needs_a_filter(store: Store) -> None:
         store.replay("s")
     with pytest.raises(ValueError, match="unknown status 'failed'"):
         store.replay("s", status="failed")
+
+
+def test_failed_attempts_are_kept_as_the_records_history(store: Store) -> None:
+    _put(store, "a", "b")
+    retry_at = datetime(2024, 5, 1, 8, 20, tzinfo=UTC)
+    assert [r.record_id for r in store.claim("s", 10, now=LATER)] == ["a", "b"]
+    store.record_results(
+        "s",
+        [
+            RecordResult("a", "error", error="HTTP 502", next_attempt_at=retry_at, run_id=7),
+            RecordResult("b", "finished", response={"ok": 1}),
+        ],
+    )
+    assert [r.record_id for r in store.claim("s", 10, now=LATER)] == ["a"]
+    store.record_results("s", [RecordResult("a", "dead", error="timed out after 30s", run_id=8)])
+
+    history = store.record_history("s", "a")
+    assert [(h["attempt"], h["status"], h["error"], h["run_id"]) for h in history] == [
+        (1, "error", "HTTP 502", 7),
+        (2, "dead", "timed out after 30s", 8),
+    ]
+    assert history[0]["next_attempt_at"] == retry_at and history[1]["next_attempt_at"] is None
+    assert store.record_history("s", "b") == []  # a success is the ledger row itself
+    assert store.record_history("other", "a") == []

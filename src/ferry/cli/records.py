@@ -186,7 +186,8 @@ def show(
     record_id: Annotated[str, typer.Argument(metavar="ID", help="Record id.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Print one ledger record: its state, source content, last error and target response.
+    """Print one ledger record: its state, every delivery attempt, source content, last error
+    and target response.
 
     Example:
 
@@ -194,6 +195,7 @@ def show(
     """
     with open_store() as store:
         row = store.get_record(scheme, record_id)
+        history = store.record_history(scheme, record_id) if row is not None else []
     if row is None:
         fail(
             f"no record {record_id!r} in scheme {scheme!r}",
@@ -201,6 +203,15 @@ def show(
             hint=f"search with: ferry records --scheme {scheme} --id '{record_id[:20]}*'",
         )
     doc = record_document(row, full=True)
+    doc["attempt_history"] = [
+        {
+            **h,
+            "error": h["error"] and redact(h["error"]),
+            "at": fmt_time(h["at"]),
+            "next_attempt_at": h["next_attempt_at"] and fmt_time(h["next_attempt_at"]),
+        }
+        for h in history
+    ]
     if as_json:
         print_json(doc)
         raise typer.Exit(EXIT_OK)
@@ -210,6 +221,14 @@ def show(
     for key in ("next_attempt_at", "window_start", "window_end", "created_at", "updated_at", "delivered_at"):
         if doc[key] is not None:
             echo(f"  {key.replace('_', ' ')}: {fmt_time(doc[key])}")
+    echo("attempts:", style="bold")
+    for h in doc["attempt_history"]:
+        retry = f", retry at {h['next_attempt_at']}" if h["next_attempt_at"] else ""
+        echo(f"  #{h['attempt']} {h['at']} {h['status']} (run {h['run_id']}){retry}: {h['error']}")
+    if row.status == "finished":
+        echo(f"  #{row.attempts} {fmt_time(doc['delivered_at'])} finished (run {row.run_id})")
+    elif not history:
+        echo("  (none yet)" if row.attempts == 0 else f"  {row.attempts} attempt(s), now {row.status}")
     echo("content:", style="bold")
     print_json(row.content)
     echo("last error:", style="bold")

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from ferry.store._hot import LEDGER_FIELDS, hot_sql
 from ferry.store._models import RECORD_STATUSES, RESULT_STATUSES, LedgerRow, RecordResult
-from ferry.store._schema import ledger
+from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads, to_text
 
@@ -116,6 +116,27 @@ def record_results(
             err_sql, err_params = _column_values(hot, part, 2)
             params = (at, due, status, at, *resp_params, *err_params, run, at, status, scheme_id)
             conn.exec_driver_sql(hot.result(len(ids), resp_sql, err_sql), (*params, *hot.id_params(ids)))
+            if status in ("error", "dead"):
+                _remember_failures(conn, scheme_id, ids, status, now)
+
+
+def _remember_failures(
+    conn: sa.Connection, scheme_id: str, ids: list[str], status: str, now: datetime
+) -> None:
+    """Copy the failed rows' new state into ``record_attempts`` (rows re-queued meanwhile are
+    ``pending`` again and skipped): their attempt number, error and next retry time."""
+    source = sa.select(
+        L.c.scheme_id,
+        L.c.record_id,
+        L.c.attempts,
+        L.c.status,
+        sa.literal(now, type_=record_attempts.c.at.type),
+        L.c.run_id,
+        L.c.last_error,
+        L.c.next_attempt_at,
+    ).where(L.c.scheme_id == scheme_id, L.c.record_id.in_(ids), L.c.status == status)
+    columns = ["scheme_id", "record_id", "attempt", "status", "at", "run_id", "error", "next_attempt_at"]
+    conn.execute(sa.insert(record_attempts).from_select(columns, source))
 
 
 def _column_values(hot: Any, part: Sequence[tuple[Any, ...]], index: int) -> tuple[str, tuple[Any, ...]]:

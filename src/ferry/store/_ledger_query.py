@@ -10,11 +10,11 @@ import sqlalchemy as sa
 
 from ferry.store._ledger_deliver import LEDGER_COLUMNS, row_to_ledger
 from ferry.store._models import RECORD_STATUSES, LedgerRow
-from ferry.store._schema import ledger
+from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware
 from ferry.store.codec import loads
 
-__all__ = ["count_by_status", "find_records", "get_record", "lookup_chunk"]
+__all__ = ["count_by_status", "find_records", "get_record", "lookup_chunk", "record_history"]
 
 L = ledger
 
@@ -90,6 +90,17 @@ def get_record(conn: sa.Connection, scheme_id: str, record_id: str) -> LedgerRow
     query = sa.select(*LEDGER_COLUMNS).where(L.c.scheme_id == scheme_id, L.c.record_id == record_id)
     row = conn.execute(query).first()
     return None if row is None else row_to_ledger(row)
+
+
+def record_history(conn: sa.Connection, scheme_id: str, record_id: str) -> list[dict[str, Any]]:
+    """The failed attempts of one record, oldest first (see :meth:`Store.record_history`)."""
+    A = record_attempts
+    query = (
+        sa.select(A.c.attempt, A.c.status, A.c.at, A.c.run_id, A.c.error, A.c.next_attempt_at)
+        .where(A.c.scheme_id == scheme_id, A.c.record_id == record_id)
+        .order_by(A.c.id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def lookup_chunk(conn: sa.Connection, scheme_id: str, after: str | None, size: int) -> list[dict[str, Any]]:

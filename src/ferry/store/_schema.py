@@ -25,6 +25,7 @@ __all__ = [
     "api_calls",
     "ledger",
     "metadata",
+    "record_attempts",
     "runs",
     "schemes",
     "window_cursors",
@@ -106,6 +107,22 @@ ledger = sa.Table(
     sa.Index("ix_ledger_due", "scheme_id", "status", "next_attempt_at"),
     sa.Index("ix_ledger_number", "scheme_id", "number"),
 )
+
+record_attempts = sa.Table(
+    "record_attempts",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("scheme_id", ID, nullable=False),
+    sa.Column("record_id", ID, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("error", MEDIUM_TEXT),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Index("ix_record_attempts_record", "scheme_id", "record_id", "id"),
+)
+"""One row per failed delivery attempt (``error`` or ``dead``); successes live on the ledger row."""
 
 runs = sa.Table(
     "runs",

@@ -355,6 +355,17 @@ class Store:
         with self._tx() as conn:
             return _ledger_query.get_record(conn, scheme_id, record_id)
 
+    @guarded("reading a record's history")
+    def record_history(self, scheme_id: str, record_id: str) -> list[dict[str, Any]]:
+        """Every failed delivery attempt of a record, oldest first.
+
+        Each item: ``attempt`` (1-based), ``status`` (``error`` or ``dead``), ``at``,
+        ``run_id``, ``error`` and ``next_attempt_at`` (the retry time the ladder chose). The
+        successful attempt, if any, is the ledger row itself (``delivered_at``, ``attempts``).
+        """
+        with self._tx() as conn:
+            return _ledger_query.record_history(conn, scheme_id, record_id)
+
     def iter_lookup_rows(self, scheme_id: str) -> Iterator[dict[str, Any]]:
         """Stream every row of a scheme as ``{"id", "number", "content"}``, in id order.
 
