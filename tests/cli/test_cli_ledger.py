@@ -354,7 +354,9 @@ def test_record_show_lists_every_attempt_with_its_reason(ferry, ledger):
     assert "#1 " in text and "dead" in text and "物料编码不存在" in text
 
     doc = json.loads(ferry("records", "show", "shop-orders", "3", "--json").output)
-    assert [(h["attempt"], h["status"], h["error"]) for h in doc["attempt_history"]] == [(1, "dead", "物料编码不存在")]
+    assert [(h["attempt"], h["status"], h["error"]) for h in doc["attempt_history"]] == [
+        (1, "dead", "物料编码不存在")
+    ]
 
     finished = ferry("records", "show", "shop-orders", "1").output
     assert "#1 " in finished and "finished" in finished

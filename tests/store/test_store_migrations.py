@@ -13,7 +13,15 @@ from ferry.errors import FatalError
 from ferry.store import Store, open_store
 from ferry.store._schema import metadata
 
-TABLES = {"schemes", "window_cursors", "ledger", "record_attempts", "runs", "api_calls", "ferry_alembic_version"}
+TABLES = {
+    "schemes",
+    "window_cursors",
+    "ledger",
+    "record_attempts",
+    "runs",
+    "api_calls",
+    "ferry_alembic_version",
+}
 
 
 def _tables(url: str) -> set[str]:
