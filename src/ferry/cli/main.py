@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.runs",
     "ferry.cli.records",
     "ferry.cli.replay",
+    "ferry.cli.reconcile",
     "ferry.cli.schema",
     "ferry.cli.store",
     "ferry.cli.demo",

@@ -30,9 +30,11 @@ from ferry.transform.condition import compile_condition
 from ferry.transform.flatten import beat_flat
 from ferry.transform.mapping import Mapper
 
-__all__ = ["Collector", "Progress"]
+__all__ = ["Collector", "Progress", "Row"]
 
 Progress = Callable[..., None]
+Row = tuple[str, str | None, dict[str, Any]]
+"""A ledger row as the collector produces it: (record id, number, content)."""
 
 MAX_PAGES_PER_WINDOW = 100_000
 
@@ -124,12 +126,15 @@ class Collector:
         finally:
             self.request = saved
 
-    def collect_window(self, window: Window, *, cursor_kind: str | None) -> dict[str, Any]:
-        """Page through one window; commit each page; move the cursor with the last page."""
-        started = time.monotonic()
+    def pages(self, window: Window) -> Iterator[tuple[PageState, Page, list[Row]]]:
+        """Page through one window: ``(state, page, rows)`` per page, rows filtered and flattened.
+
+        Raises:
+            FatalError: Paging does not end (too many pages, or a page repeating the last one),
+                or the source keeps failing after the retry policy's attempts.
+        """
         limits = self.source.limits
         state: PageState | None = PageState(index=0, page_size=self.page_size)
-        stats: dict[str, Any] = {"window": str(window), "pages": 0, "fetched": 0, "stored": 0, "total": None}
         previous_ids: list[str] | None = None
         while state is not None:
             if state.index >= MAX_PAGES_PER_WINDOW:
@@ -153,6 +158,14 @@ class Collector:
                     f"window {window}: page {state.index} repeats the previous page; paging loops"
                 )
             previous_ids = ids
+            yield state, page, rows
+            state = page.next
+
+    def collect_window(self, window: Window, *, cursor_kind: str | None) -> dict[str, Any]:
+        """Page through one window; commit each page; move the cursor with the last page."""
+        started = time.monotonic()
+        stats: dict[str, Any] = {"window": str(window), "pages": 0, "fetched": 0, "stored": 0, "total": None}
+        for state, page, rows in self.pages(window):
             last = page.next is None
             cursor = (cursor_kind, window.end) if (last and cursor_kind) else None
             self._store(rows, window, cursor)
@@ -167,7 +180,6 @@ class Collector:
             )
             if self.after_page is not None:
                 self.after_page()
-            state = page.next
         self.counts.windows += 1
         stats["seconds"] = round(time.monotonic() - started, 3)
         return stats
@@ -212,7 +224,7 @@ class Collector:
                 f"source {self.source.name}: giving up after {self.retry.attempts} attempts: {exc}"
             ) from exc
 
-    def _rows(self, records: list[dict[str, Any]]) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    def _rows(self, records: list[dict[str, Any]]) -> Iterator[Row]:
         meta = self.meta
         self.counts.fetched += len(records)
         for record in records:

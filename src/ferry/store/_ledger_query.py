@@ -11,10 +11,18 @@ import sqlalchemy as sa
 from ferry.store._ledger_deliver import LEDGER_COLUMNS, row_to_ledger
 from ferry.store._models import RECORD_STATUSES, LedgerRow
 from ferry.store._schema import ledger, record_attempts
-from ferry.store._sql import aware
+from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads
 
-__all__ = ["count_by_status", "find_records", "get_record", "lookup_chunk", "record_history"]
+__all__ = [
+    "count_by_status",
+    "find_records",
+    "get_record",
+    "ledger_states",
+    "lookup_chunk",
+    "record_history",
+    "window_states",
+]
 
 L = ledger
 
@@ -90,6 +98,27 @@ def get_record(conn: sa.Connection, scheme_id: str, record_id: str) -> LedgerRow
     query = sa.select(*LEDGER_COLUMNS).where(L.c.scheme_id == scheme_id, L.c.record_id == record_id)
     row = conn.execute(query).first()
     return None if row is None else row_to_ledger(row)
+
+
+def ledger_states(conn: sa.Connection, scheme_id: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``{record_id: (content_hash, status)}`` for those of ``ids`` in the ledger."""
+    found: dict[str, tuple[str, str]] = {}
+    for part in chunks(list(dict.fromkeys(ids))):
+        query = sa.select(L.c.record_id, L.c.content_hash, L.c.status).where(
+            L.c.scheme_id == scheme_id, L.c.record_id.in_(part)
+        )
+        found.update({rid: (digest, status) for rid, digest, status in conn.execute(query)})
+    return found
+
+
+def window_states(conn: sa.Connection, scheme_id: str, start: datetime, end: datetime) -> dict[str, str]:
+    """``{record_id: status}`` of the rows last collected in a window starting in ``[start, end)``."""
+    query = sa.select(L.c.record_id, L.c.status).where(
+        L.c.scheme_id == scheme_id,
+        L.c.window_start >= aware(start, "start"),
+        L.c.window_start < aware(end, "end"),
+    )
+    return {rid: status for rid, status in conn.execute(query)}
 
 
 def record_history(conn: sa.Connection, scheme_id: str, record_id: str) -> list[dict[str, Any]]:

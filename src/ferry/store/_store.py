@@ -355,6 +355,18 @@ class Store:
         with self._tx() as conn:
             return _ledger_query.get_record(conn, scheme_id, record_id)
 
+    @guarded("reading ledger states")
+    def ledger_states(self, scheme_id: str, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``{record_id: (content_hash, status)}`` for those of ``record_ids`` in the ledger."""
+        with self._tx() as conn:
+            return _ledger_query.ledger_states(conn, scheme_id, record_ids)
+
+    @guarded("reading a window's records")
+    def window_states(self, scheme_id: str, start: datetime, end: datetime) -> dict[str, str]:
+        """``{record_id: status}`` of the rows whose collecting window starts in ``[start, end)``."""
+        with self._tx() as conn:
+            return _ledger_query.window_states(conn, scheme_id, start, end)
+
     @guarded("reading a record's history")
     def record_history(self, scheme_id: str, record_id: str) -> list[dict[str, Any]]:
         """Every failed delivery attempt of a record, oldest first.
