@@ -160,8 +160,10 @@ def test_seed_003_creates_customers_only_for_titled_stockouts_with_cased_use_org
     ]
     titled = [r for r in rows if r["invoice_title"]]
     created = [c for c in sandbox["k3cloud"].bills("BD_Customer") if c["FNumber"] not in seeded]  # type: ignore[attr-defined]
-    assert titled and len(titled) < len(rows)
-    assert sorted(c["FName"] for c in created) == sorted(r["invoice_title"] for r in titled)
+    titles = {r["invoice_title"] for r in titled}
+    assert titled and len(titled) < len(rows) and len(titles) < len(titled), "the data must repeat titles"
+    # MatchField FName: one customer per invoice title, found again instead of created twice
+    assert sorted(c["FName"] for c in created) == sorted(titles)
     for customer in created:
         assert customer["FGroup"] == "B11"
         assert customer["FCreateOrgId"] == "100"
@@ -199,13 +201,29 @@ def test_seed_004_writes_receipts_into_the_existing_orders_found_by_lookup(
 
 
 def test_seeds_survive_faults_with_every_record_delivered_once(store: Any) -> None:
-    faults = Faults(error_rate=0.15, token_expiry_calls=7, duplicate_rate=0.3, seed=5, rate_per_second=0)
+    faults = Faults(
+        error_rate=0.15,
+        token_expiry_calls=7,
+        duplicate_rate=0.3,
+        lost_write_rate=0.2,
+        seed=5,
+        rate_per_second=0,
+    )
     sandbox = Sandbox.default(size=SIZE, faults=faults)
     reports = run(store, sandbox, "kis-material", "002", "003")
     assert all(r.status == "succeeded" for r in reports.values()), {k: r.error for k, r in reports.items()}
     assert sum(r.counts.retries for r in reports.values()) > 0
+    lost = [
+        c
+        for sim in (sandbox["kis"], sandbox["k3cloud"])
+        for c in sim.calls
+        if c.fault == "timeout-after-commit"
+    ]
+    assert lost, "some writes must have lost their answer"
     bills = sandbox["kis"].bills()  # type: ignore[attr-defined]
     assert len(bills) == len({b["FBillNo"] for b in bills}) == reports["002"].counts.delivered
+    names = [c["FName"] for c in sandbox["k3cloud"].bills("BD_Customer")]  # type: ignore[attr-defined]
+    assert len(names) == len(set(names)), "a retried customer save must not create a second customer"
 
 
 def test_seeds_run_over_real_http_against_ferry_sandbox_server(store: Any) -> None:

@@ -68,7 +68,12 @@ BOOL_OPTIONS = {
 }
 LIST_OPTIONS = {name.lower(): name for name in ("NeedUpDateFields", "NeedReturnFields", "Numbers")}
 INT_OPTIONS = {name.lower(): name for name in ("BatchCount", "CreateOrgId", "SelectedPostId")}
-CALL_OPTIONS = {"formid": "FormId", "operation": "Operation", "distributionorg": "distributionOrg"}
+CALL_OPTIONS = {
+    "formid": "FormId",
+    "operation": "Operation",
+    "distributionorg": "distributionOrg",
+    "matchfield": "MatchField",
+}
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 
@@ -83,6 +88,9 @@ class SaveCall:
     owners: list[list[str]]
     """For each Model (DIndex), the record ids it answers for."""
     distribution_org: Any = None
+    match_field: str | None = None
+    """Ferry's ``MatchField`` option: the field that finds an existing record (see
+    :mod:`ferry.connectors._k3cloud_match`); never sent to K3Cloud."""
 
 
 def _flag(name: str, value: Any, where: str) -> bool | None:
@@ -208,6 +216,7 @@ def build_call(delivery: Delivery, *, where: str) -> SaveCall:
         body={"formid": form_id, "data": data},
         owners=_owners(delivery, models),
         distribution_org=call.get("distributionOrg") or None,
+        match_field=str(call.get("MatchField") or "").strip() or None,
     )
 
 

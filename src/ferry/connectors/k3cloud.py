@@ -51,8 +51,9 @@ import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from ferry.connectors._k3cloud_allocate import allocation_body, note_allocation
+from ferry.connectors._k3cloud_match import match_existing
 from ferry.connectors._k3cloud_query import plan_query, rows_to_records
-from ferry.connectors._k3cloud_save import SaveCall, build_call, outcomes
+from ferry.connectors._k3cloud_save import SAVE_LIKE, SaveCall, build_call, outcomes
 from ferry.connectors._k3cloud_session import FORM_SERVICE, K3CloudSession
 from ferry.connectors._k3cloud_status import (
     find_status,
@@ -204,6 +205,10 @@ class K3CloudConnector:
         """Save/BatchSave/Submit/Audit ``delivery``; one outcome per record (by ``DIndex``)."""
         save = build_call(delivery, where=self.client.where(delivery.api))
         api = save.operation
+        if api in SAVE_LIKE:
+            model = save.body["data"].get("Model")
+            models = model if isinstance(model, list) else [model]
+            match_existing(save.form_id, models, save.match_field, self._query_rows)
         document = self.session.call(FORM_SERVICE + save.operation, save.body, api=api)
         status = find_status(document)
         if status is None:
@@ -217,6 +222,14 @@ class K3CloudConnector:
         if allocation is not None:
             self._allocate(save, results, *allocation)
         return results
+
+    def _query_rows(self, form_id: str, field_keys: str, filter_string: str, limit: int) -> list[list[Any]]:
+        """Rows of one ExecuteBillQuery (for matching existing records before a save)."""
+        data = {"FormId": form_id, "FieldKeys": field_keys, "FilterString": filter_string, "Limit": limit}
+        document = self.session.call(
+            FORM_SERVICE + "ExecuteBillQuery", {"data": data}, api="ExecuteBillQuery"
+        )
+        return [row for row in self._rows("ExecuteBillQuery", document) if isinstance(row, list)]
 
     def _allocate(
         self, save: SaveCall, results: Sequence[Outcome], body: dict[str, Any], ids: list[Any]

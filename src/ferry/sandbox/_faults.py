@@ -26,6 +26,9 @@ class Faults:
     commit_before_timeout: float = 0.0
     """Share of timeouts on *write* calls that happen after the write was applied (the client
     sees a timeout, the vendor kept the data: the case idempotent saves must survive)."""
+    lost_write_rate: float = 0.0
+    """Share of *write* calls that are applied and then answered with a timeout (the answer is
+    lost on the way back), whatever ``error_rate`` says."""
     latency: float = 0.0
     """Seconds added to every call."""
     rate_per_second: int | None = None
@@ -49,7 +52,14 @@ class Faults:
     """Seed of the fault dice (faults are reproducible)."""
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "timeout_share", "commit_before_timeout", "drift_rate", "late_rate"):
+        for name in (
+            "error_rate",
+            "timeout_share",
+            "commit_before_timeout",
+            "lost_write_rate",
+            "drift_rate",
+            "late_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Faults.{name} must be between 0 and 1, got {value!r}")

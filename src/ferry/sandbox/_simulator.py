@@ -229,6 +229,15 @@ class Simulator:
             self.calls.append(call)
         if self.faults.latency:
             time.sleep(self.faults.latency)
+        if (
+            self.faults.lost_write_rate
+            and self.is_write(request)
+            and self.dice.chance(self.faults.lost_write_rate)
+        ):
+            call.fault = "timeout-after-commit"
+            with self.lock:
+                self.dispatch(request, call)
+            raise httpx.ReadTimeout("sandbox: injected timeout after the write was applied", request=request)
         if self.dice.chance(self.faults.error_rate):
             if self.dice.chance(self.faults.timeout_share):
                 call.fault = "timeout"
