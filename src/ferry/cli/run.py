@@ -51,6 +51,13 @@ def print_report(report: RunReport) -> None:
     headers = [header for header, _ in COLUMNS] + ["duration"]
     table = fitted_table(headers, [cells], width=console.width, right=headers)
     console.print(table)
+    recovered = int(getattr(counts, "recovered", 0))
+    if recovered:
+        echo(
+            f"{recovered:,} record{'s' if recovered != 1 else ''} recovered that a first pass missed "
+            f"({int(getattr(counts, 'verified', 0)):,} window re-reads; see: ferry runs show {report.run_id})",
+            style="cyan",
+        )
     failed = int(getattr(counts, "failed", 0)) + int(getattr(counts, "dead", 0))
     if failed:
         echo(

@@ -29,7 +29,7 @@ STATUS_STYLES = {"succeeded": "green", "partial": "yellow", "failed": "bold red"
 LIST_COUNTS = ("fetched", "new", "delivered", "failed", "dead")
 SHOW_COUNTS = (
     "windows", "pages", "fetched", "filtered_out", "flattened", "new", "changed", "unchanged", "no_id",
-    "delivered", "failed", "dead", "retries",
+    "delivered", "failed", "dead", "retries", "verified", "recovered",
 )  # fmt: skip
 
 app = typer.Typer(
@@ -164,7 +164,7 @@ def _show(run_id: int, *, as_json: bool) -> None:
         )
     windows = doc.get("windows") or []
     if windows:
-        keys = ("pages", "fetched", "stored", "total", "seconds")
+        keys = ("pages", "fetched", "stored", "total", "recovered", "short", "seconds")
         rows = [
             (str(i), str(w.get("window", "")), *(_cell(w.get(key)) for key in keys))
             for i, w in enumerate(windows, 1)

@@ -37,6 +37,8 @@ Row = tuple[str, str | None, dict[str, Any]]
 """A ledger row as the collector produces it: (record id, number, content)."""
 
 MAX_PAGES_PER_WINDOW = 100_000
+VERIFY_PASSES = 2
+"""Re-reads of a window whose records fell short of the API's total."""
 
 
 class Collector:
@@ -122,7 +124,12 @@ class Collector:
         saved, self.request = self.request, Mapper(fields, base="source.omissionRemedy.takeOverRequest")
         try:
             end = now - self.scheme.window.lag
-            return self.collect_window(Window(end - self.scheme.window.step, end), cursor_kind=None)
+            before = self.counts.new
+            stats = self.collect_window(Window(end - self.scheme.window.step, end), cursor_kind=None)
+            found = self.counts.new - before  # every new record here was missed by the main windows
+            self.counts.recovered += found - stats.get("recovered", 0)
+            stats["recovered"] = found
+            return stats
         finally:
             self.request = saved
 
@@ -162,27 +169,65 @@ class Collector:
             state = page.next
 
     def collect_window(self, window: Window, *, cursor_kind: str | None) -> dict[str, Any]:
-        """Page through one window; commit each page; move the cursor with the last page."""
+        """Page through one window; commit each page; move the cursor once the window is complete.
+
+        The cursor moves in the transaction of the window's last page -- unless the API reported
+        a total and fewer distinct records came than the largest total it reported (records
+        moved while paging shift the offsets, so a pager skips some): then the window is read
+        again (``settings.verify_totals``, at most :data:`VERIFY_PASSES` times) and the cursor
+        moves after that.
+        """
         started = time.monotonic()
         stats: dict[str, Any] = {"window": str(window), "pages": 0, "fetched": 0, "stored": 0, "total": None}
+        seen: set[Any] = set()
+        verify = self.scheme.settings.verify_totals
         for state, page, rows in self.pages(window):
+            seen.update(self._raw_ids(page.records))
+            if page.total is not None:  # the largest: records modified out of the window lower it
+                stats["total"] = max(page.total, stats["total"] or 0)
             last = page.next is None
-            cursor = (cursor_kind, window.end) if (last and cursor_kind) else None
+            short = verify and last and stats["total"] is not None and len(seen) < stats["total"]
+            cursor = (cursor_kind, window.end) if (last and cursor_kind and not short) else None
             self._store(rows, window, cursor)
-            self.counts.pages += 1
-            stats["pages"] += 1
-            stats["fetched"] += len(page.records)
-            stats["stored"] += len(rows)
-            if page.total is not None:
-                stats["total"] = page.total
-            self.progress(
-                "page", window=window, page=state.index, records=len(page.records), counts=self.counts
-            )
-            if self.after_page is not None:
-                self.after_page()
+            self._page_done(window, state, page, rows, stats)
+        passes = 0
+        while verify and stats["total"] is not None and len(seen) < stats["total"] and passes < VERIFY_PASSES:
+            passes += 1
+            self.counts.verified += 1
+            self.progress("verify", window=window, short=stats["total"] - len(seen))
+            for state, page, rows in self.pages(window):
+                seen.update(self._raw_ids(page.records))
+                if page.total is not None:
+                    stats["total"] = max(page.total, stats["total"] or 0)
+                new = self._store(rows, window, None)
+                self.counts.recovered += new
+                stats["recovered"] = stats.get("recovered", 0) + new
+                self._page_done(window, state, page, rows, stats)
+        if passes and cursor_kind:
+            self.store.set_cursor(self.scheme.id, cursor_kind, window.end)
+        if stats["total"] is not None and len(seen) < stats["total"]:
+            stats["short"] = stats["total"] - len(seen)
         self.counts.windows += 1
         stats["seconds"] = round(time.monotonic() - started, 3)
         return stats
+
+    def _page_done(
+        self, window: Window, state: PageState, page: Page, rows: list[Row], stats: dict[str, Any]
+    ) -> None:
+        self.counts.pages += 1
+        stats["pages"] += 1
+        stats["fetched"] += len(page.records)
+        stats["stored"] += len(rows)
+        self.progress("page", window=window, page=state.index, records=len(page.records), counts=self.counts)
+        if self.after_page is not None:
+            self.after_page()
+
+    def _raw_ids(self, records: list[dict[str, Any]]) -> list[Any]:
+        """Source ids of ``records`` (before filtering), for comparing with the API's total."""
+        key = self.meta.id
+        if not key:
+            return []
+        return [str(resolve_path(record, key)) for record in records]
 
     def render(self, variables: dict[str, Any], *, now: datetime) -> dict[str, Any]:
         """The request for one page: ``otherRequest`` (FormId, FilterString ...) and ``request``.
@@ -253,11 +298,12 @@ class Collector:
         rows: list[tuple[str, str | None, dict[str, Any]]],
         window: Window,
         cursor: tuple[str, datetime] | None,
-    ) -> None:
+    ) -> int:
+        """Upsert one page (and move ``cursor`` with it); returns how many records were new."""
         if not rows:
             if cursor is not None:
                 self.store.set_cursor(self.scheme.id, cursor[0], cursor[1])
-            return
+            return 0
         dead = [
             RecordResult(record_id=rid, status="dead", error=why, run_id=self.run_id)
             for rid, why in self._dead.items()
@@ -276,3 +322,4 @@ class Collector:
         self.counts.new += result.new
         self.counts.changed += result.changed
         self.counts.unchanged += result.unchanged
+        return result.new

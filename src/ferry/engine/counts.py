@@ -32,6 +32,11 @@ class RunCounts:
     dead: int = 0
     """Records that failed their last attempt (dead letters)."""
     retries: int = 0
+    verified: int = 0
+    """Windows read a second time because fewer records came than the API's total."""
+    recovered: int = 0
+    """New records found by a verification re-read or an omissionRemedy sweep: records the
+    first pass missed (offset drift, late arrivals)."""
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:

@@ -144,6 +144,14 @@ class SchemeSettings(_Strict):
         le=16,
         description="With stream: process, how many child processes deliver side by side (claims never overlap).",
     )
+    verify_totals: bool = Field(
+        True,
+        description=(
+            "After a window, compare the distinct records read with the total the API reports; when "
+            "short (records moved while paging), read the window again, up to twice, and count what "
+            "that recovers."
+        ),
+    )
     timezone: str = Field("Asia/Shanghai", description="Zone for naive times and date formatters.")
     function_raw_text_on_error: bool = Field(
         False,
