@@ -18,6 +18,8 @@ TABLES = {
     "window_cursors",
     "ledger",
     "record_attempts",
+    "rate_keys",
+    "rate_calls",
     "runs",
     "api_calls",
     "ferry_alembic_version",

@@ -146,3 +146,17 @@ def test_api_calls_validate_fields(store: Store) -> None:
     with pytest.raises(ValueError, match="missing api"):
         store.log_api_calls([{"connection": "k3"}])
     assert store.list_api_calls() == []
+
+
+def test_rate_budget_reservations_count_calls_in_a_sliding_window(store: Store) -> None:
+    rules = [(3, 1.0), (5, 60.0)]
+    assert [store.reserve_call("jst:app", rules, 100.0 + i * 0.1) for i in range(3)] == [0.0, 0.0, 0.0]
+    assert store.reserve_call("jst:app", rules, 100.3) == pytest.approx(
+        0.7
+    )  # 100.0 leaves the window at 101.0
+    assert store.reserve_call("other:app", rules, 100.3) == 0.0  # budgets are per key
+    assert store.reserve_call("jst:app", rules, 101.05) == 0.0
+    assert store.reserve_call("jst:app", rules, 101.15) == 0.0  # 5 calls within the minute now
+    assert store.reserve_call("jst:app", rules, 102.5) == pytest.approx(100.0 + 60.0 - 102.5)
+    store.penalize_calls("other:app", 130.0)
+    assert store.reserve_call("other:app", rules, 120.0) == pytest.approx(10.0)

@@ -49,6 +49,18 @@ class VendorConnection(ConnectionSpec):
         None, description="Override the vendor's documented call budget per minute for these credentials."
     )
 
+    def budget_key(self) -> str:
+        """Whose calls the vendor counts: type, endpoint and the app's public identity."""
+        ident = next(
+            (
+                str(getattr(self, name))
+                for name in ("app_key", "client_id", "sid", "acct_id", "username")
+                if getattr(self, name, None)
+            ),
+            self.name,
+        )
+        return f"{self.type}:{self.base_url.rstrip('/')}:{ident}"
+
     def limits(self, defaults: Limits) -> Limits:
         """``defaults`` (the vendor's documented limits) with this connection's overrides."""
         return Limits(

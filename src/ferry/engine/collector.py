@@ -77,7 +77,7 @@ class Collector:
         self.page_size = self._page_size()
         self._dead: dict[str, str] = {}
         self.calls = CallLog(store, scheme.id, run_id, source.name)
-        self.pacer = pacer_for(source, source.limits)
+        self.pacer = pacer_for(source, source.limits, store)
 
     def _page_size(self) -> int:
         limits = self.source.limits

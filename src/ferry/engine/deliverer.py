@@ -175,7 +175,7 @@ class Deliverer:
             self.counts.retries += 1
             self.progress("retry", attempt=attempt, error=str(exc))
 
-        pacer = pacer_for(target, target.limits)
+        pacer = pacer_for(target, target.limits, self.store)
 
         def write() -> Sequence[Outcome]:
             pacer.wait()

@@ -5,9 +5,11 @@ so the pacer does too: before a call it waits until the call would not be the ``
 any one second (or minute). A throttling answer feeds back: :meth:`Pacer.penalize` holds every
 call on the same credentials for the time the vendor asked for.
 
-One pacer serves every connector of the same connection in this process (source and target
-sides, every run), so two schemes sharing credentials share the budget. Sharing it across
-processes is the store's job (issue 4).
+With a store (the engine always passes its own), the budget is a :class:`SharedPacer`: calls
+are reserved in the store, so every process and run using the same credentials -- a scheduler,
+a manual ``ferry run``, two schemes on one app key -- paces together. The key is the
+connection's :meth:`budget_key` (vendor, endpoint and app identity), so two connections with
+the same credentials share one budget whatever they are called.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from ferry.connectors.base import Limits
 
-__all__ = ["Pacer", "pacer_for"]
+__all__ = ["Pacer", "SharedPacer", "budget_key", "pacer_for"]
 
 _MARGIN = 1.02
 """Windows are stretched by 2% so clock granularity never lands a call on the boundary."""
@@ -89,12 +92,70 @@ class Pacer:
         return delay
 
 
+class SharedPacer:
+    """The same sliding-window pacing, counted in the store across processes."""
+
+    def __init__(
+        self,
+        store: Any,
+        key: str,
+        per_second: float | None,
+        per_minute: float | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.rules = [
+            (int(limit), seconds * _MARGIN)
+            for limit, seconds in ((per_second, 1.0), (per_minute, 60.0))
+            if limit and limit > 0
+        ]
+        self.clock = clock
+        self.sleep = sleep
+        self.waited = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether this pacer limits anything."""
+        return bool(self.rules)
+
+    def wait(self) -> float:
+        """Block until the store records one more call for this key. Returns the seconds waited."""
+        waited = 0.0
+        while True:
+            delay = self.store.reserve_call(self.key, self.rules, self.clock())
+            if delay <= 0:
+                self.waited += waited
+                return waited
+            step = min(delay, 5.0)  # re-check: another process may have been penalised meanwhile
+            self.sleep(step)
+            waited += step
+
+    def penalize(self, seconds: float | None) -> None:
+        """The vendor throttled us: hold every process's calls on this key."""
+        self.store.penalize_calls(self.key, self.clock() + (seconds if seconds else 1.0))
+
+
+def budget_key(connector: object) -> str:
+    """Who the vendor counts calls for: the connection's ``budget_key()`` or, failing that,
+    the connector's module and connection name."""
+    spec = getattr(connector, "spec", None)
+    if spec is not None and hasattr(spec, "budget_key"):
+        return str(spec.budget_key())
+    return f"{type(connector).__module__}:{getattr(connector, 'name', id(connector))}"
+
+
 _PACERS: dict[tuple[str, str, float | None, float | None], Pacer] = {}
 _PACERS_LOCK = threading.Lock()
 
 
-def pacer_for(connector: object, limits: Limits) -> Pacer:
-    """The process-wide pacer of ``connector``'s connection (by connector module, name and budget)."""
+def pacer_for(connector: object, limits: Limits, store: Any = None) -> Pacer | SharedPacer:
+    """The pacer of ``connector``'s budget: shared through ``store`` when given and the budget
+    limits anything, else one per process (by connector module, name and budget)."""
+    if store is not None and (limits.rate_per_second or limits.rate_per_minute):
+        return SharedPacer(store, budget_key(connector), limits.rate_per_second, limits.rate_per_minute)
     key = (
         type(connector).__module__,
         str(getattr(connector, "name", id(connector))),

@@ -25,6 +25,8 @@ __all__ = [
     "api_calls",
     "ledger",
     "metadata",
+    "rate_calls",
+    "rate_keys",
     "record_attempts",
     "runs",
     "schemes",
@@ -123,6 +125,24 @@ record_attempts = sa.Table(
     sa.Index("ix_record_attempts_record", "scheme_id", "record_id", "id"),
 )
 """One row per failed delivery attempt (``error`` or ``dead``); successes live on the ledger row."""
+
+rate_keys = sa.Table(
+    "rate_keys",
+    metadata,
+    sa.Column("key", ID, primary_key=True),
+    sa.Column("not_before", sa.Float, nullable=False),
+)
+"""One row per rate-budget key; locked while a call is reserved (see ``_rate``)."""
+
+rate_calls = sa.Table(
+    "rate_calls",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("key", ID, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_rate_calls_key_at", "key", "at"),
+)
+"""Recent calls per key (epoch seconds), for sliding-window budgets shared by processes."""
 
 runs = sa.Table(
     "runs",

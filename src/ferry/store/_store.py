@@ -34,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _migrate, _state
+from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _migrate, _rate, _state
 from ferry.store._engine import WRITE_OPTION, create_store_engine, dialect_of, resolve_url
 from ferry.store._errors import guarded, translate
 from ferry.store._models import LedgerRow, RecordResult, UpsertResult
@@ -366,6 +366,20 @@ class Store:
         """``{record_id: status}`` of the rows whose collecting window starts in ``[start, end)``."""
         with self._tx() as conn:
             return _ledger_query.window_states(conn, scheme_id, start, end)
+
+    @guarded("reserving an API call")
+    def reserve_call(self, key: str, rules: Sequence[tuple[int, float]], now: float) -> float:
+        """Record one API call on the rate budget ``key`` if it fits every ``(limit, seconds)``
+        rule counted over every process sharing this store; else return the seconds to wait
+        (nothing recorded). ``now`` is epoch seconds."""
+        with self._tx(write=True) as conn:
+            return _rate.reserve(conn, key, rules, now)
+
+    @guarded("recording a throttling answer")
+    def penalize_calls(self, key: str, until: float) -> None:
+        """Hold every call on the rate budget ``key`` until ``until`` (epoch seconds)."""
+        with self._tx(write=True) as conn:
+            _rate.penalize(conn, key, until)
 
     @guarded("reading a record's history")
     def record_history(self, scheme_id: str, record_id: str) -> list[dict[str, Any]]:
