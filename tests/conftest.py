@@ -131,3 +131,34 @@ def mariadb_raw() -> Callable[[str], object]:
         return pymysql.connect(**MARIADB, database=database, autocommit=True, charset="utf8mb4")
 
     return connect
+
+
+def pytest_configure(config) -> None:
+    """A folder where chaos scenarios leave their table rows (workers inherit the variable)."""
+    import tempfile
+
+    if not os.environ.get("FERRY_CHAOS_REPORT"):
+        os.environ["FERRY_CHAOS_REPORT"] = tempfile.mkdtemp(prefix="ferry-chaos-")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the chaos table: scenario, records, faults injected, retries, kills, lost, duplicated, dead."""
+    import json
+    from pathlib import Path
+
+    folder = os.environ.get("FERRY_CHAOS_REPORT")
+    rows = (
+        [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(folder).glob("*.json"))]
+        if folder
+        else []
+    )
+    if not rows:
+        return
+    headers = list(rows[0])
+    widths = [max(len(str(h)), *(len(str(r[h])) for r in rows)) for h in headers]
+    terminalreporter.section("chaos: zero lost, zero duplicated")
+    terminalreporter.write_line("  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for row in rows:
+        terminalreporter.write_line(
+            "  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=True))
+        )

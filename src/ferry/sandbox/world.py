@@ -23,11 +23,16 @@ __all__ = [
     "materials",
     "sale_order",
     "sale_orders",
+    "set_anchor",
     "spread",
 ]
 
 ANCHOR = datetime(2024, 6, 1)
-"""End of the seeded history (naive Beijing time): records are modified before it."""
+"""End of the seeded history (naive Beijing time): records are modified before it.
+
+Fixed, so tests and the main job are repeatable. :func:`set_anchor` moves it (before building
+simulators), e.g. to "now" for runs that follow the real clock such as the chaos suite, where
+records modified while paging must land in the next incremental window."""
 
 SPAN = timedelta(days=30)
 """Seeded records are spread over ``[ANCHOR - SPAN, ANCHOR)``."""
@@ -54,8 +59,21 @@ SHOPS: dict[str, str] = {
 UNITS = ("PCS", "BOX", "SET")
 
 
-def spread(index: int, count: int, *, span: timedelta = SPAN, end: datetime = ANCHOR) -> datetime:
-    """A modification time for record ``index`` of ``count``: evenly over the span, to the second."""
+def set_anchor(anchor: datetime, span: timedelta | None = None) -> tuple[datetime, timedelta]:
+    """Move the seeded history to end at ``anchor`` (and last ``span``) for simulators built
+    from now on; returns the old ``(anchor, span)`` to restore."""
+    global ANCHOR, SPAN
+    old = (ANCHOR, SPAN)
+    ANCHOR = anchor.replace(microsecond=0)
+    SPAN = span or SPAN
+    return old
+
+
+def spread(index: int, count: int, *, span: timedelta | None = None, end: datetime | None = None) -> datetime:
+    """A modification time for record ``index`` of ``count``: evenly over ``span`` (default
+    :data:`SPAN`) before ``end`` (default :data:`ANCHOR`), to the second."""
+    end = ANCHOR if end is None else end
+    span = SPAN if span is None else span
     step = span.total_seconds() / max(count, 1)
     return end - span + timedelta(seconds=int(index * step) + 1)
 

@@ -1,0 +1,221 @@
+"""The chaos harness: run a seed scheme as a real ``ferry run`` process against the sandbox
+(served over HTTP from the test process, so killing Ferry never kills the vendor), kill it at
+random points, kill its MariaDB connections server-side, then let it converge and compare the
+target with the source.
+
+The sandbox's history is anchored at the real clock (``world.set_anchor``): a record modified
+while paging gets the current time and so lands in a later incremental window, as it would at
+the vendor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from ferry.sandbox import CHINA, Faults, Sandbox, world
+from ferry.sandbox.server import SandboxServer
+
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+RESULTS: list[dict[str, Any]] = []
+"""One row per scenario, printed as the chaos table at the end of the session."""
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    records: int
+    faults: int
+    retries: int
+    kills: int
+    db_kills: int
+    lost: list[Any] = field(default_factory=list)
+    duplicated: list[Any] = field(default_factory=list)
+    dead: int = 0
+    seconds: float = 0.0
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "records": self.records,
+            "faults injected": self.faults,
+            "retries": self.retries,
+            "kills": f"{self.kills} + {self.db_kills} db",
+            "lost": len(self.lost),
+            "duplicated": len(self.duplicated),
+            "dead": self.dead,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def record_outcome(outcome: Outcome) -> None:
+    """Keep the scenario's table row (written beside the session so the controller prints it)."""
+    RESULTS.append(outcome.row())
+    folder = os.environ.get("FERRY_CHAOS_REPORT")
+    if folder:
+        path = Path(folder) / f"{outcome.scenario.split()[0]}-{os.getpid()}.json"
+        path.write_text(json.dumps(outcome.row(), ensure_ascii=False), encoding="utf-8")
+
+
+def anchor_now(span: timedelta) -> tuple[datetime, timedelta]:
+    """Anchor the sandbox history at the real clock (Beijing time); returns the old anchor."""
+    now = datetime.now(CHINA).replace(tzinfo=None)
+    return world.set_anchor(now - timedelta(seconds=30), span)
+
+
+class DbKiller(threading.Thread):
+    """Kills the target database's connections server-side (``KILL <id>``) while Ferry delivers."""
+
+    def __init__(self, database: str, every: float = 0.4) -> None:
+        super().__init__(daemon=True)
+        self.database = database
+        self.every = every
+        self.kills = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = pymysql.connect(**MARIADB, autocommit=True)
+        try:
+            while not self.stop.wait(self.every):
+                cur = conn.cursor()
+                cur.execute(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
+                    (self.database,),
+                )
+                for (pid,) in cur.fetchall():
+                    try:
+                        cur.execute(f"KILL {int(pid)}")
+                        self.kills += 1
+                    except pymysql.MySQLError:
+                        pass  # it ended on its own meanwhile
+        finally:
+            conn.close()
+
+
+def ferry(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ferry", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def kill_runs(scheme: Path, env: dict[str, str], cwd: Path, *, kills: int, rng: random.Random) -> int:
+    """Start ``ferry run`` and SIGKILL it at a random moment until ``kills`` kills happened."""
+    done = 0
+    attempts = 0
+    while done < kills and attempts < kills * 4:
+        attempts += 1
+        proc = ferry(["run", str(scheme)], env, cwd)
+        time.sleep(rng.uniform(0.4, 2.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            done += 1
+        proc.communicate(timeout=60)
+    return done
+
+
+def storm(scheme: Path, env: dict[str, str], cwd: Path, *, kills: int, rng: random.Random) -> int:
+    """The storm: ``kills`` runs killed at random moments, then one run left to finish (faults
+    still on). Returns the kills made."""
+    made = kill_runs(scheme, env, cwd, kills=kills, rng=rng)
+    proc = ferry(["run", str(scheme)], env, cwd)
+    out, _ = proc.communicate(timeout=600)
+    if proc.returncode not in (0, 1):
+        raise AssertionError(f"ferry run under faults exited {proc.returncode}:\n{out[-3000:]}")
+    return made
+
+
+def converge(
+    scheme: Path, env: dict[str, str], cwd: Path, ledger: Path, scheme_id: str, *, lag: float, rounds: int = 8
+) -> None:
+    """Run remedy sweeps and runs to completion until nothing is left to collect or deliver."""
+    for _ in range(rounds):
+        time.sleep(lag + 0.5)  # records modified "now" must be older than the lag to be collected
+        for args in (["run", "--remedy", str(scheme)], ["run", str(scheme)]):
+            proc = ferry(args, env, cwd)
+            out, _ = proc.communicate(timeout=600)
+            if proc.returncode not in (0, 1):
+                raise AssertionError(f"ferry {' '.join(args)} exited {proc.returncode}:\n{out[-3000:]}")
+        with sqlite3.connect(ledger) as con:
+            busy = con.execute(
+                "SELECT count(*) FROM ledger WHERE scheme_id = ? AND status IN ('pending', 'queued', 'error')",
+                (scheme_id,),
+            ).fetchone()[0]
+            new = con.execute(
+                "SELECT counts FROM runs WHERE scheme_id = ? AND kind = 'run' ORDER BY id DESC LIMIT 2",
+                (scheme_id,),
+            ).fetchall()
+        quiet = all(
+            json.loads(c[0] or "{}").get("new", 0) == 0 and json.loads(c[0] or "{}").get("changed", 0) == 0
+            for c in new
+        )
+        if busy == 0 and quiet:
+            return
+    raise AssertionError(f"{scheme_id}: did not converge in {rounds} rounds")
+
+
+def ledger_totals(ledger: Path, scheme_id: str) -> tuple[int, int]:
+    """(dead records, retries over every run) of the scheme."""
+    with sqlite3.connect(ledger) as con:
+        dead = con.execute(
+            "SELECT count(*) FROM ledger WHERE scheme_id = ? AND status = 'dead'", (scheme_id,)
+        ).fetchone()[0]
+        runs = con.execute("SELECT counts FROM runs WHERE scheme_id = ?", (scheme_id,)).fetchall()
+    retries = sum(json.loads(r[0] or "{}").get("retries", 0) for r in runs)
+    return dead, retries
+
+
+def serve(sandbox: Sandbox) -> SandboxServer:
+    server = SandboxServer(sandbox)
+    server.start()
+    return server
+
+
+def base_env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
+    env.update({"FERRY_HOME": str(tmp / "home"), "FERRY_STORE_URL": f"sqlite:///{tmp / 'ferry.db'}", **extra})
+    return env
+
+
+def injected(sandbox: Sandbox, extra: Callable[[Any], int] | None = None) -> int:
+    """Faults the simulators injected: failed calls plus drifted, late and duplicated records."""
+    count = 0
+    for sim in sandbox:
+        count += sum(1 for c in sim.calls if c.fault)
+    return count + (extra(sandbox) if extra else 0)
+
+
+__all__ = [
+    "RESULTS",
+    "DbKiller",
+    "Faults",
+    "Outcome",
+    "anchor_now",
+    "base_env",
+    "converge",
+    "ferry",
+    "injected",
+    "kill_runs",
+    "ledger_totals",
+    "record_outcome",
+    "serve",
+    "storm",
+]
