@@ -244,3 +244,25 @@ def test_seeds_run_over_real_http_against_ferry_sandbox_server(store: Any) -> No
         )
     assert reports["002"].status == "succeeded", reports["002"].error
     assert reports["002"].counts.delivered == len(sandbox["kis"].bills()) > 0  # type: ignore[attr-defined]
+
+
+def test_malformed_target_answers_fail_the_records_keeping_the_raw_answer(store: Any) -> None:
+    from ferry.sandbox._faults import FaultDice
+
+    sandbox = Sandbox.default(size=SIZE, only=["jushuitan", "kis"])
+    run(store, sandbox, "kis-material")
+    broken = Faults(malformed_rate=1.0)
+    sandbox["kis"].faults, sandbox["kis"].dice = broken, FaultDice(broken)
+    reports = run(store, sandbox, "002")
+    report = reports["002"]
+    # a target answering garbage every time is down: the run stops (exit 1), nothing is lost
+    assert report.status == "failed" and "kingdee_kis connection 'kis'" in (report.error or "")
+    assert report.counts.delivered == 0 and report.counts.failed > 0
+    failed = store.find_records("002-jushuitan-otherinout-to-kis", status="error", limit=1000)
+    pending = store.find_records("002-jushuitan-otherinout-to-kis", status="pending", limit=1000)
+    assert len(failed) == report.counts.failed and len(failed) + len(pending) == report.counts.new
+    for record in failed:  # the raw answer is kept (quoted, truncated) with the record
+        assert "kingdee_kis connection 'kis'" in (record.last_error or "")
+        assert "not valid JSON" in record.last_error or "no errcode" in record.last_error  # type: ignore[operator]
+        history = store.record_history("002-jushuitan-otherinout-to-kis", record.record_id)
+        assert [h["status"] for h in history] == ["error"] and history[0]["error"] == record.last_error

@@ -134,3 +134,38 @@ def test_wrong_credentials_fail_the_run_with_exit_2_naming_the_connection(
     assert wrong not in report.error
     assert ids == set()
     assert len(sim.calls) <= 2, "a rejected credential is never retried"
+
+
+BODIES = {
+    "html": b"<html><head><title>502</title></head><body>nginx upstream error</body></html>",
+    "cut-json": b'{"code": 0, "data": {"list": [{"id": 1,',
+    "empty-object": b"{}",
+    "null": b"null",
+}
+
+
+@pytest.mark.parametrize("body", BODIES, ids=str)
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_malformed_answer_is_a_classified_error_quoting_the_body(
+    vendor: str, body: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ferry.sandbox._simulator.MALFORMED", (BODIES[body],))
+    report, ids, _ = collect(
+        tmp_path, vendor, Faults(malformed_rate=1.0, rate_per_second=0, rate_per_minute=0)
+    )
+    assert report.status == "failed" and report.exit_code == 1, report.error
+    assert "internal error" not in report.error, report.error  # classified, never a crash
+    assert VENDORS[vendor][1] in report.error
+    assert ids == set()
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_malformed_answers_now_and_then_are_retried_and_nothing_is_lost(
+    vendor: str, clean: dict[str, set[str]], tmp_path: Path
+) -> None:
+    report, ids, sim = collect(
+        tmp_path, vendor, Faults(malformed_rate=0.2, seed=9, rate_per_second=0, rate_per_minute=0)
+    )
+    assert report.status == "succeeded", report.error
+    assert ids == clean[vendor]
+    assert any(c.fault == "malformed" for c in sim.calls)

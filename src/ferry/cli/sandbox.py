@@ -43,6 +43,16 @@ def sandbox(
     duplicate_rate: Annotated[
         float, typer.Option("--duplicate-rate", min=0, max=1, help="Share of pages repeating a record.")
     ] = 0.0,
+    malformed_rate: Annotated[
+        float,
+        typer.Option(
+            "--malformed-rate", min=0, max=1, help="Share of calls answered 200 with a broken body."
+        ),
+    ] = 0.0,
+    lost_write_rate: Annotated[
+        float,
+        typer.Option("--lost-write-rate", min=0, max=1, help="Share of writes applied whose answer is lost."),
+    ] = 0.0,
     no_rate_limits: Annotated[
         bool, typer.Option("--no-rate-limits", help="Switch the vendors' call budgets off.")
     ] = False,
@@ -72,6 +82,8 @@ def sandbox(
         drift_rate=drift_rate,
         late_rate=late_rate,
         duplicate_rate=duplicate_rate,
+        malformed_rate=malformed_rate,
+        lost_write_rate=lost_write_rate,
         seed=seed,
         **budgets,
     )

@@ -29,6 +29,9 @@ class Faults:
     lost_write_rate: float = 0.0
     """Share of *write* calls that are applied and then answered with a timeout (the answer is
     lost on the way back), whatever ``error_rate`` says."""
+    malformed_rate: float = 0.0
+    """Share of calls answered HTTP 200 with a malformed body: an HTML page, cut-off JSON, an
+    empty object or ``null`` (what broken gateways and half-deployed vendor releases send)."""
     latency: float = 0.0
     """Seconds added to every call."""
     rate_per_second: int | None = None
@@ -57,6 +60,7 @@ class Faults:
             "timeout_share",
             "commit_before_timeout",
             "lost_write_rate",
+            "malformed_rate",
             "drift_rate",
             "late_rate",
         ):

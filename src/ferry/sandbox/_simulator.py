@@ -32,6 +32,14 @@ from ferry.sandbox._faults import FaultDice, Faults
 
 __all__ = ["CHINA", "Call", "RateBudget", "Simulator", "TokenBook", "json_response"]
 
+MALFORMED: tuple[bytes, ...] = (
+    b"<html><head><title>502</title></head><body>nginx upstream error</body></html>",
+    b'{"code": 0, "data": {"list": [{"id": 1,',
+    b"{}",
+    b"null",
+)
+"""Bodies of the ``malformed_rate`` fault (all sent as HTTP 200 JSON)."""
+
 CHINA = timezone(timedelta(hours=8))
 """Every vendor here speaks Beijing time (GMT+8) in its naive date-time strings."""
 
@@ -256,6 +264,13 @@ class Simulator:
             with self.lock:
                 self.dispatch(request, call)
             raise httpx.ReadTimeout("sandbox: injected timeout after the write was applied", request=request)
+        if self.dice.chance(self.faults.malformed_rate):
+            call.fault = "malformed"
+            call.status = 200
+            body = MALFORMED[self.dice.rng.randrange(len(MALFORMED))]
+            return httpx.Response(
+                200, content=body, headers={"Content-Type": "application/json"}, request=request
+            )
         if self.dice.chance(self.faults.error_rate):
             if self.dice.chance(self.faults.timeout_share):
                 call.fault = "timeout"
