@@ -266,3 +266,16 @@ def test_malformed_target_answers_fail_the_records_keeping_the_raw_answer(store:
         assert "not valid JSON" in record.last_error or "no errcode" in record.last_error  # type: ignore[operator]
         history = store.record_history("002-jushuitan-otherinout-to-kis", record.record_id)
         assert [h["status"] for h in history] == ["error"] and history[0]["error"] == record.last_error
+
+
+def test_each_window_of_a_run_record_carries_api_total_ledger_and_delivered(
+    store: Any, sandbox: Sandbox
+) -> None:
+    reports = run(store, sandbox, "kis-material", "002")
+    run_record = store.get_run(reports["002"].run_id)
+    assert run_record is not None
+    windows = run_record["windows"]
+    assert windows and all({"total", "ledger", "delivered"} <= set(w) for w in windows)
+    assert sum(w["ledger"] for w in windows) == reports["002"].counts.new
+    assert sum(w["delivered"] for w in windows) == reports["002"].counts.delivered
+    assert all(w["total"] == w["ledger"] for w in windows)  # JuShuiTan reports data_count

@@ -164,7 +164,7 @@ def _show(run_id: int, *, as_json: bool) -> None:
         )
     windows = doc.get("windows") or []
     if windows:
-        keys = ("pages", "fetched", "stored", "total", "recovered", "short", "seconds")
+        keys = ("pages", "fetched", "stored", "total", "ledger", "delivered", "recovered", "short", "seconds")
         rows = [
             (str(i), str(w.get("window", "")), *(_cell(w.get(key)) for key in keys))
             for i, w in enumerate(windows, 1)

@@ -178,7 +178,15 @@ class Collector:
         moves after that.
         """
         started = time.monotonic()
-        stats: dict[str, Any] = {"window": str(window), "pages": 0, "fetched": 0, "stored": 0, "total": None}
+        stats: dict[str, Any] = {
+            "window": str(window),
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "pages": 0,
+            "fetched": 0,
+            "stored": 0,
+            "total": None,
+        }
         seen: set[Any] = set()
         verify = self.scheme.settings.verify_totals
         for state, page, rows in self.pages(window):
