@@ -98,3 +98,26 @@ def test_match_field_is_ferrys_option_and_never_sent_to_k3cloud() -> None:
     (query,) = recorder.bodies("ExecuteBillQuery")
     assert query["data"]["FilterString"] == "FName in ('选项客户')"
     connector.close()
+
+
+def receipt_line(fid: int, number: str, options: dict[str, Any]) -> Delivery:
+    model = {"FID": fid, "F_PBLH_Entity": [{"F_PBLH_CollectionNo": number, "F_PBLH_Decimal": "88.00"}]}
+    return Delivery(
+        api="batchSave",
+        method="POST",
+        body=[model],
+        record_ids=["receipt-1"],
+        options={"FormId": "SAL_SaleOrder", "IsDeleteEntry": "false", **options},
+        rows=[model],
+    )
+
+
+@pytest.mark.parametrize("protected", [True, False])
+def test_a_retried_entry_append_updates_the_line_it_added(protected: bool) -> None:
+    sim = make_sim()
+    fid = sim.bills("SAL_SaleOrder")[0]["FID"]
+    options = {"MatchEntry": "F_PBLH_Entity.F_PBLH_CollectionNo"} if protected else {}
+    outcomes = save_twice_losing_the_first_answer(sim, receipt_line(fid, "HK0001", options))
+    assert outcomes[0].ok, outcomes[0].error
+    lines = [line["F_PBLH_CollectionNo"] for line in sim.bill("SAL_SaleOrder", fid)["F_PBLH_Entity"]]
+    assert lines == (["HK0001"] if protected else ["HK0001", "HK0001"])

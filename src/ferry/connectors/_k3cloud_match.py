@@ -9,8 +9,10 @@ customers numbered by K3Cloud itself). One ``ExecuteBillQuery`` per field covers
 delivery (``field in ('a','b',...)``); a Model whose value is found gets that record's key and
 the save becomes an update. Models with a key, or with no value to match on, are sent as they are.
 
-Scope: the record (bill head) level. Entry rows appended without ``FEntryID`` (seed 004's
-receipt lines with ``IsDeleteEntry: false``) are not matched.
+Entry rows are matched too when Ferry's ``MatchEntry`` option names an entry and its key field
+(``F_PBLH_Entity.F_PBLH_CollectionNo``): for Models that update a record, rows without
+``FEntryID`` whose key is already on that record get its ``FEntryID``, so a retried append
+(seed 004's receipt lines, ``IsDeleteEntry: false``) updates the line instead of adding it twice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["PRIMARY_KEYS", "match_existing"]
+__all__ = ["PRIMARY_KEYS", "match_entries", "match_existing"]
 
 PRIMARY_KEYS: dict[str, str] = {
     "bd_customer": "FCUSTID",
@@ -83,4 +85,41 @@ def match_existing(form_id: str, models: list[Any], match_field: str | None, que
                         del model[name]  # an empty number would blank the existing record's
                     matched += 1
                 wanted.pop(str(row[1]), None)
+    return matched
+
+
+def match_entries(form_id: str, models: list[Any], match_entry: str | None, query: Query) -> int:
+    """Give entry rows that already exist on their record its ``FEntryID`` (in place); return how many."""
+    if not match_entry or "." not in match_entry:
+        return 0
+    entry, field = (part.strip() for part in match_entry.split(".", 1))
+    key = _key(form_id)
+    wanted: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for model in models:
+        if not isinstance(model, dict):
+            continue
+        pk = _value(model, key) or _value(model, "FID")
+        rows = _value(model, entry)
+        if pk in (None, "", 0, "0") or not isinstance(rows, list):
+            continue
+        for row in rows:
+            if isinstance(row, dict) and _value(row, "FEntryID") in (None, "", 0, "0"):
+                value = _value(row, field)
+                if value not in (None, ""):
+                    wanted.setdefault((str(pk), str(value)), []).append(row)
+    matched = 0
+    ids = sorted({pk for pk, _ in wanted})
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        where = (
+            f"{key} in ({','.join(part)})"
+            if all(p.isdigit() for p in part)
+            else (f"{key} in ({','.join(_quote(p) for p in part)})")
+        )
+        for row in query(form_id, f"{key},{entry}_FEntryID,{field}", where, 10_000):
+            if len(row) < 3 or row[1] in (None, 0, ""):
+                continue
+            for target in wanted.pop((str(row[0]), str(row[2])), []):
+                target["FEntryID"] = row[1]
+                matched += 1
     return matched

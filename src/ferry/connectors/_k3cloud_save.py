@@ -73,6 +73,7 @@ CALL_OPTIONS = {
     "operation": "Operation",
     "distributionorg": "distributionOrg",
     "matchfield": "MatchField",
+    "matchentry": "MatchEntry",
 }
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
@@ -89,6 +90,8 @@ class SaveCall:
     """For each Model (DIndex), the record ids it answers for."""
     distribution_org: Any = None
     match_field: str | None = None
+    match_entry: str | None = None
+    """Ferry's ``MatchEntry`` option (``Entry.KeyField``); never sent to K3Cloud."""
     """Ferry's ``MatchField`` option: the field that finds an existing record (see
     :mod:`ferry.connectors._k3cloud_match`); never sent to K3Cloud."""
 
@@ -217,6 +220,7 @@ def build_call(delivery: Delivery, *, where: str) -> SaveCall:
         owners=_owners(delivery, models),
         distribution_org=call.get("distributionOrg") or None,
         match_field=str(call.get("MatchField") or "").strip() or None,
+        match_entry=str(call.get("MatchEntry") or "").strip() or None,
     )
 
 

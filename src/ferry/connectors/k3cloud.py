@@ -51,7 +51,7 @@ import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from ferry.connectors._k3cloud_allocate import allocation_body, note_allocation
-from ferry.connectors._k3cloud_match import match_existing
+from ferry.connectors._k3cloud_match import match_entries, match_existing
 from ferry.connectors._k3cloud_query import plan_query, rows_to_records
 from ferry.connectors._k3cloud_save import SAVE_LIKE, SaveCall, build_call, outcomes
 from ferry.connectors._k3cloud_session import FORM_SERVICE, K3CloudSession
@@ -209,6 +209,7 @@ class K3CloudConnector:
             model = save.body["data"].get("Model")
             models = model if isinstance(model, list) else [model]
             match_existing(save.form_id, models, save.match_field, self._query_rows)
+            match_entries(save.form_id, models, save.match_entry, self._query_rows)
         document = self.session.call(FORM_SERVICE + save.operation, save.body, api=api)
         status = find_status(document)
         if status is None:

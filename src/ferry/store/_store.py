@@ -125,10 +125,17 @@ class Store:
             FatalError: A migration failed or the database cannot be reached.
         """
         try:
-            with self._tx(write=True) as conn:
-                _migrate.upgrade(conn)
+            if self._engine.dialect.name in ("mysql", "mariadb"):
+                with self._engine.connect() as lock_conn, _migrate.mysql_lock(lock_conn):
+                    self._upgrade()
+            else:
+                self._upgrade()
         except sa.exc.SQLAlchemyError as exc:
             raise translate(exc, f"migrating {self.url}") from exc
+
+    def _upgrade(self) -> None:
+        with self._tx(write=True) as conn:
+            _migrate.upgrade(conn)
 
     @guarded("reading the schema revision")
     def current_revision(self) -> str | None:
