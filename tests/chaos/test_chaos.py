@@ -1,7 +1,7 @@
 """Chaos: a vendor source with 10,000 records, every fault, killed runs -- zero lost, zero duplicated.
 
-So far one scenario runs here (KuaiMai -> MariaDB); the others follow as they are made fast
-enough for CI.
+So far two vendor sources run here (KuaiMai -> MariaDB, KIS materials -> the ledger); the
+others follow as they are made fast enough for CI.
 
 Per scenario the example scheme runs as real ``ferry run`` processes against the sandbox served
 over HTTP. The storm: 10% 5xx/timeouts, throttling (the vendor allows less than Ferry is told),
@@ -61,7 +61,7 @@ class Scenario:
     remedy: dict[str, str]
     """takeOverRequest field -> value: the omissionRemedy sweep reaches 3 hours back."""
     expected: Callable[[Sandbox], dict[Any, Any]]
-    actual: Callable[[Sandbox, str | None], list[tuple[Any, Any]]]
+    actual: Callable[[Sandbox, str | None, Path], list[tuple[Any, Any]]]
     """``(key, content)`` per target row (a key seen twice is a duplicate)."""
     connection: str = ""
     connection_extra: dict[str, Any] = field(default_factory=dict)
@@ -83,7 +83,7 @@ def kuaimai_expected(sandbox: Sandbox) -> dict[Any, Any]:
     }
 
 
-def kuaimai_actual(sandbox: Sandbox, database: str | None) -> list[tuple[Any, Any]]:
+def kuaimai_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
     conn = pymysql.connect(**MARIADB, database=database)
     try:
         cur = conn.cursor()
@@ -91,6 +91,20 @@ def kuaimai_actual(sandbox: Sandbox, database: str | None) -> list[tuple[Any, An
         return [((r[0], r[1]), tuple(r[2:])) for r in cur.fetchall()]
     finally:
         conn.close()
+
+
+def kis_expected(sandbox: Sandbox) -> dict[Any, Any]:
+    return {str(row["FItemID"]): row["F_103"] for row in sandbox["kis"].material_data.all()}  # type: ignore[attr-defined]
+
+
+def ledger_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
+    import sqlite3
+
+    with sqlite3.connect(ledger) as con:
+        rows = con.execute(
+            "SELECT record_id, content FROM ledger WHERE scheme_id = 'kis-material' AND status = 'finished'"
+        ).fetchall()
+    return [(rid, json.loads(content)["F_103"]) for rid, content in rows]
 
 
 SCENARIOS = [
@@ -104,6 +118,16 @@ SCENARIOS = [
         connection="kuaimai",
         connection_extra={"refresh_token": "${KUAIMAI_REFRESH_TOKEN}", "rate_per_second": 50},
         mariadb=True,
+    ),
+    Scenario(
+        "kis materials -> ledger (002's lookup)",
+        "kis-material",
+        ["kis"],
+        {"ItemsOfPage": "{{PAGINATION_PAGE_SIZE}}"},
+        kis_expected,
+        ledger_actual,
+        connection="kis",
+        step="3650d",
     ),
 ]
 
@@ -119,27 +143,29 @@ def prepare(tmp: Path, scenario: Scenario, start: str) -> Path:
     seed = SEED[scenario.seed]
     folder = tmp / "scheme"
     shutil.copytree(examples_dir() / seed.folder, folder)
-    scheme = yaml.safe_load((folder / "scheme.yaml").read_text(encoding="utf-8"))
+    scheme_file = folder / seed.file
+    scheme = yaml.safe_load(scheme_file.read_text(encoding="utf-8"))
+    source_file = folder / scheme["source"]["metadata"]
     window = {"start": start, "step": scenario.step, "lookback": "2m", "lag": f"{int(LAG)}s"}
     if "max_span" in scheme.get("window", {}):
         window["max_span"] = scheme["window"]["max_span"]
     scheme["window"] = window
     scheme.setdefault("settings", {})["retry"] = ["1s"] * 8
-    (folder / "scheme.yaml").write_text(yaml.safe_dump(scheme, allow_unicode=True), encoding="utf-8")
-    source = json.loads((folder / "source.json").read_text(encoding="utf-8"))
+    scheme_file.write_text(yaml.safe_dump(scheme, allow_unicode=True), encoding="utf-8")
+    source = json.loads(source_file.read_text(encoding="utf-8"))
     source["omissionRemedy"] = {
         "crontab": "*/30 * * * *",
         "takeOverRequest": [
             {"field": k, "label": "补漏", "type": "string", "value": v} for k, v in scenario.remedy.items()
         ],
     }
-    (folder / "source.json").write_text(json.dumps(source, ensure_ascii=False), encoding="utf-8")
+    source_file.write_text(json.dumps(source, ensure_ascii=False), encoding="utf-8")
     connections = yaml.safe_load((folder / "connections.yaml").read_text(encoding="utf-8"))
     connections[scenario.connection].update(scenario.connection_extra)
     (folder / "connections.yaml").write_text(
         yaml.safe_dump(connections, allow_unicode=True), encoding="utf-8"
     )
-    return folder / "scheme.yaml"
+    return scheme_file
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.seed)
@@ -191,7 +217,7 @@ def test_every_record_arrives_exactly_once(
     want = scenario.expected(sandbox)
     got: dict[Any, Any] = {}
     duplicated: list[Any] = []
-    for key, content in scenario.actual(sandbox, database):
+    for key, content in scenario.actual(sandbox, database, tmp_path / "ferry.db"):
         if key in got:
             duplicated.append(key)
         got[key] = content
