@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,8 +30,6 @@ from ferry.sandbox import CHINA, Faults, Sandbox, world
 from ferry.sandbox.server import SandboxServer
 
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-RESULTS: list[dict[str, Any]] = []
-"""One row per scenario, printed as the chaos table at the end of the session."""
 
 
 @dataclass
@@ -64,7 +61,6 @@ class Outcome:
 
 def record_outcome(outcome: Outcome) -> None:
     """Keep the scenario's table row (written beside the session so the controller prints it)."""
-    RESULTS.append(outcome.row())
     folder = os.environ.get("FERRY_CHAOS_REPORT")
     if folder:
         path = Path(folder) / f"{outcome.scenario.split()[0]}-{os.getpid()}.json"
@@ -192,16 +188,7 @@ def base_env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def injected(sandbox: Sandbox, extra: Callable[[Any], int] | None = None) -> int:
-    """Faults the simulators injected: failed calls plus drifted, late and duplicated records."""
-    count = 0
-    for sim in sandbox:
-        count += sum(1 for c in sim.calls if c.fault)
-    return count + (extra(sandbox) if extra else 0)
-
-
 __all__ = [
-    "RESULTS",
     "DbKiller",
     "Faults",
     "Outcome",
@@ -209,7 +196,6 @@ __all__ = [
     "base_env",
     "converge",
     "ferry",
-    "injected",
     "kill_runs",
     "ledger_totals",
     "record_outcome",

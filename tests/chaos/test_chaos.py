@@ -39,7 +39,6 @@ from harness import (
     serve,
     storm,
 )
-from harness import ferry as ferry_process
 
 from ferry.sandbox import Sandbox, world
 from ferry.sandbox.seeds import SEEDS, examples_dir, sandbox_env
@@ -66,7 +65,6 @@ class Scenario:
     connection: str = ""
     connection_extra: dict[str, Any] = field(default_factory=dict)
     mariadb: bool = False
-    helpers: list[str] = field(default_factory=list)
     step: str = "30m"
 
 
@@ -132,13 +130,6 @@ SCENARIOS = [
 ]
 
 
-def datasets(sim: Any) -> list[Any]:
-    from ferry.sandbox._dataset import Dataset
-    from ferry.sandbox._simulator import _nested_datasets
-
-    return [v for v in vars(sim).values() if isinstance(v, Dataset)] + _nested_datasets(sim)
-
-
 def prepare(tmp: Path, scenario: Scenario, start: str) -> Path:
     seed = SEED[scenario.seed]
     folder = tmp / "scheme"
@@ -197,10 +188,6 @@ def test_every_record_arrives_exactly_once(
         scheme = prepare(tmp_path, scenario, start)
         scheme_id = yaml.safe_load(scheme.read_text(encoding="utf-8"))["id"]
         env = base_env(tmp_path, {**sandbox_env(sandbox, server.urls()), **extra_env})
-        for helper in scenario.helpers:  # reference data first (under the same faults)
-            proc = ferry_process(["run", str(SEED[helper].path)], env, tmp_path)
-            out, _ = proc.communicate(timeout=300)
-            assert proc.returncode == 0, out[-2000:]
         if killer:
             killer.start()
         kills = storm(scheme, env, tmp_path, kills=5, rng=random.Random(7))
@@ -225,7 +212,7 @@ def test_every_record_arrives_exactly_once(
     faults = 0
     for sim in sandbox:
         faults += sum(1 for c in sim.calls if c.fault)
-        for data in datasets(sim):
+        for data in sim.datasets():
             faults += len(data.drifted) + len(data.late) + len(data.duplicated)
     outcome = Outcome(
         scenario=scenario.name,

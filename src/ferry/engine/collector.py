@@ -190,9 +190,9 @@ class Collector:
         seen: set[Any] = set()
         verify = self.scheme.settings.verify_totals
         for state, page, rows in self.pages(window):
-            seen.update(self._raw_ids(page.records))
             if page.total is not None:  # the largest: records modified out of the window lower it
                 stats["total"] = max(page.total, stats["total"] or 0)
+                seen.update(self._raw_ids(page.records))  # only ever compared with a total
             last = page.next is None
             short = verify and last and stats["total"] is not None and len(seen) < stats["total"]
             cursor = (cursor_kind, window.end) if (last and cursor_kind and not short) else None

@@ -156,24 +156,6 @@ class TokenBook:
                 entry.revoked = True
 
 
-def _nested_datasets(simulator: object) -> list[Any]:
-    """Datasets one level down (K3Cloud keeps one per form inside its form store)."""
-    from ferry.sandbox._dataset import Dataset
-
-    found = []
-    for value in vars(simulator).values():
-        inner = getattr(value, "__dict__", None)
-        if not inner or isinstance(value, Dataset):
-            continue
-        for item in inner.values():
-            candidates = item.values() if isinstance(item, dict) else [item]
-            for candidate in candidates:
-                data = getattr(candidate, "data", candidate)
-                if isinstance(data, Dataset):
-                    found.append(data)
-    return found
-
-
 class Simulator:
     """Base of the six vendor simulators.
 
@@ -288,22 +270,32 @@ class Simulator:
         response.request = request
         return response
 
+    def datasets(self) -> list[Any]:
+        """Every :class:`~ferry.sandbox.Dataset` of this simulator: its own attributes, and one
+        level down (K3Cloud keeps one per form inside its form store)."""
+        from ferry.sandbox._dataset import Dataset
+
+        found: list[Any] = []
+        for value in vars(self).values():
+            if isinstance(value, Dataset):
+                found.append(value)
+                continue
+            for item in (getattr(value, "__dict__", None) or {}).values():
+                for candidate in item.values() if isinstance(item, dict) else [item]:
+                    data = getattr(candidate, "data", candidate)
+                    if isinstance(data, Dataset):
+                        found.append(data)
+        return found
+
     def calm(self) -> None:
         """Stop injecting faults from now on: no more errors, drift or duplicates (records already
         late still arrive on schedule; the vendor's own rate budget stays). Chaos tests calm the
         vendor down after the storm so the source holds still and the end states can be compared."""
-        from ferry.sandbox._dataset import Dataset
-
         with self.lock:
             self.faults = Faults(seed=self.faults.seed)
             self.dice = FaultDice(self.faults)
-            for value in list(vars(self).values()):
-                datasets = value.values() if isinstance(value, dict) else [value]
-                for item in datasets:
-                    if isinstance(item, Dataset):
-                        item.dice = self.dice
-            for store in _nested_datasets(self):
-                store.dice = self.dice
+            for data in self.datasets():
+                data.dice = self.dice
 
     def calls_to(self, api: str) -> list[Call]:
         """The logged calls of one vendor operation."""
