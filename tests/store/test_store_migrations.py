@@ -22,6 +22,12 @@ TABLES = {
     "rate_calls",
     "runs",
     "api_calls",
+    "scheme_leases",
+    "schedule_slots",
+    "run_events",
+    "alert_incidents",
+    "alert_notices",
+    "users",
     "ferry_alembic_version",
 }
 

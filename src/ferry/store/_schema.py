@@ -22,14 +22,20 @@ __all__ = [
     "LONG_TEXT",
     "MEDIUM_TEXT",
     "UTCDateTime",
+    "alert_incidents",
+    "alert_notices",
     "api_calls",
     "ledger",
     "metadata",
     "rate_calls",
     "rate_keys",
     "record_attempts",
+    "run_events",
     "runs",
+    "schedule_slots",
+    "scheme_leases",
     "schemes",
+    "users",
     "window_cursors",
 ]
 
@@ -176,3 +182,76 @@ api_calls = sa.Table(
     sa.Index("ix_api_calls_scheme", "scheme_id", "id"),
     sa.Index("ix_api_calls_run", "run_id"),
 )
+
+scheme_leases = sa.Table(
+    "scheme_leases",
+    metadata,
+    sa.Column("scheme_id", ID, primary_key=True),
+    sa.Column("phase", sa.String(16), primary_key=True),
+    sa.Column("owner", sa.String(191), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+"""Who works on a scheme's phase (``collect``, ``deliver``) until when; expired = taken over."""
+
+schedule_slots = sa.Table(
+    "schedule_slots",
+    metadata,
+    sa.Column("scheme_id", ID, primary_key=True),
+    sa.Column("job", sa.String(32), primary_key=True),
+    sa.Column("last_slot", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The last cron slot each schedule (``source``, ``target``, ``omissionRemedy``) fired."""
+
+run_events = sa.Table(
+    "run_events",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("level", sa.String(8), nullable=False),
+    sa.Column("message", MEDIUM_TEXT, nullable=False),
+    sa.Index("ix_run_events_run", "run_id", "id"),
+)
+"""A run's log lines (windows, retries, errors); never credentials."""
+
+alert_incidents = sa.Table(
+    "alert_incidents",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("subject", ID, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("summary", MEDIUM_TEXT, nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Index("ix_alert_incidents_open", "rule", "subject", "status"),
+)
+"""One row per incident: a rule firing for a subject, from first failure to recovery."""
+
+alert_notices = sa.Table(
+    "alert_notices",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", BIG_ID, nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", MEDIUM_TEXT),
+    sa.Index("ix_alert_notices_incident", "incident_id", "id"),
+)
+"""Each alert or recovery notice sent (or attempted) to a channel."""
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("username", sa.String(191), primary_key=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime),
+)
+"""Console logins; only password hashes are stored."""

@@ -114,6 +114,19 @@ class Store:
             with conn.begin():
                 yield conn
 
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[sa.Connection]:
+        """One transaction for modules that keep their own tables (leases, alerts, users).
+
+        Committed on normal exit, rolled back on any exception; database errors leave as
+        Ferry errors (:class:`~ferry.errors.RetriableError` when busy or disconnected).
+        """
+        try:
+            with self._tx(write=write) as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise translate(exc, "using the store") from exc
+
     # -- schema ------------------------------------------------------------------------------
 
     def migrate(self) -> None:
