@@ -21,16 +21,19 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.validate",
     "ferry.cli.run",
+    "ferry.cli.serve",
     "ferry.cli.preview",
     "ferry.cli.runs",
     "ferry.cli.records",
     "ferry.cli.replay",
     "ferry.cli.reconcile",
+    "ferry.cli.alerts",
     "ferry.cli.schema",
     "ferry.cli.store",
     "ferry.cli.demo",
     "ferry.cli.sandbox",
     "ferry.cli.demo_orders",
+    "ferry.cli.console",
 )
 """Modules whose ``register(app)`` adds their commands, in help order."""
 

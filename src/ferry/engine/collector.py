@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferry.connectors.base import Page, PageState, SourceConnector
 from ferry.engine.calls import CallLog
@@ -29,6 +29,9 @@ from ferry.store.codec import content_hash
 from ferry.transform.condition import compile_condition
 from ferry.transform.flatten import beat_flat
 from ferry.transform.mapping import Mapper
+
+if TYPE_CHECKING:
+    from ferry.engine.events import RunLog
 
 __all__ = ["Collector", "Progress", "Row"]
 
@@ -55,7 +58,12 @@ class Collector:
         progress: Progress | None = None,
         retry: RetryPolicy | None = None,
         after_page: Callable[[], None] | None = None,
+        stop: Callable[[], str | None] | None = None,
+        log: RunLog | None = None,
     ) -> None:
+        """``stop`` returns a reason once the run must end: checked after every committed
+        page (a checkpoint), it makes the collector raise ``FatalError(reason)``. ``log``
+        receives one event per committed window and per verification re-read."""
         meta = scheme.source_meta
         assert meta is not None, "scheme metadata not loaded"
         self.scheme = scheme
@@ -67,6 +75,10 @@ class Collector:
         self.progress = progress or (lambda *a, **k: None)
         self.retry = retry or RetryPolicy()
         self.after_page = after_page
+        self.stop = stop
+        self.log = log
+        self.details: list[dict[str, Any]] = []
+        """Per-window detail of the windows :meth:`collect` completed so far."""
         self.keep = compile_condition(meta.condition)
         self.request = Mapper(
             meta.request, base="source.request", lookup_scheme=scheme.settings.lookup_scheme
@@ -105,12 +117,19 @@ class Collector:
 
     def collect(self, now: datetime) -> list[dict[str, Any]]:
         """Collect every planned window; returns per-window detail for the run record."""
-        details = []
+        self.details = details = []
         windows = self.plan(now)
         for i, window in enumerate(windows):
+            self._checkpoint()
             self.progress("window", window=window, index=i, total=len(windows))
             details.append(self.collect_window(window, cursor_kind="main"))
         return details
+
+    def _checkpoint(self) -> None:
+        """Raise ``FatalError`` when a stop was asked (called where everything is committed)."""
+        reason = self.stop() if self.stop is not None else None
+        if reason:
+            raise FatalError(reason)
 
     def remedy(self, now: datetime) -> dict[str, Any]:
         """The omissionRemedy sweep: the source request with ``takeOverRequest`` fields replaced."""
@@ -188,6 +207,7 @@ class Collector:
             "total": None,
         }
         seen: set[Any] = set()
+        new_before = self.counts.new
         verify = self.scheme.settings.verify_totals
         for state, page, rows in self.pages(window):
             if page.total is not None:  # the largest: records modified out of the window lower it
@@ -198,11 +218,18 @@ class Collector:
             cursor = (cursor_kind, window.end) if (last and cursor_kind and not short) else None
             self._store(rows, window, cursor)
             self._page_done(window, state, page, rows, stats)
+            if not last:
+                self._checkpoint()
         passes = 0
         while verify and stats["total"] is not None and len(seen) < stats["total"] and passes < VERIFY_PASSES:
             passes += 1
             self.counts.verified += 1
             self.progress("verify", window=window, short=stats["total"] - len(seen))
+            if self.log is not None:
+                self.log.warning(
+                    f"window {window}: {stats['total'] - len(seen)} records short of the API's total "
+                    f"{stats['total']}; reading it again (pass {passes})"
+                )
             for state, page, rows in self.pages(window):
                 seen.update(self._raw_ids(page.records))
                 if page.total is not None:
@@ -211,13 +238,30 @@ class Collector:
                 self.counts.recovered += new
                 stats["recovered"] = stats.get("recovered", 0) + new
                 self._page_done(window, state, page, rows, stats)
+                self._checkpoint()
         if passes and cursor_kind:
             self.store.set_cursor(self.scheme.id, cursor_kind, window.end)
         if stats["total"] is not None and len(seen) < stats["total"]:
             stats["short"] = stats["total"] - len(seen)
         self.counts.windows += 1
         stats["seconds"] = round(time.monotonic() - started, 3)
+        if self.log is not None:
+            self._log_window(window, stats, self.counts.new - new_before, cursor_kind)
         return stats
+
+    def _log_window(self, window: Window, stats: dict[str, Any], new: int, cursor_kind: str | None) -> None:
+        assert self.log is not None
+        total = "" if stats["total"] is None else f", API total {stats['total']}"
+        text = (
+            f"window {window} committed{' (cursor moved)' if cursor_kind else ''}: {stats['pages']} pages, "
+            f"{stats['fetched']} fetched, {stats['stored']} stored, {new} new{total}"
+        )
+        if stats.get("recovered"):
+            text += f"; {stats['recovered']} recovered by re-reading"
+        if stats.get("short"):
+            self.log.warning(f"{text}; still {stats['short']} short of the total")
+        else:
+            self.log.info(text)
 
     def _page_done(
         self, window: Window, state: PageState, page: Page, rows: list[Row], stats: dict[str, Any]

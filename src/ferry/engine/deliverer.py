@@ -51,7 +51,10 @@ class Deliverer:
         progress: Callable[..., None] | None = None,
         retry: RetryPolicy | None = None,
         lookups: InMemoryLookups | None = None,
+        stop: Callable[[], object] | None = None,
     ) -> None:
+        """``stop`` is checked before each batch is claimed; once it returns a true value,
+        :meth:`deliver` returns and :attr:`halted` is set (every claimed batch is recorded)."""
         meta = scheme.target_meta
         assert meta is not None, "scheme metadata not loaded"
         self.scheme = scheme
@@ -78,6 +81,8 @@ class Deliverer:
         self.whole_batch = meta.api in BATCH_APIS
         self.calls = CallLog(store, scheme.id, run_id, target.name if target is not None else "")
         self._recovered = False
+        self.stop = stop
+        self.halted = False
 
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
 
@@ -125,6 +130,9 @@ class Deliverer:
             self._recovered = True
         batches = 0
         while max_batches is None or batches < max_batches:
+            if self.stop is not None and self.stop():
+                self.halted = True
+                return
             now_at = now or datetime.now(UTC)
             rows = self.store.claim(self.scheme.id, self.scheme.settings.batch_size, now_at)
             if not rows:

@@ -8,28 +8,44 @@ by one page plus one deliver batch (see :mod:`ferry.engine.pipeline`).
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from ferry.connectors.base import SourceConnector, TargetConnector
 from ferry.engine.collector import Collector, Progress
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
+from ferry.engine.events import RunLog, scheme_secrets
 from ferry.engine.pipeline import DeliverThread
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.worker import DeliverPool, can_fork
-from ferry.errors import ConfigError, FerryError
+from ferry.errors import ConfigError, FatalError, FerryError
 from ferry.scheme.model import Scheme
 from ferry.store import Store
 
-__all__ = ["EXIT_FAILED", "EXIT_INVALID", "EXIT_OK", "RunReport", "run_scheme"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "RunReport",
+    "StopHook",
+    "run_scheme",
+    "scheme_definition",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+StopHook = threading.Event | Callable[[], bool | str | None] | None
+"""Asks a run to stop at its next checkpoint: an Event, or a callable returning a reason
+(a string, e.g. ``"lease lost"``), ``True`` (reason ``shutdown``) or a false value."""
 
 
 @dataclass
@@ -61,7 +77,7 @@ def _connectors(
     return source, target
 
 
-def _definition(scheme: Scheme) -> dict[str, Any]:
+def scheme_definition(scheme: Scheme) -> dict[str, Any]:
     """The scheme as stored for the console: no connection details (invariant 5, no secrets)."""
     data = scheme.model_dump(mode="json", exclude={"connections"})
     for side in ("source", "target"):
@@ -93,6 +109,44 @@ def _window_totals(store: Store, scheme_id: str, windows: list[dict[str, Any]]) 
         detail["delivered"] = sum(1 for status in held.values() if status == "finished")
 
 
+def _leased(store: Store, scheme_id: str) -> bool:
+    """Whether a scheduler (``ferry serve``) holds an unexpired lease on the scheme."""
+    from ferry.store._schema import scheme_leases
+
+    c = scheme_leases.c
+    with store.transaction() as conn:
+        held = conn.execute(
+            sa.select(c.owner).where(c.scheme_id == scheme_id, c.expires_at > datetime.now(UTC)).limit(1)
+        ).first()
+    return held is not None
+
+
+def _stop_reason(stop: StopHook) -> Callable[[], str | None]:
+    """``stop`` as a function returning ``"stopped: <reason>"`` once a stop is asked, else ``None``."""
+    if stop is None:
+        return lambda: None
+    check = stop.is_set if isinstance(stop, threading.Event) else stop
+
+    def reason() -> str | None:
+        asked = check()
+        if not asked:
+            return None
+        return f"stopped: {asked if isinstance(asked, str) else 'shutdown'}"
+
+    return reason
+
+
+def _summary(report: RunReport) -> str:
+    c = report.counts
+    parts = [f"fetched {c.fetched}", f"new {c.new}", f"delivered {c.delivered}"]
+    parts += [
+        f"{name} {getattr(c, name)}"
+        for name in ("failed", "dead", "retries", "recovered")
+        if getattr(c, name)
+    ]
+    return f"{report.status}: {', '.join(parts)} ({c.duration_s:.2f}s)"
+
+
 def run_scheme(
     scheme: Scheme,
     store: Store,
@@ -106,23 +160,47 @@ def run_scheme(
     transport: httpx.BaseTransport | None = None,
     progress: Progress | None = None,
     retry: RetryPolicy | None = None,
+    stop: StopHook = None,
+    close_interrupted: bool = True,
+    fork_deliverers: bool = True,
 ) -> RunReport:
     """Run ``scheme`` once: plan windows up to ``now``, collect them, deliver what is due.
 
     Never raises for run-time problems: the report carries the status, the counts and the
-    error, and the same is written to the store's run record. Configuration problems give
-    status ``invalid`` (exit code 2).
+    error, and the same is written to the store's run record; the run's events (windows
+    committed, re-reads, errors, the outcome) go to ``run_events`` (:mod:`ferry.engine.events`).
+    Configuration problems give status ``invalid`` (exit code 2).
+
+    Args:
+        stop: Checked between source pages and between deliver batches (each a checkpoint:
+            pages are committed with their cursor, batches with their results). Once it asks,
+            the run ends ``failed`` with error ``stopped: <reason>`` and nothing is lost; the
+            next run goes on from the checkpoint. Deliverer child processes (``settings.stream:
+            process``) still drain what is due before they exit.
+        close_interrupted: Mark the scheme's runs still ``running`` as failed first (they were
+            left by a killed process). The scheduler passes ``False``: it closes them itself
+            when it holds the scheme's lease, so another process's live run is never touched.
+        fork_deliverers: Allow ``settings.stream: process`` (forked deliverer children); the
+            scheduler passes ``False`` because forking a process that runs other threads is
+            unsafe, so its streaming runs deliver in a thread.
     """
     counts = RunCounts()
     kind = "run" if collect and deliver else "collect" if collect else "deliver"
-    store.save_scheme(scheme.id, scheme.name, _definition(scheme))
-    # One run per scheme at a time (DESIGN §7): a run still marked running was killed.
-    store.fail_running_runs(scheme.id, error="interrupted: the process stopped before the run finished")
+    store.save_scheme(scheme.id, scheme.name, scheme_definition(scheme))
+    if close_interrupted and not _leased(store, scheme.id):
+        # One run per scheme at a time (DESIGN §7): a run still marked running was killed
+        # (unless a scheduler holds the scheme's lease: its run is alive).
+        store.fail_running_runs(scheme.id, error="interrupted: the process stopped before the run finished")
     run_id = store.start_run(scheme.id, kind)
     started = time.monotonic()
     at = (now or datetime.now(UTC)).astimezone(scheme.tz).replace(microsecond=0)
     report = RunReport(scheme.id, run_id, "running", counts)
+    log = RunLog(store, run_id, secrets=scheme_secrets(scheme))
+    what = {"run": "collect and deliver", "collect": "collect", "deliver": "deliver"}[kind]
+    log.info(f"run started: {what}{' (omissionRemedy sweep)' if remedy else ''}; now {at.isoformat()}")
+    halt = _stop_reason(stop)
     owned: list[Any] = []
+    collector: Collector | None = None
     target_injected = target is not None or transport is not None  # a child could not share them
     try:
         if (collect and source is None) or (deliver and target is None):
@@ -131,11 +209,13 @@ def run_scheme(
             )
             source, target = source or built_source, target or built_target
             owned = [c for c in (built_source, built_target) if c is not None]
-        pooled = collect and deliver and _deliver_in_processes(scheme, store, target_injected)
+        pooled = (
+            collect and deliver and fork_deliverers and _deliver_in_processes(scheme, store, target_injected)
+        )
         # With worker processes the parent's own deliveries are counted apart and summed in.
         own = RunCounts() if pooled else counts
         deliverer = (
-            Deliverer(scheme, target, store, own, run_id=run_id, progress=progress, retry=retry)
+            Deliverer(scheme, target, store, own, run_id=run_id, progress=progress, retry=retry, stop=halt)
             if deliver
             else None
         )
@@ -165,6 +245,8 @@ def run_scheme(
                 progress=progress,
                 retry=retry,
                 after_page=stream.wake if stream is not None else None,
+                stop=halt,
+                log=log,
             )
             if stream is not None:
                 stream.start()
@@ -180,6 +262,8 @@ def run_scheme(
                     stream.finish()
         elif deliverer is not None:
             deliverer.deliver(at)
+        if deliverer is not None and deliverer.halted:
+            raise FatalError(halt() or "stopped")
         report.status = "partial" if (counts.failed or counts.dead) else "succeeded"
     except ConfigError as exc:
         report.status, report.error = "invalid", str(exc)
@@ -195,7 +279,12 @@ def run_scheme(
         for connector in owned:
             connector.close()
         counts.duration_s = round(time.monotonic() - started, 3)
+        if not report.windows and collector is not None:
+            report.windows = list(collector.details)  # the windows committed before a stop or error
         _window_totals(store, scheme.id, report.windows)
         stored = "failed" if report.status == "invalid" else report.status
+        if report.error:
+            log.error(report.error)
+        log.write("info" if stored in ("succeeded", "partial") else "error", _summary(report))
         store.finish_run(run_id, stored, counts.as_dict(), report.error, report.windows)
     return report

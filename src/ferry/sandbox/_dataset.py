@@ -82,6 +82,12 @@ class Dataset:
         """The modification time of record ``rid``."""
         return self._modified[rid]
 
+    def visible(self, rid: str) -> bool:
+        """Whether record ``rid`` exists and a query sees it now (a late one not yet)."""
+        with self._lock:
+            hidden = self._hidden_until.get(rid)
+            return rid in self._rows and (hidden is None or self.calls >= hidden)
+
     def all(self) -> list[Row]:
         """Every record, visible or not, ordered by (modified, id)."""
         with self._lock:

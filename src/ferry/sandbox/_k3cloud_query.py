@@ -197,7 +197,9 @@ def execute_query(store: Store, data: dict[str, Any], *, as_objects: bool = Fals
     form.data.tick()
     entries = [e for e in form.meta.entries if e.key in resolve.used]
     try:
-        rows = [ctx for ctx in _expand(form.visible(), entries) if condition(ctx) is True]
+        candidates = form.narrow(_text(data, "FilterString"))
+        base = form.visible() if candidates is None else candidates
+        rows = [ctx for ctx in _expand(base, entries) if condition(ctx) is True]
     except FilterError as exc:
         raise K3Error(EXCEPTION, f"GetRealExpress error: {exc}") from None
     if order.strip():

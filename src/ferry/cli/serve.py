@@ -1,0 +1,228 @@
+"""``ferry serve SCHEME...``: run schemes on their crontabs, with the web console beside them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ferry.cli._common import EXIT_OK, echo, fmt_time, guarded, open_store, redact, stdout_console
+from ferry.cli._load import load_schemes
+
+if TYPE_CHECKING:
+    from ferry.schedule import Scheduler
+    from ferry.scheme.model import Scheme
+    from ferry.store import Store
+
+__all__ = ["register", "serve"]
+
+Stopper = Callable[[], None]
+
+
+def _no_console() -> None:
+    """Nothing to stop."""
+
+
+class _EchoHandler(logging.Handler):
+    """The scheduler's log lines on the terminal, with the time and secrets masked."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = redact(record.getMessage())
+        if record.exc_info and record.levelno >= logging.ERROR:
+            text += f" ({record.exc_info[1]!r})"
+        style = (
+            "red"
+            if record.levelno >= logging.ERROR
+            else "yellow"
+            if record.levelno >= logging.WARNING
+            else None
+        )
+        echo(
+            f"{fmt_time(datetime.now().astimezone())} {text}",
+            style=style,
+            err=record.levelno >= logging.WARNING,
+        )
+
+
+def _print_schedule(scheduler: Scheduler) -> None:
+    from ferry.cli._tables import fitted_table
+
+    console = stdout_console()
+    rows = []
+    for entry in scheduler.status():
+        scheme = scheduler.schemes[entry["scheme_id"]]
+        if not scheme.enabled:
+            rows.append([scheme.id, "-", "-", "disabled in its scheme file"])
+            continue
+        if not entry["jobs"]:
+            rows.append([scheme.id, "-", "-", "no crontab: runs only on 'run now'"])
+        for job in entry["jobs"]:
+            nxt = fmt_time(job["next_fires"][0], scheme.tz)
+            note = "" if entry["enabled"] else " (switched off in the console)"
+            rows.append([scheme.id, _job_label(scheduler, scheme.id, job["job"]), job["crontab"], nxt + note])
+    headers = ["scheme", "job", "crontab", "next fire"]
+    console.print(fitted_table(headers, rows, width=console.width, flex="next fire"))
+
+
+def _job_label(scheduler: Scheduler, scheme_id: str, name: str) -> str:
+    job = next(j for j in scheduler.jobs[scheme_id] if j.name == name)
+    what = "collect + deliver" if job.collect and job.deliver else "collect" if job.collect else "deliver"
+    return f"{name} ({what})"
+
+
+def _alerts(path: Path) -> Any:
+    """The alert config, or ``None`` when the alerts module is not available."""
+    try:
+        from ferry.observe.alerts import load_alert_config
+    except ImportError as exc:
+        echo(f"warning: alerts are not available ({exc}); --alerts ignored", style="yellow", err=True)
+        return None
+    return load_alert_config(path)  # a bad file is a ConfigError: exit 2 before anything runs
+
+
+def _alert_hook(
+    config: Any, store: Store, schemes: Sequence[Scheme]
+) -> tuple[Callable[[datetime], None] | None, timedelta, Stopper]:
+    """``(hook(now), interval, close)`` evaluating the alert rules, or no hook."""
+    if config is None:
+        return None, timedelta(minutes=1), lambda: None
+    from ferry.observe.alerts import AlertMonitor
+
+    monitor = AlertMonitor(store, config, schemes={s.id: s for s in schemes})
+
+    def hook(now: datetime) -> None:
+        monitor.evaluate(now)
+
+    return hook, config.settings.interval, monitor.close
+
+
+def _console(store: Store, scheduler: Scheduler, host: str, port: int) -> Stopper:
+    """Serve the web console in a thread (when it can be imported); returns how to stop it."""
+    try:
+        import uvicorn
+
+        from ferry.console import create_app
+
+        app = create_app(store, schemes=lambda: dict(scheduler.schemes), trigger=scheduler.trigger)
+    except Exception as exc:  # the console is optional: the scheduler works without it
+        echo(f"warning: the web console is not available ({exc}); scheduling only", style="yellow", err=True)
+        return lambda: None
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="ferry-console", daemon=True)
+    thread.start()
+    echo(f"console on http://{host}:{port}/")
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    return stop
+
+
+@guarded
+def serve(
+    schemes: Annotated[
+        list[Path],
+        typer.Argument(metavar="SCHEME", help="Scheme files to schedule.", show_default=False),
+    ],
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Run the jobs that are due now (missed slots), wait for them, evaluate --alerts once, exit.",
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Console address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Console port.")] = 8000,
+    no_console: Annotated[bool, typer.Option("--no-console", help="Schedule only; no web console.")] = False,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts",
+            metavar="ALERTS.yaml",
+            help="Evaluate these alert rules periodically.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run every enabled scheme on its crontabs until SIGTERM or Ctrl-C.
+
+    `schedule.source` collects, `schedule.target` delivers, `schedule.omissionRemedy` runs
+    the 补漏 sweep; a scheme without a target crontab delivers while it collects. At most one
+    collect per scheme runs at a time, also across `ferry serve` processes sharing a store;
+    a slot missed (downtime, a long run) runs once, not once per slot. The first start only
+    records the slots: jobs fire from the next one. SIGTERM or Ctrl-C starts nothing more and
+    stops the runs in flight at their next checkpoint (a committed page or deliver batch);
+    a second Ctrl-C exits at once (still safe: the next run goes on from the ledger).
+
+    Example:
+
+        ferry serve examples/*/scheme.yaml --alerts alerts.yaml --port 8000
+    """
+    import signal
+    import time
+
+    from ferry.cli.run import print_report
+    from ferry.schedule import Scheduler
+
+    loaded = load_schemes(schemes)
+    alert_config = _alerts(alerts) if alerts is not None else None
+    with open_store() as store:
+        hook, every, close_alerts = _alert_hook(alert_config, store, loaded)
+        scheduler = Scheduler(loaded, store, periodic=hook, periodic_every=every)
+        scheduler.prepare()
+        _print_schedule(scheduler)
+        if once:
+            reports = scheduler.run_once()
+            for report in reports:
+                print_report(report)
+            echo(f"{len(reports)} run{'s' if len(reports) != 1 else ''} due")
+            if hook is not None:  # evaluate the alert rules once, after the runs
+                hook(scheduler.clock.now())
+            close_alerts()
+            raise typer.Exit(max((r.exit_code for r in reports), default=EXIT_OK))
+        logger = logging.getLogger("ferry.schedule")
+        logger.addHandler(_EchoHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        first: list[float] = []
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if first and time.monotonic() - first[0] > 1:  # a second signal, not one sent twice
+                raise KeyboardInterrupt
+            if first:
+                return
+            first.append(time.monotonic())
+            scheduler.stop(wait=False)
+            running = len(scheduler.running())
+            echo(
+                f"stopping: {running} run{'s' if running != 1 else ''} in flight stop at their next checkpoint"
+            )
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        stop_console: Stopper = _no_console
+        try:
+            if not no_console:
+                stop_console = _console(store, scheduler, host, port)
+            scheduler.start()
+            echo("serving; Ctrl-C or SIGTERM stops")
+            while not scheduler.join(timeout=0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            scheduler.stop(wait=False)
+            stop_console()
+            close_alerts()
+    echo("stopped")
+    raise typer.Exit(EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to ``app``."""
+    app.command("serve")(serve)

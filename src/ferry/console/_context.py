@@ -1,0 +1,101 @@
+"""What every console request works with: the store, the schemes, the actions and the redactor.
+
+The redactor is the last line of invariant 5 (no credentials in the console): every text a
+page or the API shows goes through it, masking each secret value of the loaded schemes'
+connections (raw and JSON-escaped) and any password in a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferry.errors import Issue
+from ferry.scheme.model import Scheme
+from ferry.store import Store
+
+__all__ = ["Console", "mask_urls"]
+
+MASK = "***"
+MIN_SECRET = 4
+"""Shorter secret values are not masked (they would mask ordinary text)."""
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^/@:\s?#]*:)(?P<pw>[^@/\s?#]+)(?P<tail>@)")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token|app_secret|session)=)[^&#\s\"]*"
+)
+
+
+def mask_urls(text: str) -> str:
+    """Mask passwords in URLs and secret-looking query values."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}{m.group('tail')}", text)
+    return _QUERY_SECRET.sub(rf"\1{MASK}", text)
+
+
+def _secret_values(conn: Any) -> list[str]:
+    method = getattr(conn, "secret_values", None)
+    if callable(method):
+        return [str(v) for v in method()]
+    return []
+
+
+@dataclass
+class Console:
+    """The console's collaborators (see :func:`ferry.console.create_app`)."""
+
+    store: Store
+    schemes: Callable[[], Mapping[str, Scheme]]
+    run_now: Callable[[str], str]
+    deliver_now: Callable[[str], str]
+    alert_rules: Callable[[], list[dict[str, str]]] | None = None
+    load_issues: Callable[[], Mapping[str, Sequence[Issue]]] | None = None
+    runner: Any = None
+    """The :class:`BackgroundRunner` when the console runs schemes itself, else ``None``."""
+    metrics_token: str | None = None
+    render_metrics: Callable[[Store], tuple[bytes, str]] | None = None
+    _cache_key: tuple[int, ...] = field(default=(), repr=False)
+    _secrets: tuple[str, ...] = field(default=(), repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def loaded(self) -> Mapping[str, Scheme]:
+        """The loaded schemes by id."""
+        return self.schemes()
+
+    def broken_files(self) -> Mapping[str, Sequence[Issue]]:
+        """Scheme files that failed to load, with their issues."""
+        return self.load_issues() if self.load_issues is not None else {}
+
+    def running(self, scheme_id: str) -> bool:
+        """Whether this console's own runner is running ``scheme_id``."""
+        return bool(self.runner is not None and self.runner.running(scheme_id))
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value of the loaded schemes' connections, longest first."""
+        schemes = list(self.loaded().values())
+        key = tuple(id(s) for s in schemes)
+        with self._lock:
+            if key != self._cache_key or not key:
+                found: set[str] = set()
+                for scheme in schemes:
+                    for conn in (scheme.source_connection, scheme.target_connection):
+                        found.update(v for v in _secret_values(conn) if len(v) >= MIN_SECRET)
+                escaped = {json.dumps(v, ensure_ascii=False)[1:-1] for v in found}
+                self._secrets = tuple(sorted(found | escaped, key=len, reverse=True))
+                self._cache_key = key
+            return self._secrets
+
+    def redactor(self) -> Callable[[str], str]:
+        """A function masking secrets in a text (snapshot of the current schemes)."""
+        values = self.secrets()
+
+        def redact(text: str) -> str:
+            for value in values:
+                if value in text:
+                    text = text.replace(value, MASK)
+            return mask_urls(text)
+
+        return redact

@@ -1,0 +1,208 @@
+"""The console's labels in Chinese and English, and how a request picks its language.
+
+The language is, in order: ``?lang=zh|en`` on the URL (remembered in the ``ferry_lang``
+cookie), that cookie, the browser's ``Accept-Language``, else English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+__all__ = ["LABELS", "LANGUAGES", "LANG_COOKIE", "STATUSES", "pick_language", "status_labels", "translator"]
+
+LANGUAGES = ("zh", "en")
+LANG_COOKIE = "ferry_lang"
+
+LABELS: dict[str, tuple[str, str]] = {
+    # key: (English, 中文)
+    "app": ("Ferry console", "Ferry 控制台"),
+    "dashboard": ("Dashboard", "仪表盘"),
+    "schemes": ("Schemes", "集成方案"),
+    "scheme": ("Scheme", "方案"),
+    "runs": ("Runs", "运行记录"),
+    "run": ("Run", "运行"),
+    "records": ("Records", "数据记录"),
+    "record": ("Record", "记录"),
+    "apis": ("API assets", "API 资产"),
+    "alerts": ("Alerts", "告警"),
+    "login": ("Log in", "登录"),
+    "logout": ("Log out", "退出"),
+    "username": ("User name", "用户名"),
+    "password": ("Password", "密码"),
+    "bad_login": ("Wrong user name or password.", "用户名或密码错误。"),
+    "no_users": (
+        "No console user exists yet: create one with `ferry users add NAME`.",
+        "尚无控制台用户：请先运行 `ferry users add 用户名` 创建。",
+    ),
+    "language": ("Language", "语言"),
+    "last_24h": ("Last 24 hours", "最近 24 小时"),
+    "records_in": ("Records in", "接收记录"),
+    "delivered": ("Delivered", "已写入"),
+    "failed": ("Failed", "失败"),
+    "status": ("Status", "状态"),
+    "name": ("Name", "名称"),
+    "id": ("ID", "编号"),
+    "number": ("Number", "单号"),
+    "source": ("Source", "源平台"),
+    "target": ("Target", "目标平台"),
+    "filter": ("Filter", "过滤条件"),
+    "flatten": ("Flatten", "拆分明细"),
+    "map": ("Map", "字段映射"),
+    "enabled": ("Enabled", "已启用"),
+    "disabled": ("Disabled", "已停用"),
+    "enable": ("Enable", "启用"),
+    "disable": ("Disable", "停用"),
+    "run_now": ("Run now", "立即运行"),
+    "last_run": ("Last run", "最近运行"),
+    "never": ("never", "从未"),
+    "none": ("none", "无"),
+    "not_loaded": (
+        "Not loaded: this scheme is known from the store only; pass its file to `ferry console`.",
+        "未加载：此方案仅存在于存储中；请将其文件传给 `ferry console`。",
+    ),
+    "load_failed": ("Scheme files that fail to load", "加载失败的方案文件"),
+    "flow": ("Data flow", "数据流"),
+    "mapping": ("Field mapping", "字段映射表"),
+    "options": ("Other request (otherRequest)", "其他请求参数 (otherRequest)"),
+    "field": ("Field", "字段"),
+    "label": ("Label", "显示名"),
+    "type": ("Type", "类型"),
+    "value": ("Value", "值"),
+    "parser": ("Parser", "解析器"),
+    "required": ("Required", "必填"),
+    "preview": ("Dry-run preview", "试运行预览"),
+    "preview_hint": (
+        "The most recent ledger records of this scheme, mapped and packed as a run would send them; nothing is written.",
+        "取本方案最近的账本记录，按运行时的方式映射与打包；不写入任何数据。",
+    ),
+    "no_samples": ("No records in the ledger yet: run the scheme first.", "账本中尚无记录：请先运行方案。"),
+    "calls": ("Target calls", "目标调用"),
+    "n_calls": ("Calls", "调用次数"),
+    "validation": ("Validation", "校验"),
+    "valid": ("No validation errors.", "校验通过。"),
+    "path": ("Path", "路径"),
+    "message": ("Message", "说明"),
+    "hint": ("Hint", "提示"),
+    "schedule": ("Schedule", "调度"),
+    "window": ("Window", "时间窗口"),
+    "kind": ("Kind", "类型"),
+    "started": ("Started", "开始时间"),
+    "finished_at": ("Finished", "结束时间"),
+    "counts": ("Counts", "计数"),
+    "error": ("Error", "错误"),
+    "windows": ("Windows", "时间窗口明细"),
+    "logs": ("Logs", "日志"),
+    "no_logs": ("No log lines for this run.", "本次运行没有日志。"),
+    "level": ("Level", "级别"),
+    "at": ("Time", "时间"),
+    "search": ("Search", "查询"),
+    "all": ("all", "全部"),
+    "since": ("Updated since", "更新时间起"),
+    "until": ("Updated before", "更新时间止"),
+    "attempts": ("Attempts", "尝试次数"),
+    "updated": ("Updated", "更新时间"),
+    "content": ("Content", "原始内容"),
+    "mapped": ("Mapped payload", "映射后的报文"),
+    "response": ("Target response", "目标响应"),
+    "last_error": ("Last error", "最近错误"),
+    "error_before": ("(before the record was delivered)", "（记录随后已成功写入）"),
+    "history": ("Attempt history", "重试历史"),
+    "next_attempt": ("Next attempt", "下次重试"),
+    "replay": ("Replay", "重新推送"),
+    "replay_selected": ("Replay selected", "重推选中记录"),
+    "replay_matching": ("Replay all matching", "重推全部匹配记录"),
+    "replay_confirm": ("Send the matching records again?", "确定重新推送所有匹配的记录？"),
+    "replayed": ("records sent back to pending", "条记录已重新进入待推送"),
+    "no_records": ("No records match.", "没有匹配的记录。"),
+    "prev": ("Previous", "上一页"),
+    "next": ("Next", "下一页"),
+    "connection": ("Connection", "连接"),
+    "api": ("API", "接口"),
+    "error_rate": ("Error rate", "错误率"),
+    "latency": ("Latency (ms)", "延迟 (毫秒)"),
+    "no_calls": ("No API calls in this period.", "此期间没有 API 调用。"),
+    "hours": ("hours", "小时"),
+    "incidents": ("Incident history", "告警事件"),
+    "rules": ("Rules", "告警规则"),
+    "no_incidents": ("No incidents.", "暂无告警事件。"),
+    "no_rules": ("No alert rules configured.", "未配置告警规则。"),
+    "severity": ("Severity", "级别"),
+    "subject": ("Subject", "对象"),
+    "rule": ("Rule", "规则"),
+    "summary": ("Summary", "摘要"),
+    "opened": ("Opened", "开始"),
+    "resolved": ("Resolved", "恢复"),
+    "notices": ("Notices", "通知"),
+    "channel": ("Channel", "渠道"),
+    "ok": ("ok", "成功"),
+    "run_started": ("Run started", "已开始运行"),
+    "operation": ("Operation", "打包方式"),
+    "condition_none": ("no condition: every record passes", "无条件：全部记录通过"),
+    "flat_none": ("no beatFlat: one ledger row per record", "不拆分：每条记录一行"),
+    "fields": ("fields", "个字段"),
+    "times_in": ("Times are Asia/Shanghai (UTC+8).", "时间为北京时间 (UTC+8)。"),
+    "forbidden": (
+        "Forbidden: the form's CSRF token is missing or wrong; reload the page.",
+        "禁止：表单的 CSRF 令牌缺失或错误，请刷新页面。",
+    ),
+    "not_found": ("Not found", "未找到"),
+}
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    """``t(key)``: the label of ``key`` in ``lang`` (the key itself when unknown)."""
+    column = 1 if lang == "zh" else 0
+
+    def t(key: str) -> str:
+        pair = LABELS.get(key)
+        return pair[column] if pair else key
+
+    return t
+
+
+def pick_language(query: str | None, cookie: str | None, accept: str | None) -> str:
+    """``zh`` or ``en`` from the URL's ``lang``, the cookie, then ``Accept-Language`` (q-weighted)."""
+    for value in (query, cookie):
+        if value in LANGUAGES:
+            return value
+    return _from_accept(accept or "")
+
+
+def _from_accept(header: str) -> str:
+    best, best_q = "en", -1.0
+    for index, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, val = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(val)
+                except ValueError:
+                    q = 0.0
+        lang = tag.strip().lower().split("-")[0]
+        if lang in LANGUAGES and q > 0 and (q > best_q or (q == best_q and index == 0)):
+            best, best_q = lang, q
+    return best
+
+
+STATUSES: dict[str, tuple[str, str]] = {
+    "pending": ("pending", "待推送"),
+    "queued": ("queued", "推送中"),
+    "finished": ("finished", "已完成"),
+    "error": ("error", "出错"),
+    "dead": ("dead", "死信"),
+    "running": ("running", "运行中"),
+    "succeeded": ("succeeded", "成功"),
+    "partial": ("partial", "部分失败"),
+    "failed": ("failed", "失败"),
+    "open": ("open", "未恢复"),
+    "firing": ("firing", "告警中"),
+    "resolved": ("resolved", "已恢复"),
+}
+
+
+def status_labels(lang: str) -> Mapping[str, str]:
+    """Record, run and incident statuses in ``lang`` (for badges); unknown ones show as they are."""
+    column = 1 if lang == "zh" else 0
+    return {key: pair[column] for key, pair in STATUSES.items()}

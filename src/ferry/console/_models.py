@@ -1,0 +1,287 @@
+"""The console's JSON shapes (pydantic), shared by the API and the pages.
+
+Times are tz-aware UTC in JSON (ISO 8601); the pages show them in Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ActionResult",
+    "ActivityModel",
+    "AlertIncident",
+    "AlertNotice",
+    "Alerts",
+    "ApiBucketModel",
+    "ApiStatModel",
+    "Attempt",
+    "Dashboard",
+    "DeliveryModel",
+    "EnableRequest",
+    "FileIssues",
+    "FlowStepModel",
+    "IssueModel",
+    "LoginRequest",
+    "MappingRowModel",
+    "PreviewModel",
+    "PreviewRecord",
+    "RecordDetail",
+    "RecordKey",
+    "RecordPage",
+    "RecordSummary",
+    "ReplayRequest",
+    "ReplayResult",
+    "RunDetail",
+    "RunEvent",
+    "RunSummary",
+    "SchemeDetail",
+    "SchemeSummary",
+    "SessionInfo",
+]
+
+
+class SessionInfo(BaseModel):
+    """Who is logged in, and the CSRF token to send as ``X-CSRF-Token`` with every POST."""
+
+    authenticated: bool
+    user: str | None = None
+    csrf_token: str
+
+
+class LoginRequest(BaseModel):
+    username: str
+    password: str
+
+
+class ActionResult(BaseModel):
+    ok: bool
+    message: str
+
+
+class EnableRequest(BaseModel):
+    enabled: bool
+
+
+class RunSummary(BaseModel):
+    id: int
+    scheme_id: str
+    kind: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class RunEvent(BaseModel):
+    at: datetime
+    level: str
+    message: str
+
+
+class RunDetail(RunSummary):
+    windows: list[dict[str, Any]] = Field(default_factory=list, description="Per-window detail of the run.")
+    events: list[RunEvent] = Field(default_factory=list, description="The run's log lines.")
+
+
+class SchemeSummary(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+    loaded: bool = Field(description="Whether the console has the scheme's file (flow, preview, run).")
+    running: bool = False
+    source_type: str = ""
+    source_api: str = ""
+    target_type: str = ""
+    target_api: str = ""
+    counts: dict[str, int] = Field(default_factory=dict, description="Ledger rows by status.")
+    last_run: RunSummary | None = None
+
+
+class ActivityModel(BaseModel):
+    hours: list[datetime]
+    received: list[int]
+    delivered: list[int]
+    failed: list[int]
+
+
+class FileIssues(BaseModel):
+    path: str
+    issues: list[IssueModel]
+
+
+class Dashboard(BaseModel):
+    activity: ActivityModel
+    schemes: list[SchemeSummary]
+    broken_files: list[FileIssues] = Field(default_factory=list)
+
+
+class IssueModel(BaseModel):
+    path: str
+    message: str
+    got: str | None = None
+    hint: str | None = None
+
+
+class FlowStepModel(BaseModel):
+    kind: str
+    lines: list[str]
+    active: bool = True
+
+
+class MappingRowModel(BaseModel):
+    path: str
+    depth: int
+    field: str
+    label: str
+    type: str
+    value: str
+    parser: str
+    required: bool
+    issues: list[str] = Field(default_factory=list)
+
+
+class SchemeDetail(BaseModel):
+    summary: SchemeSummary
+    schedule: dict[str, str | None] = Field(default_factory=dict)
+    flow: list[FlowStepModel] = Field(default_factory=list)
+    mapping: list[MappingRowModel] = Field(default_factory=list)
+    options: list[MappingRowModel] = Field(default_factory=list)
+    issues: list[IssueModel] = Field(default_factory=list)
+
+
+class PreviewRecord(BaseModel):
+    record_id: str
+    payload: Any = None
+    error: str | None = None
+
+
+class DeliveryModel(BaseModel):
+    api: str
+    method: str
+    record_ids: list[str]
+    body: Any = None
+
+
+class PreviewModel(BaseModel):
+    scheme_id: str
+    records: list[PreviewRecord]
+    deliveries: list[DeliveryModel]
+    error: str | None = None
+
+
+class RecordSummary(BaseModel):
+    scheme_id: str
+    record_id: str
+    number: str | None = None
+    status: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
+class RecordPage(BaseModel):
+    records: list[RecordSummary]
+    offset: int
+    limit: int
+    more: bool
+
+
+class Attempt(BaseModel):
+    attempt: int
+    status: str
+    at: datetime
+    run_id: int | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+class RecordDetail(RecordSummary):
+    content: dict[str, Any]
+    mapped: Any = None
+    mapping_error: str | None = None
+    target_response: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    run_id: int | None = None
+    history: list[Attempt] = Field(default_factory=list)
+
+
+class RecordKey(BaseModel):
+    scheme_id: str
+    record_id: str
+
+
+class ReplayRequest(BaseModel):
+    """Either ``records`` (selected rows) or a filter (scheme, status, id, number, time)."""
+
+    records: list[RecordKey] = Field(default_factory=list)
+    scheme_id: str | None = None
+    status: list[str] = Field(default_factory=list)
+    record_id: str | None = None
+    number: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    deliver: bool = Field(True, description="Start delivering the replayed records right away.")
+
+
+class ReplayResult(BaseModel):
+    replayed: int
+    messages: list[str] = Field(default_factory=list)
+
+
+class ApiBucketModel(BaseModel):
+    start: datetime
+    calls: int
+    errors: int
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class ApiStatModel(BaseModel):
+    connection: str
+    api: str
+    calls: int
+    errors: int
+    error_rate: float
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    buckets: list[ApiBucketModel] = Field(default_factory=list)
+
+
+class AlertNotice(BaseModel):
+    channel: str
+    kind: str
+    at: datetime
+    ok: bool
+    error: str | None = None
+
+
+class AlertIncident(BaseModel):
+    id: int
+    rule: str
+    subject: str
+    status: str
+    severity: str
+    summary: str
+    opened_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None = None
+    notices: list[AlertNotice] = Field(default_factory=list)
+
+
+class Alerts(BaseModel):
+    incidents: list[AlertIncident]
+    rules: list[dict[str, str]]
+
+
+FileIssues.model_rebuild()

@@ -1,0 +1,192 @@
+"""Server-rendered pages: runs, records (search, detail, replay), API assets and alerts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from ferry.console import _views as views
+from ferry.console._charts import Series, line_chart
+from ferry.console._i18n import translator
+from ferry.console._models import RecordKey, ReplayRequest
+from ferry.console._pages import back, not_found, safe_next
+from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render
+from ferry.store._models import RECORD_STATUSES
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[str, Depends(page_user)]
+Csrf = Annotated[str, Depends(page_csrf)]
+PAGE = 50
+
+
+def _when(text: str | None) -> datetime | None:
+    """A time typed in a form (``2024-06-01T10:00``, naive = Asia/Shanghai), ``None`` if blank or bad."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+@router.get("/runs")
+def runs(request: Request, user: User, scheme: str = "") -> Response:
+    items = views.list_runs(console_of(request), scheme or None, limit=200)
+    return render(request, "runs.html", runs=items, scheme=scheme)
+
+
+@router.get("/runs/{run_id}")
+def run(request: Request, run_id: int, user: User) -> Response:
+    detail = views.run_detail(console_of(request), run_id)
+    if detail is None:
+        return not_found(request)
+    columns: list[str] = []
+    for window in detail.windows:
+        columns += [key for key in window if key not in columns and key not in ("start", "end")]
+    return render(request, "run.html", run=detail, columns=columns)
+
+
+# -- records --------------------------------------------------------------------------------
+
+
+@router.get("/records")
+def records(
+    request: Request,
+    user: User,
+    scheme: str = "",
+    id: str = "",
+    number: str = "",
+    since: str = "",
+    until: str = "",
+    page: int = 0,
+) -> Response:
+    statuses = [s for s in request.query_params.getlist("status") if s in RECORD_STATUSES]
+    result = views.search_records(
+        console_of(request),
+        scheme_id=scheme or None,
+        status=statuses,
+        record_id=id or None,
+        number=number or None,
+        since=_when(since),
+        until=_when(until),
+        limit=PAGE,
+        offset=max(page, 0) * PAGE,
+    )
+    query = {"scheme": scheme, "id": id, "number": number, "since": since, "until": until}
+    here = [(k, v) for k, v in query.items() if v] + [("status", s) for s in statuses]
+    schemes = [s.id for s in views.scheme_summaries(console_of(request))]
+    return render(
+        request,
+        "records.html",
+        result=result,
+        filters=query,
+        selected=statuses,
+        all_statuses=RECORD_STATUSES,
+        schemes=schemes,
+        page=max(page, 0),
+        here_query=urlencode(here),
+        back_to="/records" + (f"?{urlencode([*here, ('page', page)])}" if here or page else ""),
+    )
+
+
+@router.get("/records/{scheme_id}/{record_id:path}")
+def record(request: Request, scheme_id: str, record_id: str, user: User) -> Response:
+    detail = views.record_detail(console_of(request), scheme_id, record_id)
+    if detail is None:
+        return not_found(request)
+    key = json.dumps([scheme_id, record_id], ensure_ascii=False)
+    return render(request, "record.html", r=detail, key=key, here=request.url.path)
+
+
+@router.post("/records/replay")
+async def replay(request: Request, user: Csrf) -> Response:
+    form = await request.form()
+    keys: list[RecordKey] = []
+    for value in form.getlist("sel"):
+        try:
+            scheme_id, record_id = json.loads(str(value))
+            keys.append(RecordKey(scheme_id=str(scheme_id), record_id=str(record_id)))
+        except (ValueError, TypeError):
+            continue
+    by_filter = form.get("mode") == "filter"
+    body = ReplayRequest(
+        records=[] if by_filter else keys,
+        scheme_id=str(form.get("scheme") or "") or None,
+        status=[str(s) for s in form.getlist("status") if s in RECORD_STATUSES],
+        record_id=str(form.get("id") or "") or None,
+        number=str(form.get("number") or "") or None,
+        since=_when(str(form.get("since") or "")),
+        until=_when(str(form.get("until") or "")),
+    )
+    t = translator(request.state.lang)
+    if not by_filter and not keys:
+        flash(request, t("no_records"), "error")
+    else:
+        try:
+            result = views.replay(console_of(request), body)
+        except ValueError as exc:
+            flash(request, str(exc), "error")
+        else:
+            note = "; ".join(result.messages)
+            flash(request, f"{result.replayed} {t('replayed')}" + (f" — {note}" if note else ""))
+    return back(safe_next(str(form.get("back_to") or "/records")))
+
+
+# -- API assets and alerts ------------------------------------------------------------------
+
+
+@router.get("/apis")
+def apis(request: Request, user: User, hours: int = 24) -> Response:
+    hours = min(max(hours, 1), 168)
+    stats = views.api_assets(console_of(request), hours=hours)
+    t = translator(request.state.lang)
+    charts = {}
+    for stat in stats:
+        labels = [b.start.astimezone(SHANGHAI).strftime("%d %H:%M") for b in stat.buckets]
+        every = max(len(labels) // 6, 1)
+        charts[(stat.connection, stat.api)] = (
+            line_chart(
+                [
+                    Series(t("n_calls"), [b.calls for b in stat.buckets], "series-0"),
+                    Series(t("failed"), [b.errors for b in stat.buckets], "series-2"),
+                ],
+                labels,
+                title=f"{stat.api} {t('n_calls')}",
+                width=460,
+                height=170,
+                label_every=every,
+            ),
+            line_chart(
+                [
+                    Series("p50", [b.p50 for b in stat.buckets]),
+                    Series("p95", [b.p95 for b in stat.buckets]),
+                    Series("p99", [b.p99 for b in stat.buckets]),
+                ],
+                labels,
+                title=f"{stat.api} {t('latency')}",
+                width=460,
+                height=170,
+                label_every=every,
+            ),
+        )
+    return render(request, "apis.html", stats=stats, charts=charts, hours=hours)
+
+
+@router.get("/alerts")
+def alerts(request: Request, user: User) -> Response:
+    data = views.alerts(console_of(request))
+    columns: list[str] = []
+    for rule in data.rules:
+        columns += [key for key in rule if key not in columns]
+    return render(request, "alerts.html", data=data, columns=columns)

@@ -1,0 +1,336 @@
+"""What each console screen shows, built once for both the pages and the JSON API."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ferry.console import _queries
+from ferry.console._context import Console
+from ferry.console._flow import connection_label, flow_steps, mapping_rows, stored_definition
+from ferry.console._models import (
+    ActionResult,
+    ActivityModel,
+    AlertIncident,
+    Alerts,
+    ApiStatModel,
+    Attempt,
+    Dashboard,
+    DeliveryModel,
+    FileIssues,
+    FlowStepModel,
+    IssueModel,
+    MappingRowModel,
+    PreviewModel,
+    PreviewRecord,
+    RecordDetail,
+    RecordPage,
+    RecordSummary,
+    ReplayRequest,
+    ReplayResult,
+    RunDetail,
+    RunEvent,
+    RunSummary,
+    SchemeDetail,
+    SchemeSummary,
+)
+from ferry.errors import FerryError, Issue
+from ferry.scheme.model import Scheme
+from ferry.store import LedgerRow
+from ferry.store._models import RECORD_STATUSES
+
+__all__ = [
+    "alerts",
+    "api_assets",
+    "dashboard",
+    "list_runs",
+    "map_record",
+    "record_detail",
+    "replay",
+    "run_detail",
+    "run_now",
+    "scheme_detail",
+    "scheme_preview",
+    "scheme_summaries",
+    "search_records",
+    "set_enabled",
+]
+
+
+def issue_model(issue: Issue) -> IssueModel:
+    got = None if issue.got is None else repr(issue.got)[:200]
+    return IssueModel(path=issue.path, message=issue.message, got=got, hint=issue.hint)
+
+
+def run_summary(run: dict[str, Any]) -> RunSummary:
+    return RunSummary.model_validate(run, from_attributes=False)
+
+
+def _summary(
+    console: Console,
+    scheme_id: str,
+    stored: dict[str, Any] | None,
+    scheme: Scheme | None,
+    counts: dict[str, dict[str, int]],
+    runs: dict[str, dict[str, Any]],
+) -> SchemeSummary:
+    summary = SchemeSummary(
+        id=scheme_id,
+        name=scheme.name if scheme is not None else (stored or {}).get("name", scheme_id),
+        enabled=bool(stored["enabled"]) if stored is not None else bool(scheme and scheme.enabled),
+        loaded=scheme is not None,
+        running=console.running(scheme_id),
+        counts=counts.get(scheme_id, dict.fromkeys(RECORD_STATUSES, 0)),
+        last_run=run_summary(runs[scheme_id]) if scheme_id in runs else None,
+    )
+    if scheme is not None:
+        summary.source_type = connection_label(scheme.source_connection, scheme.source.connection)[0]
+        summary.target_type = connection_label(scheme.target_connection, scheme.target.connection)[0]
+        summary.source_api = scheme.source_meta.api if scheme.source_meta else ""
+        summary.target_api = scheme.target_meta.api if scheme.target_meta else ""
+    elif stored is not None:
+        definition = stored.get("definition") or {}
+        for side in ("source", "target"):
+            conn = (definition.get(side) or {}).get("connection")
+            kind = conn.get("type") if isinstance(conn, dict) else None
+            setattr(summary, f"{side}_type", str(kind or "?"))
+    return summary
+
+
+def scheme_summaries(console: Console) -> list[SchemeSummary]:
+    """Every scheme the console loaded or the store knows, by id."""
+    loaded = console.loaded()
+    stored = {s["id"]: s for s in console.store.list_schemes()}
+    counts = _queries.status_by_scheme(console.store)
+    runs = _queries.last_runs(console.store)
+    ids = sorted(set(loaded) | set(stored))
+    return [_summary(console, i, stored.get(i), loaded.get(i), counts, runs) for i in ids]
+
+
+def dashboard(console: Console, now: datetime | None = None) -> Dashboard:
+    """Activity over the last 24 hours and every scheme's status and last run."""
+    act = _queries.activity(console.store, now or datetime.now(UTC))
+    broken = [
+        FileIssues(path=path, issues=[issue_model(i) for i in issues])
+        for path, issues in sorted(console.broken_files().items())
+    ]
+    return Dashboard(
+        activity=ActivityModel(
+            hours=act.hours, received=act.received, delivered=act.delivered, failed=act.failed
+        ),
+        schemes=scheme_summaries(console),
+        broken_files=broken,
+    )
+
+
+def _rows(rows: Sequence[Any]) -> list[MappingRowModel]:
+    return [MappingRowModel.model_validate(row, from_attributes=True) for row in rows]
+
+
+def scheme_detail(console: Console, scheme_id: str) -> SchemeDetail | None:
+    """Flow, mapping table and validation of one scheme; ``None`` when unknown."""
+    summary = next((s for s in scheme_summaries(console) if s.id == scheme_id), None)
+    if summary is None:
+        return None
+    scheme = console.loaded().get(scheme_id)
+    detail = SchemeDetail(summary=summary)
+    if scheme is None:
+        return detail
+    from ferry.scheme.validate import validate_scheme
+
+    try:
+        issues = validate_scheme(scheme)
+    except FerryError as exc:
+        issues = [Issue("", str(exc))]
+    detail.issues = [issue_model(i) for i in issues]
+    detail.schedule = scheme.schedule.model_dump()
+    detail.flow = [FlowStepModel(kind=s.kind, lines=s.lines, active=s.active) for s in flow_steps(scheme)]
+    if scheme.target_meta is not None:
+        detail.mapping = _rows(mapping_rows(scheme.target_meta.request, "target.request", issues))
+        detail.options = _rows(mapping_rows(scheme.target_meta.otherRequest, "target.otherRequest", issues))
+    return detail
+
+
+def scheme_preview(console: Console, scheme_id: str, limit: int = 5) -> PreviewModel | None:
+    """Map and pack the scheme's newest ledger records as a run would; write nothing."""
+    scheme = console.loaded().get(scheme_id)
+    if scheme is None:
+        return None
+    from ferry.engine.preview import preview
+
+    try:
+        result = preview(scheme, console.store, limit=limit, from_ledger=True)
+    except FerryError as exc:
+        return PreviewModel(scheme_id=scheme_id, records=[], deliveries=[], error=str(exc))
+    records = [PreviewRecord(record_id=rid, payload=payload) for rid, payload in result.records]
+    records += [PreviewRecord(record_id=rid, error=why) for rid, why in result.failures.items()]
+    deliveries = [
+        DeliveryModel(api=d.api, method=d.method, record_ids=d.record_ids, body=d.body)
+        for d in result.deliveries
+    ]
+    return PreviewModel(scheme_id=scheme_id, records=records, deliveries=deliveries)
+
+
+def set_enabled(console: Console, scheme_id: str, enabled: bool) -> ActionResult:
+    """Switch a scheme on or off in the store (saving a loaded scheme first if it never ran)."""
+    store = console.store
+    if store.get_scheme(scheme_id) is None:
+        scheme = console.loaded().get(scheme_id)
+        if scheme is None:
+            return ActionResult(ok=False, message=f"unknown scheme {scheme_id}")
+        store.save_scheme(scheme.id, scheme.name, stored_definition(scheme))
+    store.set_scheme_enabled(scheme_id, enabled)
+    return ActionResult(ok=True, message=f"scheme {scheme_id} {'enabled' if enabled else 'disabled'}")
+
+
+def run_now(console: Console, scheme_id: str) -> ActionResult:
+    """Start a run of ``scheme_id`` (the scheduler's, or this console's runner)."""
+    if console.runner is not None:
+        ok, message = console.runner.start(scheme_id, collect=True)
+        return ActionResult(ok=ok, message=message)
+    return ActionResult(ok=True, message=console.run_now(scheme_id))
+
+
+def list_runs(console: Console, scheme_id: str | None = None, limit: int = 100) -> list[RunSummary]:
+    """The newest runs first."""
+    return [run_summary(r) for r in console.store.list_runs(scheme_id, limit=limit)]
+
+
+def run_detail(console: Console, run_id: int) -> RunDetail | None:
+    """One run with its windows and log lines."""
+    run = console.store.get_run(run_id)
+    if run is None:
+        return None
+    events = [RunEvent.model_validate(e) for e in _queries.run_log(console.store, run_id)]
+    return RunDetail.model_validate({**run, "events": events})
+
+
+def _record_summary(row: LedgerRow) -> RecordSummary:
+    return RecordSummary.model_validate(row, from_attributes=True)
+
+
+def search_records(
+    console: Console,
+    *,
+    scheme_id: str | None = None,
+    status: Sequence[str] = (),
+    record_id: str | None = None,
+    number: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> RecordPage:
+    """Ledger rows matching every given filter, most recently updated first.
+
+    Raises:
+        ValueError: An unknown status.
+    """
+    rows = console.store.find_records(
+        scheme_id or None,
+        status=list(status) or None,
+        record_id=record_id or None,
+        number=number or None,
+        since=since,
+        until=until,
+        limit=limit + 1,
+        offset=offset,
+    )
+    return RecordPage(
+        records=[_record_summary(r) for r in rows[:limit]], offset=offset, limit=limit, more=len(rows) > limit
+    )
+
+
+def map_record(scheme: Scheme, console: Console, row: LedgerRow) -> tuple[Any, str | None]:
+    """``(payload, None)`` as delivery would map ``row`` now, or ``(None, reason)``."""
+    from ferry.engine.counts import RunCounts
+    from ferry.engine.deliverer import Deliverer
+
+    try:
+        batch = Deliverer(scheme, None, console.store, RunCounts()).prepare([row], datetime.now(UTC))
+    except FerryError as exc:
+        return None, str(exc)
+    if batch.failures:
+        return None, next(iter(batch.failures.values()))
+    return (batch.items[0][1] if batch.items else None), None
+
+
+def record_detail(console: Console, scheme_id: str, record_id: str) -> RecordDetail | None:
+    """A ledger row with its content, mapped payload, response, error and attempt history."""
+    row = console.store.get_record(scheme_id, record_id)
+    if row is None:
+        return None
+    detail = RecordDetail.model_validate(row, from_attributes=True)
+    detail.history = [Attempt.model_validate(h) for h in console.store.record_history(scheme_id, record_id)]
+    scheme = console.loaded().get(scheme_id)
+    if scheme is None:
+        detail.mapping_error = "scheme not loaded in this console: cannot map"
+    else:
+        detail.mapped, detail.mapping_error = map_record(scheme, console, row)
+    return detail
+
+
+REPLAY_LIMIT = 10_000
+"""Most records one replay by filter sends back (the newest matching ones)."""
+
+
+def replay(console: Console, request: ReplayRequest) -> ReplayResult:
+    """Send the selected records, or those matching the filter, back to ``pending``; then,
+    with ``deliver``, start delivering each scheme concerned.
+
+    Raises:
+        ValueError: Neither records nor any filter given, or an unknown status.
+    """
+    targets: dict[str, list[str]] = defaultdict(list)
+    status = list(request.status) or None
+    for key in request.records:
+        targets[key.scheme_id].append(key.record_id)
+    if not request.records:
+        filters = (request.scheme_id, status, request.record_id, request.number, request.since, request.until)
+        if not any(filters):
+            raise ValueError("select records or give at least one filter; a replay of everything is refused")
+        rows = console.store.find_records(
+            request.scheme_id or None,
+            status=status,
+            record_id=request.record_id or None,
+            number=request.number or None,
+            since=request.since,
+            until=request.until,
+            limit=REPLAY_LIMIT,
+        )
+        for row in rows:
+            targets[row.scheme_id].append(row.record_id)
+    total, messages = 0, []
+    for scheme_id, ids in sorted(targets.items()):
+        count = console.store.replay(scheme_id, record_ids=ids, status=None if request.records else status)
+        total += count
+        if count and request.deliver:
+            messages.append(console.deliver_now(scheme_id))
+    return ReplayResult(replayed=total, messages=messages)
+
+
+def api_assets(console: Console, now: datetime | None = None, hours: int = 24) -> list[ApiStatModel]:
+    """Calls, error rate and latency percentiles per connection and API."""
+    stats = _queries.api_stats(console.store, now or datetime.now(UTC), hours=hours, buckets=min(hours, 48))
+    return [
+        ApiStatModel.model_validate(
+            {**vars(s), "error_rate": s.error_rate, "buckets": [vars(b) for b in s.buckets]}
+        )
+        for s in stats
+    ]
+
+
+def alerts(console: Console) -> Alerts:
+    """Incident history with notices, and the rules."""
+    incidents = [AlertIncident.model_validate(i) for i in _queries.alert_history(console.store)]
+    rules: list[dict[str, str]] = []
+    if console.alert_rules is not None:
+        rules = [{str(k): str(v) for k, v in rule.items()} for rule in console.alert_rules()]
+    return Alerts(incidents=incidents, rules=rules)
+
+
+def scrubbed(model: Any, redact: Callable[[str], str]) -> Any:
+    """A copy of a pydantic model with every secret masked in its JSON form."""
+    return type(model).model_validate_json(redact(model.model_dump_json()))

@@ -1,0 +1,107 @@
+"""A run's log: coarse events (run started, window committed, re-reads, errors, final status).
+
+Each event is one row of the store's ``run_events`` table, written in its own short
+transaction as it happens, so the console shows a run's progress while it lasts and the log
+survives a crash. Events are per run and per window, never per record, so they cost nothing
+measurable beside the ledger writes.
+
+Never a credential (invariant 5): every message passes through :func:`redact`, which masks the
+scheme's connection secrets, URL passwords and secret-looking query values.
+
+    log = RunLog(store, run_id, secrets=scheme_secrets(scheme))
+    log.info("collect run started")
+    read_run_events(store, run_id)   # [{"id": 1, "at": datetime, "level": "info", "message": ...}]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ferry.errors import FerryError
+from ferry.store._schema import run_events
+
+if TYPE_CHECKING:
+    from ferry.scheme.model import Scheme
+    from ferry.store import Store
+
+__all__ = ["LEVELS", "RunLog", "read_run_events", "redact", "scheme_secrets"]
+
+LEVELS = ("info", "warning", "error")
+MAX_MESSAGE = 8000
+"""Longest message kept (an engine bug's traceback is cut here)."""
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^/@:\s?#]*:)(?P<pw>[^@/\s?#]+)(?P<tail>@)")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token|app_secret)=)[^&#\s]*"
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every value in ``secrets``, URL passwords and secret query values as ``***``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***{m.group('tail')}", text)
+    return _QUERY_SECRET.sub(r"\1***", text)
+
+
+def scheme_secrets(scheme: Scheme) -> list[str]:
+    """The secret values of the scheme's resolved source and target connections."""
+    found: list[str] = []
+    for connection in (scheme.source_connection, scheme.target_connection):
+        values = getattr(connection, "secret_values", None)
+        if callable(values):
+            found += values()
+    return found
+
+
+class RunLog:
+    """Writes one run's events; a failing write is counted, never raised (the run matters more)."""
+
+    def __init__(self, store: Store, run_id: int, *, secrets: Iterable[str] = ()) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.secrets = list(secrets)
+        self.dropped = 0
+        """Events that could not be written (the store was busy or gone)."""
+
+    def write(self, level: str, message: str) -> None:
+        """Append one event (``level`` is ``info``, ``warning`` or ``error``)."""
+        if level not in LEVELS:
+            raise ValueError(f"event level must be one of {', '.join(LEVELS)} (got {level!r})")
+        text = redact(message, self.secrets)
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 1] + "…"
+        row = {"run_id": self.run_id, "at": datetime.now(UTC), "level": level, "message": text}
+        try:
+            with self.store.transaction(write=True) as conn:
+                conn.execute(sa.insert(run_events).values(**row))
+        except FerryError:
+            self.dropped += 1
+
+    def info(self, message: str) -> None:
+        """An ``info`` event."""
+        self.write("info", message)
+
+    def warning(self, message: str) -> None:
+        """A ``warning`` event."""
+        self.write("warning", message)
+
+    def error(self, message: str) -> None:
+        """An ``error`` event."""
+        self.write("error", message)
+
+
+def read_run_events(store: Store, run_id: int) -> list[dict[str, Any]]:
+    """The run's events in the order written: ``{id, at, level, message}`` (``at`` tz-aware UTC)."""
+    stmt = (
+        sa.select(run_events.c.id, run_events.c.at, run_events.c.level, run_events.c.message)
+        .where(run_events.c.run_id == run_id)
+        .order_by(run_events.c.id)
+    )
+    with store.transaction() as conn:
+        return [row._asdict() for row in conn.execute(stmt)]

@@ -1,0 +1,274 @@
+"""The alerts file: channels (where notices go) and rules (what is watched), as pydantic models.
+
+::
+
+    settings: {timezone: Asia/Shanghai, interval: 1m, max_attempts: 10}
+    channels:
+      ops-dingtalk:
+        type: dingtalk
+        webhook: https://oapi.dingtalk.com/robot/send?access_token=${DINGTALK_TOKEN}
+        secret: ${DINGTALK_SECRET}          # the robot's 加签 secret (SEC...)
+      oncall-mail:
+        type: email
+        host: smtp.example.com
+        security: starttls
+        username: ferry@example.com
+        password: ${SMTP_PASSWORD}
+        from: ferry@example.com
+        to: [ops@example.com]
+    rules:
+      - {type: run_failed}
+      - {type: error_ratio, threshold: 0.2, window: 1h, min_records: 20}
+      - {type: stalled, intervals: 3, schemes: ["kuaimai-*"]}
+      - {type: dead_letters, window: 1h, channels: [ops-dingtalk]}
+      - {type: api_error_burst, errors: 5, window: 10m}
+
+``${VAR}`` references in channels are expanded from the environment by
+:func:`~ferry.observe.alerts.loader.load_alert_config` (the same expansion as
+``connections.yaml``); every secret is a :class:`~pydantic.SecretStr` and never printed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from ferry.scheme.model import parse_duration
+
+__all__ = [
+    "CHANNEL_TYPES",
+    "RULE_TYPES",
+    "AlertConfig",
+    "AlertSettings",
+    "ApiErrorBurstRule",
+    "ChannelSpec",
+    "DeadLettersRule",
+    "DingTalkChannel",
+    "EmailChannel",
+    "ErrorRatioRule",
+    "FeishuChannel",
+    "RuleSpec",
+    "RunFailedRule",
+    "StalledRule",
+    "WeComChannel",
+    "WebhookChannel",
+]
+
+Severity = Literal["info", "warning", "critical"]
+RunKind = Literal["run", "collect", "deliver", "replay"]
+DEFAULT_KINDS: tuple[RunKind, ...] = ("run", "collect", "deliver")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _duration(value: Any) -> Any:
+    return None if value is None else parse_duration(value)
+
+
+# -- channels ----------------------------------------------------------------------------------
+
+
+class _Channel(_Strict):
+    timeout: float = Field(10.0, gt=0, le=120, description="Seconds to wait for the channel to answer.")
+
+    @field_validator("webhook", "url", check_fields=False)
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")  # the value may hold a token: not shown
+        return value
+
+
+class DingTalkChannel(_Channel):
+    """A DingTalk (钉钉) group robot; with ``secret`` every request is signed (加签)."""
+
+    type: Literal["dingtalk"]
+    webhook: SecretStr = Field(description="The robot URL, with its access_token.")
+    secret: SecretStr | None = Field(None, description="The robot's signing secret (starts with SEC).")
+    at_mobiles: list[str] = Field(default_factory=list, description="Phone numbers to @ in alerts.")
+    at_all: bool = Field(False, description="@ everyone in alerts (not in recoveries).")
+
+
+class WeComChannel(_Channel):
+    """A WeCom (企业微信) group robot."""
+
+    type: Literal["wecom"]
+    webhook: SecretStr = Field(description="The robot URL, with its key.")
+    mentioned_mobiles: list[str] = Field(default_factory=list, description="Phone numbers to @ in alerts.")
+
+
+class FeishuChannel(_Channel):
+    """A Feishu/Lark (飞书) custom bot; with ``secret`` every request carries its signature."""
+
+    type: Literal["feishu"]
+    webhook: SecretStr = Field(description="The bot URL (.../open-apis/bot/v2/hook/<token>).")
+    secret: SecretStr | None = Field(None, description="The bot's signature secret (签名校验).")
+
+
+class WebhookChannel(_Channel):
+    """Any HTTP endpoint: each notice is POSTed as JSON (see the README for its fields)."""
+
+    type: Literal["webhook"]
+    url: SecretStr = Field(description="Where to POST; may hold a token, so it is treated as a secret.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Extra headers, e.g. Authorization: Bearer ${TOKEN}."
+    )
+
+
+class EmailChannel(_Channel):
+    """E-mail through an SMTP server (plain, STARTTLS or implicit TLS)."""
+
+    type: Literal["email"]
+    host: str = Field(min_length=1, description="SMTP server.")
+    port: int | None = Field(None, ge=1, le=65535, description="Default 25, 587 (starttls) or 465 (ssl).")
+    security: Literal["none", "starttls", "ssl"] = Field("starttls", description="How to protect the link.")
+    verify: bool = Field(True, description="Check the server's certificate (TLS only).")
+    ca_file: str | None = Field(None, description="CA bundle to trust instead of the system's.")
+    username: str | None = Field(None, description="Log in as this user (omit for no login).")
+    password: SecretStr | None = None
+    sender: str = Field(alias="from", min_length=3, description="The From address.")
+    to: list[str] = Field(min_length=1, description="Recipients.")
+    subject_prefix: str = Field("", description="Put before every subject, e.g. [prod].")
+
+    @property
+    def effective_port(self) -> int:
+        """The port to connect to."""
+        return self.port or {"none": 25, "starttls": 587, "ssl": 465}[self.security]
+
+
+ChannelSpec = Annotated[
+    DingTalkChannel | WeComChannel | FeishuChannel | WebhookChannel | EmailChannel,
+    Field(discriminator="type"),
+]
+CHANNEL_TYPES = ("dingtalk", "email", "feishu", "webhook", "wecom")
+
+# -- rules -------------------------------------------------------------------------------------
+
+
+class _Rule(_Strict):
+    name: str = Field(
+        "",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="Unique rule name (default: its type); incidents are keyed by it.",
+    )
+    schemes: list[str] = Field(
+        default_factory=list, description="Scheme ids or patterns (kuaimai-*) to watch; empty = all."
+    )
+    channels: list[str] | None = Field(None, description="Channel names to notify; default: every channel.")
+    severity: Severity = "warning"
+
+    @field_validator("window", "grace", mode="before", check_fields=False)
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        return _duration(value)
+
+    @model_validator(mode="after")
+    def _default_name(self) -> _Rule:
+        if not self.name:
+            self.name = str(getattr(self, "type", ""))
+        return self
+
+    def watches(self, scheme_id: str | None) -> bool:
+        """Whether ``scheme_id`` matches ``schemes`` (an empty list matches everything)."""
+        if not self.schemes:
+            return True
+        return scheme_id is not None and any(fnmatch.fnmatchcase(scheme_id, p) for p in self.schemes)
+
+
+class RunFailedRule(_Rule):
+    """Fires while a scheme's latest finished run failed; recovers with the next good run."""
+
+    type: Literal["run_failed"]
+    severity: Severity = "critical"
+    kinds: list[RunKind] = Field(default_factory=lambda: list(DEFAULT_KINDS), description="Which runs count.")
+
+
+class ErrorRatioRule(_Rule):
+    """Fires while more than ``threshold`` of the records delivered in ``window`` failed."""
+
+    type: Literal["error_ratio"]
+    threshold: float = Field(0.2, gt=0, le=1, description="Share of failed deliveries, 0-1.")
+    window: timedelta = Field(timedelta(hours=1), description="Look at runs finished this long ago.")
+    min_records: int = Field(10, ge=1, description="Stay quiet below this many deliveries.")
+
+
+class StalledRule(_Rule):
+    """Fires when a scheme had no successful collect for ``intervals`` slots of its source crontab."""
+
+    type: Literal["stalled"]
+    intervals: int = Field(3, ge=1, le=1000, description="Missed schedule slots before it fires.")
+    grace: timedelta = Field(timedelta(minutes=5), description="Time a run may take after its slot.")
+
+
+class DeadLettersRule(_Rule):
+    """Fires while records went dead in the last ``window``; recovers after a quiet window."""
+
+    type: Literal["dead_letters"]
+    window: timedelta = Field(timedelta(hours=1), description="How recent a dead letter counts as new.")
+    min_count: int = Field(1, ge=1, description="New dead letters needed to fire.")
+
+
+class ApiErrorBurstRule(_Rule):
+    """Fires while a connection's API answered ``errors`` or more errors within ``window``."""
+
+    type: Literal["api_error_burst"]
+    errors: int = Field(5, ge=1, description="Errors within the window that make a burst.")
+    window: timedelta = Field(timedelta(minutes=10), description="Sliding window.")
+    connections: list[str] = Field(
+        default_factory=list, description="Connection names/patterns; empty = all."
+    )
+
+
+RuleSpec = Annotated[
+    RunFailedRule | ErrorRatioRule | StalledRule | DeadLettersRule | ApiErrorBurstRule,
+    Field(discriminator="type"),
+]
+RULE_TYPES = ("api_error_burst", "dead_letters", "error_ratio", "run_failed", "stalled")
+
+# -- the file ----------------------------------------------------------------------------------
+
+
+class AlertSettings(_Strict):
+    """How the monitor behaves."""
+
+    timezone: str = Field("Asia/Shanghai", description="Zone of the times shown in notices.")
+    interval: timedelta = Field(timedelta(minutes=1), description="How often `ferry serve` evaluates.")
+    max_attempts: int = Field(10, ge=1, le=1000, description="Sends of one notice before giving up.")
+    console_url: str | None = Field(None, description="Console address, linked from every notice.")
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: Any) -> Any:
+        return _duration(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+
+class AlertConfig(_Strict):
+    """A whole alerts file. Rule names are unique and every channel a rule names exists."""
+
+    settings: AlertSettings = Field(default_factory=AlertSettings)
+    channels: dict[str, ChannelSpec] = Field(default_factory=dict)
+    rules: list[RuleSpec] = Field(default_factory=list)
+
+    def channels_of(self, rule: RuleSpec) -> list[str]:
+        """The channel names ``rule`` notifies, in file order."""
+        return list(self.channels) if rule.channels is None else list(rule.channels)

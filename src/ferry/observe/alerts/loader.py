@@ -1,0 +1,152 @@
+"""Reading an alerts file: ``${VAR}`` expansion, validation, every problem with its path.
+
+Problems are reported all at once, as for schemes (STYLE rule 3)::
+
+    alerts.yaml: 2 errors in alert config
+      rules[0].threshold: Input should be less than or equal to 1
+      rules[1].channels[0]: unknown channel 'sms'
+        hint: known: ops-dingtalk, mail
+
+A value is never echoed in a message: it may be a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ferry.connectors.specs import expand_env
+from ferry.errors import ConfigError, Issue
+from ferry.observe.alerts.config import CHANNEL_TYPES, RULE_TYPES, AlertConfig
+
+__all__ = ["load_alert_config", "parse_alert_config"]
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts: list[Any] = list(loc)
+    # Drop the discriminator tag pydantic inserts after channels.<name> and rules[i].
+    if len(parts) > 2 and parts[0] == "channels" and parts[2] in CHANNEL_TYPES:
+        del parts[2]
+    if len(parts) > 2 and parts[0] == "rules" and parts[2] in RULE_TYPES:
+        del parts[2]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+_HINTS = {
+    "union_tag_invalid": "type must be one of: {known}",
+    "union_tag_not_found": "add `type:` (one of: {known})",
+    "extra_forbidden": "remove it, or check its spelling",
+}
+
+
+def _issues(exc: ValidationError) -> list[Issue]:
+    issues = []
+    for error in exc.errors():
+        path = _loc(tuple(error["loc"]))
+        known = ", ".join(RULE_TYPES if path.startswith("rules") else CHANNEL_TYPES)
+        hint = _HINTS.get(error["type"], "").format(known=known) or None
+        issues.append(Issue(path, error["msg"], None, hint))  # never echo the input: it may be a secret
+    return issues
+
+
+def _cross_checks(data: Mapping[str, Any]) -> list[Issue]:
+    """Rule names unique, rule channels defined: checked on the raw document, so these are
+    reported together with the field errors."""
+    issues: list[Issue] = []
+    channels = data.get("channels")
+    known = list(channels) if isinstance(channels, Mapping) else []
+    rules = data.get("rules")
+    seen: dict[str, int] = {}
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, Mapping):
+            continue
+        name = str(rule.get("name") or rule.get("type") or "")
+        if name and name in seen:
+            issues.append(
+                Issue(
+                    f"rules[{i}].name",
+                    f"rule name {name!r} is already used by rules[{seen[name]}]",
+                    None,
+                    "give each rule of the same type its own `name:`",
+                )
+            )
+        seen.setdefault(name, i)
+        names = rule.get("channels")
+        for j, channel in enumerate(names if isinstance(names, list) else []):
+            if channel not in known:
+                hint = f"known: {', '.join(map(str, known)) or '(none defined)'}"
+                issues.append(Issue(f"rules[{i}].channels[{j}]", f"unknown channel {channel!r}", None, hint))
+    return issues
+
+
+def parse_alert_config(
+    data: Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None, source: str = "alerts"
+) -> AlertConfig:
+    """Validate a parsed alerts document (``${VAR}`` in channels expanded from ``env``).
+
+    Raises:
+        ConfigError: Every problem found, one per line with its path, e.g.
+            ``rules[2].threshold: Input should be less than or equal to 1``.
+    """
+    data = dict(data or {})
+    issues: list[Issue] = []
+    channels = data.get("channels")
+    if isinstance(channels, Mapping):
+        expanded: dict[str, Any] = {}
+        for name, spec in channels.items():
+            try:
+                expanded[name] = expand_env(spec, connection=str(name), env=env)
+            except ConfigError as exc:
+                text = str(exc).split("\n  hint: ")
+                message = text[0].replace(f"connection {name!r}: field ", "", 1)
+                field = message.split(" ", 1)[0]
+                issues.append(Issue(f"channels.{name}.{field}", message.split(" ", 1)[1], None, text[-1]))
+                expanded[name] = spec
+        data["channels"] = expanded
+    config: AlertConfig | None = None
+    try:
+        config = AlertConfig.model_validate(data)
+    except ValidationError as exc:
+        issues += _issues(exc)
+    issues += _cross_checks(data)
+    if issues:
+        count = len(issues)
+        lines = [f"{source}: {count} error{'s' if count != 1 else ''} in alert config"]
+        lines += ["  " + line for issue in issues for line in str(issue).splitlines()]
+        raise ConfigError("\n".join(lines))
+    assert config is not None
+    return config
+
+
+def load_alert_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> AlertConfig:
+    """Read and validate an alerts YAML file (see the module docstring and ``examples/alerts.yaml``).
+
+    Raises:
+        ConfigError: The file cannot be read or parsed, or is invalid (every problem listed).
+    """
+    import yaml
+
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read alert config {file}: {exc.strerror or exc}\n"
+            "  hint: pass the path of an alerts.yaml (see examples/alerts.yaml)"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{file}: {problem}{where}") from None
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{file}: an alert config must be a mapping with channels/rules, not a {type(data).__name__}"
+        )
+    return parse_alert_config(data, env=env, source=str(file))

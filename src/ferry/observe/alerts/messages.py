@@ -1,0 +1,182 @@
+"""What a notice says: one :class:`Message` per alert, recovery or test, rendered per channel.
+
+Notices are bilingual (Chinese label, English label) and name the rule, the subject (a scheme
+or a connection's API), the counts the rule found and what to run next, e.g.::
+
+    [Ferry 告警 ALERT] 新增死信 new dead letters · kuaimai-aftersale
+    方案 Scheme: kuaimai-aftersale
+    规则 Rule: dead_letters (dead_letters, warning)
+    详情 Details: 3 new dead letters in the last 1:00:00 (新增死信 3 条); 5 dead in all
+    开始 Since: 2024-05-03 20:00:00 (Asia/Shanghai)
+    建议 Next: ferry records --scheme kuaimai-aftersale --status dead
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from ferry.observe.alerts.config import (
+    DeadLettersRule,
+    ErrorRatioRule,
+    RuleSpec,
+    RunFailedRule,
+    StalledRule,
+)
+
+__all__ = ["RULE_TITLES", "Message", "describe_rule", "fmt_duration", "redact_text"]
+
+RULE_TITLES: dict[str, tuple[str, str]] = {
+    "run_failed": ("运行失败", "run failed"),
+    "error_ratio": ("失败率过高", "error ratio too high"),
+    "stalled": ("方案停滞", "scheme stalled"),
+    "dead_letters": ("新增死信", "new dead letters"),
+    "api_error_burst": ("接口错误激增", "API error burst"),
+    "test": ("测试消息", "test message"),
+}
+"""Rule type -> (Chinese, English) title."""
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^/@:\s?#]*:)(?P<pw>[^@/\s?#]+)(?P<tail>@)")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token|sign)=)[^&#\s]*"
+)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every value of ``secrets``, URL passwords and secret-looking query values masked."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***{m.group('tail')}", text)
+    return _QUERY_SECRET.sub(r"\1***", text)
+
+
+def fmt_duration(delta: timedelta) -> str:
+    """``1d 2h``, ``3h 5m``, ``12m``, ``40s``: the two largest units."""
+    seconds = max(int(delta.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours) + [f"{minutes}m"] * bool(minutes)
+    if not parts:
+        return f"{secs}s"
+    return " ".join(parts[:2])
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notice about one incident (or a channel test), independent of the channel."""
+
+    kind: Literal["alert", "recovery", "test"]
+    rule: str
+    rule_type: str
+    subject: str
+    severity: str
+    summary: str
+    hint: str
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    incident_id: int | None = None
+    timezone: str = "Asia/Shanghai"
+    console_url: str | None = None
+
+    @property
+    def subject_label(self) -> str:
+        """``方案 Scheme`` or ``接口 API``."""
+        return "接口 API" if self.rule_type == "api_error_burst" else "方案 Scheme"
+
+    def _time(self, value: datetime) -> str:
+        return value.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+    @property
+    def title(self) -> str:
+        """One line: kind, rule title in both languages, subject."""
+        zh, en = RULE_TITLES.get(self.rule_type, (self.rule_type, self.rule_type))
+        head = {
+            "alert": "[Ferry 告警 ALERT]",
+            "recovery": "[Ferry 恢复 RESOLVED]",
+            "test": "[Ferry 测试 TEST]",
+        }
+        return f"{head[self.kind]} {zh} {en} · {self.subject}"
+
+    def fields(self) -> list[tuple[str, str]]:
+        """``(label, value)`` pairs shown under the title, in order."""
+        out = [
+            (self.subject_label, self.subject),
+            ("规则 Rule", f"{self.rule} ({self.rule_type}, {self.severity})"),
+            ("详情 Details", self.summary),
+        ]
+        if self.kind == "recovery" and self.resolved_at is not None:
+            lasted = fmt_duration(self.resolved_at - self.opened_at)
+            out.append(
+                (
+                    "持续 Lasted",
+                    f"{self._time(self.opened_at)} → {self._time(self.resolved_at)} ({lasted}, {self.timezone})",
+                )
+            )
+        else:
+            out.append(("开始 Since", f"{self._time(self.opened_at)} ({self.timezone})"))
+        if self.hint:
+            out.append(("建议 Next", self.hint))
+        if self.incident_id is not None:
+            out.append(("事件 Incident", f"#{self.incident_id}"))
+        if self.console_url:
+            out.append(("控制台 Console", self.console_url.rstrip("/") + "/alerts"))
+        return out
+
+    def text(self) -> str:
+        """Plain text: the title, then one ``label: value`` line per field."""
+        return "\n".join([self.title, *(f"{label}: {value}" for label, value in self.fields())])
+
+    def markdown(self) -> str:
+        """Markdown for the robots: a bold title and a list of fields (hint as code)."""
+        lines = [f"**{self.title}**", ""]
+        for label, value in self.fields():
+            shown = f"`{value}`" if label == "建议 Next" else value
+            lines.append(f"- **{label}**: {shown}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document a generic webhook receives."""
+        return {
+            "source": "ferry",
+            "kind": self.kind,
+            "status": {"alert": "firing", "recovery": "resolved", "test": "test"}[self.kind],
+            "title": self.title,
+            "rule": self.rule,
+            "rule_type": self.rule_type,
+            "subject": self.subject,
+            "severity": self.severity,
+            "summary": self.summary,
+            "hint": self.hint,
+            "incident_id": self.incident_id,
+            "opened_at": self.opened_at.isoformat(),
+            "resolved_at": None if self.resolved_at is None else self.resolved_at.isoformat(),
+            "text": self.text(),
+        }
+
+
+def describe_rule(rule: RuleSpec) -> str:
+    """One sentence saying when ``rule`` fires, with its parameters (for the console and the CLI)."""
+    scope = f" (schemes {', '.join(rule.schemes)})" if rule.schemes else ""
+    if isinstance(rule, RunFailedRule):
+        text = f"the latest finished {'/'.join(rule.kinds)} run of a scheme failed"
+    elif isinstance(rule, ErrorRatioRule):
+        text = (
+            f"more than {rule.threshold:.0%} of a scheme's deliveries failed in the last "
+            f"{fmt_duration(rule.window)} (at least {rule.min_records} deliveries)"
+        )
+    elif isinstance(rule, StalledRule):
+        text = (
+            f"a scheme had no successful collect for {rule.intervals} slot(s) of its source schedule "
+            f"(plus {fmt_duration(rule.grace)} grace)"
+        )
+    elif isinstance(rule, DeadLettersRule):
+        text = f"at least {rule.min_count} record(s) went dead in the last {fmt_duration(rule.window)}"
+    else:
+        conns = f" on {', '.join(rule.connections)}" if rule.connections else ""
+        text = f"an API{conns} answered {rule.errors}+ errors within {fmt_duration(rule.window)}"
+    return f"Fires when {text}{scope}."

@@ -1,0 +1,379 @@
+"""The five rules, each a function of the store at ``now`` returning :class:`Finding` s.
+
+A finding says, for one subject (a scheme id, or ``connection:api``), whether the rule fires
+and why, in one line with the counts. Subjects a rule looked at and found healthy come back
+with ``firing=False`` (their summary becomes the recovery text); a subject that is not
+returned at all is healthy too. Every query is an aggregate over an index:
+
+- ``run_failed``: per scheme, its latest finished runs (``ix_runs_scheme``).
+- ``error_ratio``: runs finished in the window (found by bisecting the run ids on
+  ``started_at``), their ``delivered``/``failed``/``dead`` counts summed per scheme.
+- ``stalled``: per scheme, its latest successful collect, against the slots of its source
+  crontab (croniter, in the scheme's time zone).
+- ``dead_letters``: ``ledger`` rows of the watched schemes in status ``dead`` (``ix_ledger_due``),
+  counting those that went dead in the window.
+- ``api_error_burst``: API calls in the window (ids bisected on ``started_at``), per connection
+  and API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ferry.observe.alerts.config import (
+    ApiErrorBurstRule,
+    DeadLettersRule,
+    ErrorRatioRule,
+    RuleSpec,
+    RunFailedRule,
+    StalledRule,
+)
+from ferry.observe.alerts.messages import fmt_duration, redact_text
+from ferry.store._schema import api_calls, ledger, runs, schemes
+
+if TYPE_CHECKING:
+    from ferry.scheme.model import Scheme
+
+__all__ = ["Finding", "RuleContext", "evaluate_rule", "first_id_since"]
+
+BISECT_SLACK = timedelta(minutes=10)
+"""Rows are written a little after their ``started_at`` (buffered per page, several processes):
+the id bisection starts this much earlier, and the exact time filter does the rest."""
+LONGEST_RUN = timedelta(days=1)
+"""A run finishing inside the window started at most this long before it (for the bisection)."""
+RUN_HISTORY = 50
+"""Latest runs read per scheme by ``run_failed`` (the streak shown stops there)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one rule says about one subject at one instant."""
+
+    rule: str
+    rule_type: str
+    subject: str
+    firing: bool
+    summary: str
+    severity: str
+    hint: str = ""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What rules read besides the store: the instant and the schemes."""
+
+    now: datetime
+    scheme_ids: Sequence[str]
+    """Enabled scheme ids (the store's, plus those of ``schemes``)."""
+    schemes: Mapping[str, Scheme] = field(default_factory=dict)
+    """Loaded schemes by id; ``stalled`` needs their crontabs."""
+    timezone: str = "Asia/Shanghai"
+
+
+def first_id_since(
+    conn: sa.Connection, table: sa.Table, column: sa.Column[Any], since: datetime
+) -> int | None:
+    """An id such that the rows with ``column >= since`` are exactly those with ``id >=`` it, by bisection.
+
+    About log2(rows) primary-key lookups instead of a scan; ``None`` when the table is empty.
+    Ids may have gaps; times only need to be nearly ordered (subtract a slack from ``since``).
+    """
+    low, high = conn.execute(sa.select(sa.func.min(table.c.id), sa.func.max(table.c.id))).one()
+    if high is None:
+        return None
+    low, high = int(low), int(high) + 1
+    while low < high:
+        mid = (low + high) // 2
+        row = conn.execute(
+            sa.select(table.c.id, column).where(table.c.id >= mid).order_by(table.c.id).limit(1)
+        ).first()
+        if row is None or row[1] >= since:
+            high = mid
+        else:
+            low = min(int(row[0]) + 1, high)
+    return low
+
+
+def _ago(now: datetime, then: datetime | None, tz: str) -> str:
+    if then is None:
+        return "never"
+    from zoneinfo import ZoneInfo
+
+    return f"{then.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M:%S} ({fmt_duration(now - then)} ago)"
+
+
+def _first_line(text: str | None, width: int = 300) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return redact_text(line if len(line) <= width else line[: width - 1] + "…")
+
+
+# -- run_failed --------------------------------------------------------------------------------
+
+
+def _run_failed(rule: RunFailedRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    out = []
+    for sid in ctx.scheme_ids:
+        if not rule.watches(sid):
+            continue
+        rows = conn.execute(
+            sa.select(runs.c.id, runs.c.kind, runs.c.status, runs.c.error, runs.c.finished_at)
+            .where(runs.c.scheme_id == sid, runs.c.status != "running", runs.c.kind.in_(rule.kinds))
+            .order_by(runs.c.id.desc())
+            .limit(RUN_HISTORY)
+        ).all()
+        if not rows:
+            continue
+        streak = next((i for i, r in enumerate(rows) if r.status != "failed"), len(rows))
+        last = rows[0]
+        when = _ago(ctx.now, last.finished_at, ctx.timezone)
+        if streak:
+            more = "+" if streak == len(rows) == RUN_HISTORY else ""
+            summary = (
+                f"{streak}{more} failed run(s) in a row (连续失败 {streak}{more} 次); last run #{last.id} "
+                f"({last.kind}) at {when}: {_first_line(last.error) or 'no error text'}"
+            )
+        else:
+            summary = f"last run #{last.id} ({last.kind}) {last.status} at {when} (已恢复)"
+        out.append(
+            Finding(
+                rule.name,
+                rule.type,
+                sid,
+                bool(streak),
+                summary,
+                rule.severity,
+                f"ferry runs show {last.id}; ferry runs --scheme {sid}",
+                {"streak": streak, "run_id": last.id, "status": last.status},
+            )
+        )
+    return out
+
+
+# -- error_ratio -------------------------------------------------------------------------------
+
+
+def _error_ratio(rule: ErrorRatioRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    since = ctx.now - rule.window
+    first = first_id_since(conn, runs, runs.c.started_at, since - LONGEST_RUN - BISECT_SLACK)
+    if first is None:
+        return []
+    rows = conn.execute(
+        sa.select(runs.c.scheme_id, runs.c.counts).where(
+            runs.c.id >= first,
+            runs.c.finished_at >= since,
+            runs.c.finished_at <= ctx.now,
+            runs.c.status != "running",
+        )
+    )
+    totals: dict[str, list[int]] = {}
+    for sid, counts_text in rows:
+        if sid not in ctx.scheme_ids or not rule.watches(sid):
+            continue
+        try:
+            counts = json.loads(counts_text) if counts_text else {}
+        except ValueError:
+            continue
+        bucket = totals.setdefault(sid, [0, 0, 0])
+        for i, key in enumerate(("delivered", "failed", "dead")):
+            bucket[i] += int(counts.get(key) or 0)
+    out = []
+    window = fmt_duration(rule.window)
+    for sid, (delivered, failed, dead) in sorted(totals.items()):
+        bad, total = failed + dead, delivered + failed + dead
+        ratio = bad / total if total else 0.0
+        firing = total >= rule.min_records and ratio > rule.threshold
+        summary = (
+            f"{bad} of {total} deliveries failed in the last {window} ({ratio:.0%}, threshold "
+            f"{rule.threshold:.0%}; 失败率 {ratio:.0%}): {failed} to retry, {dead} dead"
+        )
+        if not firing and total < rule.min_records:
+            summary += f" (below min_records {rule.min_records})"
+        out.append(
+            Finding(
+                rule.name,
+                rule.type,
+                sid,
+                firing,
+                summary,
+                rule.severity,
+                f"ferry records --scheme {sid} --status error",
+                {"failed": failed, "dead": dead, "delivered": delivered, "ratio": round(ratio, 4)},
+            )
+        )
+    return out
+
+
+# -- stalled -----------------------------------------------------------------------------------
+
+
+def _stalled(rule: StalledRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    from croniter import croniter
+
+    created = dict(conn.execute(sa.select(schemes.c.id, schemes.c.created_at)).all())
+    out = []
+    for sid, scheme in sorted(ctx.schemes.items()):
+        expr = scheme.schedule.source
+        if not expr or sid not in ctx.scheme_ids or not rule.watches(sid):
+            continue
+        slots = croniter(expr, (ctx.now - rule.grace).astimezone(scheme.tz))
+        missed = [slots.get_prev(datetime) for _ in range(rule.intervals)]
+        deadline = missed[-1]
+        ok = conn.execute(
+            sa.select(runs.c.started_at, runs.c.status)
+            .where(
+                runs.c.scheme_id == sid,
+                runs.c.kind.in_(("run", "collect")),
+                runs.c.status.in_(("succeeded", "partial", "running")),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        ).first()
+        last = ok.started_at if ok is not None else None
+        since = last if last is not None else created.get(sid)
+        firing = since is not None and since < deadline
+        if ok is not None and ok.status == "running":
+            state = f"a collect is running since {_ago(ctx.now, last, ctx.timezone)}"
+        else:
+            state = f"last successful collect: {_ago(ctx.now, last, ctx.timezone)}"
+        if firing:
+            summary = (
+                f"no successful collect in the last {rule.intervals} slots of '{expr}' "
+                f"(已连续 {rule.intervals} 个周期未成功采集); {state}"
+            )
+        else:
+            summary = f"collecting on schedule '{expr}'; {state}"
+        out.append(
+            Finding(
+                rule.name,
+                rule.type,
+                sid,
+                firing,
+                summary,
+                rule.severity,
+                f"ferry runs --scheme {sid}; is `ferry serve` running and the scheme enabled?",
+                {"last_success": last.isoformat() if last else None, "deadline": deadline.isoformat()},
+            )
+        )
+    return out
+
+
+# -- dead_letters ------------------------------------------------------------------------------
+
+
+def _dead_letters(rule: DeadLettersRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    watched = [sid for sid in ctx.scheme_ids if rule.watches(sid)]
+    if not watched:
+        return []
+    since = ctx.now - rule.window
+    recent = sa.func.sum(sa.case((ledger.c.updated_at >= since, 1), else_=0))
+    rows = conn.execute(
+        sa.select(ledger.c.scheme_id, sa.func.count(), recent)
+        .where(ledger.c.scheme_id.in_(watched), ledger.c.status == "dead")
+        .group_by(ledger.c.scheme_id)
+    ).all()
+    found = {sid: (int(total), int(new or 0)) for sid, total, new in rows}
+    window = fmt_duration(rule.window)
+    out = []
+    for sid in watched:
+        total, new = found.get(sid, (0, 0))
+        firing = new >= rule.min_count
+        if firing:
+            summary = (
+                f"{new} record(s) went dead in the last {window} (新增死信 {new} 条); {total} dead in all"
+            )
+        else:
+            summary = f"no new dead letters in the last {window}; {total} dead in all (可重放)"
+        out.append(
+            Finding(
+                rule.name,
+                rule.type,
+                sid,
+                firing,
+                summary,
+                rule.severity,
+                f"ferry records --scheme {sid} --status dead; ferry replay {sid} --status dead",
+                {"new": new, "dead": total},
+            )
+        )
+    return out
+
+
+# -- api_error_burst ---------------------------------------------------------------------------
+
+
+def _api_error_burst(rule: ApiErrorBurstRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    import fnmatch
+
+    since = ctx.now - rule.window
+    first = first_id_since(conn, api_calls, api_calls.c.started_at, since - BISECT_SLACK)
+    if first is None:
+        return []
+    errors = sa.func.sum(sa.case((api_calls.c.status == "error", 1), else_=0))
+    rows = conn.execute(
+        sa.select(api_calls.c.connection, api_calls.c.api, api_calls.c.scheme_id, sa.func.count(), errors)
+        .where(api_calls.c.id >= first, api_calls.c.started_at >= since, api_calls.c.started_at <= ctx.now)
+        .group_by(api_calls.c.connection, api_calls.c.api, api_calls.c.scheme_id)
+    ).all()
+    totals: dict[tuple[str, str], list[int]] = {}
+    for connection, api, sid, calls, errs in rows:
+        if rule.schemes and not rule.watches(sid):
+            continue
+        if rule.connections and not any(fnmatch.fnmatchcase(connection, p) for p in rule.connections):
+            continue
+        bucket = totals.setdefault((connection, api), [0, 0])
+        bucket[0] += int(calls)
+        bucket[1] += int(errs or 0)
+    window = fmt_duration(rule.window)
+    out = []
+    for (connection, api), (calls, errs) in sorted(totals.items()):
+        firing = errs >= rule.errors
+        summary = f"{errs} error(s) in {calls} call(s) to {api} on {connection} in the last {window}"
+        if firing:
+            last = conn.execute(
+                sa.select(api_calls.c.error_code, api_calls.c.error_message)
+                .where(
+                    api_calls.c.id >= first,
+                    api_calls.c.connection == connection,
+                    api_calls.c.api == api,
+                    api_calls.c.status == "error",
+                )
+                .order_by(api_calls.c.id.desc())
+                .limit(1)
+            ).first()
+            summary += f" (≥ {rule.errors}; 接口报错 {errs} 次)"
+            if last is not None:
+                summary += f"; last: {last.error_code or '?'} {_first_line(last.error_message, 200)}".rstrip()
+        out.append(
+            Finding(
+                rule.name,
+                rule.type,
+                f"{connection}:{api}"[:191],
+                firing,
+                summary,
+                rule.severity,
+                f"check connection {connection!r} and the vendor's status; ferry runs",
+                {"connection": connection, "api": api, "calls": calls, "errors": errs},
+            )
+        )
+    return out
+
+
+_EVALUATORS: dict[str, Any] = {
+    "run_failed": _run_failed,
+    "error_ratio": _error_ratio,
+    "stalled": _stalled,
+    "dead_letters": _dead_letters,
+    "api_error_burst": _api_error_burst,
+}
+
+
+def evaluate_rule(rule: RuleSpec, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    """Evaluate ``rule`` in ``conn`` (a read transaction) at ``ctx.now``: one finding per subject looked at."""
+    return list(_EVALUATORS[rule.type](rule, conn, ctx))

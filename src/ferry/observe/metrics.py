@@ -1,0 +1,270 @@
+"""Prometheus metrics read from the store at scrape time, so every process's work is counted.
+
+:func:`render_metrics` answers ``GET /metrics``. Nothing is counted in memory: each scrape runs
+a handful of aggregate queries in one read transaction, so a scrape is right whichever process
+collected, delivered or called the APIs, and survives restarts. The ledger is read only through
+its ``ix_ledger_due`` index (``GROUP BY scheme_id, status``); run durations and API latencies are
+bucketed in SQL.
+
+=========================================  =========  ========================================
+metric                                      type       labels
+=========================================  =========  ========================================
+``ferry_store_up``                          gauge      (1 when the store answered this scrape)
+``ferry_scheme_enabled``                    gauge      scheme
+``ferry_ledger_records``                    gauge      scheme, status
+``ferry_pending_queue_depth``               gauge      scheme (pending + queued + error due)
+``ferry_dead_letters``                      gauge      scheme
+``ferry_runs_total``                        counter    scheme, kind, status (finished runs)
+``ferry_runs_running``                      gauge      scheme, kind
+``ferry_run_duration_seconds``              histogram  scheme, kind (finished runs)
+``ferry_last_success_timestamp_seconds``    gauge      scheme, kind
+``ferry_api_calls_total``                   counter    connection, api, status
+``ferry_api_errors_total``                  counter    connection, api, code
+``ferry_api_records_total``                 counter    connection, api
+``ferry_api_latency_seconds``               histogram  connection, api
+``ferry_alerts_open``                       gauge      rule
+=========================================  =========  ========================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
+
+from ferry.errors import FerryError
+from ferry.store._models import RECORD_STATUSES
+from ferry.store._schema import alert_incidents, api_calls, ledger, runs, schemes
+
+if TYPE_CHECKING:
+    from ferry.store import Store
+
+__all__ = ["API_LATENCY_BUCKETS", "RUN_DURATION_BUCKETS", "StoreCollector", "render_metrics"]
+
+RUN_DURATION_BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+"""Upper bounds (seconds) of the run duration histogram."""
+API_LATENCY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+"""Upper bounds (seconds) of the API latency histogram."""
+
+_FINISHED = ("succeeded", "partial", "failed")
+
+
+def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
+    """SQL for ``end - start`` in seconds (float) on this dialect."""
+    if dialect == "sqlite":
+        # julianday() is a double of ~2.46e6 days: rounding to the millisecond drops its noise.
+        return sa.func.round((sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0, 3)
+    if dialect in ("mysql", "mariadb"):
+        return sa.func.timestampdiff(sa.text("MICROSECOND"), start, end) / 1_000_000.0
+    return sa.extract("epoch", end - start)
+
+
+def _buckets(value: Any, bounds: Sequence[float]) -> list[Any]:
+    """``SUM(CASE WHEN value <= b THEN 1 ELSE 0 END)`` per bound: cumulative bucket counts."""
+    return [sa.func.sum(sa.case((value <= bound, 1), else_=0)) for bound in bounds]
+
+
+def _histogram_buckets(counts: Sequence[Any], bounds: Sequence[float], total: int) -> list[tuple[str, float]]:
+    return [
+        *((floatToGoString(b), float(c or 0)) for b, c in zip(bounds, counts, strict=True)),
+        ("+Inf", float(total)),
+    ]
+
+
+class StoreCollector(Collector):
+    """A prometheus_client collector over a :class:`~ferry.store.Store` (see the module table).
+
+    ``now`` (default: the wall clock, UTC) decides which ``error`` records are due.
+    """
+
+    def __init__(self, store: Store, now: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def describe(self) -> list[Metric]:
+        """Nothing up front: the families depend on the store's content."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Query the store once and yield every family; ``ferry_store_up 0`` if it cannot be read."""
+        up = GaugeMetricFamily("ferry_store_up", "1 if the store could be read for this scrape, else 0.")
+        started = time.perf_counter()
+        try:
+            with self.store.transaction() as conn:
+                families = [
+                    *self._schemes(conn),
+                    *self._ledger(conn),
+                    *self._runs(conn),
+                    *self._api_calls(conn),
+                    *self._alerts(conn),
+                ]
+        except FerryError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+        took = GaugeMetricFamily(
+            "ferry_metrics_scrape_seconds", "Seconds the store queries of this scrape took."
+        )
+        took.add_metric([], round(time.perf_counter() - started, 6))
+        yield took
+
+    def _schemes(self, conn: sa.Connection) -> list[Metric]:
+        enabled = GaugeMetricFamily("ferry_scheme_enabled", "1 if the scheme is enabled.", labels=["scheme"])
+        for sid, on in conn.execute(sa.select(schemes.c.id, schemes.c.enabled).order_by(schemes.c.id)):
+            enabled.add_metric([sid], 1 if on else 0)
+        return [enabled]
+
+    def _ledger(self, conn: sa.Connection) -> list[Metric]:
+        due = sa.func.sum(
+            sa.case(
+                (sa.and_(ledger.c.status == "error", ledger.c.next_attempt_at <= self._now()), 1), else_=0
+            )
+        )
+        rows = conn.execute(
+            sa.select(ledger.c.scheme_id, ledger.c.status, sa.func.count(), due).group_by(
+                ledger.c.scheme_id, ledger.c.status
+            )
+        )
+        by_scheme: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(RECORD_STATUSES, 0))
+        due_errors: dict[str, int] = defaultdict(int)
+        for sid, status, count, due_count in rows:
+            by_scheme[sid][status] = int(count)
+            due_errors[sid] += int(due_count or 0)
+        records = GaugeMetricFamily(
+            "ferry_ledger_records", "Ledger records by scheme and status.", labels=["scheme", "status"]
+        )
+        depth = GaugeMetricFamily(
+            "ferry_pending_queue_depth",
+            "Records waiting for delivery: pending + queued + error rows due for a retry.",
+            labels=["scheme"],
+        )
+        dead = GaugeMetricFamily("ferry_dead_letters", "Dead records (replay them).", labels=["scheme"])
+        for sid in sorted(by_scheme):
+            counts = by_scheme[sid]
+            for status in sorted(counts):
+                records.add_metric([sid, status], counts[status])
+            depth.add_metric([sid], counts.get("pending", 0) + counts.get("queued", 0) + due_errors[sid])
+            dead.add_metric([sid], counts.get("dead", 0))
+        return [records, depth, dead]
+
+    def _runs(self, conn: sa.Connection) -> list[Metric]:
+        total = CounterMetricFamily(
+            "ferry_runs", "Finished runs by scheme, kind and status.", labels=["scheme", "kind", "status"]
+        )
+        running = GaugeMetricFamily("ferry_runs_running", "Runs in progress.", labels=["scheme", "kind"])
+        group = (runs.c.scheme_id, runs.c.kind, runs.c.status)
+        for sid, kind, status, count in conn.execute(sa.select(*group, sa.func.count()).group_by(*group)):
+            if status == "running":
+                running.add_metric([sid, kind], int(count))
+            else:
+                total.add_metric([sid, kind, status], int(count))
+        seconds = _seconds_between(runs.c.started_at, runs.c.finished_at, conn.dialect.name)
+        durations = HistogramMetricFamily(
+            "ferry_run_duration_seconds", "Duration of finished runs.", labels=["scheme", "kind"]
+        )
+        query = (
+            sa.select(runs.c.scheme_id, runs.c.kind, sa.func.count(), sa.func.sum(seconds),
+                      *_buckets(seconds, RUN_DURATION_BUCKETS))
+            .where(runs.c.finished_at.is_not(None), runs.c.status.in_(_FINISHED))
+            .group_by(runs.c.scheme_id, runs.c.kind)
+        )  # fmt: skip
+        for sid, kind, count, sum_s, *bucket_counts in conn.execute(query):
+            buckets = _histogram_buckets(bucket_counts, RUN_DURATION_BUCKETS, int(count))
+            durations.add_metric([sid, kind], buckets, float(sum_s or 0))
+        last = GaugeMetricFamily(
+            "ferry_last_success_timestamp_seconds",
+            "When the last succeeded or partial run finished (Unix time).",
+            labels=["scheme", "kind"],
+        )
+        query = (
+            sa.select(runs.c.scheme_id, runs.c.kind, sa.func.max(runs.c.finished_at))
+            .where(runs.c.status.in_(("succeeded", "partial")))
+            .group_by(runs.c.scheme_id, runs.c.kind)
+        )
+        for sid, kind, finished in conn.execute(query):
+            if finished is not None:
+                last.add_metric([sid, kind], finished.timestamp())
+        return [total, running, durations, last]
+
+    def _api_calls(self, conn: sa.Connection) -> list[Metric]:
+        group = (api_calls.c.connection, api_calls.c.api, api_calls.c.status, api_calls.c.error_code)
+        ms = api_calls.c.duration_ms
+        query = sa.select(
+            *group,
+            sa.func.count(),
+            sa.func.sum(api_calls.c.records),
+            sa.func.count(ms),
+            sa.func.sum(ms),
+            *_buckets(ms, [b * 1000 for b in API_LATENCY_BUCKETS]),
+        ).group_by(*group)
+        calls: dict[tuple[str, str, str], int] = defaultdict(int)
+        errors: dict[tuple[str, str, str], int] = defaultdict(int)
+        records: dict[tuple[str, str], int] = defaultdict(int)
+        latency: dict[tuple[str, str], list[float]] = {}
+        width = len(API_LATENCY_BUCKETS)
+        for connection, api, status, code, count, recs, timed, sum_ms, *bucket_counts in conn.execute(query):
+            calls[(connection, api, status)] += int(count)
+            records[(connection, api)] += int(recs or 0)
+            if status == "error":
+                errors[(connection, api, code or "unknown")] += int(count)
+            acc = latency.setdefault((connection, api), [0.0] * (width + 2))
+            acc[0] += int(timed)
+            acc[1] += float(sum_ms or 0) / 1000
+            for i, value in enumerate(bucket_counts):
+                acc[2 + i] += int(value or 0)
+        calls_f = CounterMetricFamily(
+            "ferry_api_calls", "Vendor API calls (each attempt).", labels=["connection", "api", "status"]
+        )
+        for key in sorted(calls):
+            calls_f.add_metric(list(key), calls[key])
+        errors_f = CounterMetricFamily(
+            "ferry_api_errors", "Failed API calls by error code.", labels=["connection", "api", "code"]
+        )
+        for key in sorted(errors):
+            errors_f.add_metric(list(key), errors[key])
+        records_f = CounterMetricFamily(
+            "ferry_api_records", "Records the API calls returned or took.", labels=["connection", "api"]
+        )
+        latency_f = HistogramMetricFamily(
+            "ferry_api_latency_seconds", "API call latency.", labels=["connection", "api"]
+        )
+        for pair in sorted(records):
+            records_f.add_metric(list(pair), records[pair])
+            timed, sum_s, *bucket_counts = latency[pair]
+            latency_f.add_metric(
+                list(pair), _histogram_buckets(bucket_counts, API_LATENCY_BUCKETS, int(timed)), sum_s
+            )
+        return [calls_f, errors_f, records_f, latency_f]
+
+    def _alerts(self, conn: sa.Connection) -> list[Metric]:
+        family = GaugeMetricFamily("ferry_alerts_open", "Open alert incidents by rule.", labels=["rule"])
+        query = (
+            sa.select(alert_incidents.c.rule, sa.func.count())
+            .where(alert_incidents.c.status == "open")
+            .group_by(alert_incidents.c.rule)
+        )
+        for rule, count in conn.execute(query):
+            family.add_metric([rule], int(count))
+        return [family]
+
+
+def render_metrics(store: Store, *, now: Callable[[], datetime] | None = None) -> tuple[bytes, str]:
+    """The Prometheus exposition of ``store``'s metrics: ``(body, content_type)`` for ``/metrics``.
+
+    Never raises for an unreachable store: the body then says ``ferry_store_up 0``.
+    """
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store, now))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

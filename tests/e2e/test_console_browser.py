@@ -1,0 +1,224 @@
+"""The console in a real browser: Debian's chromium driven by Playwright (never a downloaded one).
+
+Log in, see the dashboard, run seed 001 (KuaiMai after-sales -> SQLite) from its scheme page
+against the in-process sandbox, find a record the target rejected, fix the target, replay the
+record and see it finished. Screenshots go to ``test-artifacts/screenshots/`` (kept by CI).
+Every request the page makes must go to the console itself: it works offline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from ferry.console import BackgroundRunner, add_user, create_app
+from ferry.engine.retry import RetryPolicy
+from ferry.sandbox import Faults, Sandbox
+from ferry.sandbox.seeds import (
+    RUN_UNTIL,
+    SEEDS,
+    load_seed,
+    prepare_sqlite_targets,
+    sandbox_env,
+    sqlite_connections,
+)
+from ferry.store import Store, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+USER, PASSWORD = "operator", "e2e-password-1"
+SEED = next(s for s in SEEDS if s.key == "001")
+SCHEME_ID = "001-kuaimai-aftersale-to-mysql"
+BLOCK = (
+    "CREATE TRIGGER block_big BEFORE INSERT ON aftersale_list_query WHEN NEW.qty > 2 "
+    "BEGIN SELECT RAISE(ABORT, 'qty above the limit'); END"
+)
+TIMEOUT_MS = 15_000
+
+
+def _apt_install(package: str) -> None:
+    """``apt-get install -y package`` as root (after ``apt-get update`` if the first try fails)."""
+    if os.geteuid() != 0:
+        return
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
+    if subprocess.run(install, check=False, capture_output=True, timeout=900).returncode != 0:
+        subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
+        subprocess.run(install, check=False, capture_output=True, timeout=900)
+
+
+def chromium_executable() -> str:
+    """Debian's chromium; in CI installed with apt-get when missing (never Playwright's download)."""
+    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if found:
+        return found
+    if not os.environ.get("CI"):
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    _apt_install("chromium")
+    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if not found:
+        pytest.fail(
+            "chromium is required in CI and `apt-get install -y chromium` did not provide it", pytrace=False
+        )
+    return found
+
+
+def ensure_cjk_font() -> None:
+    """Chinese labels need a CJK font in the screenshots; in CI install one if none is there (best effort)."""
+    if not os.environ.get("CI") or not shutil.which("fc-list"):
+        return
+    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout
+    if not listed.strip():
+        _apt_install("fonts-wqy-zenhei")
+
+
+@dataclass
+class Console:
+    url: str
+    store: Store
+    runner: BackgroundRunner
+    target_db: Path
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    sandbox = Sandbox.default(size=8, only=["kuaimai"], faults=Faults(rate_per_second=0))
+    files = prepare_sqlite_targets(tmp_path, 8)
+    with sqlite3.connect(files["bi"]) as con:
+        con.execute(BLOCK)  # the target rejects large quantities until the test fixes it
+    conns = sqlite_connections(SEED, files)
+    conns["kuaimai"] = {**conns["kuaimai"], "rate_per_second": 1000}
+    scheme = load_seed(SEED, env=sandbox_env(sandbox), connections=conns)
+    schemes = {scheme.id: scheme}
+    with open_store(f"sqlite:///{tmp_path / 'ferry.db'}") as store:
+        add_user(store, USER, PASSWORD)
+        runner = BackgroundRunner(
+            store,
+            lambda: schemes,
+            now=RUN_UNTIL.replace(tzinfo=scheme.tz),
+            transport=sandbox.transport(),
+            retry=RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01),
+        )
+        app = create_app(store, schemes=lambda: schemes, runner=runner, secret_key="e2e-secret")
+        sock = _free_socket()
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        for _ in range(400):
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.025)
+        assert server.started, "the console did not start"
+        try:
+            yield Console(f"http://127.0.0.1:{sock.getsockname()[1]}", store, runner, files["bi"])
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            runner.wait(SCHEME_ID, timeout=30)
+            sock.close()
+
+
+def shot(page: object, name: str) -> Path:
+    path = SHOTS / name
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
+
+
+def test_operator_runs_a_seed_finds_a_failed_record_replays_it_and_sees_it_finished(console: Console) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium_executable()
+    ensure_cjk_font()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    expect = sync_api.expect
+    expect.set_options(timeout=TIMEOUT_MS)
+    foreign: list[str] = []
+    taken: list[Path] = []
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable)
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="en-US")
+        page.on(
+            "request", lambda r: foreign.append(r.url) if urlsplit(r.url).hostname != "127.0.0.1" else None
+        )
+
+        # Log in and see the dashboard.
+        page.goto(console.url + "/")
+        expect(page).to_have_url(f"{console.url}/login?next=/")
+        page.fill("#username", USER)
+        page.fill("#password", PASSWORD)
+        page.click("#login")
+        expect(page.locator("h1")).to_have_text("Dashboard")
+        expect(page.locator("#activity-chart svg")).to_be_visible()
+
+        # Run seed 001 from its scheme page.
+        page.click("#nav-schemes")
+        page.click(f"a.scheme-link:has-text('{SCHEME_ID}')")
+        expect(page.locator("#step-source")).to_contain_text("erp.aftersale.list.query")
+        page.click(f"button.run-now[data-scheme='{SCHEME_ID}']")
+        expect(page.locator("#flash")).to_contain_text(f"run of scheme {SCHEME_ID} started")
+        assert console.runner.wait(SCHEME_ID, timeout=30), "the run did not end"
+        page.reload()
+        expect(page.locator("#preview pre").first).to_contain_text("outer_id")
+        taken.append(shot(page, "scheme-flow.png"))
+        page.click("#nav-dashboard")
+        expect(page.locator("#scheme-status")).to_contain_text("partial")
+        taken.append(shot(page, "dashboard.png"))
+
+        # Find a record the target rejected.
+        page.click("#nav-records")
+        page.select_option("select[name=status]", ["error"])
+        page.click("#search-button")
+        rows = page.locator("tr.record-row.error")
+        expect(rows.first).to_be_visible()
+        assert page.locator("tr.record-row").count() == rows.count(), "only failed records are listed"
+        record_id = rows.first.locator("a.record-link").inner_text()
+        rows.first.locator("a.record-link").click()
+        expect(page.locator("#record-status")).to_have_text("error")
+        expect(page.locator("#last-error")).to_contain_text("qty above the limit")
+        taken.append(shot(page, "failed-record.png"))
+
+        # Fix the target, replay the record, see it finished.
+        with sqlite3.connect(console.target_db) as con:
+            con.execute("DROP TRIGGER block_big")
+        page.click("#replay")
+        expect(page.locator("#flash")).to_contain_text("1 records sent back to pending")
+        assert console.runner.wait(SCHEME_ID, timeout=30), "the delivery did not end"
+        page.reload()
+        expect(page.locator("#record-status")).to_have_text("finished")
+        expect(page.locator("#history")).to_contain_text("qty above the limit")
+        taken.append(shot(page, "replayed-record.png"))
+
+        page.goto(console.url + "/?lang=zh")
+        expect(page.locator("h1")).to_have_text("仪表盘")
+        taken.append(shot(page, "dashboard-zh.png"))
+        browser.close()
+
+    row = console.store.get_record(SCHEME_ID, record_id)
+    assert row is not None and row.status == "finished"
+    with sqlite3.connect(console.target_db) as con:
+        written = con.execute(
+            "SELECT qty FROM aftersale_list_query WHERE id = ? AND outer_id = ?",
+            (str(row.content["id"]), row.content["items"]["outerId"]),
+        ).fetchall()
+    assert written == [(row.content["items"]["receivableCount"],)]
+    assert foreign == [], f"the console fetched something from elsewhere: {foreign[:3]}"
+    for path in taken:
+        assert path.is_file() and path.stat().st_size > 10_000, path
