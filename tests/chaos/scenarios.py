@@ -54,6 +54,8 @@ class Scenario:
     """Record ids that must fail, for a reason the data gives (not counted as unexplained dead)."""
     carried: Callable[[Sandbox], int] | None = None
     """How many source records the scheme carries (default: the expected target rows)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Scheme settings replaced in the copied scheme (e.g. a larger page)."""
 
     def faults(self, simulator: str) -> dict[str, Any]:
         return TARGET_STORM if simulator in self.targets else STORM
@@ -278,6 +280,7 @@ SCENARIOS = [
         targets=["k3cloud"],
         prelude=["k3cloud-saleorders"],
         explained=okki_unlinked,
+        settings={"page_size": 100},  # the seed pages by 10: 10,000 receipts would be 1,000 pages a sweep
         carried=lambda sandbox: len(sandbox["okki"].receipts.all()),  # type: ignore[attr-defined]
     ),
 ]

@@ -48,16 +48,28 @@ LAG = 3.0
 SEED = {seed.key: seed for seed in SEEDS}
 
 
-def prepare_scheme(folder: Path, key: str, start: str, step: str, remedy: dict[str, str] | None) -> Path:
-    """Point a copied scheme's window at the sandbox's history; retries every second; and give
-    its source an omissionRemedy sweep reaching 3 hours back."""
+def prepare_scheme(
+    folder: Path,
+    key: str,
+    start: str,
+    step: str,
+    remedy: dict[str, str] | None,
+    settings: dict[str, Any] | None = None,
+) -> Path:
+    """Point a copied scheme's window at the sandbox's history; retries every second; give its
+    source an omissionRemedy sweep reaching 3 hours back; and apply the ``settings`` given."""
     scheme_file = folder / SEED[key].file
     scheme = yaml.safe_load(scheme_file.read_text(encoding="utf-8"))
     window = {"start": start, "step": step, "lookback": "2m", "lag": f"{int(LAG)}s"}
     if "max_span" in scheme.get("window", {}):
         window["max_span"] = scheme["window"]["max_span"]
     scheme["window"] = window
-    scheme.setdefault("settings", {})["retry"] = ["1s"] * 8
+    # the ladder and the in-run backoff are kept short, so the storm fits in a CI minute
+    scheme.setdefault("settings", {}).update(
+        retry=["1s"] * 8,
+        call_retry={"attempts": 6, "base_delay": "50ms", "max_delay": "1s"},
+        **(settings or {}),
+    )
     scheme_file.write_text(yaml.safe_dump(scheme, allow_unicode=True), encoding="utf-8")
     if remedy:
         source_file = folder / scheme["source"]["metadata"]
@@ -76,7 +88,9 @@ def prepare(tmp: Path, scenario: Scenario, start: str) -> tuple[Path, list[Path]
     """The scenario's scheme file and its prelude (helper) scheme files, copied and adjusted."""
     folder = tmp / "scheme"
     shutil.copytree(examples_dir() / SEED[scenario.seed].folder, folder)
-    scheme_file = prepare_scheme(folder, scenario.seed, start, scenario.step, scenario.remedy)
+    scheme_file = prepare_scheme(
+        folder, scenario.seed, start, scenario.step, scenario.remedy, scenario.settings
+    )
     preludes = [prepare_scheme(folder, key, start, "1d", None) for key in scenario.prelude]
     connections = yaml.safe_load((folder / "connections.yaml").read_text(encoding="utf-8"))
     connections[scenario.connection].update(scenario.connection_extra)

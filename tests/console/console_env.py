@@ -1,17 +1,17 @@
 """Helpers of the console tests: seed 001 (KuaiMai after-sales -> SQLite) run once per session.
 
-The target table of the run rejects items with a quantity above 2 (a trigger), so the ledger
-holds finished and failed records; :meth:`ConsoleEnv.unblock` drops the trigger, after which
-a replay delivers them. Each test gets its own copy of the store and the target database.
+The target table of the run rejects items with a quantity above 2 (:mod:`console_seed`), so the
+ledger holds finished and failed records; :meth:`ConsoleEnv.unblock` drops the trigger, after
+which a replay delivers them. Each test gets its own copy of the store and the target database.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,44 +20,23 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from console_seed import FAST, SCHEME_ID, blocked_targets, csrf_of, load, sandbox
 from ferry.console import BackgroundRunner, add_user, create_app
-from ferry.engine.retry import RetryPolicy
 from ferry.engine.runner import run_scheme
-from ferry.sandbox import Faults, Sandbox
-from ferry.sandbox.seeds import (
-    RUN_UNTIL,
-    SEEDS,
-    load_seed,
-    prepare_sqlite_targets,
-    sandbox_env,
-    sqlite_connections,
-)
+from ferry.observe.alerts import describe_rules, parse_alert_config
+from ferry.sandbox.seeds import RUN_UNTIL
 from ferry.scheme.model import Scheme
 from ferry.store import Store, open_store
 from ferry.store._schema import alert_incidents, alert_notices, run_events
 
 USER, PASSWORD = "ops", "correct-horse-1"
-SEED = next(s for s in SEEDS if s.key == "001")
-SCHEME_ID = "001-kuaimai-aftersale-to-mysql"
-SIZE = 8
-FAST = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01)
-BLOCK = (
-    "CREATE TRIGGER block_big BEFORE INSERT ON aftersale_list_query WHEN NEW.qty > 2 "
-    "BEGIN SELECT RAISE(ABORT, 'qty above the limit'); END"
+ALERTS = parse_alert_config(
+    {
+        "channels": {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}},
+        "rules": [{"name": "aftersale-failed", "type": "run_failed", "schemes": ["001-*"]}],
+    },
+    env={},
 )
-RULES = [{"rule": "run_failed", "channel": "dingtalk", "threshold": "1"}]
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def sandbox() -> Sandbox:
-    return Sandbox.default(size=SIZE, only=["kuaimai"], faults=Faults(rate_per_second=0))
-
-
-def load(sb: Sandbox, files: dict[str, Path]) -> Scheme:
-    """Seed 001 with its MySQL target as the SQLite file ``files['bi']``, unpaced."""
-    conns = sqlite_connections(SEED, files)
-    conns["kuaimai"] = {**conns["kuaimai"], "rate_per_second": 1000}
-    return load_seed(SEED, env=sandbox_env(sb), connections=conns)
 
 
 def copy_db(source: Path, target: Path) -> None:
@@ -78,9 +57,7 @@ class Seeded:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     home = tmp_path_factory.mktemp("seeded")
     sb = sandbox()
-    files = prepare_sqlite_targets(home, SIZE)
-    with sqlite3.connect(files["bi"]) as con:
-        con.execute(BLOCK)
+    files = blocked_targets(home)
     scheme = load(sb, files)
     store_db = home / "ferry.db"
     with open_store(f"sqlite:///{store_db}") as store:
@@ -192,12 +169,6 @@ class ConsoleEnv:
             return {(str(a), str(b)) for a, b in con.execute("SELECT id, outer_id FROM aftersale_list_query")}
 
 
-def csrf_of(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
-
-
 @pytest.fixture
 def env(seeded: Seeded, tmp_path: Path) -> Iterator[ConsoleEnv]:
     store_db, target_db = tmp_path / "ferry.db", tmp_path / "bi.db"
@@ -218,7 +189,7 @@ def env(seeded: Seeded, tmp_path: Path) -> Iterator[ConsoleEnv]:
             store,
             schemes=lambda: schemes,
             runner=runner,
-            alert_rules=lambda: RULES,
+            alert_rules=partial(describe_rules, ALERTS),
             secret_key="test-secret-key",
             metrics_token="",
         )

@@ -288,12 +288,6 @@ def test_metrics_need_no_session_but_the_bearer_token(env: ConsoleEnv) -> None:
     assert "m-token-123" not in client.get("/metrics").text
 
 
-def test_metrics_say_so_when_the_observe_package_is_missing(env: ConsoleEnv) -> None:
-    env.app.state.console.render_metrics = None
-    answer = env.new_client().get("/metrics")
-    assert answer.status_code == 404 and "ferry.observe" in answer.text
-
-
 def test_pages_carry_security_headers(env: ConsoleEnv) -> None:
     answer = env.new_client().get("/login")
     assert "default-src 'self'" in answer.headers["content-security-policy"]

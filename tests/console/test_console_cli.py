@@ -18,6 +18,7 @@ from ferry.sandbox.seeds import examples_dir, sandbox_env
 from ferry.store import open_store
 
 SEED_FOLDER = "002-jushuitan-otherinout-to-kis"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
@@ -91,6 +92,31 @@ def test_console_serves_the_scheme_files_and_lists_the_broken_ones(
     listing = client.get("/schemes").text
     assert "002-jushuitan-otherinout-to-kis" in listing and "jushuitan" in listing
     assert str(broken) in listing and "target" in listing
+
+
+def test_console_lists_the_rules_of_its_alerts_file(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    bad = tmp_path / "bad-alerts.yaml"
+    bad.write_text("rules: [{type: no_such_rule}]\n", encoding="utf-8")
+    assert (
+        ferry(store_url, "users", "add", "ops", "--password-stdin", stdin="s3cret-password\n").exit_code == 0
+    )
+
+    refused = ferry(store_url, "console", "--alerts", str(bad))
+    assert refused.exit_code == 2 and "type must be one of" in refused.output and not served
+
+    result = ferry(store_url, "console", "--alerts", str(EXAMPLES / "alerts.yaml"))
+    assert result.exit_code == 0, result.output
+    client = TestClient(served["app"])
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"username": "ops", "password": "s3cret-password", "csrf_token": token})
+    rules = client.get("/alerts").text.split('id="rules"')[1]
+    assert "kuaimai-stalled" in rules and "ops-dingtalk, mail" in rules
 
 
 def test_console_refuses_missing_files(store_url: str, tmp_path: Path) -> None:

@@ -240,10 +240,12 @@ def test_api_assets_show_calls_errors_and_latency_per_api(env: ConsoleEnv) -> No
 
 def test_alerts_show_incidents_notices_and_rules(env: ConsoleEnv) -> None:
     env.login()
-    page = text_of(env.client.get("/alerts").text)
+    html = env.client.get("/alerts").text
+    page = text_of(html)
     assert "run_failed" in page and "run 1 of 001 failed" in page
     assert "alert → dingtalk" in page and "550 mailbox unavailable" in page
-    assert "threshold" in page and "dingtalk" in page
+    rules = text_of(html.split('id="rules"')[1])
+    assert "aftersale-failed" in rules and "001-*" in rules and "Fires when the latest finished run" in rules
 
 
 @pytest.mark.parametrize(

@@ -23,28 +23,14 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
+from console_seed import FAST, SCHEME_ID, blocked_targets, load, sandbox
 from ferry.console import BackgroundRunner, add_user, create_app
-from ferry.engine.retry import RetryPolicy
-from ferry.sandbox import Faults, Sandbox
-from ferry.sandbox.seeds import (
-    RUN_UNTIL,
-    SEEDS,
-    load_seed,
-    prepare_sqlite_targets,
-    sandbox_env,
-    sqlite_connections,
-)
+from ferry.sandbox.seeds import RUN_UNTIL
 from ferry.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 USER, PASSWORD = "operator", "e2e-password-1"
-SEED = next(s for s in SEEDS if s.key == "001")
-SCHEME_ID = "001-kuaimai-aftersale-to-mysql"
-BLOCK = (
-    "CREATE TRIGGER block_big BEFORE INSERT ON aftersale_list_query WHEN NEW.qty > 2 "
-    "BEGIN SELECT RAISE(ABORT, 'qty above the limit'); END"
-)
 TIMEOUT_MS = 15_000
 
 
@@ -100,13 +86,9 @@ def _free_socket() -> socket.socket:
 
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[Console]:
-    sandbox = Sandbox.default(size=8, only=["kuaimai"], faults=Faults(rate_per_second=0))
-    files = prepare_sqlite_targets(tmp_path, 8)
-    with sqlite3.connect(files["bi"]) as con:
-        con.execute(BLOCK)  # the target rejects large quantities until the test fixes it
-    conns = sqlite_connections(SEED, files)
-    conns["kuaimai"] = {**conns["kuaimai"], "rate_per_second": 1000}
-    scheme = load_seed(SEED, env=sandbox_env(sandbox), connections=conns)
+    sb = sandbox()
+    files = blocked_targets(tmp_path)  # the target rejects large quantities until the test fixes it
+    scheme = load(sb, files)
     schemes = {scheme.id: scheme}
     with open_store(f"sqlite:///{tmp_path / 'ferry.db'}") as store:
         add_user(store, USER, PASSWORD)
@@ -114,8 +96,8 @@ def console(tmp_path: Path) -> Iterator[Console]:
             store,
             lambda: schemes,
             now=RUN_UNTIL.replace(tzinfo=scheme.tz),
-            transport=sandbox.transport(),
-            retry=RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01),
+            transport=sb.transport(),
+            retry=FAST,
         )
         app = create_app(store, schemes=lambda: schemes, runner=runner, secret_key="e2e-secret")
         sock = _free_socket()

@@ -202,3 +202,19 @@ def test_dead_letters_commit_with_their_page_so_no_deliverer_can_claim_them(stor
     assert [r.record_id for r in claimed] == ["ok-1"]
     dead = store.get_record("orders", "noid-x")
     assert (dead.status, dead.last_error) == ("dead", "source record has no id")
+
+
+@pytest.mark.parametrize(("attempts", "status"), [(3, "partial"), (2, "failed")])
+def test_call_retry_setting_decides_how_often_a_failing_call_is_tried(store, attempts, status):
+    def two_timeouts(call: int) -> None:
+        if call <= 2:
+            raise RetriableError(f"timeout {call}")
+
+    source = FakeSource(RECORDS[:], fail=two_timeouts)
+    settings = {"call_retry": {"attempts": attempts, "base_delay": "1ms", "max_delay": "2ms"}}
+    report = run_scheme(scheme(**settings), store, now=NOW, source=source, target=FakeTarget())
+    assert report.status == status, report.error
+    if status == "failed":
+        assert len(source.calls) == 2 and "giving up after 2 attempts" in (report.error or "")
+    else:
+        assert report.counts.retries == 2

@@ -169,7 +169,8 @@ def test_rules_are_described_for_the_console(receiver: Receiver) -> None:
     assert described[0] == {
         "name": "run_failed", "type": "run_failed", "severity": "critical", "schemes": [],
         "channels": ["ding", "wecom", "feishu", "hook"],
-        "description": "Fires when the latest finished run/collect/deliver run of a scheme failed.",
+        "description": "Fires when the latest finished run/collect/deliver run of a scheme failed "
+        "(runs a shutdown stopped do not count).",
     }  # fmt: skip
     assert described[1]["channels"] == ["hook"]
     assert described[1]["description"] == "Fires when at least 1 record(s) went dead in the last 1h."

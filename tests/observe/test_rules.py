@@ -54,6 +54,19 @@ def test_run_failed_is_quiet_once_a_later_run_succeeds(store: Store) -> None:
     assert not f.firing and "partial" in f.summary
 
 
+def test_run_failed_passes_over_runs_a_shutdown_stopped(store: Store) -> None:
+    add_run(store, "s1", "succeeded", NOW - timedelta(hours=3))
+    add_run(store, "s1", "failed", NOW - timedelta(hours=2), error="stopped: shutdown")
+    add_run(store, "s2", "failed", NOW - timedelta(hours=3), error="boom")
+    add_run(store, "s2", "failed", NOW - timedelta(hours=2), error="stopped: lease lost")
+
+    found = findings(store, {"type": "run_failed"})
+    assert not found["s1"].firing and "succeeded" in found["s1"].summary
+    # a stop neither ends a streak nor extends it
+    assert found["s2"].firing and found["s2"].summary.startswith("1 failed run(s) in a row")
+    assert "boom" in found["s2"].summary
+
+
 def test_run_failed_ignores_disabled_and_unwatched_schemes(store: Store) -> None:
     for sid in ("kuaimai-a", "jst-b", "kuaimai-off"):
         store.save_scheme(sid, sid, {})

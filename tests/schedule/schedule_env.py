@@ -112,24 +112,15 @@ class Recorder:
             return [(c.scheme_id, c.kind, c.remedy) for c in self.calls]
 
 
-def demo_connections(tmp: Path, db: Path, page_size: int = 50) -> dict[str, Any]:
-    return {
-        "demo_api": {
-            "type": "http",
-            "base_url": "http://demo.invalid",
-            "records_path": "data.list",
-            "total_path": "data.total",
-            "paging": {
-                "style": "page",
-                "page_param": "page",
-                "size_param": "page_size",
-                "start": 1,
-                "page_size": page_size,
-                "max_page_size": 1000,
-            },
-        },
-        "warehouse": {"type": "sql", "url": f"sqlite:///{db}"},
-    }
+def demo_connections(db: Path, page_size: int = 50, base_url: str = "http://demo.invalid") -> dict[str, Any]:
+    """The shipped demo connections (``connections.yaml``) on ``base_url`` and the SQLite file ``db``."""
+    import yaml
+
+    connections: dict[str, Any] = yaml.safe_load((DEMO / "connections.yaml").read_text())
+    connections["demo_api"]["base_url"] = base_url
+    connections["demo_api"]["paging"]["page_size"] = page_size
+    connections["warehouse"]["url"] = f"sqlite:///{db}"
+    return connections
 
 
 def demo_scheme(name: str, connections: dict[str, Any], *, schedule: dict[str, str], **patch: Any) -> Scheme:
@@ -161,9 +152,7 @@ def write_demo_scheme(tmp: Path, name: str, *, base_url: str, db: Path, schedule
     import yaml
 
     raw = yaml.safe_load((DEMO / f"{name}.yaml").read_text())
-    connections = demo_connections(tmp, db)
-    connections["demo_api"]["base_url"] = base_url
-    raw["connections"] = connections
+    raw["connections"] = demo_connections(db, base_url=base_url)
     raw["schedule"] = schedule
     for side in ("source", "target"):
         raw[side]["metadata"] = json.loads((DEMO / raw[side]["metadata"]).read_text())

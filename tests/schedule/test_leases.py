@@ -14,7 +14,7 @@ from ferry.connectors.base import Limits, Page
 from ferry.engine.runner import run_scheme
 from ferry.schedule import FakeClock, Scheduler, acquire_lease, lease_holders, release_lease
 from ferry.schedule._store import renew_lease
-from ferry.store import open_store
+from ferry.store import Store, open_store
 from ferry.store._schema import scheme_leases
 
 TTL = timedelta(minutes=2)
@@ -32,6 +32,15 @@ def stores(url):
     yield first, second
     first.close()
     second.close()
+
+
+def my_scheduler(store: Store, **schedule: str) -> tuple[FakeClock, Recorder, Scheduler]:
+    """Scheduler ``me``, prepared at 12:01, over one scheme collecting every five minutes."""
+    clock, rec = FakeClock(at(12, 1)), Recorder()
+    scheme = small_scheme(source="*/5 * * * *", **schedule)
+    s = Scheduler([scheme], store, clock=clock, owner="me", runner=rec.runner("me"), lease_ttl=TTL)
+    s.prepare()
+    return clock, rec, s
 
 
 def test_a_lease_is_taken_atomically_kept_by_its_owner_and_taken_over_once_expired(stores):
@@ -88,16 +97,7 @@ def test_two_schedulers_sharing_a_store_never_overlap_and_run_each_slot_once(sto
 
 def test_a_lease_left_by_a_killed_process_is_taken_over_after_it_expires(stores):
     store, _ = stores
-    clock, rec = FakeClock(at(12, 1)), Recorder()
-    s = Scheduler(
-        [small_scheme(source="*/5 * * * *")],
-        store,
-        clock=clock,
-        owner="me",
-        runner=rec.runner("me"),
-        lease_ttl=TTL,
-    )
-    s.prepare()
+    clock, rec, s = my_scheduler(store)
     # A process died at 12:04 in the middle of a run: its lease and its run row are left behind.
     assert acquire_lease(store, "orders", "collect", "dead:1", at(12, 4), TTL) is None
     assert acquire_lease(store, "orders", "deliver", "dead:1", at(12, 4), TTL) is None
@@ -119,16 +119,7 @@ def test_a_lease_left_by_a_killed_process_is_taken_over_after_it_expires(stores)
 
 def test_a_run_whose_lease_was_taken_over_stops_at_its_next_checkpoint(stores):
     store, _ = stores
-    clock, rec = FakeClock(at(12, 1)), Recorder()
-    s = Scheduler(
-        [small_scheme(source="*/5 * * * *")],
-        store,
-        clock=clock,
-        owner="me",
-        runner=rec.runner("me"),
-        lease_ttl=TTL,
-    )
-    s.prepare()
+    clock, rec, s = my_scheduler(store)
     rec.hold()
     clock.set(at(12, 5))
     [flight] = s.tick()
@@ -144,10 +135,7 @@ def test_a_run_whose_lease_was_taken_over_stops_at_its_next_checkpoint(stores):
 def test_stale_runs_of_another_phase_are_left_alone(stores):
     """A deliver run's leases say nothing about a collect run another process has going."""
     store, _ = stores
-    clock, rec = FakeClock(at(12, 1)), Recorder()
-    scheme = small_scheme(source="*/5 * * * *", target="2-59/5 * * * *")
-    s = Scheduler([scheme], store, clock=clock, owner="me", runner=rec.runner("me"))
-    s.prepare()
+    clock, rec, s = my_scheduler(store, target="2-59/5 * * * *")
     assert acquire_lease(store, "orders", "collect", "other", at(12, 1), TTL) is None
     live_collect = store.start_run("orders", "collect")
     clock.set(at(12, 2))

@@ -1,19 +1,26 @@
-"""`ferry serve` on the command line: bad files exit 2, --once runs what is due, SIGTERM stops."""
+"""`ferry serve` on the command line: bad files exit 2, --once runs what is due; served, the console
+and the alert rules run beside the scheduler and SIGTERM stops all of it."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from schedule_env import create_demo_tables, write_demo_scheme
 from typer.testing import CliRunner
 
+from console_seed import csrf_of
 from ferry.cli.main import app
 from ferry.demo.server import DemoSource
 from ferry.store import open_store
@@ -65,29 +72,84 @@ def test_once_prints_the_schedule_and_runs_only_the_missed_slot(sqlite_url, file
         assert [r["kind"] for r in store.list_runs("demo-products")] == ["run"]
 
 
-def test_sigterm_stops_serve_cleanly(sqlite_url, files):
-    env = {**os.environ, "FERRY_STORE_URL": sqlite_url, "COLUMNS": "200"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ferry", "serve", str(files[0]), "--no-console"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], what: str, seconds: float = 10) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_serve_runs_the_console_and_the_alerts_and_stops_cleanly_on_sigterm(tmp_path, sqlite_url, files):
+    scheme, _ = files
+    added = CliRunner().invoke(
+        app,
+        ["users", "add", "ops", "--password-stdin"],
+        input="s3cret-password\n",
+        env={"FERRY_STORE_URL": sqlite_url},
     )
+    assert added.exit_code == 0, added.output
+    with open_store(sqlite_url) as store:  # a failed run the alert rules will find
+        store.save_scheme("demo-products", "demo-products", {})
+        store.finish_run(store.start_run("demo-products", "run"), "failed", {}, "vendor said no")
+    alerts = tmp_path / "alerts.yaml"
+    alerts.write_text("settings: {interval: 1s}\nrules: [{name: products-failed, type: run_failed}]\n")
+    port = free_port()
+    env = {**os.environ, "FERRY_STORE_URL": sqlite_url, "COLUMNS": "200"}
+    env.pop("FERRY_METRICS_TOKEN", None)
+    command = [
+        sys.executable,
+        "-m",
+        "ferry",
+        "serve",
+        str(scheme),
+        "--port",
+        str(port),
+        "--alerts",
+        str(alerts),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
     try:
-        lines = []
+        assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
             if line.startswith("serving"):
                 break
-        assert any("demo-products" in line for line in lines), lines
+        assert f"console on http://127.0.0.1:{port}/\n" in lines, lines
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as web:
+            login = web.get("/login")  # serve says "console on" once it listens
+            answer = web.post(
+                "/login",
+                data={"username": "ops", "password": "s3cret-password", "csrf_token": csrf_of(login.text)},
+            )
+            assert answer.status_code == 303, answer.text
+            schemes = web.get("/api/schemes").json()
+            assert [s["id"] for s in schemes] == ["demo-products"]
+            assert 'ferry_scheme_enabled{scheme="demo-products"} 1.0' in web.get("/metrics").text
+            alerts_seen = wait_until(
+                lambda: (a := web.get("/api/alerts").json())["incidents"] and a, "the alert hook"
+            )
+        assert [r["name"] for r in alerts_seen["rules"]] == ["products-failed"]
+        [incident] = alerts_seen["incidents"]
+        assert (incident["rule"], incident["subject"]) == ("products-failed", "demo-products")
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, "".join(lines) + out
-    assert "stopped" in out
+    assert out.rstrip().endswith("stopped")
 
 
 def test_alert_rules_are_checked_before_anything_runs_and_evaluated_after_a_once_pass(

@@ -65,7 +65,7 @@ def test_serve_runs_two_schemes_on_their_schedules_without_overlap_or_duplicate_
 ):
     db = tmp_path / "target.db"
     create_demo_tables(db)
-    connections = demo_connections(tmp_path, db)
+    connections = demo_connections(db)
     products = demo_scheme("products", connections, schedule={"source": "*/10 * * * *"})
     orders = demo_scheme(
         "orders",

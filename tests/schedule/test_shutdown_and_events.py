@@ -50,7 +50,7 @@ def products_scheme(tmp_path, page_size: int = 10):
     db = tmp_path / "target.db"
     create_demo_tables(db)
     scheme = demo_scheme(
-        "products", demo_connections(tmp_path, db, page_size=page_size), schedule={"source": "*/5 * * * *"}
+        "products", demo_connections(db, page_size=page_size), schedule={"source": "*/5 * * * *"}
     )
     return scheme, db
 

@@ -79,3 +79,44 @@ def test_operators():
 
 def test_no_condition_keeps_everything():
     assert compile_condition([])(ORDER) is ORDER
+
+
+def test_compiled_rule_tests_agree_with_the_rule_semantics_for_every_operator():
+    from ferry.transform.condition import _compile_test, _test
+
+    actuals = [
+        None,
+        "",
+        "12",
+        12,
+        12.0,
+        "12.00",
+        " 12 ",
+        "abc",
+        "ABC",
+        True,
+        "a",
+        "b,c",
+        "2024-05-01 10:00:00",
+    ]
+    expected = ["12", "12.0", 12, "abc", "a, b", ["a", "b,c"], None, "", "timestamp:1714528800", "1,20"]
+    ops = [
+        "eq",
+        "neq",
+        "like",
+        "notlike",
+        "in",
+        "notin",
+        "isnull",
+        "notnull",
+        "gt",
+        "egt",
+        "lt",
+        "elt",
+        "between",
+    ]
+    for op in ops:
+        for want in expected:
+            test = _compile_test(op, want)
+            for actual in actuals:
+                assert test(actual) == _test(op, actual, want), (op, actual, want)

@@ -32,6 +32,15 @@ def console(
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts",
+            metavar="ALERTS.yaml",
+            help="List these alert rules on the alerts page (`ferry serve --alerts` evaluates them).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the web console: dashboard, schemes, runs, records (search, replay), API assets, alerts.
 
@@ -45,13 +54,17 @@ def console(
 
         ferry users add ops && ferry console examples/*/scheme.yaml --port 8000
     """
+    from functools import partial
+
     import uvicorn
 
     from ferry.console import SchemeFiles, create_app, list_users
+    from ferry.observe.alerts import describe_rules, load_alert_config
 
     missing = [str(p) for p in schemes or [] if not p.is_file()]
     if missing:
         fail(f"no such scheme file: {', '.join(missing)}")
+    alert_rules = partial(describe_rules, load_alert_config(alerts)) if alerts is not None else None
     files = SchemeFiles(schemes or [])
     with open_store() as store:
         broken = files.issues()
@@ -68,7 +81,7 @@ def console(
                 style="yellow",
                 err=True,
             )
-        app = create_app(store, schemes=files.schemes, load_issues=files.issues)
+        app = create_app(store, schemes=files.schemes, load_issues=files.issues, alert_rules=alert_rules)
         loaded = len(files.schemes())
         echo(
             f"Ferry console on http://{host}:{port}/ ({loaded} scheme{'s' if loaded != 1 else ''} loaded; Ctrl-C stops)"

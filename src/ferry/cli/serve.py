@@ -15,6 +15,7 @@ from ferry.cli._common import EXIT_OK, echo, fmt_time, guarded, open_store, reda
 from ferry.cli._load import load_schemes
 
 if TYPE_CHECKING:
+    from ferry.observe.alerts import AlertConfig
     from ferry.schedule import Scheduler
     from ferry.scheme.model import Scheme
     from ferry.store import Store
@@ -75,18 +76,8 @@ def _job_label(scheduler: Scheduler, scheme_id: str, name: str) -> str:
     return f"{name} ({what})"
 
 
-def _alerts(path: Path) -> Any:
-    """The alert config, or ``None`` when the alerts module is not available."""
-    try:
-        from ferry.observe.alerts import load_alert_config
-    except ImportError as exc:
-        echo(f"warning: alerts are not available ({exc}); --alerts ignored", style="yellow", err=True)
-        return None
-    return load_alert_config(path)  # a bad file is a ConfigError: exit 2 before anything runs
-
-
 def _alert_hook(
-    config: Any, store: Store, schemes: Sequence[Scheme]
+    config: AlertConfig | None, store: Store, schemes: Sequence[Scheme]
 ) -> tuple[Callable[[datetime], None] | None, timedelta, Stopper]:
     """``(hook(now), interval, close)`` evaluating the alert rules, or no hook."""
     if config is None:
@@ -101,20 +92,36 @@ def _alert_hook(
     return hook, config.settings.interval, monitor.close
 
 
-def _console(store: Store, scheduler: Scheduler, host: str, port: int) -> Stopper:
-    """Serve the web console in a thread (when it can be imported); returns how to stop it."""
-    try:
-        import uvicorn
+def _console(
+    store: Store, scheduler: Scheduler, host: str, port: int, alert_config: AlertConfig | None
+) -> Stopper:
+    """Serve the web console in a thread, its alerts page listing ``alert_config``'s rules;
+    returns how to stop it."""
+    import time
+    from functools import partial
 
-        from ferry.console import create_app
+    import uvicorn
 
-        app = create_app(store, schemes=lambda: dict(scheduler.schemes), trigger=scheduler.trigger)
-    except Exception as exc:  # the console is optional: the scheduler works without it
-        echo(f"warning: the web console is not available ({exc}); scheduling only", style="yellow", err=True)
-        return lambda: None
+    from ferry.console import create_app
+    from ferry.observe.alerts import describe_rules
+
+    app = create_app(
+        store,
+        schemes=lambda: dict(scheduler.schemes),
+        trigger=scheduler.trigger,
+        alert_rules=None if alert_config is None else partial(describe_rules, alert_config),
+    )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="ferry-console", daemon=True)
     thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        thread.join(0.02)  # binding the port takes a moment
+    if not server.started:
+        echo(
+            f"warning: the console cannot listen on {host}:{port}; scheduling only", style="yellow", err=True
+        )
+        return _no_console
     echo(f"console on http://{host}:{port}/")
 
     def stop() -> None:
@@ -145,7 +152,7 @@ def serve(
         typer.Option(
             "--alerts",
             metavar="ALERTS.yaml",
-            help="Evaluate these alert rules periodically.",
+            help="Evaluate these alert rules periodically and list them on the console's alerts page.",
             show_default=False,
         ),
     ] = None,
@@ -160,18 +167,22 @@ def serve(
     stops the runs in flight at their next checkpoint (a committed page or deliver batch);
     a second Ctrl-C exits at once (still safe: the next run goes on from the ledger).
 
+    The web console runs beside the scheduler (log in with a user from `ferry users add`);
+    --alerts evaluates the alert rules every settings.interval and lists them in the console.
+
     Example:
 
-        ferry serve examples/*/scheme.yaml --alerts alerts.yaml --port 8000
+        ferry serve examples/*/scheme.yaml --alerts examples/alerts.yaml --port 8000
     """
     import signal
     import time
 
     from ferry.cli.run import print_report
+    from ferry.observe.alerts import load_alert_config
     from ferry.schedule import Scheduler
 
     loaded = load_schemes(schemes)
-    alert_config = _alerts(alerts) if alerts is not None else None
+    alert_config = load_alert_config(alerts) if alerts is not None else None  # a bad file exits 2 here
     with open_store() as store:
         hook, every, close_alerts = _alert_hook(alert_config, store, loaded)
         scheduler = Scheduler(loaded, store, periodic=hook, periodic_every=every)
@@ -208,7 +219,7 @@ def serve(
         stop_console: Stopper = _no_console
         try:
             if not no_console:
-                stop_console = _console(store, scheduler, host, port)
+                stop_console = _console(store, scheduler, host, port, alert_config)
             scheduler.start()
             echo("serving; Ctrl-C or SIGTERM stops")
             while not scheduler.join(timeout=0.5):

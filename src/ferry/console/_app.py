@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -39,20 +40,12 @@ SECURITY_HEADERS = {
 }
 
 
-def _metrics_renderer() -> Callable[[Store], tuple[bytes, str]] | None:
-    try:
-        from ferry.observe.metrics import render_metrics
-    except ImportError:
-        return None
-    return render_metrics
-
-
 def create_app(
     store: Store,
     *,
     schemes: Callable[[], Mapping[str, Scheme]],
     trigger: Callable[[str], str] | None = None,
-    alert_rules: Callable[[], list[dict[str, str]]] | None = None,
+    alert_rules: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
     secret_key: str | None = None,
     metrics_token: str | None = None,
     load_issues: Callable[[], Mapping[str, Sequence[Issue]]] | None = None,
@@ -67,7 +60,9 @@ def create_app(
             the console runs schemes itself in background threads (``runner``, by default a
             :class:`BackgroundRunner`), one at a time per scheme. After a replay the console
             calls ``trigger`` (or the runner's deliver-only run) to send the records at once.
-        alert_rules: Returns the alert rules to show (each a flat mapping of text).
+        alert_rules: Returns the alert rules to show, each a flat mapping (lists are shown
+            comma-separated), e.g. ``lambda: describe_rules(config)`` from
+            :mod:`ferry.observe.alerts`.
         secret_key: Signs the session cookie. Default ``$FERRY_CONSOLE_SECRET``, else a random
             key per process: sessions then end when the process restarts.
         metrics_token: When set (default ``$FERRY_METRICS_TOKEN``; ``""`` for none),
@@ -96,7 +91,6 @@ def create_app(
         load_issues=load_issues,
         runner=runner,
         metrics_token=token,
-        render_metrics=_metrics_renderer(),
     )
     app = FastAPI(
         title="Ferry console API",
@@ -132,10 +126,6 @@ def _add_special_routes(app: FastAPI, console: Console) -> None:
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-        if console.render_metrics is None:
-            return PlainTextResponse(
-                "metrics are not available: ferry.observe is not installed\n", status_code=404
-            )
         try:
             body, content_type = console.render_metrics(console.store)
         except Exception as exc:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferry.errors import Issue
+from ferry.observe.metrics import render_metrics
 from ferry.scheme.model import Scheme
 from ferry.store import Store
 
@@ -51,12 +52,12 @@ class Console:
     schemes: Callable[[], Mapping[str, Scheme]]
     run_now: Callable[[str], str]
     deliver_now: Callable[[str], str]
-    alert_rules: Callable[[], list[dict[str, str]]] | None = None
+    alert_rules: Callable[[], Sequence[Mapping[str, Any]]] | None = None
     load_issues: Callable[[], Mapping[str, Sequence[Issue]]] | None = None
     runner: Any = None
     """The :class:`BackgroundRunner` when the console runs schemes itself, else ``None``."""
     metrics_token: str | None = None
-    render_metrics: Callable[[Store], tuple[bytes, str]] | None = None
+    render_metrics: Callable[[Store], tuple[bytes, str]] = render_metrics
     _cache_key: tuple[int, ...] = field(default=(), repr=False)
     _secrets: tuple[str, ...] = field(default=(), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -7,47 +7,18 @@ keys and passwords never reach the console (DESIGN §2, invariant 5).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import field as dc_field
 from typing import Any
 
+from ferry.console._models import FlowStepModel, MappingRowModel
 from ferry.errors import Issue
 from ferry.scheme.metadata import FieldSpec, SourceMetadata, TargetMetadata
 from ferry.scheme.model import Scheme
 
 __all__ = [
-    "FlowStep",
-    "MappingRow",
     "connection_label",
     "flow_steps",
     "mapping_rows",
-    "stored_definition",
 ]
-
-
-@dataclass
-class FlowStep:
-    """One box of the flow diagram: ``kind`` is source, filter, flatten, map or target."""
-
-    kind: str
-    lines: list[str]
-    active: bool = True
-    """False when the step does nothing (no condition, no beatFlat)."""
-
-
-@dataclass
-class MappingRow:
-    """One field of ``request``/``otherRequest``, flattened with its depth and path."""
-
-    path: str
-    depth: int
-    field: str
-    label: str
-    type: str
-    value: str
-    parser: str
-    required: bool
-    issues: list[str] = dc_field(default_factory=list)
 
 
 def connection_label(conn: Any, fallback: Any = None) -> tuple[str, str]:
@@ -77,7 +48,7 @@ def _rule(rule: Any) -> str:
     return f"{rule.field} {rule.logic}{value}{strict}"
 
 
-def flow_steps(scheme: Scheme) -> list[FlowStep]:
+def flow_steps(scheme: Scheme) -> list[FlowStepModel]:
     """The five boxes source → filter → flatten → map → target of a loaded scheme."""
     src: SourceMetadata | None = scheme.source_meta
     tgt: TargetMetadata | None = scheme.target_meta
@@ -109,20 +80,20 @@ def flow_steps(scheme: Scheme) -> list[FlowStep]:
         else:
             target_lines.append(f"operation: merge by {', '.join(op.keys) or '-'}")
     return [
-        FlowStep("source", source_lines),
-        FlowStep("filter", filter_lines, active=bool(filter_lines)),
-        FlowStep("flatten", flat_lines, active=bool(flat_lines)),
-        FlowStep("map", map_lines),
-        FlowStep("target", target_lines),
+        FlowStepModel(kind="source", lines=source_lines),
+        FlowStepModel(kind="filter", lines=filter_lines, active=bool(filter_lines)),
+        FlowStepModel(kind="flatten", lines=flat_lines, active=bool(flat_lines)),
+        FlowStepModel(kind="map", lines=map_lines),
+        FlowStepModel(kind="target", lines=target_lines),
     ]
 
 
 def mapping_rows(
     fields: Sequence[FieldSpec], base: str, issues: Sequence[Issue] = (), depth: int = 0
-) -> list[MappingRow]:
+) -> list[MappingRowModel]:
     """Every field of ``fields`` and their children in document order, each with the
     validation issues located at or below its path (``target.request[3].children[1]``)."""
-    rows: list[MappingRow] = []
+    rows: list[MappingRowModel] = []
     for index, spec in enumerate(fields):
         path = f"{base}[{index}]"
         own = [
@@ -132,7 +103,7 @@ def mapping_rows(
             or (i.path.startswith((path + ".", path + "[")) and not i.path.startswith(path + ".children"))
         ]
         rows.append(
-            MappingRow(
+            MappingRowModel(
                 path=path,
                 depth=depth + (1 if spec.parent else 0),
                 field=spec.field,
@@ -148,13 +119,3 @@ def mapping_rows(
         )
         rows += mapping_rows(spec.children, f"{path}.children", issues, depth + 1)
     return rows
-
-
-def stored_definition(scheme: Scheme) -> dict[str, Any]:
-    """The scheme as the store keeps it: no connection details (as the runner saves it)."""
-    data = scheme.model_dump(mode="json", exclude={"connections"})
-    for side in ("source", "target"):
-        connection = data[side]["connection"]
-        if isinstance(connection, dict):
-            data[side]["connection"] = {"type": connection.get("type"), "inline": True}
-    return data

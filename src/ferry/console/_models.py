@@ -128,12 +128,17 @@ class IssueModel(BaseModel):
 
 
 class FlowStepModel(BaseModel):
+    """One box of the flow diagram: ``kind`` is source, filter, flatten, map or target."""
+
     kind: str
     lines: list[str]
     active: bool = True
+    """False when the step does nothing (no condition, no beatFlat)."""
 
 
 class MappingRowModel(BaseModel):
+    """One field of ``request``/``otherRequest``, flattened with its depth and path."""
+
     path: str
     depth: int
     field: str

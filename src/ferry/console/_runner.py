@@ -2,10 +2,10 @@
 
 :class:`BackgroundRunner` starts :func:`ferry.engine.runner.run_scheme` in a daemon thread,
 at most one run per scheme at a time in this process ("run now" while a run is going says
-so instead of starting a second one). When :mod:`ferry.schedule` is installed the run also
-holds the scheme's ``collect``/``deliver`` leases in the store (renewed while it runs), so it
-never overlaps a ``ferry serve`` scheduler on the same store. Delivery streams in a thread,
-never in forked processes: forking a threaded web server can deadlock.
+so instead of starting a second one). The run holds the scheme's ``collect``/``deliver``
+leases in the store (renewed while it runs), so it never overlaps a ``ferry serve`` scheduler
+on the same store. Delivery streams in a thread, never in forked processes: forking a threaded
+web server can deadlock.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ferry.errors import FerryError
+from ferry.schedule import acquire_lease, release_lease
 from ferry.scheme.model import Scheme
 from ferry.store import Store
 
@@ -26,14 +27,6 @@ __all__ = ["LEASE_TTL", "BackgroundRunner", "RunState"]
 
 LEASE_TTL = timedelta(minutes=2)
 """How long a run's lease lasts unless renewed (it is renewed every third of that)."""
-
-
-def _lease_api() -> tuple[Callable[..., str | None], Callable[..., None]] | None:
-    try:
-        from ferry.schedule import acquire_lease, release_lease
-    except ImportError:
-        return None
-    return acquire_lease, release_lease
 
 
 @dataclass
@@ -76,7 +69,6 @@ class BackgroundRunner:
         self._threads: dict[str, threading.Thread] = {}
         self.states: dict[str, RunState] = {}
         self.owner = f"console:{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.leases = _lease_api()
 
     def running(self, scheme_id: str) -> bool:
         """Whether a run of ``scheme_id`` started here is still going."""
@@ -136,33 +128,27 @@ class BackgroundRunner:
 
     def _acquire(self, scheme_id: str, phases: tuple[str, ...]) -> str | None:
         """Take the store leases of ``phases``; the other holder's id when one is taken."""
-        if self.leases is None:
-            return None
-        acquire, release = self.leases
         taken: list[str] = []
         for phase in phases:
-            holder = acquire(self.store, scheme_id, phase, self.owner, datetime.now(UTC), LEASE_TTL)
+            holder = acquire_lease(self.store, scheme_id, phase, self.owner, datetime.now(UTC), LEASE_TTL)
             if holder is not None:
                 for done in taken:
-                    release(self.store, scheme_id, done, self.owner)
+                    release_lease(self.store, scheme_id, done, self.owner)
                 return holder
             taken.append(phase)
         return None
 
     def _keep_leases(self, scheme_id: str, phases: tuple[str, ...], done: threading.Event) -> None:
-        if self.leases is None:
-            return
-        acquire, release = self.leases
         try:
             while not done.wait(LEASE_TTL.total_seconds() / 3):
                 for phase in phases:
                     try:
-                        acquire(self.store, scheme_id, phase, self.owner, datetime.now(UTC), LEASE_TTL)
+                        acquire_lease(self.store, scheme_id, phase, self.owner, datetime.now(UTC), LEASE_TTL)
                     except FerryError:  # a busy store: the next renewal comes well before expiry
                         continue
         finally:
             for phase in phases:
-                release(self.store, scheme_id, phase, self.owner)
+                release_lease(self.store, scheme_id, phase, self.owner)
 
     def _work(self, scheme: Scheme, state: RunState, collect: bool, phases: tuple[str, ...]) -> None:
         run = self._run

@@ -9,7 +9,7 @@ from typing import Any
 
 from ferry.console import _queries
 from ferry.console._context import Console
-from ferry.console._flow import connection_label, flow_steps, mapping_rows, stored_definition
+from ferry.console._flow import connection_label, flow_steps, mapping_rows
 from ferry.console._models import (
     ActionResult,
     ActivityModel,
@@ -20,9 +20,7 @@ from ferry.console._models import (
     Dashboard,
     DeliveryModel,
     FileIssues,
-    FlowStepModel,
     IssueModel,
-    MappingRowModel,
     PreviewModel,
     PreviewRecord,
     RecordDetail,
@@ -125,10 +123,6 @@ def dashboard(console: Console, now: datetime | None = None) -> Dashboard:
     )
 
 
-def _rows(rows: Sequence[Any]) -> list[MappingRowModel]:
-    return [MappingRowModel.model_validate(row, from_attributes=True) for row in rows]
-
-
 def scheme_detail(console: Console, scheme_id: str) -> SchemeDetail | None:
     """Flow, mapping table and validation of one scheme; ``None`` when unknown."""
     summary = next((s for s in scheme_summaries(console) if s.id == scheme_id), None)
@@ -146,10 +140,10 @@ def scheme_detail(console: Console, scheme_id: str) -> SchemeDetail | None:
         issues = [Issue("", str(exc))]
     detail.issues = [issue_model(i) for i in issues]
     detail.schedule = scheme.schedule.model_dump()
-    detail.flow = [FlowStepModel(kind=s.kind, lines=s.lines, active=s.active) for s in flow_steps(scheme)]
+    detail.flow = flow_steps(scheme)
     if scheme.target_meta is not None:
-        detail.mapping = _rows(mapping_rows(scheme.target_meta.request, "target.request", issues))
-        detail.options = _rows(mapping_rows(scheme.target_meta.otherRequest, "target.otherRequest", issues))
+        detail.mapping = mapping_rows(scheme.target_meta.request, "target.request", issues)
+        detail.options = mapping_rows(scheme.target_meta.otherRequest, "target.otherRequest", issues)
     return detail
 
 
@@ -180,7 +174,9 @@ def set_enabled(console: Console, scheme_id: str, enabled: bool) -> ActionResult
         scheme = console.loaded().get(scheme_id)
         if scheme is None:
             return ActionResult(ok=False, message=f"unknown scheme {scheme_id}")
-        store.save_scheme(scheme.id, scheme.name, stored_definition(scheme))
+        from ferry.engine.runner import scheme_definition
+
+        store.save_scheme(scheme.id, scheme.name, scheme_definition(scheme))
     store.set_scheme_enabled(scheme_id, enabled)
     return ActionResult(ok=True, message=f"scheme {scheme_id} {'enabled' if enabled else 'disabled'}")
 
@@ -322,12 +318,18 @@ def api_assets(console: Console, now: datetime | None = None, hours: int = 24) -
     ]
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
 def alerts(console: Console) -> Alerts:
     """Incident history with notices, and the rules."""
     incidents = [AlertIncident.model_validate(i) for i in _queries.alert_history(console.store)]
     rules: list[dict[str, str]] = []
     if console.alert_rules is not None:
-        rules = [{str(k): str(v) for k, v in rule.items()} for rule in console.alert_rules()]
+        rules = [{str(k): _shown(v) for k, v in rule.items()} for rule in console.alert_rules()]
     return Alerts(incidents=incidents, rules=rules)
 
 

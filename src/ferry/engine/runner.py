@@ -185,6 +185,9 @@ def run_scheme(
             unsafe, so its streaming runs deliver in a thread.
     """
     counts = RunCounts()
+    if retry is None:
+        spec = scheme.settings.call_retry
+        retry = RetryPolicy(spec.attempts, spec.base_delay.total_seconds(), spec.max_delay.total_seconds())
     kind = "run" if collect and deliver else "collect" if collect else "deliver"
     store.save_scheme(scheme.id, scheme.name, scheme_definition(scheme))
     if close_interrupted and not _leased(store, scheme.id):

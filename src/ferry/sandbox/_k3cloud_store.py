@@ -43,6 +43,7 @@ class FormStore:
         )
         self.deleted: set[str] = set()
         self._numbers = {str(r[meta.number]).lower(): r[meta.pk] for r in records if r.get(meta.number)}
+        self._number_of = {pk: number for number, pk in self._numbers.items()}
         self.next_id = max((r[meta.pk] for r in records), default=100000) + 1
         self.saves: Counter[int] = Counter()
         """Successful saves per record id."""
@@ -63,11 +64,13 @@ class FormStore:
     def put(self, record: Record) -> None:
         """Insert or replace ``record`` (its ``FModifyDate`` is its modification time)."""
         pk = record[self.meta.pk]
-        for number, owner in list(self._numbers.items()):
-            if owner == pk:
-                del self._numbers[number]
+        old = self._number_of.pop(pk, None)
+        if old is not None and self._numbers.get(old) == pk:
+            del self._numbers[old]
         if record.get(self.meta.number):
-            self._numbers[str(record[self.meta.number]).lower()] = pk
+            number = str(record[self.meta.number]).lower()
+            self._numbers[number] = pk
+            self._number_of[pk] = number
         self.deleted.discard(str(pk))
         self.data.put(str(pk), record, record["FModifyDate"])
 
@@ -77,6 +80,7 @@ class FormStore:
         record = self.data.get(str(pk))
         if record is not None and record.get(self.meta.number):
             self._numbers.pop(str(record[self.meta.number]).lower(), None)
+            self._number_of.pop(pk, None)
 
     def visible(self) -> list[Record]:
         """Records a query sees now (late arrivals hidden), in primary-key order."""

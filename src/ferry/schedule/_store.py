@@ -54,6 +54,14 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any])
     return bool(conn.execute(stmt).rowcount == 1)
 
 
+def _lease(scheme_id: str, phase: str) -> sa.ColumnElement[bool]:
+    return (scheme_leases.c.scheme_id == scheme_id) & (scheme_leases.c.phase == phase)
+
+
+def _owned(scheme_id: str, phase: str, owner: str) -> sa.ColumnElement[bool]:
+    return _lease(scheme_id, phase) & (scheme_leases.c.owner == owner)
+
+
 def acquire_lease(
     store: Store, scheme_id: str, phase: str, owner: str, now: datetime, ttl: timedelta
 ) -> str | None:
@@ -64,7 +72,7 @@ def acquire_lease(
         The previous holder, when an expired lease was taken over, is not reported here:
         :func:`close_stale_runs` closes what it left.
     """
-    key = (scheme_leases.c.scheme_id == scheme_id) & (scheme_leases.c.phase == phase)
+    key = _lease(scheme_id, phase)
     values = {"owner": owner, "acquired_at": now, "expires_at": now + ttl}
     with store.transaction(write=True) as conn:
         taken = conn.execute(
@@ -84,13 +92,7 @@ def renew_lease(store: Store, scheme_id: str, phase: str, owner: str, now: datet
     """Move the expiry of ``owner``'s lease to ``now + ttl``; ``False`` if it is no longer ours."""
     with store.transaction(write=True) as conn:
         renewed = conn.execute(
-            sa.update(scheme_leases)
-            .where(
-                scheme_leases.c.scheme_id == scheme_id,
-                scheme_leases.c.phase == phase,
-                scheme_leases.c.owner == owner,
-            )
-            .values(expires_at=now + ttl)
+            sa.update(scheme_leases).where(_owned(scheme_id, phase, owner)).values(expires_at=now + ttl)
         ).rowcount
     return bool(renewed == 1)
 
@@ -98,13 +100,7 @@ def renew_lease(store: Store, scheme_id: str, phase: str, owner: str, now: datet
 def release_lease(store: Store, scheme_id: str, phase: str, owner: str) -> None:
     """Give the lease up (only if ``owner`` still holds it)."""
     with store.transaction(write=True) as conn:
-        conn.execute(
-            sa.delete(scheme_leases).where(
-                scheme_leases.c.scheme_id == scheme_id,
-                scheme_leases.c.phase == phase,
-                scheme_leases.c.owner == owner,
-            )
-        )
+        conn.execute(sa.delete(scheme_leases).where(_owned(scheme_id, phase, owner)))
 
 
 def lease_holders(store: Store, scheme_id: str | None = None) -> list[dict[str, Any]]:
@@ -155,9 +151,12 @@ def init_slot(store: Store, scheme_id: str, job: str, slot: datetime, now: datet
     cron would, instead of running at once.
     """
     with store.transaction(write=True) as conn:
-        return _insert_ignore(
-            conn, schedule_slots, {"scheme_id": scheme_id, "job": job, "last_slot": slot, "updated_at": now}
-        )
+        return _insert_slot(conn, scheme_id, job, slot, now)
+
+
+def _insert_slot(conn: sa.Connection, scheme_id: str, job: str, slot: datetime, now: datetime) -> bool:
+    values = {"scheme_id": scheme_id, "job": job, "last_slot": slot, "updated_at": now}
+    return _insert_ignore(conn, schedule_slots, values)
 
 
 def claim_slot(store: Store, scheme_id: str, job: str, slot: datetime, now: datetime) -> bool:
@@ -172,11 +171,7 @@ def claim_slot(store: Store, scheme_id: str, job: str, slot: datetime, now: date
             )
             .values(last_slot=slot, updated_at=now)
         ).rowcount
-        if won == 1:
-            return True
-        return _insert_ignore(
-            conn, schedule_slots, {"scheme_id": scheme_id, "job": job, "last_slot": slot, "updated_at": now}
-        )
+        return won == 1 or _insert_slot(conn, scheme_id, job, slot, now)
 
 
 def scheme_flags(store: Store) -> dict[str, bool]:

@@ -121,6 +121,22 @@ class WindowSpec(_Strict):
         return value
 
 
+class CallRetrySpec(_Strict):
+    """In-run retries of one source or target call (5xx, timeouts, throttling) before the page
+    fails the run or the batch's records go on the retry ladder."""
+
+    attempts: int = Field(5, ge=1, le=50, description="Tries per call, the first included.")
+    base_delay: timedelta = Field(
+        timedelta(seconds=0.5), description="Backoff of the first retry (full jitter, doubling each time)."
+    )
+    max_delay: timedelta = Field(timedelta(seconds=30), description="Longest wait between two tries.")
+
+    @field_validator("base_delay", "max_delay", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
 class SchemeSettings(_Strict):
     """Behaviour switches beyond QEasy's metadata."""
 
@@ -133,6 +149,9 @@ class SchemeSettings(_Strict):
     retry: list[timedelta] = Field(
         default_factory=lambda: [parse_duration(d) for d in DEFAULT_RETRY_LADDER],
         description="Waits between delivery attempts; after the last the record is dead.",
+    )
+    call_retry: CallRetrySpec = Field(
+        default_factory=CallRetrySpec, description="Backoff of a failing source or target call within a run."
     )
     stream: Literal["process", "thread"] = Field(
         "process",

@@ -190,7 +190,10 @@ class _Rule(_Strict):
 
 
 class RunFailedRule(_Rule):
-    """Fires while a scheme's latest finished run failed; recovers with the next good run."""
+    """Fires while a scheme's latest finished run failed; recovers with the next good run.
+
+    A run a shutdown stopped (error ``stopped: ...``; the next run resumes it) does not count.
+    """
 
     type: Literal["run_failed"]
     severity: Severity = "critical"

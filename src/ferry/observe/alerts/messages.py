@@ -163,7 +163,8 @@ def describe_rule(rule: RuleSpec) -> str:
     """One sentence saying when ``rule`` fires, with its parameters (for the console and the CLI)."""
     scope = f" (schemes {', '.join(rule.schemes)})" if rule.schemes else ""
     if isinstance(rule, RunFailedRule):
-        text = f"the latest finished {'/'.join(rule.kinds)} run of a scheme failed"
+        kinds = "/".join(rule.kinds)
+        text = f"the latest finished {kinds} run of a scheme failed (runs a shutdown stopped do not count)"
     elif isinstance(rule, ErrorRatioRule):
         text = (
             f"more than {rule.threshold:.0%} of a scheme's deliveries failed in the last "

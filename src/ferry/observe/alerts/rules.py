@@ -5,7 +5,8 @@ and why, in one line with the counts. Subjects a rule looked at and found health
 with ``firing=False`` (their summary becomes the recovery text); a subject that is not
 returned at all is healthy too. Every query is an aggregate over an index:
 
-- ``run_failed``: per scheme, its latest finished runs (``ix_runs_scheme``).
+- ``run_failed``: per scheme, its latest finished runs (``ix_runs_scheme``), except those a
+  shutdown stopped (error ``stopped: ...``).
 - ``error_ratio``: runs finished in the window (found by bisecting the run ids on
   ``started_at``), their ``delivered``/``failed``/``dead`` counts summed per scheme.
 - ``stalled``: per scheme, its latest successful collect, against the slots of its source
@@ -49,6 +50,9 @@ LONGEST_RUN = timedelta(days=1)
 """A run finishing inside the window started at most this long before it (for the bisection)."""
 RUN_HISTORY = 50
 """Latest runs read per scheme by ``run_failed`` (the streak shown stops there)."""
+STOPPED = "stopped:"
+"""Error prefix of a run ended by a shutdown or a lost lease (graceful; the next run resumes it):
+``run_failed`` passes over such runs, so they neither fire nor end a streak."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,12 @@ def _first_line(text: str | None, width: int = 300) -> str:
     return redact_text(line if len(line) <= width else line[: width - 1] + "…")
 
 
+def _finding(
+    rule: RuleSpec, subject: str, firing: bool, summary: str, hint: str, facts: Mapping[str, Any]
+) -> Finding:
+    return Finding(rule.name, rule.type, subject, firing, summary, rule.severity, hint, facts)
+
+
 # -- run_failed --------------------------------------------------------------------------------
 
 
@@ -125,6 +135,7 @@ def _run_failed(rule: RunFailedRule, conn: sa.Connection, ctx: RuleContext) -> l
         rows = conn.execute(
             sa.select(runs.c.id, runs.c.kind, runs.c.status, runs.c.error, runs.c.finished_at)
             .where(runs.c.scheme_id == sid, runs.c.status != "running", runs.c.kind.in_(rule.kinds))
+            .where(sa.or_(runs.c.error.is_(None), ~runs.c.error.startswith(STOPPED)))
             .order_by(runs.c.id.desc())
             .limit(RUN_HISTORY)
         ).all()
@@ -141,18 +152,9 @@ def _run_failed(rule: RunFailedRule, conn: sa.Connection, ctx: RuleContext) -> l
             )
         else:
             summary = f"last run #{last.id} ({last.kind}) {last.status} at {when} (已恢复)"
-        out.append(
-            Finding(
-                rule.name,
-                rule.type,
-                sid,
-                bool(streak),
-                summary,
-                rule.severity,
-                f"ferry runs show {last.id}; ferry runs --scheme {sid}",
-                {"streak": streak, "run_id": last.id, "status": last.status},
-            )
-        )
+        hint = f"ferry runs show {last.id}; ferry runs --scheme {sid}"
+        facts = {"streak": streak, "run_id": last.id, "status": last.status}
+        out.append(_finding(rule, sid, bool(streak), summary, hint, facts))
     return out
 
 
@@ -195,18 +197,9 @@ def _error_ratio(rule: ErrorRatioRule, conn: sa.Connection, ctx: RuleContext) ->
         )
         if not firing and total < rule.min_records:
             summary += f" (below min_records {rule.min_records})"
-        out.append(
-            Finding(
-                rule.name,
-                rule.type,
-                sid,
-                firing,
-                summary,
-                rule.severity,
-                f"ferry records --scheme {sid} --status error",
-                {"failed": failed, "dead": dead, "delivered": delivered, "ratio": round(ratio, 4)},
-            )
-        )
+        hint = f"ferry records --scheme {sid} --status error"
+        facts = {"failed": failed, "dead": dead, "delivered": delivered, "ratio": round(ratio, 4)}
+        out.append(_finding(rule, sid, firing, summary, hint, facts))
     return out
 
 
@@ -249,18 +242,9 @@ def _stalled(rule: StalledRule, conn: sa.Connection, ctx: RuleContext) -> list[F
             )
         else:
             summary = f"collecting on schedule '{expr}'; {state}"
-        out.append(
-            Finding(
-                rule.name,
-                rule.type,
-                sid,
-                firing,
-                summary,
-                rule.severity,
-                f"ferry runs --scheme {sid}; is `ferry serve` running and the scheme enabled?",
-                {"last_success": last.isoformat() if last else None, "deadline": deadline.isoformat()},
-            )
-        )
+        hint = f"ferry runs --scheme {sid}; is `ferry serve` running and the scheme enabled?"
+        facts = {"last_success": last.isoformat() if last else None, "deadline": deadline.isoformat()}
+        out.append(_finding(rule, sid, firing, summary, hint, facts))
     return out
 
 
@@ -290,18 +274,8 @@ def _dead_letters(rule: DeadLettersRule, conn: sa.Connection, ctx: RuleContext) 
             )
         else:
             summary = f"no new dead letters in the last {window}; {total} dead in all (可重放)"
-        out.append(
-            Finding(
-                rule.name,
-                rule.type,
-                sid,
-                firing,
-                summary,
-                rule.severity,
-                f"ferry records --scheme {sid} --status dead; ferry replay {sid} --status dead",
-                {"new": new, "dead": total},
-            )
-        )
+        hint = f"ferry records --scheme {sid} --status dead; ferry replay {sid} --status dead"
+        out.append(_finding(rule, sid, firing, summary, hint, {"new": new, "dead": total}))
     return out
 
 
@@ -350,18 +324,9 @@ def _api_error_burst(rule: ApiErrorBurstRule, conn: sa.Connection, ctx: RuleCont
             summary += f" (≥ {rule.errors}; 接口报错 {errs} 次)"
             if last is not None:
                 summary += f"; last: {last.error_code or '?'} {_first_line(last.error_message, 200)}".rstrip()
-        out.append(
-            Finding(
-                rule.name,
-                rule.type,
-                f"{connection}:{api}"[:191],
-                firing,
-                summary,
-                rule.severity,
-                f"check connection {connection!r} and the vendor's status; ferry runs",
-                {"connection": connection, "api": api, "calls": calls, "errors": errs},
-            )
-        )
+        hint = f"check connection {connection!r} and the vendor's status; ferry runs"
+        facts = {"connection": connection, "api": api, "calls": calls, "errors": errs}
+        out.append(_finding(rule, f"{connection}:{api}"[:191], firing, summary, hint, facts))
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 import httpx
@@ -115,7 +116,7 @@ class HttpChannel:
             )
         return data
 
-    def vendor_error(self, code: Any, text: Any, fatal: set[int]) -> FerryError:
+    def vendor_error(self, code: Any, text: Any, fatal: AbstractSet[int]) -> FerryError:
         """The error for a robot's non-zero code: ``ConfigError`` if it is in ``fatal``."""
         message = self.redact(f"{self.describe()}: errcode {code}: {text}")
         try:

@@ -19,7 +19,8 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import Any, ClassVar
 
 import httpx
 
@@ -51,10 +52,47 @@ def feishu_sign(timestamp_s: str, secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-class DingTalkRobot(HttpChannel):
+class _Robot(HttpChannel):
+    """What the three robots share: the webhook URL, an optional signing secret, the answer check."""
+
+    fatal: ClassVar[AbstractSet[int]] = frozenset()
+    """Vendor codes retrying cannot fix (raised as ``ConfigError``)."""
+    code_keys: ClassVar[tuple[str, ...]] = ("errcode",)
+    text_keys: ClassVar[tuple[str, ...]] = ("errmsg",)
+
+    def __init__(
+        self,
+        name: str,
+        spec: DingTalkChannel | WeComChannel | FeishuChannel,
+        *,
+        client: httpx.Client,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        secret = getattr(spec, "secret", None)
+        self._secret: str | None = secret.get_secret_value() if secret else None
+        super().__init__(
+            name,
+            spec.webhook.get_secret_value(),
+            [self._secret or ""],
+            timeout=spec.timeout,
+            client=client,
+            clock=clock,
+        )
+
+    def deliver(self, payload: dict[str, Any], params: dict[str, str] | None = None) -> None:
+        """POST ``payload``; raise on an HTTP error or a non-zero code in the robot's answer."""
+        data = self.answer(self.post(payload, params=params))
+        code = next((data[key] for key in self.code_keys if key in data), 0)
+        if code not in (0, None):
+            text = next((data[key] for key in self.text_keys if data.get(key)), None)
+            raise self.vendor_error(code, text, self.fatal)
+
+
+class DingTalkRobot(_Robot):
     """A DingTalk custom robot (markdown messages; @ mentions in alerts)."""
 
     type = "dingtalk"
+    fatal = DINGTALK_FATAL
 
     def __init__(
         self,
@@ -64,16 +102,7 @@ class DingTalkRobot(HttpChannel):
         client: httpx.Client,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        secret = spec.secret.get_secret_value() if spec.secret else None
-        super().__init__(
-            name,
-            spec.webhook.get_secret_value(),
-            [secret or ""],
-            timeout=spec.timeout,
-            client=client,
-            clock=clock,
-        )
-        self._secret = secret
+        super().__init__(name, spec, client=client, clock=clock)
         self._spec = spec
 
     def send(self, message: Message) -> None:
@@ -94,22 +123,19 @@ class DingTalkRobot(HttpChannel):
         if self._secret:
             timestamp = str(int(self._clock() * 1000))
             params = {"timestamp": timestamp, "sign": dingtalk_sign(timestamp, self._secret)}
-        data = self.answer(self.post(payload, params=params))
-        if data.get("errcode", 0) != 0:
-            raise self.vendor_error(data.get("errcode"), data.get("errmsg"), DINGTALK_FATAL)
+        self.deliver(payload, params)
 
 
-class WeComRobot(HttpChannel):
+class WeComRobot(_Robot):
     """A WeCom group robot (markdown; a text message when alerts @ phone numbers)."""
 
     type = "wecom"
+    fatal = WECOM_FATAL
 
     def __init__(
         self, name: str, spec: WeComChannel, *, client: httpx.Client, clock: Callable[[], float] = time.time
     ) -> None:
-        super().__init__(
-            name, spec.webhook.get_secret_value(), [], timeout=spec.timeout, client=client, clock=clock
-        )
+        super().__init__(name, spec, client=client, clock=clock)
         self._spec = spec
 
     def send(self, message: Message) -> None:
@@ -123,29 +149,16 @@ class WeComRobot(HttpChannel):
         else:
             content = message.markdown().encode()[:MAX_WECOM_BYTES].decode(errors="ignore")
             payload = {"msgtype": "markdown", "markdown": {"content": content}}
-        data = self.answer(self.post(payload))
-        if data.get("errcode", 0) != 0:
-            raise self.vendor_error(data.get("errcode"), data.get("errmsg"), WECOM_FATAL)
+        self.deliver(payload)
 
 
-class FeishuRobot(HttpChannel):
+class FeishuRobot(_Robot):
     """A Feishu custom bot (a ``post`` rich-text message: title plus one line per field)."""
 
     type = "feishu"
-
-    def __init__(
-        self, name: str, spec: FeishuChannel, *, client: httpx.Client, clock: Callable[[], float] = time.time
-    ) -> None:
-        secret = spec.secret.get_secret_value() if spec.secret else None
-        super().__init__(
-            name,
-            spec.webhook.get_secret_value(),
-            [secret or ""],
-            timeout=spec.timeout,
-            client=client,
-            clock=clock,
-        )
-        self._secret = secret
+    fatal = FEISHU_FATAL
+    code_keys = ("code", "StatusCode")
+    text_keys = ("msg", "StatusMessage")
 
     def send(self, message: Message) -> None:
         """POST one message; raise on an HTTP error or a non-zero ``code``/``StatusCode``."""
@@ -157,7 +170,4 @@ class FeishuRobot(HttpChannel):
         if self._secret:
             timestamp = str(int(self._clock()))
             payload = {"timestamp": timestamp, "sign": feishu_sign(timestamp, self._secret), **payload}
-        data = self.answer(self.post(payload))
-        code = data.get("code", data.get("StatusCode", 0))
-        if code not in (0, None):
-            raise self.vendor_error(code, data.get("msg") or data.get("StatusMessage"), FEISHU_FATAL)
+        self.deliver(payload)
