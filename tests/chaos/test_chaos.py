@@ -107,7 +107,9 @@ def build_sandbox(scenario: Scenario) -> tuple[Sandbox, str]:
     try:
         sandbox = Sandbox(
             {
-                name: simulator_class(name)(size=SIZE, faults=Faults(**scenario.faults(name)))
+                name: simulator_class(name)(
+                    size=scenario.sizes.get(name, SIZE), faults=Faults(**scenario.faults(name))
+                )
                 for name in scenario.simulators
             }
         )

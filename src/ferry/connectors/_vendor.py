@@ -21,7 +21,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,7 +32,7 @@ from ferry.connectors.base import Limits
 from ferry.connectors.specs import ConnectionSpec
 from ferry.errors import AuthExpiredError, ConfigError, RetriableError, ThrottledError
 
-__all__ = ["VendorClient", "VendorConnection"]
+__all__ = ["VendorClient", "VendorConnection", "VendorSource"]
 
 QUOTE_LIMIT = 300
 
@@ -99,6 +99,8 @@ class VendorClient:
         self.label = spec.label()
         self.secrets = [s for s in spec.secret_values() if len(s) >= 4]
         self.http = httpx.Client(base_url=spec.base_url, timeout=spec.timeout, transport=transport)
+        self.vendor_time: datetime | None = None
+        """The vendor's clock as its last answer's ``Date`` header told it (tz-aware), if any."""
 
     def request(self, verb: str, url: str, *, api: str, **kwargs: Any) -> httpx.Response:
         """Send one request; transport failures and 5xx/408/429 raise (see the module table).
@@ -114,6 +116,7 @@ class VendorClient:
             raise RetriableError(f"{where}: {type(exc).__name__}: {self.redact(str(exc))}") from exc
         except httpx.InvalidURL as exc:
             raise ConfigError(f"{where}: invalid URL: {exc}") from exc
+        self._note_date(response.headers.get("Date"))
         status = response.status_code
         if status == 429:
             raise ThrottledError(
@@ -123,6 +126,16 @@ class VendorClient:
         if status == 408 or status >= 500:
             raise RetriableError(f"{where}: HTTP {status}: {self.quote(response.text)}")
         return response
+
+    def _note_date(self, header: str | None) -> None:
+        if not header:
+            return
+        try:
+            told = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return  # a broken Date header tells nothing; the vendor's data still counts
+        if told.tzinfo is not None:
+            self.vendor_time = told
 
     def json(self, response: httpx.Response, *, api: str) -> Any:
         """The parsed JSON body; an HTML error page or broken JSON is a ``RetriableError``."""
@@ -199,3 +212,14 @@ def form_text(values: Mapping[str, Any]) -> dict[str, str]:
         else:
             out[str(key)] = str(value)
     return out
+
+
+class VendorSource:
+    """Mixin of the vendor connectors: what the vendor's clock said (see ``clock_skew`` in
+    the collector: a window's cursor never passes the vendor's own time)."""
+
+    client: VendorClient
+
+    def vendor_time(self) -> datetime | None:
+        """The vendor's time from its last answer's ``Date`` header (second resolution)."""
+        return self.client.vendor_time

@@ -37,7 +37,7 @@ from pydantic import Field, SecretStr
 
 from ferry.connectors._jushuitan_codes import EXPIRED, OK, error_for, result_code
 from ferry.connectors._jushuitan_sign import biz_text, random_code, sign
-from ferry.connectors._vendor import VendorClient, VendorConnection
+from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource
 from ferry.connectors.base import Limits, Page, PageState
 from ferry.errors import RetriableError
 
@@ -122,7 +122,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-class JushuitanConnector:
+class JushuitanConnector(VendorSource):
     """Source connector for JuShuiTan query APIs (``/open/other/inout/query``, ``/open/sku/query`` ...)."""
 
     def __init__(self, spec: JushuitanConnection, *, transport: httpx.BaseTransport | None = None) -> None:

@@ -62,7 +62,7 @@ from ferry.connectors._k3cloud_status import (
     raise_for_call_status,
     status_text,
 )
-from ferry.connectors._vendor import VendorClient, VendorConnection
+from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.errors import ConfigError, FerryError, RetriableError
 
@@ -131,7 +131,7 @@ class K3CloudConnection(VendorConnection):
         return self
 
 
-class K3CloudConnector:
+class K3CloudConnector(VendorSource):
     """Source and target for one :class:`K3CloudConnection` (see the module docstring).
 
     Args:

@@ -40,7 +40,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from ferry.connectors._kis_session import KisSession
-from ferry.connectors._vendor import VendorClient, VendorConnection
+from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.errors import ConfigError, RetriableError
 
@@ -80,7 +80,7 @@ def bill_payload(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"Object": {"Head": head, "Entry": body.get("Entry") or []}}
 
 
-class KisConnector:
+class KisConnector(VendorSource):
     """Source (list APIs) and target (bill create APIs) for one :class:`KisConnection`."""
 
     def __init__(self, spec: KisConnection, *, transport: httpx.BaseTransport | None = None) -> None:

@@ -52,7 +52,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 
 from ferry.connectors._kuaimai_sign import SignMethod, signed_form
-from ferry.connectors._vendor import VendorClient, VendorConnection, form_text
+from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource, form_text
 from ferry.connectors.base import Limits, Page, PageState
 from ferry.errors import FerryError, RetriableError
 
@@ -127,7 +127,7 @@ def _is_success(body: Any) -> bool:
     return success is True or (success is None and body.get("code") in (None, "", "0", 0))
 
 
-class KuaimaiConnector:
+class KuaimaiConnector(VendorSource):
     """Source connector: signed, paged calls to the KuaiMai gateway.
 
     Args:

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import Field, SecretStr
 
-from ferry.connectors._vendor import VendorClient, VendorConnection, form_text
+from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource, form_text
 from ferry.connectors.base import Limits, Page, PageState
 from ferry.errors import RetriableError
 
@@ -64,7 +64,7 @@ class OkkiConnection(VendorConnection):
     source_impl: ClassVar[str | None] = "ferry.connectors.okki:OkkiConnector"
 
 
-class OkkiConnector:
+class OkkiConnector(VendorSource):
     """Source of OKKI list endpoints for one :class:`OkkiConnection`."""
 
     def __init__(self, spec: OkkiConnection, *, transport: httpx.BaseTransport | None = None) -> None:

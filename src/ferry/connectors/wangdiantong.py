@@ -56,7 +56,7 @@ from typing import Any, ClassVar, Literal, NoReturn
 
 from pydantic import Field, SecretStr, model_validator
 
-from ferry.connectors._vendor import VendorClient, VendorConnection, form_text, window_limit
+from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource, form_text, window_limit
 from ferry.connectors._wdt_sign import qimen_sign, wdt_sign
 from ferry.connectors.base import Limits, Page, PageState
 from ferry.errors import ConfigError, RetriableError
@@ -127,7 +127,7 @@ def qimen_method(api: str) -> str:
     return "wdt." + api[: -len(".php")].replace("_", ".")
 
 
-class WangdiantongConnector:
+class WangdiantongConnector(VendorSource):
     """Source connector for WangDianTong; see the module docstring for routes, paging and errors.
 
     Args:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ferry.connectors.base import Page, PageState, SourceConnector
@@ -209,13 +209,16 @@ class Collector:
         seen: set[Any] = set()
         new_before = self.counts.new
         verify = self.scheme.settings.verify_totals
+        end = window.end
         for state, page, rows in self.pages(window):
+            if state.index == 0:
+                end = self._cursor_end(window, stats)
             if page.total is not None:  # the largest: records modified out of the window lower it
                 stats["total"] = max(page.total, stats["total"] or 0)
                 seen.update(self._raw_ids(page.records))  # only ever compared with a total
             last = page.next is None
             short = verify and last and stats["total"] is not None and len(seen) < stats["total"]
-            cursor = (cursor_kind, window.end) if (last and cursor_kind and not short) else None
+            cursor = (cursor_kind, end) if (last and cursor_kind and not short) else None
             self._store(rows, window, cursor)
             self._page_done(window, state, page, rows, stats)
             if not last:
@@ -240,7 +243,7 @@ class Collector:
                 self._page_done(window, state, page, rows, stats)
                 self._checkpoint()
         if passes and cursor_kind:
-            self.store.set_cursor(self.scheme.id, cursor_kind, window.end)
+            self.store.set_cursor(self.scheme.id, cursor_kind, end)
         if stats["total"] is not None and len(seen) < stats["total"]:
             stats["short"] = stats["total"] - len(seen)
         self.counts.windows += 1
@@ -262,6 +265,30 @@ class Collector:
             self.log.warning(f"{text}; still {stats['short']} short of the total")
         else:
             self.log.info(text)
+
+    def _cursor_end(self, window: Window, stats: dict[str, Any]) -> datetime:
+        """Where the cursor may go once ``window`` is read: its end, but never past the vendor's
+        own clock (as its first page's ``Date`` header told it) less the lag and a second.
+
+        A vendor whose clock is behind Ferry's stamps a record it changes after this read with a
+        time before the window's end; the next window starts early enough to see it
+        (``settings.follow_vendor_clock``; the held-back seconds are in the window's detail).
+        """
+        told = getattr(self.source, "vendor_time", None)
+        vendor_now = told() if callable(told) and self.scheme.settings.follow_vendor_clock else None
+        if vendor_now is None:
+            return window.end
+        limit = vendor_now - self.scheme.window.lag - timedelta(seconds=1)
+        if limit >= window.end:
+            return window.end
+        held = (window.end - limit).total_seconds()
+        stats["held_back_s"] = round(held, 1)
+        if self.log is not None:
+            self.log.warning(
+                f"window {window}: the vendor's clock is {held:.0f} s behind the window's end; "
+                f"the cursor stops at {limit.isoformat()} so the next window re-reads that span"
+            )
+        return limit
 
     def _page_done(
         self, window: Window, state: PageState, page: Page, rows: list[Row], stats: dict[str, Any]

@@ -51,6 +51,10 @@ class Faults:
     """Calls after which late records become visible."""
     duplicate_rate: float = 0.0
     """Share of pages (after the first) that repeat the previous page's last record."""
+    clock_skew: float = 0.0
+    """Seconds the vendor's clock runs ahead of the true time (negative: behind). The vendor
+    stamps what it modifies or receives with its own clock and tells its time in the HTTP
+    ``Date`` header, as real servers do. Kept by :meth:`Simulator.calm` (a clock stays wrong)."""
     seed: int = 7
     """Seed of the fault dice (faults are reproducible)."""
 

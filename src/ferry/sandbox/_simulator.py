@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 from typing import Any
 
 import httpx
@@ -219,8 +220,16 @@ class Simulator:
         return f"http://{self.name}.sandbox"
 
     def now(self) -> datetime:
-        """The simulator's clock as a naive Beijing-time datetime."""
-        return datetime.fromtimestamp(self.clock(), CHINA).replace(tzinfo=None)
+        """The vendor's clock (``clock`` plus any ``clock_skew``) as a naive Beijing-time datetime."""
+        return datetime.fromtimestamp(self.vendor_time(), CHINA).replace(tzinfo=None)
+
+    def vendor_time(self) -> float:
+        """The vendor's clock in seconds since the epoch: ``clock`` plus ``Faults.clock_skew``."""
+        return self.clock() + self.faults.clock_skew
+
+    def http_date(self) -> str:
+        """The vendor's clock as an HTTP ``Date`` header value."""
+        return formatdate(self.vendor_time(), usegmt=True)
 
     def over_budget(self, request: httpx.Request, call: Call) -> httpx.Response | None:
         """Count a call against ``call.credential``'s budget; the throttling answer if exceeded."""
@@ -268,6 +277,7 @@ class Simulator:
                 response = self.dispatch(request, call)
         call.status = response.status_code
         response.request = request
+        response.headers["Date"] = self.http_date()
         return response
 
     def datasets(self) -> list[Any]:
@@ -292,7 +302,7 @@ class Simulator:
         late still arrive on schedule; the vendor's own rate budget stays). Chaos tests calm the
         vendor down after the storm so the source holds still and the end states can be compared."""
         with self.lock:
-            self.faults = Faults(seed=self.faults.seed)
+            self.faults = Faults(seed=self.faults.seed, clock_skew=self.faults.clock_skew)
             self.dice = FaultDice(self.faults)
             for data in self.datasets():
                 data.dice = self.dice

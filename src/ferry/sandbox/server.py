@@ -48,13 +48,17 @@ class _Handler(BaseHTTPRequestHandler):
         content = response.content
         self.send_response(response.status_code)
         for key, value in response.headers.items():
-            if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+            if key.lower() not in ("content-length", "transfer-encoding", "connection", "date"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(content)))
         self.end_headers()
         self.wfile.write(content)
 
     do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header tells the simulated vendor's clock (which may be skewed)."""
+        return self.server.simulator.http_date()
 
     def log_message(self, format: str, *args: Any) -> None:  # the simulator keeps its own call log
         pass

@@ -171,6 +171,13 @@ class SchemeSettings(_Strict):
             "that recovers."
         ),
     )
+    follow_vendor_clock: bool = Field(
+        True,
+        description=(
+            "A window's cursor never passes the vendor's own time (its HTTP Date header) less the lag: "
+            "a vendor clock behind Ferry's would otherwise stamp later changes into windows already read."
+        ),
+    )
     timezone: str = Field("Asia/Shanghai", description="Zone for naive times and date formatters.")
     function_raw_text_on_error: bool = Field(
         False,
