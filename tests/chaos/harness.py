@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+import sqlalchemy as sa
 
 from ferry.sandbox import CHINA, Faults, Sandbox, world
 from ferry.sandbox.server import SandboxServer
@@ -102,6 +102,16 @@ class DbKiller(threading.Thread):
             conn.close()
 
 
+def query(store_url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``:named`` parameters) read from the store at ``store_url``."""
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
 def ferry(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "ferry", *args],
@@ -143,7 +153,7 @@ def converge(
     scheme: Path,
     env: dict[str, str],
     cwd: Path,
-    ledger: Path,
+    store_url: str,
     scheme_id: str,
     *,
     lag: float,
@@ -162,18 +172,18 @@ def converge(
             out, _ = proc.communicate(timeout=600)
             if proc.returncode not in (0, 1):
                 raise AssertionError(f"ferry {' '.join(args)} exited {proc.returncode}:\n{out[-3000:]}")
-        with sqlite3.connect(ledger) as con:
-            busy = [
-                rid
-                for (rid,) in con.execute(
-                    "SELECT record_id FROM ledger WHERE scheme_id = ? AND status IN ('pending', 'queued', 'error')",
-                    (scheme_id,),
-                )
-                if rid not in expected_failures
-            ]
-            last = con.execute(
-                "SELECT counts FROM runs WHERE scheme_id = ? ORDER BY id DESC LIMIT 2", (scheme_id,)
-            ).fetchall()
+        busy = [
+            rid
+            for (rid,) in query(
+                store_url,
+                "SELECT record_id FROM ledger WHERE scheme_id = :s AND status IN ('pending', 'queued', 'error')",
+                s=scheme_id,
+            )
+            if rid not in expected_failures
+        ]
+        last = query(
+            store_url, "SELECT counts FROM runs WHERE scheme_id = :s ORDER BY id DESC LIMIT 2", s=scheme_id
+        )
         quiet = all(
             counts.get("new", 1) == 0 and counts.get("delivered", 1) == 0
             for counts in (json.loads(row[0] or "{}") for row in last)
@@ -183,17 +193,13 @@ def converge(
     raise AssertionError(f"{scheme_id}: did not converge in {rounds} rounds")
 
 
-def ledger_totals(ledger: Path, scheme_id: str, explained: set[str] = frozenset()) -> tuple[int, int]:  # type: ignore[assignment]
+def ledger_totals(store_url: str, scheme_id: str, explained: set[str] = frozenset()) -> tuple[int, int]:  # type: ignore[assignment]
     """(dead records but the ``explained`` ones, retries over every run) of the scheme."""
-    with sqlite3.connect(ledger) as con:
-        dead = sum(
-            1
-            for (rid,) in con.execute(
-                "SELECT record_id FROM ledger WHERE scheme_id = ? AND status = 'dead'", (scheme_id,)
-            )
-            if rid not in explained
-        )
-        runs = con.execute("SELECT counts FROM runs WHERE scheme_id = ?", (scheme_id,)).fetchall()
+    dead_ids = query(
+        store_url, "SELECT record_id FROM ledger WHERE scheme_id = :s AND status = 'dead'", s=scheme_id
+    )
+    dead = sum(1 for (rid,) in dead_ids if rid not in explained)
+    runs = query(store_url, "SELECT counts FROM runs WHERE scheme_id = :s", s=scheme_id)
     retries = sum(json.loads(r[0] or "{}").get("retries", 0) for r in runs)
     return dead, retries
 
@@ -204,9 +210,9 @@ def serve(sandbox: Sandbox) -> SandboxServer:
     return server
 
 
-def base_env(tmp: Path, extra: dict[str, str]) -> dict[str, str]:
+def base_env(tmp: Path, store_url: str, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-    env.update({"FERRY_HOME": str(tmp / "home"), "FERRY_STORE_URL": f"sqlite:///{tmp / 'ferry.db'}", **extra})
+    env.update({"FERRY_HOME": str(tmp / "home"), "FERRY_STORE_URL": store_url, **extra})
     return env
 
 
@@ -220,6 +226,7 @@ __all__ = [
     "ferry",
     "kill_runs",
     "ledger_totals",
+    "query",
     "record_outcome",
     "serve",
     "storm",

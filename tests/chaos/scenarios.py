@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pymysql
-from harness import MARIADB
+from harness import MARIADB, query
 
 from ferry.sandbox import Sandbox, world
 
@@ -30,7 +28,8 @@ TARGET_STORM = dict(
 test keeps at 1 s), but answers lost after the write was applied, the case idempotent saves are
 for."""
 
-Actual = Callable[[Sandbox, str | None, Path], list[tuple[Any, Any]]]
+Actual = Callable[[Sandbox, str | None, str], list[tuple[Any, Any]]]
+"""``actual(sandbox, target database, store URL)``."""
 
 
 @dataclass
@@ -46,6 +45,9 @@ class Scenario:
     connection: str = ""
     connection_extra: dict[str, Any] = field(default_factory=dict)
     mariadb: bool = False
+    """The target is MariaDB: its connections are killed server-side while Ferry delivers."""
+    store_on_mariadb: bool = False
+    """Ferry's store (and so the ledger target) is on MariaDB, and its connections are killed."""
     step: str = "30m"
     targets: list[str] = field(default_factory=list)
     """Simulators that are written to: they get ``TARGET_STORM`` instead of ``STORM``."""
@@ -81,7 +83,7 @@ def kuaimai_expected(sandbox: Sandbox) -> dict[Any, Any]:
     }
 
 
-def kuaimai_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
+def kuaimai_actual(sandbox: Sandbox, database: str | None, store_url: str) -> list[tuple[Any, Any]]:
     conn = pymysql.connect(**MARIADB, database=database)
     try:
         cur = conn.cursor()
@@ -94,11 +96,12 @@ def kuaimai_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list
 # -- reference data kept in the ledger (KIS materials, K3Cloud sales orders) -------------------
 
 
-def ledger_rows(ledger: Path, scheme_id: str) -> list[tuple[str, dict[str, Any]]]:
-    with sqlite3.connect(ledger) as con:
-        rows = con.execute(
-            "SELECT record_id, content FROM ledger WHERE scheme_id = ? AND status = 'finished'", (scheme_id,)
-        ).fetchall()
+def ledger_rows(store_url: str, scheme_id: str) -> list[tuple[str, dict[str, Any]]]:
+    rows = query(
+        store_url,
+        "SELECT record_id, content FROM ledger WHERE scheme_id = :s AND status = 'finished'",
+        s=scheme_id,
+    )
     return [(rid, json.loads(content)) for rid, content in rows]
 
 
@@ -106,8 +109,8 @@ def kis_expected(sandbox: Sandbox) -> dict[Any, Any]:
     return {str(row["FItemID"]): row["F_103"] for row in sandbox["kis"].material_data.all()}  # type: ignore[attr-defined]
 
 
-def kis_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
-    return [(rid, content["F_103"]) for rid, content in ledger_rows(ledger, "kis-material")]
+def kis_actual(sandbox: Sandbox, database: str | None, store_url: str) -> list[tuple[Any, Any]]:
+    return [(rid, content["F_103"]) for rid, content in ledger_rows(store_url, "kis-material")]
 
 
 SALE_ORDERS = "caf5709b-629b-3414-8bb2-97c82ce8c366"
@@ -120,10 +123,10 @@ def k3_orders_expected(sandbox: Sandbox) -> dict[Any, Any]:
     }
 
 
-def k3_orders_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
+def k3_orders_actual(sandbox: Sandbox, database: str | None, store_url: str) -> list[tuple[Any, Any]]:
     return [
         (rid, (content["FBillNo"], content["F_Cash_Collection_Id"]))
-        for rid, content in ledger_rows(ledger, SALE_ORDERS)
+        for rid, content in ledger_rows(store_url, SALE_ORDERS)
     ]
 
 
@@ -146,7 +149,7 @@ def jst_expected(sandbox: Sandbox) -> dict[Any, Any]:
     }
 
 
-def kis_bills_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
+def kis_bills_actual(sandbox: Sandbox, database: str | None, store_url: str) -> list[tuple[Any, Any]]:
     return [
         (str(b["FBillNo"]), tuple((int(e["FItemID"]), int(e["FUnitID"])) for e in b["Entry"]))
         for b in sandbox["kis"].bills()  # type: ignore[attr-defined]
@@ -178,7 +181,7 @@ def seeded_customers() -> frozenset[str]:
     return frozenset(c["FNumber"] for c in k3.bills("BD_Customer"))  # type: ignore[attr-defined]
 
 
-def k3_customers_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
+def k3_customers_actual(sandbox: Sandbox, database: str | None, store_url: str) -> list[tuple[Any, Any]]:
     seeded = seeded_customers()
     return [
         (c["FName"], (c["FGroup"], c["FUseOrgId"], c["FDocumentStatus"]))
@@ -202,7 +205,7 @@ def okki_expected(sandbox: Sandbox) -> dict[Any, Any]:
     return {r["cash_collection_no"]: orders[str(r["order_id"])].fid for r in okki_split(sandbox)[0]}
 
 
-def k3_receipt_lines_actual(sandbox: Sandbox, database: str | None, ledger: Path) -> list[tuple[Any, Any]]:
+def k3_receipt_lines_actual(sandbox: Sandbox, database: str | None, store_url: str) -> list[tuple[Any, Any]]:
     return [
         (line["F_PBLH_CollectionNo"], bill["FID"])
         for bill in sandbox["k3cloud"].bills("SAL_SaleOrder")  # type: ignore[attr-defined]
@@ -237,6 +240,7 @@ SCENARIOS = [
         kis_actual,
         connection="kis",
         step="3650d",
+        store_on_mariadb=True,
     ),
     Scenario(
         "k3cloud sales orders -> ledger (004's lookup)",
@@ -247,6 +251,7 @@ SCENARIOS = [
         k3_orders_actual,
         connection="k3cloud",
         connection_extra={"rate_per_second": 50},
+        store_on_mariadb=True,
     ),
     Scenario(
         "jushuitan -> kis (002)",

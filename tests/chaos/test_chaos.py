@@ -42,6 +42,7 @@ from scenarios import SCENARIOS, Scenario
 from ferry.sandbox import Sandbox, world
 from ferry.sandbox.seeds import SEEDS, examples_dir, sandbox_env
 from ferry.sandbox.transport import simulator_class
+from ferry.store import open_store
 
 SIZE = 10_000
 LAG = 3.0
@@ -138,21 +139,27 @@ def test_every_record_arrives_exactly_once(
     started = time.monotonic()
     sandbox, start = build_sandbox(scenario)
     database = None
+    store_url = f"sqlite:///{tmp_path / 'ferry.db'}"
     extra_env: dict[str, str] = {"KUAIMAI_REFRESH_TOKEN": KuaimaiSimulator.REFRESH_TOKEN}
+    killed = None
+    if scenario.store_on_mariadb:
+        store_url = request.getfixturevalue("mariadb_url")
+        killed = store_url.rsplit("/", 1)[1].split("?")[0]
+        open_store(store_url).close()  # installed before the storm: MariaDB's DDL is not transactional
     if scenario.mariadb:
         url = request.getfixturevalue("mariadb_url")
-        database = url.rsplit("/", 1)[1].split("?")[0]
+        database = killed = url.rsplit("/", 1)[1].split("?")[0]
         conn = pymysql.connect(**MARIADB, database=database, autocommit=True)
         conn.cursor().execute((examples_dir() / SEED[scenario.seed].folder / "schema.sql").read_text())
         conn.close()
         extra_env |= {"BI_MYSQL_URL": url, "MOM_MYSQL_URL": url}
     server = serve(sandbox)
-    killer = DbKiller(database) if database else None
+    killer = DbKiller(killed) if killed else None
     explained = scenario.explained(sandbox)
     try:
         scheme, preludes = prepare(tmp_path, scenario, start)
         scheme_id = yaml.safe_load(scheme.read_text(encoding="utf-8"))["id"]
-        env = base_env(tmp_path, {**sandbox_env(sandbox, server.urls()), **extra_env})
+        env = base_env(tmp_path, store_url, {**sandbox_env(sandbox, server.urls()), **extra_env})
         for prelude in preludes:
             run_prelude(prelude, env, tmp_path)
         if killer:
@@ -163,9 +170,7 @@ def test_every_record_arrives_exactly_once(
             killer.join()
         for sim in sandbox:
             sim.calm()  # the storm is over: the source holds still, Ferry catches up
-        converge(
-            scheme, env, tmp_path, tmp_path / "ferry.db", scheme_id, lag=LAG, expected_failures=explained
-        )
+        converge(scheme, env, tmp_path, store_url, scheme_id, lag=LAG, expected_failures=explained)
     finally:
         if killer:
             killer.stop.set()
@@ -173,11 +178,11 @@ def test_every_record_arrives_exactly_once(
     want = scenario.expected(sandbox)
     got: dict[Any, Any] = {}
     duplicated: list[Any] = []
-    for key, content in scenario.actual(sandbox, database, tmp_path / "ferry.db"):
+    for key, content in scenario.actual(sandbox, database, store_url):
         if key in got:
             duplicated.append(key)
         got[key] = content
-    dead, retries = ledger_totals(tmp_path / "ferry.db", scheme_id, explained=explained)
+    dead, retries = ledger_totals(store_url, scheme_id, explained=explained)
     faults = 0
     for sim in sandbox:
         faults += sum(1 for c in sim.calls if c.fault)
