@@ -145,7 +145,7 @@ def test_every_record_arrives_exactly_once(
     if scenario.store_on_mariadb:
         store_url = request.getfixturevalue("mariadb_url")
         killed = store_url.rsplit("/", 1)[1].split("?")[0]
-        open_store(store_url).close()  # installed before the storm: MariaDB's DDL is not transactional
+        open_store(store_url).close()  # installed before the storm, as a deployment is
     if scenario.mariadb:
         url = request.getfixturevalue("mariadb_url")
         database = killed = url.rsplit("/", 1)[1].split("?")[0]

@@ -22,7 +22,7 @@ from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads, to_text
 
-__all__ = ["claim", "record_results", "recover_queued", "replay", "row_to_ledger"]
+__all__ = ["claim", "record_results", "recover_queued", "release", "replay", "row_to_ledger"]
 
 L = ledger
 RESULT_CHUNK = 500
@@ -39,11 +39,10 @@ def row_to_ledger(values: Sequence[Any]) -> LedgerRow:
     return LedgerRow(*fields)
 
 
-def recover_queued(conn: sa.Connection, scheme_id: str, now: datetime) -> int:
-    """Put rows left ``queued`` by a dead deliverer back to ``pending``; return how many."""
-    stmt = (
+def _back_to_pending(*where: Any, now: datetime) -> sa.Update:
+    return (
         sa.update(L)
-        .where(L.c.scheme_id == scheme_id, L.c.status == "queued")
+        .where(L.c.status == "queued", *where)
         .ordered_values(
             (L.c.attempts, sa.case((L.c.requeue, 0), else_=L.c.attempts)),
             (L.c.requeue, sa.false()),
@@ -51,7 +50,21 @@ def recover_queued(conn: sa.Connection, scheme_id: str, now: datetime) -> int:
             (L.c.status, "pending"),
         )
     )
-    return conn.execute(stmt).rowcount
+
+
+def recover_queued(conn: sa.Connection, scheme_id: str, now: datetime) -> int:
+    """Put rows left ``queued`` by a dead deliverer back to ``pending``; return how many."""
+    return conn.execute(_back_to_pending(L.c.scheme_id == scheme_id, now=now)).rowcount
+
+
+def release(conn: sa.Connection, scheme_id: str, record_ids: Sequence[str], now: datetime) -> int:
+    """Put claimed rows this process will not deliver back to ``pending`` (as
+    :func:`recover_queued` does for a dead deliverer's rows); return how many."""
+    total = 0
+    for part in chunks(list(record_ids)):
+        stmt = _back_to_pending(L.c.scheme_id == scheme_id, L.c.record_id.in_(part), now=now)
+        total += conn.execute(stmt).rowcount
+    return total
 
 
 def _fetchall(conn: sa.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -98,6 +111,9 @@ def record_results(
     at = hot.to_db(now)
     groups: dict[tuple[Any, ...], list[tuple[str, str | None, str | None]]] = defaultdict(list)
     latest = {result.record_id: result for result in results}
+    # A target answers a whole statement at once: its rows share one response object, so
+    # each distinct object is encoded once (all are alive here, so their ids are unique).
+    texts: dict[int, str | None] = {}
     for rid, result in latest.items():
         if result.status not in RESULT_STATUSES:
             raise ValueError(
@@ -108,7 +124,12 @@ def record_results(
         if result.status == "error":
             due = aware(result.next_attempt_at, f"next_attempt_at of record {rid!r}") or now
         key = (result.status, hot.to_db(due), result.run_id)
-        groups[key].append((rid, to_text(result.response), to_text(result.error)))
+        response = result.response
+        try:
+            text = texts[id(response)]
+        except KeyError:
+            text = texts[id(response)] = to_text(response)
+        groups[key].append((rid, text, to_text(result.error)))
     for (status, due, run), members in groups.items():
         for part in chunks(members, RESULT_CHUNK):
             ids = [m[0] for m in part]

@@ -30,9 +30,12 @@ from ferry.store._schema import ID_LENGTH, window_cursors
 from ferry.store._sql import aware, chunks, upsert
 from ferry.store.codec import encode_content
 
-__all__ = ["ON_CHANGE", "set_cursor", "upsert_records"]
+__all__ = ["ON_CHANGE", "Claimed", "set_cursor", "upsert_and_claim", "upsert_records"]
 
 ON_CHANGE = ("skip", "redeliver")
+
+Claimed = tuple[str, str | None, str, str]
+"""A row inserted straight as ``queued``: (record id, number, content JSON text, content hash)."""
 
 
 def _check_ids(record_id: Any, number: Any) -> None:
@@ -63,6 +66,43 @@ def upsert_records(
     now: datetime,
 ) -> UpsertResult:
     """Apply one page inside the caller's transaction; see :meth:`Store.upsert_records`."""
+    result, _ = upsert_and_claim(
+        conn,
+        scheme_id,
+        records,
+        id_check=id_check,
+        on_change=on_change,
+        window=window,
+        run_id=run_id,
+        cursor=cursor,
+        now=now,
+        claim_new=False,
+    )
+    return result
+
+
+def upsert_and_claim(
+    conn: sa.Connection,
+    scheme_id: str,
+    records: Sequence[tuple[str, str | None, dict[str, Any]]],
+    *,
+    id_check: bool,
+    on_change: str,
+    window: tuple[datetime, datetime] | None,
+    run_id: int | None,
+    cursor: tuple[str, datetime] | None,
+    now: datetime,
+    claim_new: bool,
+) -> tuple[UpsertResult, list[Claimed]]:
+    """:func:`upsert_records`, optionally claiming the new rows in the same statement.
+
+    With ``claim_new`` every *new* id is inserted ``queued`` (as if a deliverer had claimed it
+    the instant it was committed) and returned with its stored JSON text and hash, for a
+    deliverer in the same run to take over without reading it back. Known ids are never
+    claimed: they follow the ``pending``/``requeue`` rules of :meth:`Store.upsert_records`.
+    A claimed row left ``queued`` by a crash goes back to ``pending`` on the next run's
+    recovery, exactly like a row claimed by :func:`~ferry.store._ledger_deliver.claim`.
+    """
     if on_change not in ON_CHANGE:
         raise ValueError(f"on_change must be one of {', '.join(ON_CHANGE)} (got {on_change!r})")
     window_start, window_end = window if window is not None else (None, None)
@@ -92,14 +132,18 @@ def upsert_records(
     merged = hot.dialect == "mysql"  # see Hot.insert_or_redeliver
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
+    claimed: list[Claimed] = []
+    new_status = "queued" if claim_new else "pending"
     changed = unchanged = 0
     for rid, (number, text, digest) in latest.items():
         old = known.get(rid)
         if old is None:
             # Order of _hot.INSERT_FIELDS.
             inserts.append(
-                (scheme_id, rid, number, text, digest, "pending", 0, False, at, ws, we, run_id, at, at)
+                (scheme_id, rid, number, text, digest, new_status, 0, False, at, ws, we, run_id, at, at)
             )
+            if claim_new:
+                claimed.append((rid, number, text, digest))
             continue
         old_digest, old_status = old
         differs = old_digest != digest
@@ -132,7 +176,8 @@ def upsert_records(
         conn.exec_driver_sql(hot.redeliver, updates)
     if cursor is not None:
         set_cursor(conn, scheme_id, cursor[0], cursor[1], now)
-    return UpsertResult(new=len(inserts), changed=changed, unchanged=unchanged, redelivered=len(updates))
+    result = UpsertResult(new=len(inserts), changed=changed, unchanged=unchanged, redelivered=len(updates))
+    return result, claimed
 
 
 def set_cursor(conn: sa.Connection, scheme_id: str, kind: str, position: datetime, now: datetime) -> None:

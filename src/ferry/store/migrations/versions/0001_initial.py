@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from ferry.store._ddl import create_index, create_table
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -52,7 +54,7 @@ def _table_options() -> dict[str, Any]:
 
 def upgrade() -> None:
     options = _table_options()
-    op.create_table(
+    create_table(
         "schemes",
         sa.Column("id", ID, primary_key=True),
         sa.Column("name", sa.String(255), nullable=False),
@@ -62,7 +64,7 @@ def upgrade() -> None:
         sa.Column("updated_at", DT, nullable=False),
         **options,
     )
-    op.create_table(
+    create_table(
         "window_cursors",
         sa.Column("scheme_id", ID, primary_key=True),
         sa.Column("kind", sa.String(32), primary_key=True),
@@ -70,7 +72,7 @@ def upgrade() -> None:
         sa.Column("updated_at", DT, nullable=False),
         **options,
     )
-    op.create_table(
+    create_table(
         "ledger",
         sa.Column("scheme_id", ID, primary_key=True),
         sa.Column("record_id", ID, primary_key=True),
@@ -94,9 +96,9 @@ def upgrade() -> None:
         ),
         **options,
     )
-    op.create_index("ix_ledger_due", "ledger", ["scheme_id", "status", "next_attempt_at"])
-    op.create_index("ix_ledger_number", "ledger", ["scheme_id", "number"])
-    op.create_table(
+    create_index("ix_ledger_due", "ledger", ["scheme_id", "status", "next_attempt_at"])
+    create_index("ix_ledger_number", "ledger", ["scheme_id", "number"])
+    create_table(
         "runs",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("scheme_id", ID, nullable=False),
@@ -111,8 +113,8 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('running', 'succeeded', 'partial', 'failed')", name="ck_runs_status"),
         **options,
     )
-    op.create_index("ix_runs_scheme", "runs", ["scheme_id", "id"])
-    op.create_table(
+    create_index("ix_runs_scheme", "runs", ["scheme_id", "id"])
+    create_table(
         "api_calls",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE")),
@@ -128,8 +130,8 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('ok', 'error')", name="ck_api_calls_status"),
         **options,
     )
-    op.create_index("ix_api_calls_scheme", "api_calls", ["scheme_id", "id"])
-    op.create_index("ix_api_calls_run", "api_calls", ["run_id"])
+    create_index("ix_api_calls_scheme", "api_calls", ["scheme_id", "id"])
+    create_index("ix_api_calls_run", "api_calls", ["run_id"])
 
 
 def downgrade() -> None:

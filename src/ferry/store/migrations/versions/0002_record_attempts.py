@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from ferry.store._ddl import create_index, create_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -39,7 +41,7 @@ def upgrade() -> None:
         ).first()
         collation = row[0] if row else "utf8mb4_bin"
         options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": collation}
-    op.create_table(
+    create_table(
         "record_attempts",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("scheme_id", ID, nullable=False),
@@ -53,7 +55,7 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('error', 'dead')", name="ck_record_attempts_status"),
         **options,
     )
-    op.create_index("ix_record_attempts_record", "record_attempts", ["scheme_id", "record_id", "id"])
+    create_index("ix_record_attempts_record", "record_attempts", ["scheme_id", "record_id", "id"])
 
 
 def downgrade() -> None:

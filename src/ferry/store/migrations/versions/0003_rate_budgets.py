@@ -17,6 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from ferry.store._ddl import create_index, create_table
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -31,20 +33,20 @@ def upgrade() -> None:
     options: dict[str, Any] = {}
     if bind.dialect.name in ("mysql", "mariadb"):
         options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
-    op.create_table(
+    create_table(
         "rate_keys",
         sa.Column("key", KEY, primary_key=True),
         sa.Column("not_before", sa.Float, nullable=False),
         **options,
     )
-    op.create_table(
+    create_table(
         "rate_calls",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("key", KEY, nullable=False),
         sa.Column("at", sa.Float, nullable=False),
         **options,
     )
-    op.create_index("ix_rate_calls_key_at", "rate_calls", ["key", "at"])
+    create_index("ix_rate_calls_key_at", "rate_calls", ["key", "at"])
 
 
 def downgrade() -> None:

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from ferry.store._ddl import create_index, create_table
+
 DT = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
@@ -38,7 +40,7 @@ def _options() -> dict[str, Any]:
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "scheme_leases",
         sa.Column("scheme_id", ID, primary_key=True),
         sa.Column("phase", sa.String(16), primary_key=True),
@@ -47,7 +49,7 @@ def upgrade() -> None:
         sa.Column("expires_at", DT, nullable=False),
         **_options(),
     )
-    op.create_table(
+    create_table(
         "schedule_slots",
         sa.Column("scheme_id", ID, primary_key=True),
         sa.Column("job", sa.String(32), primary_key=True),
@@ -55,7 +57,7 @@ def upgrade() -> None:
         sa.Column("updated_at", DT, nullable=False),
         **_options(),
     )
-    op.create_table(
+    create_table(
         "run_events",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("run_id", sa.Integer, nullable=False),
@@ -64,7 +66,7 @@ def upgrade() -> None:
         sa.Column("message", TEXT, nullable=False),
         **_options(),
     )
-    op.create_index("ix_run_events_run", "run_events", ["run_id", "id"])
+    create_index("ix_run_events_run", "run_events", ["run_id", "id"])
 
 
 def downgrade() -> None:

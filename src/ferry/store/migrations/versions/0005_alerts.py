@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from ferry.store._ddl import create_index, create_table
+
 DT = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
@@ -36,7 +38,7 @@ def _options() -> dict[str, Any]:
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "alert_incidents",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("rule", sa.String(64), nullable=False),
@@ -49,8 +51,8 @@ def upgrade() -> None:
         sa.Column("resolved_at", DT),
         **_options(),
     )
-    op.create_index("ix_alert_incidents_open", "alert_incidents", ["rule", "subject", "status"])
-    op.create_table(
+    create_index("ix_alert_incidents_open", "alert_incidents", ["rule", "subject", "status"])
+    create_table(
         "alert_notices",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
         sa.Column("incident_id", BIG_ID, nullable=False),
@@ -61,7 +63,7 @@ def upgrade() -> None:
         sa.Column("error", TEXT),
         **_options(),
     )
-    op.create_index("ix_alert_notices_incident", "alert_notices", ["incident_id", "id"])
+    create_index("ix_alert_notices_incident", "alert_notices", ["incident_id", "id"])
 
 
 def downgrade() -> None:

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from ferry.store._ddl import create_table
+
 DT = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = "0006"
@@ -25,7 +27,7 @@ def upgrade() -> None:
     options: dict[str, Any] = {}
     if op.get_bind().dialect.name in ("mysql", "mariadb"):
         options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
-    op.create_table(
+    create_table(
         "users",
         sa.Column("username", sa.String(191), primary_key=True),
         sa.Column("password_hash", sa.String(255), nullable=False),
