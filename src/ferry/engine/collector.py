@@ -24,7 +24,7 @@ from ferry.expr import EvalContext
 from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
 from ferry.scheme.model import Scheme
-from ferry.store import RecordResult, Store
+from ferry.store import RecordResult, Store, UpsertResult
 from ferry.store.codec import content_hash
 from ferry.transform.condition import compile_condition
 from ferry.transform.flatten import beat_flat
@@ -58,6 +58,7 @@ class Collector:
         progress: Progress | None = None,
         retry: RetryPolicy | None = None,
         after_page: Callable[[], None] | None = None,
+        upsert: Callable[..., UpsertResult] | None = None,
         stop: Callable[[], str | None] | None = None,
         log: RunLog | None = None,
     ) -> None:
@@ -75,6 +76,9 @@ class Collector:
         self.progress = progress or (lambda *a, **k: None)
         self.retry = retry or RetryPolicy()
         self.after_page = after_page
+        self.upsert = upsert or store.upsert_records
+        """Stores a page (:meth:`Store.upsert_records`'s signature); a streaming deliverer's
+        ``upsert`` hands the new rows over as well (:mod:`ferry.engine.pipeline`)."""
         self.stop = stop
         self.log = log
         self.details: list[dict[str, Any]] = []
@@ -388,7 +392,7 @@ class Collector:
             for rid, why in self._dead.items()
         ]
         self._dead.clear()
-        result = self.store.upsert_records(
+        result = self.upsert(
             self.scheme.id,
             rows,
             id_check=self.meta.idCheck,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ferry.connectors.base import Outcome, TargetConnector
 from ferry.engine.calls import CallLog
@@ -22,11 +22,39 @@ from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.errors import ConfigError, RecordError, RetriableError, ThrottledError
 from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
-from ferry.store import LedgerRow, RecordResult, Store
+from ferry.store import RecordResult, Store
+from ferry.store._ledger_deliver import release
 from ferry.transform.mapping import Mapper
 from ferry.transform.packing import BATCH_APIS, pack
 
-__all__ = ["Deliverer", "PreparedBatch"]
+if TYPE_CHECKING:
+    from ferry.engine.pipeline import HandedBatch
+
+__all__ = ["Deliverer", "DueRow", "PreparedBatch", "release_rows"]
+
+
+class DueRow(Protocol):
+    """What delivering reads of a claimed row: a :class:`~ferry.store.LedgerRow`, or a
+    :class:`~ferry.engine.pipeline.HandedRow` the collector handed over."""
+
+    @property
+    def record_id(self) -> str: ...
+    @property
+    def content(self) -> dict[str, Any]: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def window_start(self) -> datetime | None: ...
+    @property
+    def window_end(self) -> datetime | None: ...
+
+
+def release_rows(store: Store, scheme_id: str, record_ids: Sequence[str]) -> int:
+    """Return claimed rows this process will not deliver to ``pending``; how many were queued."""
+    if not record_ids:
+        return 0
+    with store.transaction(write=True) as conn:
+        return release(conn, scheme_id, record_ids, datetime.now(UTC))
 
 
 class PreparedBatch:
@@ -86,20 +114,27 @@ class Deliverer:
 
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
 
-    def prepare(self, rows: Sequence[LedgerRow], now: datetime) -> PreparedBatch:
+    def prepare(self, rows: Sequence[DueRow], now: datetime) -> PreparedBatch:
         """Map each row to its target payload; a row that fails mapping is recorded, not raised."""
         batch = PreparedBatch()
-        tz = self.scheme.tz
+        items, failures = batch.items, batch.failures
+        map_one = self.mapper.map
+        # One context for the batch, re-pointed at each row (evaluation never keeps it); rows
+        # of one collecting window share their variables.
+        ctx = EvalContext(row={}, lookups=self.lookups, tz=self.scheme.tz, now=now)
+        window: tuple[datetime | None, datetime | None] | None = None
         for row in rows:
-            variables = {
-                "LAST_SYNC_TIME": row.window_start or now,
-                "CURRENT_TIME": row.window_end or now,
-            }
-            ctx = EvalContext(row=row.content, variables=variables, lookups=self.lookups, tz=tz, now=now)
+            if window is None or row.window_start is not window[0] or row.window_end is not window[1]:
+                window = (row.window_start, row.window_end)
+                ctx.variables = {
+                    "LAST_SYNC_TIME": row.window_start or now,
+                    "CURRENT_TIME": row.window_end or now,
+                }
+            ctx.row = row.content
             try:
-                batch.items.append((row.record_id, self.mapper.map(ctx)))
+                items.append((row.record_id, map_one(ctx)))
             except RecordError as exc:
-                batch.failures[row.record_id] = exc.reason
+                failures[row.record_id] = exc.reason
         return batch
 
     def options(self, now: datetime) -> dict[str, Any]:
@@ -113,34 +148,62 @@ class Deliverer:
         extra = {k: v for k, v in top.items() if isinstance(v, str | int | float | bool) and v != ""}
         return {**extra, **self.options_mapper.map(ctx)}
 
+    def recover(self) -> None:
+        """Put rows a dead deliverer left ``queued`` back to ``pending``, once per deliverer
+        (before anything is claimed or handed over in this run)."""
+        if not self._recovered:
+            recovered = self.store.recover_queued(self.scheme.id)
+            if recovered:
+                self.progress("recovered", records=recovered)
+            self._recovered = True
+
     def skip_recovery(self) -> None:
         """Do not reset ``queued`` rows on the first deliver (someone else already did)."""
         self._recovered = True
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def deliver(self, now: datetime | None = None, *, max_batches: int | None = None) -> None:
-        """Deliver until no row is due (or ``max_batches`` batches were processed)."""
+    def deliver(self, now: datetime | None = None, *, max_batches: int | None = None) -> int:
+        """Deliver until no row is due (or ``max_batches`` batches were processed); return how
+        many batches were delivered."""
         if self.target is None:
             raise ConfigError(f"scheme {self.scheme.id}: no target connection to deliver to")
-        if not self._recovered:
-            recovered = self.store.recover_queued(self.scheme.id)
-            if recovered:
-                self.progress("recovered", records=recovered)
-            self._recovered = True
+        self.recover()
         batches = 0
         while max_batches is None or batches < max_batches:
             if self.stop is not None and self.stop():
                 self.halted = True
-                return
+                return batches
             now_at = now or datetime.now(UTC)
             rows = self.store.claim(self.scheme.id, self.scheme.settings.batch_size, now_at)
             if not rows:
-                return
+                return batches
             self.deliver_rows(rows, now_at)
             batches += 1
+        return batches
 
-    def deliver_rows(self, rows: Sequence[LedgerRow], now: datetime) -> None:
+    def deliver_handed(self, batch: HandedBatch, now: datetime | None = None) -> None:
+        """Deliver rows the collector claimed for this deliverer (see :mod:`ferry.engine.pipeline`),
+        in batches of ``settings.batch_size``. When a stop is asked first, nothing is delivered
+        and :attr:`halted` is set: the rows stay ``queued`` until the next run recovers them."""
+        if self.target is None:
+            raise ConfigError(f"scheme {self.scheme.id}: no target connection to deliver to")
+        rows = batch.ledger_rows()
+        size = self.scheme.settings.batch_size
+        start = 0
+        try:
+            while start < len(rows):
+                if self.stop is not None and self.stop():
+                    self.halted = True
+                    return
+                part = rows[start : start + size]
+                start += size
+                self.deliver_rows(part, now or datetime.now(UTC))
+        finally:
+            if start < len(rows):  # stopped or failed: the rest waits for a claim, not a restart
+                release_rows(self.store, self.scheme.id, [row.record_id for row in rows[start:]])
+
+    def deliver_rows(self, rows: Sequence[DueRow], now: datetime) -> None:
         """Map, pack, write and record results for already-claimed ``rows``."""
         started = time.monotonic()
         attempts = {row.record_id: row.attempts for row in rows}

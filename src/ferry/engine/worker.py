@@ -5,8 +5,9 @@ core with the collector. On platforms with ``fork`` the runner therefore deliver
 process that opens its own store connection and target connector, drains the ledger while
 the parent collects, forwards its progress and counts through a pipe, and is killed by the
 kernel if the parent dies (``PR_SET_PDEATHSIG``), so a SIGKILL of ``ferry run`` stops both.
-The ledger stays the only hand-off: rows the child had claimed go back to ``pending`` on the
-next run, and target writes are idempotent.
+The ledger stays the durable hand-off: rows the child had claimed go back to ``pending`` on
+the next run, and target writes are idempotent. New rows of a page are handed to a child
+through a queue as they commit, already claimed (see :mod:`ferry.engine.pipeline`).
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import queue
 import signal
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ferry.engine.counts import RunCounts
+from ferry.engine.pipeline import CREDIT_WAIT, CREDITS, HandedBatch, claim_page, release_unread
 from ferry.engine.retry import RetryPolicy
 from ferry.errors import ConfigError, FatalError
 from ferry.scheme.model import Scheme
-from ferry.store import Store
+from ferry.store import Store, UpsertResult
 
 __all__ = ["DELIVER_FIELDS", "DeliverPool", "DeliverProcess", "can_fork"]
 
@@ -48,6 +52,7 @@ def _die_with_parent(parent: int) -> None:
 
 def _child(
     pipe: Connection,
+    inbox: Any,
     parent: int,
     scheme: Scheme,
     store: Store,
@@ -74,14 +79,24 @@ def _child(
             scheme, target, own_store, counts, run_id=run_id, progress=progress, retry=retry
         )
         deliverer.skip_recovery()  # the parent recovered queued rows once, before forking
-        stopping = False
+        stopping = idle = False
         while True:
-            deliverer.deliver(now)
+            try:  # handed pages first; they are claimed already
+                item = inbox.get(timeout=0.05) if idle else inbox.get_nowait()
+            except queue.Empty:
+                item = None
+            if isinstance(item, HandedBatch):
+                deliverer.deliver_handed(item, now)
+                pipe.send(("room",))
+                idle = False
+                continue
+            stopping = stopping or item == "stop"
+            if deliverer.deliver(now, max_batches=1):
+                idle = False
+                continue
             if stopping:
                 break
-            if pipe.poll(0.05):
-                pipe.recv()
-                stopping = True
+            idle = True
         target.close()
         own_store.close()
         pipe.send(("done", {f: getattr(counts, f) for f in DELIVER_FIELDS}))
@@ -112,16 +127,29 @@ class DeliverProcess:
         self.run_id, self.retry = run_id, retry
         self.progress = progress or (lambda *a, **k: None)
         self._pipe: Connection | None = None
+        self._inbox: Any = None
         self._proc: Any = None
+        self.in_flight = 0
+        """Handed pages sent to the child and not yet delivered by it."""
         self._result: tuple[Any, ...] | None = None
         self.numbers: dict[str, int] = dict.fromkeys(DELIVER_FIELDS, 0)
         """This child's latest deliver counts (a pool sums them into the run's counts)."""
 
     def start(self) -> None:
         ctx = multiprocessing.get_context("fork")
-        parent_end, child_end = ctx.Pipe()
+        parent_end, child_end = ctx.Pipe(duplex=False)
         self._pipe = parent_end
-        args = (child_end, os.getpid(), self.scheme, self.store, self.now, self.run_id, self.retry)
+        self._inbox = ctx.Queue()
+        args = (
+            child_end,
+            self._inbox,
+            os.getpid(),
+            self.scheme,
+            self.store,
+            self.now,
+            self.run_id,
+            self.retry,
+        )
         self._proc = ctx.Process(target=_child, args=args, name="ferry-deliver", daemon=True)
         self._proc.start()
         child_end.close()
@@ -129,6 +157,21 @@ class DeliverProcess:
     def wake(self) -> None:
         """Called after each committed page: forward the child's progress."""
         self._drain(block=False)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child still delivers (it has sent no final result)."""
+        return self._result is None
+
+    @property
+    def pipe(self) -> Connection:
+        assert self._pipe is not None
+        return self._pipe
+
+    def hand(self, batch: HandedBatch) -> None:
+        """Queue claimed rows for the child (it reports ``room`` once it delivered them)."""
+        self.in_flight += 1
+        self._inbox.put(batch)
 
     def _drain(self, *, block: bool) -> None:
         assert self._pipe is not None
@@ -138,7 +181,9 @@ class DeliverProcess:
             except EOFError:
                 self._result = ("error", "deliver worker exited without a result")
                 return
-            if message[0] == "progress":
+            if message[0] == "room":
+                self.in_flight -= 1
+            elif message[0] == "progress":
                 _, event, info, numbers = message
                 self.numbers = numbers
                 self.progress(event, counts=self.counts, **info)
@@ -148,12 +193,15 @@ class DeliverProcess:
     def finish(self) -> None:
         """Let the child drain what is due, collect its counts, and surface its error."""
         assert self._pipe is not None
-        with contextlib.suppress(OSError):
-            self._pipe.send("stop")
+        self._inbox.put("stop")
         self._drain(block=True)
         self._proc.join()
         self._pipe.close()
         kind, payload = self._result  # type: ignore[misc]
+        if kind != "done":  # pages the child left unread go back to pending
+            release_unread(self.store, self._inbox)
+        self._inbox.close()
+        self._inbox.join_thread()
         if kind == "done":
             self.numbers = payload
             return
@@ -204,6 +252,32 @@ class DeliverPool:
     def wake(self) -> None:
         for child in self.children:
             child.wake()
+
+    def upsert(self, scheme_id: str, records: Sequence[Any], **kw: Any) -> UpsertResult:
+        """The collector's page upsert: hands the page's new rows to the child with the most
+        room, waiting up to ``CREDIT_WAIT`` seconds for one; else stores them ``pending``."""
+        child = self._room()
+        if child is None:
+            return self.store.upsert_records(scheme_id, records, **kw)
+        result, batch = claim_page(self.store, scheme_id, records, **kw)
+        if batch.rows:
+            child.hand(batch)
+        return result
+
+    def _room(self) -> DeliverProcess | None:
+        deadline = time.monotonic() + CREDIT_WAIT
+        while True:
+            alive = [child for child in self.children if child.alive]
+            if not alive:
+                return None
+            best = min(alive, key=lambda child: child.in_flight)
+            if best.in_flight < CREDITS:
+                return best
+            left = deadline - time.monotonic()
+            if left <= 0 or not wait([child.pipe for child in alive], timeout=left):
+                return None
+            for child in alive:
+                child.wake()  # reads the room (and progress) messages that arrived
 
     def finish(self) -> None:
         errors: list[Exception] = []

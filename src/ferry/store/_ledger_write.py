@@ -30,7 +30,7 @@ from ferry.store._schema import ID_LENGTH, window_cursors
 from ferry.store._sql import aware, chunks, upsert
 from ferry.store.codec import encode_content
 
-__all__ = ["ON_CHANGE", "Claimed", "set_cursor", "upsert_and_claim", "upsert_records"]
+__all__ = ["ON_CHANGE", "Claimed", "set_cursor", "upsert_and_claim"]
 
 ON_CHANGE = ("skip", "redeliver")
 
@@ -51,34 +51,6 @@ def _check_ids(record_id: Any, number: Any) -> None:
             f"record number must be a string of at most {ID_LENGTH} characters (got {number!r:.80})",
             record_id=record_id,
         )
-
-
-def upsert_records(
-    conn: sa.Connection,
-    scheme_id: str,
-    records: Sequence[tuple[str, str | None, dict[str, Any]]],
-    *,
-    id_check: bool,
-    on_change: str,
-    window: tuple[datetime, datetime] | None,
-    run_id: int | None,
-    cursor: tuple[str, datetime] | None,
-    now: datetime,
-) -> UpsertResult:
-    """Apply one page inside the caller's transaction; see :meth:`Store.upsert_records`."""
-    result, _ = upsert_and_claim(
-        conn,
-        scheme_id,
-        records,
-        id_check=id_check,
-        on_change=on_change,
-        window=window,
-        run_id=run_id,
-        cursor=cursor,
-        now=now,
-        claim_new=False,
-    )
-    return result
 
 
 def upsert_and_claim(

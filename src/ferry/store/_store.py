@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _migrate, _rate, _state
 from ferry.store._engine import WRITE_OPTION, create_store_engine, dialect_of, resolve_url
 from ferry.store._errors import guarded, translate
+from ferry.store._ledger_write import Claimed
 from ferry.store._models import LedgerRow, RecordResult, UpsertResult
 from ferry.store._sql import utcnow
 
@@ -235,8 +236,50 @@ class Store:
             RetriableError: Another process wrote the same ids concurrently, or the
                 database was busy. Nothing of the page is stored.
         """
+        result, _ = self._upsert(
+            scheme_id, records, id_check, on_change, window, run_id, cursor, dead_letters, claim_new=False
+        )
+        return result
+
+    @guarded("upserting and claiming records")
+    def claim_records(
+        self,
+        scheme_id: str,
+        records: Sequence[tuple[str, str | None, dict[str, Any]]],
+        *,
+        id_check: bool = True,
+        on_change: str = "skip",
+        window: tuple[datetime, datetime] | None = None,
+        run_id: int | None = None,
+        cursor: tuple[str, datetime] | None = None,
+        dead_letters: Sequence[RecordResult] = (),
+    ) -> tuple[UpsertResult, list[Claimed]]:
+        """:meth:`upsert_records`, but new ids are inserted ``queued`` (claimed at commit) and
+        returned as ``(record_id, number, stored content text, content hash)``, for a deliverer
+        that is handed them directly. The caller must deliver them or release them; a crash
+        leaves them to :meth:`recover_queued`. Dead-lettered ids are never claimed.
+        Same errors as :meth:`upsert_records`.
+        """
+        return self._upsert(
+            scheme_id, records, id_check, on_change, window, run_id, cursor, dead_letters, claim_new=True
+        )
+
+    def _upsert(
+        self,
+        scheme_id: str,
+        records: Sequence[tuple[str, str | None, dict[str, Any]]],
+        id_check: bool,
+        on_change: str,
+        window: tuple[datetime, datetime] | None,
+        run_id: int | None,
+        cursor: tuple[str, datetime] | None,
+        dead_letters: Sequence[RecordResult],
+        *,
+        claim_new: bool,
+    ) -> tuple[UpsertResult, list[Claimed]]:
+        now = utcnow()
         with self._tx(write=True) as conn:
-            result = _ledger_write.upsert_records(
+            result, claimed = _ledger_write.upsert_and_claim(
                 conn,
                 scheme_id,
                 records,
@@ -245,13 +288,16 @@ class Store:
                 window=window,
                 run_id=run_id,
                 cursor=cursor,
-                now=utcnow(),
+                now=now,
+                claim_new=claim_new,
             )
             if dead_letters:  # in the same transaction: no deliverer ever sees them pending
-                _ledger_deliver.record_results(conn, scheme_id, dead_letters, utcnow())
+                _ledger_deliver.record_results(conn, scheme_id, dead_letters, now)
+                dead = {letter.record_id for letter in dead_letters}
+                claimed = [row for row in claimed if row[0] not in dead]
         if result.new and self.dialect == "postgresql":
             self._note_growth(result.new)
-        return result
+        return result, claimed
 
     def _note_growth(self, inserted: int) -> None:
         """Refresh PostgreSQL's ledger statistics as it grows (each time this process doubled it).

@@ -126,14 +126,58 @@ def _get(record: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def _split_detail(record: Mapping[str, Any], path: str) -> tuple[str, str] | None:
-    """``("items", "name")`` when ``path`` addresses a field of the record's array ``items``."""
-    parts = path.split(".")
-    for i in range(1, len(parts)):
-        head = ".".join(parts[:i])
-        if isinstance(_get(record, head), list):
-            return head, ".".join(parts[i:])
+def _detail(record: Mapping[str, Any], heads: list[tuple[str, str]]) -> tuple[str, str, list[Any]] | None:
+    """``("items", "name", <the lines>)`` when a rule field ``items.name`` addresses a field of
+    the record's array ``items`` (``heads``: the field's ``(prefix, rest)`` splits)."""
+    for head, tail in heads:
+        lines = _get(record, head)
+        if isinstance(lines, list):
+            return head, tail, lines
     return None
+
+
+Test = Callable[[Any], bool]
+
+
+def _compile_test(op: str, expected: Any) -> Test:
+    """``_test(op, actual, expected)`` as a function of ``actual``, with the rule's side
+    (its number, text or member list) worked out once instead of per record."""
+    if op in ("eq", "neq"):
+        number, text = _number(expected), _text(expected)
+
+        def equal(actual: Any) -> bool:
+            if number is not None:
+                a = _number(actual)
+                if a is not None:
+                    return a == number
+            return _text(actual) == text
+
+        return equal if op == "eq" else lambda actual: not equal(actual)
+    if op in ("like", "notlike"):
+        part = _text(expected)
+        if op == "like":
+            return lambda actual: part in _text(actual)
+        return lambda actual: part not in _text(actual)
+    if op in ("in", "notin"):
+        members = frozenset(_members(expected))
+        if op == "in":
+            return lambda actual: _text(actual).strip() in members
+        return lambda actual: _text(actual).strip() not in members
+    return lambda actual: _test(op, actual, expected)
+
+
+class _Rule:
+    """One compiled rule: its test, and the record paths its field may address."""
+
+    __slots__ = ("field", "heads", "strict", "test")
+
+    def __init__(self, rule: ConditionRule) -> None:
+        self.field = rule.field
+        self.test = _compile_test(rule.logic, rule.value)
+        self.strict = rule.strictMode
+        parts = rule.field.split(".")
+        self.heads = [(".".join(parts[:i]), ".".join(parts[i:])) for i in range(1, len(parts))]
+        """``(array path, line field)`` candidates, shortest array path first."""
 
 
 class RecordFilter:
@@ -141,29 +185,29 @@ class RecordFilter:
 
     def __init__(self, groups: list[list[ConditionRule]]) -> None:
         self.groups = groups
+        self._compiled = [[_Rule(rule) for rule in group] for group in groups]
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        if not self.groups:
+        if not self._compiled:
             return record
-        for group in self.groups:
+        for group in self._compiled:
             kept = self._group(record, group)
             if kept is not None:
                 return kept
         return None
 
-    def _group(self, record: dict[str, Any], group: list[ConditionRule]) -> dict[str, Any] | None:
+    def _group(self, record: dict[str, Any], group: list[_Rule]) -> dict[str, Any] | None:
         current = record
         for rule in group:
-            detail = _split_detail(current, rule.field)
+            detail = _detail(current, rule.heads)
             if detail is None:
                 value = _get(current, rule.field)
-                if not _test(rule.logic, None if value is _MISSING else value, rule.value):
+                if not rule.test(None if value is _MISSING else value):
                     return None
                 continue
-            head, tail = detail
-            lines = _get(current, head)
-            passing = [ln for ln in lines if _test(rule.logic, _line_value(ln, tail), rule.value)]
-            if rule.strictMode and len(passing) != len(lines):
+            head, tail, lines = detail
+            passing = [ln for ln in lines if rule.test(_line_value(ln, tail))]
+            if rule.strict and len(passing) != len(lines):
                 return None
             if not passing:
                 return None

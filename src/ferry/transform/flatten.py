@@ -28,6 +28,12 @@ def beat_flat(
     if not isinstance(elements, list) or not elements:
         yield from beat_flat(record_id, record, rest)
         return
+    if not rest:  # the common single array: no nested generators per row
+        for index, element in enumerate(elements):
+            row = dict(record)
+            row[key] = element
+            yield f"{record_id}-{index}", row
+        return
     for index, element in enumerate(elements):
         row = dict(record)
         row[key] = element
