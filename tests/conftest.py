@@ -1,6 +1,6 @@
 """Shared fixtures: real database services, each test on its own throw-away database.
 
-The services are the machine's own MariaDB and PostgreSQL. If one is down we try to start
+The services are the machine's own MariaDB, PostgreSQL and Redis. If one is down we try to start
 it (the machine's documented start command). Outside CI a missing service skips the tests
 that need it; with ``CI`` set it fails them loudly, because CI must never pass by skipping.
 """
@@ -17,10 +17,17 @@ import pytest
 
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 START_COMMANDS = {
     "mariadb": ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
     "postgres": ["sh", "-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"],
+    "redis": [
+        "sh",
+        "-c",
+        'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no'
+        " --dir /var/lib/redis --logfile /var/log/redis/ci.log",
+    ],
 }
 
 _checked: dict[str, str | None] = {}
@@ -36,6 +43,16 @@ def _postgres_ping() -> None:
     import psycopg
 
     psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()
+
+
+def _redis_ping() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    finally:
+        client.close()
 
 
 def _require(service: str, ping: Callable[[], None]) -> None:
@@ -106,6 +123,30 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The machine's Redis (database 0). Redis has no throw-away databases: tests keep their keys
+    under a unique prefix (:func:`redis_prefix`) that is deleted after the test."""
+    _require("redis", _redis_ping)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A unique key prefix in the machine's Redis; every key under it is deleted after the test."""
+    import redis
+
+    prefix = f"{_unique_name('ferry_test')}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ stay within the budget and are never throttled.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,25 @@ import pytest
 import yaml
 
 from ferry.engine.pacing import SharedPacer, budget_key
-from ferry.sandbox import Faults, Sandbox, world
+from ferry.sandbox import Sandbox, world
 from ferry.sandbox.seeds import RUN_UNTIL, SEEDS, load_seed, sandbox_env
-from ferry.sandbox.server import SandboxServer
 from ferry.store import open_store
 
 SEED = {seed.key: seed for seed in SEEDS}
 PER_SECOND = 2
 """The budget Ferry is told; the vendor allows one more call per second than that, so network
 jitter between reserving a call and its arrival cannot push one process over."""
-VENDOR_PER_SECOND = 3
 
 
-def collect_in_child(env: dict[str, str], store_url: str, name: str, done: Any) -> None:
+def collect_in_child(
+    env: dict[str, str], store_url: str, name: str, done: Any, process_env: dict[str, str]
+) -> None:
+    import os
+
     from ferry.engine.retry import RetryPolicy
     from ferry.engine.runner import run_scheme
 
+    os.environ.update(process_env)  # e.g. the Redis budget's URL and prefix
     raw = yaml.safe_load(SEED["002"].path.with_name("connections.yaml").read_text(encoding="utf-8"))
     raw["jushuitan"]["rate_per_second"] = PER_SECOND
     scheme = load_seed(SEED["002"], env=env, connections=raw, since=world.ANCHOR - timedelta(days=14))
@@ -50,21 +52,16 @@ def collect_in_child(env: dict[str, str], store_url: str, name: str, done: Any) 
     done.put((report.status, report.counts.fetched, report.error))
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[Sandbox, dict[str, str]]]:
-    sandbox = Sandbox.default(
-        size=80, only=["jushuitan"], faults=Faults(rate_per_second=VENDOR_PER_SECOND, rate_per_minute=0)
-    )
-    with SandboxServer(sandbox) as running:
-        yield sandbox, sandbox_env(sandbox, running.urls())
-
-
-def run_two(env: dict[str, str], urls: list[str]) -> list[Any]:
+def run_two(
+    env: dict[str, str], urls: list[str], process_envs: list[dict[str, str]] | None = None
+) -> list[Any]:
+    """Collect in two forked processes (stores ``urls``, extra environment ``process_envs``);
+    each one's ``(status, fetched, error)``."""
     context = multiprocessing.get_context("fork")
     done = context.Queue()
     children = [
-        context.Process(target=collect_in_child, args=(env, url, name, done))
-        for name, url in zip("ab", urls, strict=True)
+        context.Process(target=collect_in_child, args=(env, url, name, done, extra))
+        for name, url, extra in zip("ab", urls, process_envs or [{}, {}], strict=True)
     ]
     for child in children:
         child.start()

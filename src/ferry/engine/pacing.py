@@ -10,19 +10,39 @@ are reserved in the store, so every process and run using the same credentials -
 a manual ``ferry run``, two schemes on one app key -- paces together. The key is the
 connection's :meth:`budget_key` (vendor, endpoint and app identity), so two connections with
 the same credentials share one budget whatever they are called.
+
+Where the shared budget lives is a :class:`RateBackend`: the store by default
+(:class:`StoreRateBackend`), or Redis when ``FERRY_RATE_REDIS_URL`` is set (e.g.
+``redis://127.0.0.1:6379/0``; keys under ``FERRY_RATE_REDIS_PREFIX``, default ``ferry:rate:``),
+see :mod:`ferry.engine._rate_redis`. ``redis`` is imported only when that variable is set.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from ferry.connectors.base import Limits
 
-__all__ = ["Pacer", "SharedPacer", "budget_key", "pacer_for"]
+__all__ = [
+    "REDIS_PREFIX_ENV",
+    "REDIS_URL_ENV",
+    "Pacer",
+    "RateBackend",
+    "SharedPacer",
+    "StoreRateBackend",
+    "budget_key",
+    "pacer_for",
+]
+
+REDIS_URL_ENV = "FERRY_RATE_REDIS_URL"
+"""When set, shared budgets live in this Redis instead of the store."""
+REDIS_PREFIX_ENV = "FERRY_RATE_REDIS_PREFIX"
+"""Prefix of the Redis keys (default ``ferry:rate:``), for deployments sharing one Redis."""
 
 _MARGIN = 1.02
 """Windows are stretched by 2% so clock granularity never lands a call on the boundary."""
@@ -92,12 +112,44 @@ class Pacer:
         return delay
 
 
+@runtime_checkable
+class RateBackend(Protocol):
+    """Where a shared budget is counted. Both methods must be atomic across processes."""
+
+    def reserve(self, key: str, rules: Sequence[tuple[int, float]], now: float) -> float:
+        """Record one call on ``key`` if it fits every ``(limit, seconds)`` rule and no penalty
+        holds the key; else record nothing and return the seconds to wait. ``now`` is epoch
+        seconds."""
+        ...
+
+    def penalize(self, key: str, until: float, now: float) -> None:
+        """Hold every call on ``key`` until ``until`` (epoch seconds; ``now`` is the caller's
+        clock). Never shortens a hold already in place."""
+        ...
+
+
+class StoreRateBackend:
+    """The budget counted in Ferry's store (``Store.reserve_call`` / ``penalize_calls``)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def reserve(self, key: str, rules: Sequence[tuple[int, float]], now: float) -> float:
+        """See :meth:`RateBackend.reserve`."""
+        return float(self.store.reserve_call(key, rules, now))
+
+    def penalize(self, key: str, until: float, now: float) -> None:
+        """See :meth:`RateBackend.penalize`."""
+        self.store.penalize_calls(key, until)
+
+
 class SharedPacer:
-    """The same sliding-window pacing, counted in the store across processes."""
+    """The same sliding-window pacing, counted across processes in a :class:`RateBackend`
+    (a store is wrapped in :class:`StoreRateBackend`)."""
 
     def __init__(
         self,
-        store: Any,
+        budget: RateBackend | Any,
         key: str,
         per_second: float | None,
         per_minute: float | None,
@@ -105,7 +157,7 @@ class SharedPacer:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.store = store
+        self.backend: RateBackend = budget if isinstance(budget, RateBackend) else StoreRateBackend(budget)
         self.key = key
         self.rules = [
             (int(limit), seconds * _MARGIN)
@@ -122,10 +174,10 @@ class SharedPacer:
         return bool(self.rules)
 
     def wait(self) -> float:
-        """Block until the store records one more call for this key. Returns the seconds waited."""
+        """Block until the backend records one more call for this key. Returns the seconds waited."""
         waited = 0.0
         while True:
-            delay = self.store.reserve_call(self.key, self.rules, self.clock())
+            delay = self.backend.reserve(self.key, self.rules, self.clock())
             if delay <= 0:
                 self.waited += waited
                 return waited
@@ -135,7 +187,8 @@ class SharedPacer:
 
     def penalize(self, seconds: float | None) -> None:
         """The vendor throttled us: hold every process's calls on this key."""
-        self.store.penalize_calls(self.key, self.clock() + (seconds if seconds else 1.0))
+        now = self.clock()
+        self.backend.penalize(self.key, now + (seconds if seconds else 1.0), now)
 
 
 def budget_key(connector: object) -> str:
@@ -152,10 +205,23 @@ _PACERS_LOCK = threading.Lock()
 
 
 def pacer_for(connector: object, limits: Limits, store: Any = None) -> Pacer | SharedPacer:
-    """The pacer of ``connector``'s budget: shared through ``store`` when given and the budget
-    limits anything, else one per process (by connector module, name and budget)."""
-    if store is not None and (limits.rate_per_second or limits.rate_per_minute):
-        return SharedPacer(store, budget_key(connector), limits.rate_per_second, limits.rate_per_minute)
+    """The pacer of ``connector``'s budget. When the budget limits anything it is shared: in
+    Redis when ``FERRY_RATE_REDIS_URL`` is set (whether or not a store is given), else through
+    ``store`` when given; otherwise one pacer per process (by connector module, name and budget).
+
+    Raises:
+        ConfigError: ``FERRY_RATE_REDIS_URL`` is invalid or Redis does not answer at first contact.
+    """
+    limited = bool(limits.rate_per_second or limits.rate_per_minute)
+    url = os.environ.get(REDIS_URL_ENV)
+    if limited and (url or store is not None):
+        if url:
+            from ferry.engine._rate_redis import DEFAULT_PREFIX, redis_backend
+
+            budget: Any = redis_backend(url, os.environ.get(REDIS_PREFIX_ENV) or DEFAULT_PREFIX)
+        else:
+            budget = StoreRateBackend(store)
+        return SharedPacer(budget, budget_key(connector), limits.rate_per_second, limits.rate_per_minute)
     key = (
         type(connector).__module__,
         str(getattr(connector, "name", id(connector))),
