@@ -14,14 +14,37 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
-__all__ = ["create_index", "create_table"]
+__all__ = ["BIG_ID", "DT", "ID", "LONG_TEXT", "MEDIUM_TEXT", "create_index", "create_table", "table_options"]
+
+ID = sa.String(191)
+"""Scheme ids, record ids and numbers: 191 utf8mb4 characters fit a MySQL index."""
+DT = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def create_table(name: str, *columns: Any, **options: Any) -> None:
-    """``op.create_table`` unless table ``name`` exists already."""
+def table_options() -> dict[str, Any]:
+    """MySQL/MariaDB: InnoDB, utf8mb4 and a binary collation without padding where the server
+    has one, so ids compare byte for byte (``'a'`` and ``'a '`` differ); nothing elsewhere."""
+    bind = op.get_bind()
+    if bind.dialect.name not in ("mysql", "mariadb"):
+        return {}
+    if getattr(bind.dialect, "is_mariadb", False):
+        collation = "utf8mb4_nopad_bin"
+    elif (bind.dialect.server_version_info or (0,)) >= (8, 0):
+        collation = "utf8mb4_0900_bin"
+    else:
+        collation = "utf8mb4_bin"
+    return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": collation}
+
+
+def create_table(name: str, *columns: Any) -> None:
+    """``op.create_table`` with :func:`table_options`, unless table ``name`` exists already."""
     if not sa.inspect(op.get_bind()).has_table(name):
-        op.create_table(name, *columns, **options)
+        op.create_table(name, *columns, **table_options())
 
 
 def create_index(name: str, table: str, columns: Sequence[str], **options: Any) -> None:

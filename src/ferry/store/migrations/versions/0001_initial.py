@@ -19,41 +19,18 @@ Notes on the choices (see also ``ferry/store/_schema.py``):
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
-from ferry.store._ddl import create_index, create_table
+from ferry.store._ddl import BIG_ID, DT, ID, LONG_TEXT, MEDIUM_TEXT, create_index, create_table
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-ID = sa.String(191)
-DT = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def _table_options() -> dict[str, Any]:
-    bind = op.get_bind()
-    if bind.dialect.name not in ("mysql", "mariadb"):
-        return {}
-    if getattr(bind.dialect, "is_mariadb", False):
-        collation = "utf8mb4_nopad_bin"
-    elif (bind.dialect.server_version_info or (0,)) >= (8, 0):
-        collation = "utf8mb4_0900_bin"
-    else:
-        collation = "utf8mb4_bin"
-    return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": collation}
-
 
 def upgrade() -> None:
-    options = _table_options()
     create_table(
         "schemes",
         sa.Column("id", ID, primary_key=True),
@@ -62,7 +39,6 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(create_constraint=False), nullable=False),
         sa.Column("created_at", DT, nullable=False),
         sa.Column("updated_at", DT, nullable=False),
-        **options,
     )
     create_table(
         "window_cursors",
@@ -70,7 +46,6 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), primary_key=True),
         sa.Column("position", DT, nullable=False),
         sa.Column("updated_at", DT, nullable=False),
-        **options,
     )
     create_table(
         "ledger",
@@ -94,7 +69,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "status IN ('pending', 'queued', 'finished', 'error', 'dead')", name="ck_ledger_status"
         ),
-        **options,
     )
     create_index("ix_ledger_due", "ledger", ["scheme_id", "status", "next_attempt_at"])
     create_index("ix_ledger_number", "ledger", ["scheme_id", "number"])
@@ -111,7 +85,6 @@ def upgrade() -> None:
         sa.Column("windows", LONG_TEXT),
         sa.CheckConstraint("kind IN ('run', 'collect', 'deliver', 'replay')", name="ck_runs_kind"),
         sa.CheckConstraint("status IN ('running', 'succeeded', 'partial', 'failed')", name="ck_runs_status"),
-        **options,
     )
     create_index("ix_runs_scheme", "runs", ["scheme_id", "id"])
     create_table(
@@ -128,7 +101,6 @@ def upgrade() -> None:
         sa.Column("error_message", MEDIUM_TEXT),
         sa.Column("records", sa.Integer, nullable=False),
         sa.CheckConstraint("status IN ('ok', 'error')", name="ck_api_calls_status"),
-        **options,
     )
     create_index("ix_api_calls_scheme", "api_calls", ["scheme_id", "id"])
     create_index("ix_api_calls_run", "api_calls", ["run_id"])

@@ -11,36 +11,18 @@ nothing on the hot path, and ``ferry records show`` can list every attempt with 
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
-from ferry.store._ddl import create_index, create_table
+from ferry.store._ddl import BIG_ID, DT, ID, MEDIUM_TEXT, create_index, create_table
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-ID = sa.String(191)
-DT = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    options: dict[str, Any] = {}
-    if bind.dialect.name in ("mysql", "mariadb"):
-        # The same collation as the ledger (0001), so record ids compare alike in both tables.
-        row = bind.exec_driver_sql(
-            "SELECT TABLE_COLLATION FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ledger'"
-        ).first()
-        collation = row[0] if row else "utf8mb4_bin"
-        options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": collation}
     create_table(
         "record_attempts",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
@@ -53,7 +35,6 @@ def upgrade() -> None:
         sa.Column("error", MEDIUM_TEXT),
         sa.Column("next_attempt_at", DT),
         sa.CheckConstraint("status IN ('error', 'dead')", name="ck_record_attempts_status"),
-        **options,
     )
     create_index("ix_record_attempts_record", "record_attempts", ["scheme_id", "record_id", "id"])
 

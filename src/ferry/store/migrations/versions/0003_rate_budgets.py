@@ -12,39 +12,28 @@ Times are epoch seconds (floats) so every backend compares them alike.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
 
-from ferry.store._ddl import create_index, create_table
+from ferry.store._ddl import BIG_ID, ID, create_index, create_table
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-KEY = sa.String(191)
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    options: dict[str, Any] = {}
-    if bind.dialect.name in ("mysql", "mariadb"):
-        options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
     create_table(
         "rate_keys",
-        sa.Column("key", KEY, primary_key=True),
+        sa.Column("key", ID, primary_key=True),
         sa.Column("not_before", sa.Float, nullable=False),
-        **options,
     )
     create_table(
         "rate_calls",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
-        sa.Column("key", KEY, nullable=False),
+        sa.Column("key", ID, nullable=False),
         sa.Column("at", sa.Float, nullable=False),
-        **options,
     )
     create_index("ix_rate_calls_key_at", "rate_calls", ["key", "at"])
 

@@ -13,30 +13,15 @@ schedule fired, so a restart after downtime runs a missed slot once, not once pe
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
-from ferry.store._ddl import create_index, create_table
-
-DT = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+from ferry.store._ddl import BIG_ID, DT, ID, MEDIUM_TEXT, create_index, create_table
 
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
-
-ID = sa.String(191)
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def _options() -> dict[str, Any]:
-    if op.get_bind().dialect.name in ("mysql", "mariadb"):
-        return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
-    return {}
 
 
 def upgrade() -> None:
@@ -47,7 +32,6 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(191), nullable=False),
         sa.Column("acquired_at", DT, nullable=False),
         sa.Column("expires_at", DT, nullable=False),
-        **_options(),
     )
     create_table(
         "schedule_slots",
@@ -55,7 +39,6 @@ def upgrade() -> None:
         sa.Column("job", sa.String(32), primary_key=True),
         sa.Column("last_slot", DT, nullable=False),
         sa.Column("updated_at", DT, nullable=False),
-        **_options(),
     )
     create_table(
         "run_events",
@@ -63,8 +46,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Integer, nullable=False),
         sa.Column("at", DT, nullable=False),
         sa.Column("level", sa.String(8), nullable=False),
-        sa.Column("message", TEXT, nullable=False),
-        **_options(),
+        sa.Column("message", MEDIUM_TEXT, nullable=False),
     )
     create_index("ix_run_events_run", "run_events", ["run_id", "id"])
 
