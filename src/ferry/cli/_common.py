@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
+from ferry._redact import redact as redact_text
 from ferry.errors import ConfigError, FerryError
 
 if TYPE_CHECKING:
@@ -108,16 +109,9 @@ def echo(text: str = "", *, style: str | None = None, err: bool = False) -> None
     _console(stderr=err).print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^/@:\s?#]*:)(?P<pw>[^@/\s?#]+)(?P<tail>@)")
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token)=)[^&#\s]*"
-)
-
-
 def redact(text: str) -> str:
     """Mask passwords in URLs (``mysql://u:***@h/db``) and secret-looking query values in ``text``."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***{m.group('tail')}", text)
-    return _QUERY_SECRET.sub(r"\1***", text)
+    return redact_text(text)
 
 
 def truncate(text: str | None, width: int) -> str:

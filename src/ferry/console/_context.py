@@ -8,12 +8,12 @@ connections (raw and JSON-escaped) and any password in a URL.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ferry._redact import MASK, MIN_SECRET, redact
 from ferry.errors import Issue
 from ferry.observe.metrics import render_metrics
 from ferry.scheme.model import Scheme
@@ -21,20 +21,10 @@ from ferry.store import Store
 
 __all__ = ["Console", "mask_urls"]
 
-MASK = "***"
-MIN_SECRET = 4
-"""Shorter secret values are not masked (they would mask ordinary text)."""
-
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^/@:\s?#]*:)(?P<pw>[^@/\s?#]+)(?P<tail>@)")
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token|app_secret|session)=)[^&#\s\"]*"
-)
-
 
 def mask_urls(text: str) -> str:
     """Mask passwords in URLs and secret-looking query values."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}{m.group('tail')}", text)
-    return _QUERY_SECRET.sub(rf"\1{MASK}", text)
+    return redact(text)
 
 
 def _secret_values(conn: Any) -> list[str]:
@@ -93,10 +83,10 @@ class Console:
         """A function masking secrets in a text (snapshot of the current schemes)."""
         values = self.secrets()
 
-        def redact(text: str) -> str:
-            for value in values:
+        def redact_secrets(text: str) -> str:
+            for value in values:  # the console's own set: JSON-escaped forms included
                 if value in text:
                     text = text.replace(value, MASK)
             return mask_urls(text)
 
-        return redact
+        return redact_secrets

@@ -35,8 +35,8 @@ import threading
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ferry.connectors.specs import mask_url
 from ferry.errors import ConfigError, RetriableError
 
 if TYPE_CHECKING:
@@ -90,24 +90,6 @@ local ttl = math.max(0, math.ceil((untl - tonumber(ARGV[2])) * 1000)) + tonumber
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 return 1
 """
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password (in the user part or a ``password=`` parameter) shown as ``***``."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user, _, host = netloc.rpartition("@")
-            name = user.split(":", 1)[0]
-            netloc = f"{name}:***@{host}"
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return "<unparsable URL>"
 
 
 class RedisRateBackend:

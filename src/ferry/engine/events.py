@@ -15,13 +15,13 @@ scheme's connection secrets, URL passwords and secret-looking query values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ferry._redact import redact as redact_text
 from ferry.errors import FerryError
 from ferry.store._schema import run_events
 
@@ -35,18 +35,11 @@ LEVELS = ("info", "warning", "error")
 MAX_MESSAGE = 8000
 """Longest message kept (an engine bug's traceback is cut here)."""
 
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^/@:\s?#]*:)(?P<pw>[^@/\s?#]+)(?P<tail>@)")
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token|app_secret)=)[^&#\s]*"
-)
-
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every value in ``secrets``, URL passwords and secret query values as ``***``."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***{m.group('tail')}", text)
-    return _QUERY_SECRET.sub(r"\1***", text)
+    """``text`` with every value in ``secrets`` (3 characters or more), URL passwords and secret
+    query values as ``***`` (see :func:`ferry._redact.redact`)."""
+    return redact_text(text, secrets, min_length=3)
 
 
 def scheme_secrets(scheme: Scheme) -> list[str]:

@@ -13,13 +13,13 @@ or a connection's API), the counts the rule found and what to run next, e.g.::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from ferry._redact import redact
 from ferry.observe.alerts.config import (
     DeadLettersRule,
     ErrorRatioRule,
@@ -40,18 +40,11 @@ RULE_TITLES: dict[str, tuple[str, str]] = {
 }
 """Rule type -> (Chinese, English) title."""
 
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^/@:\s?#]*:)(?P<pw>[^@/\s?#]+)(?P<tail>@)")
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token|sign)=)[^&#\s]*"
-)
-
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every value of ``secrets``, URL passwords and secret-looking query values masked."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***{m.group('tail')}", text)
-    return _QUERY_SECRET.sub(r"\1***", text)
+    """``text`` with every value of ``secrets``, URL passwords and secret-looking query values
+    masked (see :func:`ferry._redact.redact`)."""
+    return redact(text, secrets)
 
 
 def fmt_duration(delta: timedelta) -> str:
