@@ -425,3 +425,88 @@ def test_sqlite_attach_is_rejected_for_other_databases() -> None:
             },
             path="connections.yaml:mom",
         )
+
+
+# -- PyMySQL: VALUES rendered as literals (ferry.connectors._sql_literal) ---------------------
+
+TRICKY = [
+    "it's",
+    'say "hi"',
+    "back\\slash",
+    "line\nbreak\r\n",
+    "nul\0byte",
+    "ctrl-z\x1a",
+    "100% sure %s %(x)s",
+    "') or 1=1 --",
+    "订单 🚚",
+    "",
+]
+
+
+@pytest.mark.parametrize("sql_mode", ["", "NO_BACKSLASH_ESCAPES"])
+def test_pymysql_literals_equal_what_pymysql_itself_would_send(mariadb: Db, sql_mode: str) -> None:
+    from ferry.connectors._sql_literal import row_renderer
+
+    values = [*TRICKY, 0, -7, 2**63, 1.5, 1e-7, -0.0, Decimal("12.50"), Decimal("-1E+3"), None, True]
+    values += [datetime(2024, 5, 1, 8, 30, 0, 123456), b"\x00\xff'"]
+    with mariadb.engine.connect() as conn:
+        conn.exec_driver_sql(f"SET SESSION sql_mode = '{sql_mode}'")
+        raw = conn.connection.dbapi_connection
+        ours = row_renderer(raw)(values)
+        assert ours == "(" + ",".join(raw.escape(v) for v in values) + ")"  # type: ignore[union-attr]
+        # and the server reads every value back unchanged
+        got = conn.exec_driver_sql("SELECT " + ours[1:-1].replace("%", "%%")).one()
+    assert list(got[: len(TRICKY)]) == TRICKY
+    assert got[len(TRICKY) + 6] == Decimal("12.50") and got[len(TRICKY) + 8] is None
+
+
+@pytest.mark.parametrize("sql_mode", ["", "NO_BACKSLASH_ESCAPES"])
+def test_pymysql_fast_path_rows_fall_back_whenever_a_value_needs_escaping(mariadb: Db, sql_mode: str) -> None:
+    """Rows of str/int/Decimal/None are rendered by a cached template; every tricky string
+    and a NaN/Infinity Decimal must still come out exactly as PyMySQL escapes them."""
+    from ferry.connectors._sql_literal import row_renderer
+
+    rows = [("plain", 1, Decimal("2.50"), None), *((text, -3, Decimal("0.1"), None) for text in TRICKY)]
+    rows += [("plain", 2, Decimal("NaN"), None), ("Infinity", 2, Decimal("1E+3"), None), (None, 0, None, "x")]
+    with mariadb.engine.connect() as conn:
+        conn.exec_driver_sql(f"SET SESSION sql_mode = '{sql_mode}'")
+        raw = conn.connection.dbapi_connection
+        render = row_renderer(raw)
+        for row in rows:
+            if row[2] is not None and not row[2].is_finite():
+                with pytest.raises(ValueError, match="decimal nan cannot be written"):
+                    render(row)
+                continue
+            assert render(row) == "(" + ",".join(raw.escape(v) for v in row) + ")"  # type: ignore[union-attr]
+
+
+def test_pymysql_batchexecute_round_trips_tricky_strings_and_percent_signs(mariadb: Db) -> None:
+    mariadb.run(ITEMS_DDL.replace("name VARCHAR(10)", "name VARCHAR(40)"))
+    rows = [record(i, name) for i, name in enumerate(TRICKY, start=1)]
+    outcomes = mariadb.connector.write(batch(rows, UPSERT["mysql"]))
+    assert all(o.ok for o in outcomes), outcomes
+    assert [r[0] for r in mariadb.rows("SELECT name FROM items ORDER BY id")] == TRICKY
+
+
+def test_pymysql_batchexecute_fails_only_the_row_holding_an_infinite_number(mariadb: Db) -> None:
+    mariadb.run(ITEMS_DDL)
+    rows = [record(1), record(2, count=float("inf")), record(3, amount=Decimal("NaN")), record(4)]
+    outcomes = mariadb.connector.write(batch(rows, UPSERT["mysql"]))
+    assert [o.ok for o in outcomes] == [True, False, False, True]
+    assert "float inf cannot be written to MySQL" in outcomes[1].error
+    assert "decimal nan cannot be written to MySQL" in outcomes[2].error
+    assert mariadb.rows("SELECT id FROM items ORDER BY id") == [("A001",), ("A004",)]
+
+
+def test_pymysql_statements_are_split_under_the_size_cap(
+    mariadb: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_write, "MAX_STATEMENT_CHARS", 200)  # about two rendered rows
+    mariadb.run(ITEMS_DDL)
+    statements = count_statements(mariadb)
+    outcomes = mariadb.connector.write(batch([record(i) for i in range(1, 8)], UPSERT["mysql"]))
+    assert all(o.ok for o in outcomes)
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert len(inserts) >= 3 and all(s.count("),(") <= 2 for s in inserts)
+    assert sum(s.count("('A0") for s in inserts) == 7
+    assert mariadb.rows("SELECT COUNT(*) FROM items") == [(7,)]

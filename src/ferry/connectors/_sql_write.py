@@ -11,9 +11,10 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from ferry.connectors._sql_batch import InsertTemplate, adapt_params, parse_insert, row_tuples
+from ferry.connectors._sql_literal import MAX_STATEMENT_CHARS, row_renderer
 from ferry.connectors.base import Delivery, Outcome
 from ferry.errors import ConfigError
 
@@ -123,21 +124,26 @@ def connect_translated(engine: Engine, translate: Translate) -> Iterator[Connect
 class BatchStrategy:
     """How one dialect executes many rows of an :class:`InsertTemplate`.
 
-    ``executemany``: one driver ``executemany`` (PyMySQL rewrites it into multi-row INSERTs;
-    sqlite3 loops in C). Otherwise one explicit multi-row ``VALUES`` statement per chunk.
+    ``literal``: multi-row statements rendered as text by :mod:`ferry.connectors._sql_literal`
+    (PyMySQL). ``executemany``: one driver ``executemany`` (mysqlclient rewrites it into
+    multi-row INSERTs; sqlite3 loops in C). Otherwise one explicit multi-row ``VALUES``
+    statement with placeholders per chunk.
     """
 
     placeholder: str
     executemany: bool
     escape_percent: bool
     max_params: int | None = None
+    literal: bool = False
 
     @classmethod
     def for_engine(cls, engine: Engine, template: InsertTemplate) -> BatchStrategy:
         """Pick the fastest correct strategy for the engine's driver."""
         driver = engine.dialect.driver
-        if engine.dialect.name in ("mysql", "mariadb") and driver in ("pymysql", "mysqldb"):
-            # PyMySQL only rewrites executemany for an empty or ON DUPLICATE ... tail.
+        if engine.dialect.name in ("mysql", "mariadb") and driver == "pymysql":
+            return cls("%s", executemany=False, escape_percent=True, literal=True)
+        if engine.dialect.name in ("mysql", "mariadb") and driver == "mysqldb":
+            # mysqlclient only rewrites executemany for an empty or ON DUPLICATE ... tail.
             rewritable = not template.tail or template.tail.upper().startswith("ON DUPLICATE")
             return cls("%s", executemany=rewritable, escape_percent=True)
         if engine.dialect.name == "sqlite":
@@ -151,6 +157,8 @@ class BatchStrategy:
 
     def run(self, conn: Connection, template: InsertTemplate, rows: list[tuple[Any, ...]]) -> int:
         """Execute ``rows`` (inside the caller's transaction); return the driver's rowcount."""
+        if self.literal:
+            return _run_literal(conn, template, rows)
         if self.executemany or len(rows) == 1:
             sql = _cached_sql(template, self.placeholder, self.escape_percent, 1)
             params: Any = rows if len(rows) > 1 else rows[0]
@@ -165,6 +173,37 @@ class BatchStrategy:
             flat = tuple(value for row in part for value in row)
             total += conn.exec_driver_sql(sql, flat).rowcount
         return total
+
+
+def _run_literal(conn: Connection, template: InsertTemplate, rows: list[tuple[Any, ...]]) -> int:
+    """Multi-row statements with the values rendered as literals, split so none exceeds
+    :data:`~ferry.connectors._sql_literal.MAX_STATEMENT_CHARS`; returns the summed rowcount.
+    A value SQL cannot hold fails the statement as a data error (its rows are then retried
+    one by one, so only the bad row fails)."""
+    render = row_renderer(conn.connection.dbapi_connection)
+    head = f"{template.head} VALUES "
+    tail = f" {template.tail}" if template.tail else ""
+    total = 0
+    tuples: list[str] = []
+    size = 0
+    for values in rows:
+        try:
+            rendered = render(values)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{head}...", None, exc) from exc
+        if tuples and size + len(rendered) > MAX_STATEMENT_CHARS:
+            total += _execute_text(conn, head + ",".join(tuples) + tail)
+            tuples, size = [], 0
+        tuples.append(rendered)
+        size += len(rendered) + 1
+    if tuples:
+        total += _execute_text(conn, head + ",".join(tuples) + tail)
+    return total
+
+
+def _execute_text(conn: Connection, sql: str) -> int:
+    # no_parameters: the driver gets no parameter collection, so it never %-formats the text
+    return conn.exec_driver_sql(sql, execution_options={"no_parameters": True}).rowcount
 
 
 @lru_cache(maxsize=64)

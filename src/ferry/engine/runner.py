@@ -24,6 +24,7 @@ from ferry.engine.collector import Collector, Progress
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
 from ferry.engine.events import RunLog, scheme_secrets
+from ferry.engine.gc_tuning import run_gc
 from ferry.engine.pipeline import DeliverThread
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.worker import DeliverPool, can_fork
@@ -168,6 +169,7 @@ def _summary(report: RunReport) -> str:
     return f"{report.status}: {', '.join(parts)} ({c.duration_s:.2f}s)"
 
 
+@run_gc()  # the garbage collector tuned while the run is active (ferry.engine.gc_tuning)
 def run_scheme(
     scheme: Scheme,
     store: Store,
