@@ -22,7 +22,7 @@ from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads, to_text
 
-__all__ = ["claim", "record_results", "recover_queued", "release", "replay", "row_to_ledger"]
+__all__ = ["any_due", "claim", "record_results", "recover_queued", "release", "replay", "row_to_ledger"]
 
 L = ledger
 RESULT_CHUNK = 500
@@ -96,6 +96,17 @@ def claim(conn: sa.Connection, scheme_id: str, limit: int, now: datetime) -> lis
         values[STATUS], values[UPDATED] = "queued", now
         claimed.append(row_to_ledger(values))
     return claimed
+
+
+def any_due(conn: sa.Connection, scheme_id: str, now: datetime) -> bool:
+    """Whether :func:`claim` would find a row (a read: no write lock taken)."""
+    pending = sa.select(L.c.record_id).where(L.c.scheme_id == scheme_id, L.c.status == "pending").limit(1)
+    errors = (
+        sa.select(L.c.record_id)
+        .where(L.c.scheme_id == scheme_id, L.c.status == "error", L.c.next_attempt_at <= now)
+        .limit(1)
+    )
+    return conn.execute(pending).first() is not None or conn.execute(errors).first() is not None
 
 
 def record_results(

@@ -28,18 +28,19 @@ detected (duplicate key -> ``RetriableError``), never silently merged.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _migrate, _rate, _state
-from ferry.store._engine import WRITE_OPTION, create_store_engine, dialect_of, resolve_url
+from ferry.store._engine import BUSY_TIMEOUT_MS, WRITE_OPTION, create_store_engine, dialect_of, resolve_url
 from ferry.store._errors import guarded, translate
 from ferry.store._ledger_write import Claimed
 from ferry.store._models import LedgerRow, RecordResult, UpsertResult
 from ferry.store._sql import utcnow
+from ferry.store._write_lock import writer_lock
 
 __all__ = ["Store", "open_store"]
 
@@ -81,6 +82,9 @@ class Store:
         self.url: str = parsed.render_as_string(hide_password=True)
         self.dialect: str = dialect_of(parsed)
         self._engine = create_store_engine(parsed)
+        self._writer = (
+            writer_lock(parsed.database, BUSY_TIMEOUT_MS / 1000) if self.dialect == "sqlite" else None
+        )
         self._inserted = 0
         self._analyze_at = ANALYZE_FIRST
 
@@ -96,6 +100,8 @@ class Store:
     def close(self) -> None:
         """Release every pooled connection. The store cannot be used afterwards."""
         self._engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
     def reopen(self) -> Store:
         """A new store on the same database, for use in a forked child process.
@@ -108,11 +114,13 @@ class Store:
 
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[sa.Connection]:
-        """One transaction: committed on normal exit, rolled back on any exception."""
+        """One transaction: committed on normal exit, rolled back on any exception. On SQLite
+        a writer first takes its turn on the store's :class:`~ferry.store._write_lock.WriterLock`."""
+        turn = self._writer.held() if write and self._writer is not None else nullcontext()
         with self._engine.connect() as conn:
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
+            with turn, conn.begin():
                 yield conn
 
     @contextmanager
@@ -334,6 +342,12 @@ class Store:
         the earliest ``next_attempt_at`` (the due time) first. A row is returned by at most
         one claim until it is pending again.
         """
+        if (
+            self._writer is not None
+        ):  # SQLite: a read first, so an idle deliverer never waits for the write lock
+            with self._tx() as conn:
+                if not _ledger_deliver.any_due(conn, scheme_id, now):
+                    return []
         with self._tx(write=True) as conn:
             return _ledger_deliver.claim(conn, scheme_id, limit, now)
 
