@@ -22,35 +22,37 @@ def _hold(path: str, held: object, release: object) -> None:
         release.wait(10)  # type: ignore[attr-defined]
 
 
-def test_a_second_process_waits_for_the_turn_and_gets_it_when_the_first_commits(tmp_path: Path) -> None:
-    db = str(tmp_path / "ferry.db")
+def _holder(db: str) -> tuple[multiprocessing.process.BaseProcess, object]:
+    """A process holding the write turn of ``db`` until the returned event is set."""
     ctx = multiprocessing.get_context("spawn")
     held, release = ctx.Event(), ctx.Event()
     other = ctx.Process(target=_hold, args=(db, held, release))
     other.start()
+    assert held.wait(20)
+    return other, release
+
+
+def test_a_second_process_waits_for_the_turn_and_gets_it_when_the_first_commits(tmp_path: Path) -> None:
+    db = str(tmp_path / "ferry.db")
+    other, release = _holder(db)
     try:
-        assert held.wait(20)
         mine = WriterLock(db, timeout_s=0.3)
         with pytest.raises(RetriableError, match="database is locked"), mine.held():
             pass
-        release.set()
+        release.set()  # type: ignore[attr-defined]
         other.join(10)
         mine.timeout_s = 5
         with mine.held():  # free again once the other process let go
             pass
     finally:
-        release.set()
+        release.set()  # type: ignore[attr-defined]
         other.join(10)
     assert Path(db + ".writer-lock").exists()
 
 
 def test_a_killed_holder_never_blocks_the_others(tmp_path: Path) -> None:
     db = str(tmp_path / "ferry.db")
-    ctx = multiprocessing.get_context("spawn")
-    held, release = ctx.Event(), ctx.Event()
-    other = ctx.Process(target=_hold, args=(db, held, release))
-    other.start()
-    assert held.wait(20)
+    other, _ = _holder(db)
     other.kill()
     other.join(10)
     with WriterLock(db, timeout_s=5).held():  # the kernel released the dead process's lock
