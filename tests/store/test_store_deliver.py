@@ -254,3 +254,35 @@ def test_failed_attempts_are_kept_as_the_records_history(store: Store) -> None:
     assert history[0]["next_attempt_at"] == retry_at and history[1]["next_attempt_at"] is None
     assert store.record_history("s", "b") == []  # a success is the ledger row itself
     assert store.record_history("other", "a") == []
+
+
+def test_claimed_rows_carry_their_sqlite_rowids_and_results_go_straight_to_those_rows(store: Store) -> None:
+    _put(store, "before")  # an older row: rowids of the next page do not start at 1
+    records = [(rid, None, {"id": rid}) for rid in ("k", "b", "x", "a")]  # not in key order
+    _, claimed = store.claim_records("s", records)
+    assert [row[0] for row in claimed] == ["k", "b", "x", "a"]
+    rowids = {row[0]: row[4] for row in claimed}
+    if store.dialect != "sqlite":
+        assert set(rowids.values()) == {None}
+        return
+    with store.transaction() as conn:
+        actual = dict(conn.exec_driver_sql("SELECT record_id, rowid FROM ledger WHERE scheme_id = 's'").all())
+    assert rowids == {rid: actual[rid] for rid in rowids}
+
+    statements: list[str] = []
+    import sqlalchemy as sa
+
+    sa.event.listen(store._engine, "before_cursor_execute", lambda c, cur, sql, *a: statements.append(sql))
+    results = [RecordResult("b", "finished", response={"rows": 2}), RecordResult("x", "error", error="no")]
+    store.record_results("s", results, {rid: rowids[rid] for rid in ("b", "x")})  # type: ignore[misc]
+    updates = [s for s in statements if s.startswith("UPDATE ledger")]
+    assert updates and all("rowid IN" in s for s in updates)
+    with store.transaction() as conn:  # each row found by its rowid, not a walk of the scheme's rows
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + updates[0], (None,) * updates[0].count("?")).all()
+    assert "INTEGER PRIMARY KEY (rowid=?)" in str(plan), plan
+    got = {
+        r.record_id: (r.status, r.target_response, r.last_error) for r in store.find_records("s", limit=10)
+    }
+    assert got["b"] == ("finished", '{"rows":2}', None)
+    assert got["x"][0] == "error" and got["x"][2] == "no"
+    assert got["k"][0] == got["a"][0] == "queued" and got["before"][0] == "pending"

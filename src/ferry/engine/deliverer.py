@@ -10,7 +10,7 @@ such a row again is harmless (invariants 2 and 3).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -189,6 +189,7 @@ class Deliverer:
         if self.target is None:
             raise ConfigError(f"scheme {self.scheme.id}: no target connection to deliver to")
         rows = batch.ledger_rows()
+        rowids = batch.rowids()
         size = self.scheme.settings.batch_size
         start = 0
         try:
@@ -198,13 +199,16 @@ class Deliverer:
                     return
                 part = rows[start : start + size]
                 start += size
-                self.deliver_rows(part, now or datetime.now(UTC))
+                self.deliver_rows(part, now or datetime.now(UTC), rowids)
         finally:
             if start < len(rows):  # stopped or failed: the rest waits for a claim, not a restart
                 release_rows(self.store, self.scheme.id, [row.record_id for row in rows[start:]])
 
-    def deliver_rows(self, rows: Sequence[DueRow], now: datetime) -> None:
-        """Map, pack, write and record results for already-claimed ``rows``."""
+    def deliver_rows(
+        self, rows: Sequence[DueRow], now: datetime, rowids: Mapping[str, int] | None = None
+    ) -> None:
+        """Map, pack, write and record results for already-claimed ``rows`` (``rowids``: their
+        SQLite rowids when known, see :meth:`Store.record_results`)."""
         started = time.monotonic()
         attempts = {row.record_id: row.attempts for row in rows}
         batch = self.prepare(rows, now)
@@ -232,7 +236,7 @@ class Deliverer:
                 fatal = exc
                 break
             results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
-        self.store.record_results(self.scheme.id, results)
+        self.store.record_results(self.scheme.id, results, rowids)
         self.calls.flush()
         self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
         if fatal is not None:

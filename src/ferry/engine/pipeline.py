@@ -62,7 +62,12 @@ class HandedBatch:
         """The rows to deliver, their content decoded from the stored text (so it is exactly
         what a claim would read back from the ledger)."""
         start, end = self.window if self.window is not None else (None, None)
-        return [HandedRow(rid, loads(text), 0, start, end) for rid, _, text, _ in self.rows]
+        return [HandedRow(rid, loads(text), 0, start, end) for rid, _, text, _, _ in self.rows]
+
+    def rowids(self) -> dict[str, int]:
+        """The rows' SQLite rowids (empty on other databases), so their results are recorded
+        without an id lookup each."""
+        return {row[0]: row[4] for row in self.rows if row[4] is not None}
 
 
 class HandedRow(NamedTuple):

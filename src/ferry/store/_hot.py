@@ -169,14 +169,20 @@ class Hot:
         """``CASE record_id WHEN ? THEN ? ... END``; params: id, value, id, value, ..."""
         return f"CASE record_id {' '.join([f'WHEN {self.p} THEN {self.p}'] * count)} END"
 
-    def result(self, count: int, response: str, error: str) -> str:
+    def result(self, count: int, response: str, error: str, *, by_rowid: bool = False) -> str:
         """The result ``UPDATE`` for ``count`` rows with one status, retry time and run.
 
         ``response``/``error`` are a placeholder or a :meth:`case_by_id` expression.
-        Params: now, due, status, now, response(s), error(s), run_id, now, status, scheme, ids.
+        Params: now, due, status, now, response(s), error(s), run_id, now, status, scheme, ids
+        (SQLite ``rowid`` values instead of record ids with ``by_rowid``: direct seeks into
+        the table instead of one primary-key index lookup per row).
         Like ``redeliver``, ``status`` and ``requeue`` come last for MySQL.
         """
         p = self.p
+        # by rowid: "+scheme_id" keeps the check but no index on it (else SQLite walks the
+        # scheme's rows in ix_ledger_number instead of seeking each rowid)
+        scheme = f"+scheme_id = {p}" if by_rowid else f"scheme_id = {p}"
+        where = f"rowid IN ({', '.join([p] * count)})" if by_rowid else f"record_id {self.in_ids(count)}"
         return (
             "UPDATE ledger SET "
             "attempts = CASE WHEN requeue THEN 0 ELSE attempts + 1 END, "
@@ -186,7 +192,7 @@ class Hot:
             f"run_id = COALESCE({p}, run_id), updated_at = {p}, "
             f"status = CASE WHEN requeue THEN 'pending' ELSE {p} END, "
             f"requeue = {self.false} "
-            f"WHERE scheme_id = {p} AND record_id {self.in_ids(count)}"
+            f"WHERE {scheme} AND {where}"
         )
 
     def ledger_values(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:

@@ -10,7 +10,7 @@ text lives in :mod:`ferry.store._hot`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,7 +110,11 @@ def any_due(conn: sa.Connection, scheme_id: str, now: datetime) -> bool:
 
 
 def record_results(
-    conn: sa.Connection, scheme_id: str, results: Sequence[RecordResult], now: datetime
+    conn: sa.Connection,
+    scheme_id: str,
+    results: Sequence[RecordResult],
+    now: datetime,
+    rowids: Mapping[str, int] | None = None,
 ) -> None:
     """Apply delivery results; see :meth:`Store.record_results` for the contract.
 
@@ -147,7 +151,12 @@ def record_results(
             resp_sql, resp_params = _column_values(hot, part, 1)
             err_sql, err_params = _column_values(hot, part, 2)
             params = (at, due, status, at, *resp_params, *err_params, run, at, status, scheme_id)
-            conn.exec_driver_sql(hot.result(len(ids), resp_sql, err_sql), (*params, *hot.id_params(ids)))
+            keys = [rowids.get(rid) for rid in ids] if rowids and hot.dialect == "sqlite" else None
+            if keys is not None and None not in keys:  # SQLite rows the collector just inserted
+                sql = hot.result(len(ids), resp_sql, err_sql, by_rowid=True)
+                conn.exec_driver_sql(sql, (*params, *keys))
+            else:
+                conn.exec_driver_sql(hot.result(len(ids), resp_sql, err_sql), (*params, *hot.id_params(ids)))
             if status in ("error", "dead"):
                 _remember_failures(conn, scheme_id, ids, status, now)
 

@@ -34,8 +34,9 @@ __all__ = ["ON_CHANGE", "Claimed", "set_cursor", "upsert_and_claim"]
 
 ON_CHANGE = ("skip", "redeliver")
 
-Claimed = tuple[str, str | None, str, str]
-"""A row inserted straight as ``queued``: (record id, number, content JSON text, content hash)."""
+Claimed = tuple[str, str | None, str, str, int | None]
+"""A row inserted straight as ``queued``: (record id, number, content JSON text, content hash,
+SQLite rowid -- ``None`` on other databases)."""
 
 
 def _check_ids(record_id: Any, number: Any) -> None:
@@ -115,7 +116,7 @@ def upsert_and_claim(
                 (scheme_id, rid, number, text, digest, new_status, 0, False, at, ws, we, run_id, at, at)
             )
             if claim_new:
-                claimed.append((rid, number, text, digest))
+                claimed.append((rid, number, text, digest, None))
             continue
         old_digest, old_status = old
         differs = old_digest != digest
@@ -144,12 +145,31 @@ def upsert_and_claim(
                 f"store: another process inserted records of scheme {scheme_id!r} at the same time; "
                 "the page was rolled back, retry it (only one collector per scheme should run)"
             ) from exc
+        if claimed and hot.dialect == "sqlite":
+            claimed = _with_rowids(conn, scheme_id, claimed)
     if updates and not merged:
         conn.exec_driver_sql(hot.redeliver, updates)
     if cursor is not None:
         set_cursor(conn, scheme_id, cursor[0], cursor[1], now)
     result = UpsertResult(new=len(inserts), changed=changed, unchanged=unchanged, redelivered=len(updates))
     return result, claimed
+
+
+def _with_rowids(conn: sa.Connection, scheme_id: str, claimed: list[Claimed]) -> list[Claimed]:
+    """The claimed rows with their SQLite rowids (for :func:`record_results` to update them
+    by rowid). One ``executemany`` inserted them in order into a table nothing deletes from,
+    so they got consecutive rowids ending at ``last_insert_rowid()``; the first one is checked,
+    and on any doubt the rows are returned without rowids (then found by id)."""
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar()
+    first_id = claimed[0][0]
+    found = conn.exec_driver_sql(
+        "SELECT rowid FROM ledger WHERE scheme_id = ? AND record_id = ?", (scheme_id, first_id)
+    ).scalar()
+    if not isinstance(last, int) or found != last - len(claimed) + 1:
+        return claimed
+    return [
+        (rid, number, text, digest, found + i) for i, (rid, number, text, digest, _) in enumerate(claimed)
+    ]
 
 
 def set_cursor(conn: sa.Connection, scheme_id: str, kind: str, position: datetime, now: datetime) -> None:

@@ -27,7 +27,7 @@ detected (duplicate key -> ``RetriableError``), never silently merged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -263,7 +263,8 @@ class Store:
         dead_letters: Sequence[RecordResult] = (),
     ) -> tuple[UpsertResult, list[Claimed]]:
         """:meth:`upsert_records`, but new ids are inserted ``queued`` (claimed at commit) and
-        returned as ``(record_id, number, stored content text, content hash)``, for a deliverer
+        returned as ``(record_id, number, stored content text, content hash, SQLite rowid or
+        None)``, for a deliverer
         that is handed them directly. The caller must deliver them or release them; a crash
         leaves them to :meth:`recover_queued`. Dead-lettered ids are never claimed.
         Same errors as :meth:`upsert_records`.
@@ -352,8 +353,14 @@ class Store:
             return _ledger_deliver.claim(conn, scheme_id, limit, now)
 
     @guarded("recording delivery results")
-    def record_results(self, scheme_id: str, results: Sequence[RecordResult]) -> None:
+    def record_results(
+        self, scheme_id: str, results: Sequence[RecordResult], rowids: Mapping[str, int] | None = None
+    ) -> None:
         """Apply delivery results in one transaction.
+
+        ``rowids``: SQLite row ids of the records, when known (:meth:`claim_records` returns
+        them), so the rows are updated without an id lookup each; other records (and other
+        databases) are found by id.
 
         Each row: ``attempts += 1``; ``status`` as given; ``target_response`` = the response
         (``str`` as is, else JSON; 64 KB at most; ``NULL`` when ``None``); ``last_error``
@@ -367,7 +374,7 @@ class Store:
             ValueError: A status is not ``finished``/``error``/``dead``, or a time is naive.
         """
         with self._tx(write=True) as conn:
-            _ledger_deliver.record_results(conn, scheme_id, results, utcnow())
+            _ledger_deliver.record_results(conn, scheme_id, results, utcnow(), rowids)
 
     @guarded("replaying records")
     def replay(
