@@ -92,3 +92,12 @@ def test_the_settings_come_back_when_a_run_raises() -> None:
     with pytest.raises(RuntimeError), run_gc():
         raise RuntimeError("boom")
     assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0
+
+
+def test_a_full_collection_runs_every_few_committed_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    collections: list[int] = []
+    monkeypatch.setattr(gc_tuning.gc, "collect", lambda *a: collections.append(1) or 0)
+    monkeypatch.setattr(gc_tuning, "_pages", 0)
+    for _ in range(3 * gc_tuning.COLLECT_EVERY + 1):
+        gc_tuning.page_committed()
+    assert len(collections) == 3

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ferry.connectors.base import Page, PageState, SourceConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
+from ferry.engine.gc_tuning import page_committed
 from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window, plan_windows
@@ -225,6 +226,7 @@ class Collector:
             cursor = (cursor_kind, end) if (last and cursor_kind and not short) else None
             self._store(rows, window, cursor)
             self._page_done(window, state, page, rows, stats)
+            page_committed()  # bounds the garbage in reference cycles (ferry.engine.gc_tuning)
             if not last:
                 self._checkpoint()
         passes = 0
