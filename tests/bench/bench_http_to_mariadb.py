@@ -134,9 +134,9 @@ out = {}
 for name in ("products", "orders"):
     scheme = load_scheme(sys.argv[2] + f"/{name}.yaml")
     t = time.perf_counter()
-    report = run_scheme(scheme, store, now=parse_time(sys.argv[3], option="until", tz=scheme.tz))
-    assert report.status == "succeeded", report.error
-    out[name] = {"seconds": time.perf_counter() - t, "delivered": report.counts.delivered}
+    rep = run_scheme(scheme, store, now=parse_time(sys.argv[3], option="until", tz=scheme.tz))
+    assert rep.status == "succeeded", rep.error
+    out[name] = {"seconds": time.perf_counter() - t, "delivered": rep.counts.delivered}
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # deliver workers
 print(json.dumps(out))

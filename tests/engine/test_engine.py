@@ -166,6 +166,19 @@ def test_every_connector_call_is_logged_with_its_outcome(store):
     assert [c["records"] for c in writes] == [1] and writes[0]["connection"] == "fake-target"
 
 
+def test_api_calls_are_stored_with_their_page_and_batch_not_in_writes_of_their_own(store, monkeypatch):
+    separate: list[int] = []
+    log = store.log_api_calls
+    monkeypatch.setattr(store, "log_api_calls", lambda calls: (separate.append(len(calls)), log(calls)))
+    source = FakeSource(RECORDS)
+    report = run_scheme(scheme(), store, now=NOW, source=source, target=FakeTarget(), retry=FAST)
+    assert report.counts.delivered == 2
+    calls = store.list_api_calls("orders", limit=50)
+    assert len([c for c in calls if c["api"] == "/orders"]) == len(source.calls) > 1
+    assert sum(c["records"] for c in calls if c["api"] == "save") == 2
+    assert separate == []  # each rode in its page's upsert or its batch's results
+
+
 def test_the_stored_scheme_definition_carries_no_connection_secrets(store):
     run_scheme(scheme(), store, now=NOW, source=FakeSource([]), target=FakeTarget(), retry=FAST)
     inline = load_scheme(

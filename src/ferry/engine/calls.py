@@ -2,7 +2,8 @@
 
 Each attempt is one row (a retried call leaves its failed attempts too), so the console's
 API-asset view can show calls, error rates and latency per vendor API. Rows are buffered and
-written once per page or deliver batch.
+written with the page or the deliver batch they belong to (:meth:`CallLog.take`, in the same
+transaction), or on their own by :meth:`CallLog.flush` (a failed fetch, a reconcile read).
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class CallLog:
         )
         self.pending.append(entry)
         return result
+
+    def take(self) -> list[dict[str, Any]]:
+        """The buffered rows, handed to the caller to store with its own transaction."""
+        calls, self.pending = self.pending, []
+        return calls
 
     def flush(self) -> None:
         """Write the buffered rows (one statement)."""

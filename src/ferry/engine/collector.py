@@ -8,6 +8,7 @@ the window's last page, so the cursor never passes a page that is not committed
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -160,6 +161,9 @@ class Collector:
     def pages(self, window: Window) -> Iterator[tuple[PageState, Page, list[Row]]]:
         """Page through one window: ``(state, page, rows)`` per page, rows filtered and flattened.
 
+        The API calls of a page stay in :attr:`calls` for the page's upsert to store (a caller
+        that stores no page calls ``self.calls.flush()``).
+
         Raises:
             FatalError: Paging does not end (too many pages, or a page repeating the last one),
                 or the source keeps failing after the retry policy's attempts.
@@ -180,8 +184,9 @@ class Collector:
             request = self.render(variables, now=window.end)
             try:
                 page = self._fetch(request, state)
-            finally:
-                self.calls.flush()
+            except BaseException:
+                self.calls.flush()  # the failed attempts are logged even though no page follows
+                raise
             rows = list(self._rows(page.records))
             ids = [r[0] for r in rows]
             if previous_ids is not None and ids and ids == previous_ids and page.next is not None:
@@ -388,22 +393,31 @@ class Collector:
         if not rows:
             if cursor is not None:
                 self.store.set_cursor(self.scheme.id, cursor[0], cursor[1])
+            self.calls.flush()
             return 0
         dead = [
             RecordResult(record_id=rid, status="dead", error=why, run_id=self.run_id)
             for rid, why in self._dead.items()
         ]
         self._dead.clear()
-        result = self.upsert(
-            self.scheme.id,
-            rows,
-            id_check=self.meta.idCheck,
-            on_change=self.scheme.settings.on_change,
-            window=(window.start, window.end),
-            run_id=self.run_id,
-            cursor=cursor,
-            dead_letters=dead,
-        )
+        calls = self.calls.take()  # stored in the page's transaction: one write turn per page
+        try:
+            result = self.upsert(
+                self.scheme.id,
+                rows,
+                id_check=self.meta.idCheck,
+                on_change=self.scheme.settings.on_change,
+                window=(window.start, window.end),
+                run_id=self.run_id,
+                cursor=cursor,
+                dead_letters=dead,
+                calls=calls,
+            )
+        except BaseException:
+            self.calls.pending[:0] = calls
+            with contextlib.suppress(Exception):  # the run fails with the upsert's error
+                self.calls.flush()
+            raise
         self.counts.new += result.new
         self.counts.changed += result.changed
         self.counts.unchanged += result.unchanged

@@ -236,8 +236,8 @@ class Deliverer:
                 fatal = exc
                 break
             results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
-        self.store.record_results(self.scheme.id, results, rowids)
-        self.calls.flush()
+        calls = self.calls.take()  # stored with the results: one write turn per batch
+        self.store.record_results(self.scheme.id, results, rowids, calls)
         self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
         if fatal is not None:
             raise fatal

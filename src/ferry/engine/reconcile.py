@@ -132,6 +132,7 @@ def reconcile(
         check = WindowCheck(window)
         seen: dict[str, tuple[str | None, dict[str, Any]]] = {}
         for _, page, rows in collector.pages(window):
+            collector.calls.flush()  # no page is stored here: log its API calls now
             if page.total is not None:
                 check.source_total = page.total
             for rid, number, content in rows:

@@ -6,7 +6,8 @@ URL resolution, first match wins: the explicit ``url`` argument, ``$FERRY_STORE_
 
 SQLite: WAL journal (readers never block the writer and vice versa), ``synchronous=NORMAL``
 (durable across a process crash; a power cut may drop the last commits, never half of one),
-``busy_timeout`` 30 s and foreign keys on. Transactions are begun by us, not by pysqlite:
+``busy_timeout`` 30 s and foreign keys on; the WAL is copied back into the file by a thread
+of each writing process (:mod:`ferry.store._checkpoint`), not inside a writer's commit. Transactions are begun by us, not by pysqlite:
 writers use ``BEGIN IMMEDIATE`` so a second process waits for the write lock (up to the busy
 timeout) instead of failing with "database is locked" when its read lock cannot be upgraded.
 """
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from ferry.errors import ConfigError
+from ferry.store._checkpoint import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT
 
 __all__ = ["BUSY_TIMEOUT_MS", "create_store_engine", "dialect_of", "resolve_url"]
 
@@ -148,6 +150,9 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if file_backed:
                 _use_wal(cursor)
+                # Checkpoints run in a thread (ferry.store._checkpoint); this is the safety net.
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+                cursor.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

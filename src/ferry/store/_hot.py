@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["LEDGER_FIELDS", "Hot", "hot_sql"]
+__all__ = ["LEDGER_FIELDS", "Hot", "hot_for", "hot_sql"]
 
 LEDGER_FIELDS = (
     "scheme_id",
@@ -220,7 +220,11 @@ def _hot(dialect: str) -> Hot:
     return Hot(dialect)
 
 
+def hot_for(dialect: str) -> Hot:
+    """The (cached) :class:`Hot` statements of a backend (``sqlite``, ``mysql``, ``postgresql``)."""
+    return _hot("mysql" if dialect == "mariadb" else dialect)
+
+
 def hot_sql(conn: sa.Connection) -> Hot:
     """The (cached) :class:`Hot` statements for ``conn``'s backend."""
-    name = conn.dialect.name
-    return _hot("mysql" if name == "mariadb" else name)
+    return hot_for(conn.dialect.name)

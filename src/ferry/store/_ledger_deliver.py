@@ -16,13 +16,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ferry.store._hot import LEDGER_FIELDS, hot_sql
+from ferry.store._hot import LEDGER_FIELDS, Hot, hot_sql
 from ferry.store._models import RECORD_STATUSES, RESULT_STATUSES, LedgerRow, RecordResult
 from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads, to_text
 
-__all__ = ["any_due", "claim", "record_results", "recover_queued", "release", "replay", "row_to_ledger"]
+__all__ = [
+    "ResultPlan",
+    "any_due",
+    "apply_results",
+    "claim",
+    "plan_results",
+    "record_results",
+    "recover_queued",
+    "release",
+    "replay",
+    "row_to_ledger",
+]
 
 L = ledger
 RESULT_CHUNK = 500
@@ -109,6 +120,10 @@ def any_due(conn: sa.Connection, scheme_id: str, now: datetime) -> bool:
     return conn.execute(pending).first() is not None or conn.execute(errors).first() is not None
 
 
+ResultPlan = list[tuple[str, tuple[Any, ...], str, list[str]]]
+"""Prepared result statements: (SQL, parameters, status, record ids)."""
+
+
 def record_results(
     conn: sa.Connection,
     scheme_id: str,
@@ -116,13 +131,26 @@ def record_results(
     now: datetime,
     rowids: Mapping[str, int] | None = None,
 ) -> None:
-    """Apply delivery results; see :meth:`Store.record_results` for the contract.
+    """Apply delivery results; see :meth:`Store.record_results` for the contract."""
+    apply_results(conn, scheme_id, plan_results(hot_sql(conn), scheme_id, results, now, rowids), now)
+
+
+def plan_results(
+    hot: Hot,
+    scheme_id: str,
+    results: Sequence[RecordResult],
+    now: datetime,
+    rowids: Mapping[str, int] | None = None,
+) -> ResultPlan:
+    """The statements recording ``results`` (built before the write transaction begins).
 
     Results are grouped by (status, retry time, run): one ``UPDATE ... IN`` per group and
     chunk, with the responses and errors inlined as ``CASE record_id WHEN ...`` when they
     differ within the group — so a batch costs a few statements on every backend.
+
+    Raises:
+        ValueError: a status is not a result status, or a retry time is naive.
     """
-    hot = hot_sql(conn)
     at = hot.to_db(now)
     groups: dict[tuple[Any, ...], list[tuple[str, str | None, str | None]]] = defaultdict(list)
     latest = {result.record_id: result for result in results}
@@ -145,6 +173,7 @@ def record_results(
         except KeyError:
             text = texts[id(response)] = to_text(response)
         groups[key].append((rid, text, to_text(result.error)))
+    plan: ResultPlan = []
     for (status, due, run), members in groups.items():
         for part in chunks(members, RESULT_CHUNK):
             ids = [m[0] for m in part]
@@ -153,12 +182,21 @@ def record_results(
             params = (at, due, status, at, *resp_params, *err_params, run, at, status, scheme_id)
             keys = [rowids.get(rid) for rid in ids] if rowids and hot.dialect == "sqlite" else None
             if keys is not None and None not in keys:  # SQLite rows the collector just inserted
-                sql = hot.result(len(ids), resp_sql, err_sql, by_rowid=True)
-                conn.exec_driver_sql(sql, (*params, *keys))
+                plan.append(
+                    (hot.result(len(ids), resp_sql, err_sql, by_rowid=True), (*params, *keys), status, ids)
+                )
             else:
-                conn.exec_driver_sql(hot.result(len(ids), resp_sql, err_sql), (*params, *hot.id_params(ids)))
-            if status in ("error", "dead"):
-                _remember_failures(conn, scheme_id, ids, status, now)
+                sql = hot.result(len(ids), resp_sql, err_sql)
+                plan.append((sql, (*params, *hot.id_params(ids)), status, ids))
+    return plan
+
+
+def apply_results(conn: sa.Connection, scheme_id: str, plan: ResultPlan, now: datetime) -> None:
+    """Run the statements of :func:`plan_results` inside the caller's write transaction."""
+    for sql, params, status, ids in plan:
+        conn.exec_driver_sql(sql, params)
+        if status in ("error", "dead"):
+            _remember_failures(conn, scheme_id, ids, status, now)
 
 
 def _remember_failures(

@@ -30,7 +30,7 @@ from ferry.store._schema import ID_LENGTH, window_cursors
 from ferry.store._sql import aware, chunks, upsert
 from ferry.store.codec import encode_content
 
-__all__ = ["ON_CHANGE", "Claimed", "set_cursor", "upsert_and_claim"]
+__all__ = ["ON_CHANGE", "Claimed", "Encoded", "encode_page", "set_cursor", "upsert_and_claim"]
 
 ON_CHANGE = ("skip", "redeliver")
 
@@ -54,10 +54,33 @@ def _check_ids(record_id: Any, number: Any) -> None:
         )
 
 
+Encoded = dict[str, tuple[str | None, str, str]]
+"""A page ready to store: record id -> (number, content JSON text, content hash)."""
+
+
+def encode_page(records: Sequence[tuple[str, str | None, dict[str, Any]]]) -> Encoded:
+    """Check and encode a page's records (duplicate ids: the last one wins), before the
+    write transaction starts: on SQLite the write turn is the scarce resource, so nothing
+    that needs no database runs while it is held.
+
+    Raises:
+        RecordError: an id or number is invalid, or content has no JSON form.
+    """
+    latest: Encoded = {}
+    for record_id, number, content in records:
+        _check_ids(record_id, number)
+        try:
+            text, digest = encode_content(content)
+        except TypeError as exc:
+            raise RecordError(f"content cannot be stored as JSON: {exc}", record_id=record_id) from exc
+        latest[record_id] = (number, text, digest)
+    return latest
+
+
 def upsert_and_claim(
     conn: sa.Connection,
     scheme_id: str,
-    records: Sequence[tuple[str, str | None, dict[str, Any]]],
+    latest: Encoded,
     *,
     id_check: bool,
     on_change: str,
@@ -67,7 +90,8 @@ def upsert_and_claim(
     now: datetime,
     claim_new: bool,
 ) -> tuple[UpsertResult, list[Claimed]]:
-    """:func:`upsert_records`, optionally claiming the new rows in the same statement.
+    """Store a page :func:`encode_page` prepared, optionally claiming the new rows in the
+    same statement (see :meth:`Store.upsert_records` for the rules).
 
     With ``claim_new`` every *new* id is inserted ``queued`` (as if a deliverer had claimed it
     the instant it was committed) and returned with its stored JSON text and hash, for a
@@ -83,15 +107,6 @@ def upsert_and_claim(
     aware(window_end, "window[1]")
     if cursor is not None:
         aware(cursor[1], "cursor[1]")
-
-    latest: dict[str, tuple[str | None, str, str]] = {}
-    for record_id, number, content in records:
-        _check_ids(record_id, number)
-        try:
-            text, digest = encode_content(content)
-        except TypeError as exc:
-            raise RecordError(f"content cannot be stored as JSON: {exc}", record_id=record_id) from exc
-        latest[record_id] = (number, text, digest)
 
     hot = hot_sql(conn)
     known: dict[str, tuple[str, str]] = {}

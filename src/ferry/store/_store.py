@@ -35,8 +35,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _migrate, _rate, _state
+from ferry.store._checkpoint import Checkpointer
 from ferry.store._engine import BUSY_TIMEOUT_MS, WRITE_OPTION, create_store_engine, dialect_of, resolve_url
 from ferry.store._errors import guarded, translate
+from ferry.store._hot import hot_for
 from ferry.store._ledger_write import Claimed
 from ferry.store._models import LedgerRow, RecordResult, UpsertResult
 from ferry.store._sql import utcnow
@@ -85,6 +87,12 @@ class Store:
         self._writer = (
             writer_lock(parsed.database, BUSY_TIMEOUT_MS / 1000) if self.dialect == "sqlite" else None
         )
+        self._checkpointer = (
+            Checkpointer(parsed.database, self._writer, BUSY_TIMEOUT_MS / 1000)
+            if self._writer is not None and parsed.database
+            else None
+        )
+        self._hot = hot_for(self.dialect)
         self._inserted = 0
         self._analyze_at = ANALYZE_FIRST
 
@@ -99,6 +107,8 @@ class Store:
 
     def close(self) -> None:
         """Release every pooled connection. The store cannot be used afterwards."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._engine.dispose()
         if self._writer is not None:
             self._writer.close()
@@ -122,6 +132,8 @@ class Store:
                 conn.execution_options(**{WRITE_OPTION: True})
             with turn, conn.begin():
                 yield conn
+        if write and self._checkpointer is not None:
+            self._checkpointer.wrote()
 
     @contextmanager
     def transaction(self, write: bool = False) -> Iterator[sa.Connection]:
@@ -222,6 +234,7 @@ class Store:
         run_id: int | None = None,
         cursor: tuple[str, datetime] | None = None,
         dead_letters: Sequence[RecordResult] = (),
+        calls: Sequence[dict[str, Any]] = (),
     ) -> UpsertResult:
         """Store one page of ``(record_id, number, content)`` and, optionally, move a cursor.
 
@@ -236,7 +249,8 @@ class Store:
         The page and ``cursor`` (``(kind, position)``) commit in ONE transaction: the cursor
         never passes a page that is not in the ledger. ``dead_letters`` (results for records of
         this page, e.g. a record without an id) are applied in that same transaction, so a
-        concurrent deliverer never claims them as ``pending``.
+        concurrent deliverer never claims them as ``pending``; so are ``calls`` (the page's
+        API call records, see :meth:`log_api_calls`), which saves a write turn per page.
 
         Raises:
             RecordError: A record id/number is not a string of at most 191 characters, or
@@ -245,7 +259,16 @@ class Store:
                 database was busy. Nothing of the page is stored.
         """
         result, _ = self._upsert(
-            scheme_id, records, id_check, on_change, window, run_id, cursor, dead_letters, claim_new=False
+            scheme_id,
+            records,
+            id_check,
+            on_change,
+            window,
+            run_id,
+            cursor,
+            dead_letters,
+            calls,
+            claim_new=False,
         )
         return result
 
@@ -261,6 +284,7 @@ class Store:
         run_id: int | None = None,
         cursor: tuple[str, datetime] | None = None,
         dead_letters: Sequence[RecordResult] = (),
+        calls: Sequence[dict[str, Any]] = (),
     ) -> tuple[UpsertResult, list[Claimed]]:
         """:meth:`upsert_records`, but new ids are inserted ``queued`` (claimed at commit) and
         returned as ``(record_id, number, stored content text, content hash, SQLite rowid or
@@ -270,7 +294,16 @@ class Store:
         Same errors as :meth:`upsert_records`.
         """
         return self._upsert(
-            scheme_id, records, id_check, on_change, window, run_id, cursor, dead_letters, claim_new=True
+            scheme_id,
+            records,
+            id_check,
+            on_change,
+            window,
+            run_id,
+            cursor,
+            dead_letters,
+            calls,
+            claim_new=True,
         )
 
     def _upsert(
@@ -283,15 +316,17 @@ class Store:
         run_id: int | None,
         cursor: tuple[str, datetime] | None,
         dead_letters: Sequence[RecordResult],
+        calls: Sequence[dict[str, Any]],
         *,
         claim_new: bool,
     ) -> tuple[UpsertResult, list[Claimed]]:
         now = utcnow()
+        latest = _ledger_write.encode_page(records)  # outside the write turn
         with self._tx(write=True) as conn:
             result, claimed = _ledger_write.upsert_and_claim(
                 conn,
                 scheme_id,
-                records,
+                latest,
                 id_check=id_check,
                 on_change=on_change,
                 window=window,
@@ -304,6 +339,8 @@ class Store:
                 _ledger_deliver.record_results(conn, scheme_id, dead_letters, now)
                 dead = {letter.record_id for letter in dead_letters}
                 claimed = [row for row in claimed if row[0] not in dead]
+            if calls:
+                _state.log_api_calls(conn, calls, now)
         if result.new and self.dialect == "postgresql":
             self._note_growth(result.new)
         return result, claimed
@@ -354,7 +391,11 @@ class Store:
 
     @guarded("recording delivery results")
     def record_results(
-        self, scheme_id: str, results: Sequence[RecordResult], rowids: Mapping[str, int] | None = None
+        self,
+        scheme_id: str,
+        results: Sequence[RecordResult],
+        rowids: Mapping[str, int] | None = None,
+        calls: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Apply delivery results in one transaction.
 
@@ -368,13 +409,18 @@ class Store:
         ``finished``; ``next_attempt_at`` = the retry time on ``error`` (now when ``None``),
         ``NULL`` otherwise; ``run_id`` set when given. A row flagged ``requeue`` (its content
         changed while in flight) goes back to ``pending`` with ``attempts = 0`` instead.
-        Duplicate record ids: the last result wins.
+        Duplicate record ids: the last result wins. ``calls`` (the batch's API call records,
+        see :meth:`log_api_calls`) are stored in the same transaction.
 
         Raises:
             ValueError: A status is not ``finished``/``error``/``dead``, or a time is naive.
         """
+        now = utcnow()
+        plan = _ledger_deliver.plan_results(self._hot, scheme_id, results, now, rowids)  # before the turn
         with self._tx(write=True) as conn:
-            _ledger_deliver.record_results(conn, scheme_id, results, utcnow(), rowids)
+            _ledger_deliver.apply_results(conn, scheme_id, plan, now)
+            if calls:
+                _state.log_api_calls(conn, calls, now)
 
     @guarded("replaying records")
     def replay(
