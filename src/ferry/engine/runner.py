@@ -27,7 +27,7 @@ from ferry.engine.events import RunLog, scheme_secrets
 from ferry.engine.gc_tuning import run_gc
 from ferry.engine.pipeline import DeliverThread
 from ferry.engine.retry import RetryPolicy
-from ferry.engine.worker import DeliverPool, can_fork
+from ferry.engine.worker import DeliverPool, can_fork, deliver_workers
 from ferry.errors import ConfigError, FatalError, FerryError
 from ferry.scheme.model import Scheme
 from ferry.store import Store
@@ -254,7 +254,7 @@ def run_scheme(
                     store,
                     counts,
                     at,
-                    workers=scheme.settings.deliver_workers,
+                    workers=deliver_workers(scheme),
                     local=own,
                     run_id=run_id,
                     retry=retry or RetryPolicy(),

@@ -157,11 +157,16 @@ class SchemeSettings(_Strict):
         "process",
         description="While collecting, deliver in a child process (two CPU cores; Linux) or a thread.",
     )
-    deliver_workers: int = Field(
-        1,
+    deliver_workers: int | None = Field(
+        None,
         ge=1,
         le=16,
-        description="With stream: process, how many child processes deliver side by side (claims never overlap).",
+        description=(
+            "With stream: process, how many child processes deliver side by side (claims never overlap). "
+            "Default: 2 for a MySQL/MariaDB or PostgreSQL target on a machine with two or more cores (one "
+            "maps the next batch while the other waits for the database), else 1 (vendor APIs limit "
+            "concurrent calls; a SQLite file takes one writer at a time)."
+        ),
     )
     verify_totals: bool = Field(
         True,
