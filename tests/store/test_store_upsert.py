@@ -34,6 +34,25 @@ def test_new_ids_are_inserted_pending_with_their_window_and_run(store: Store) ->
     assert row.delivered_at is None and row.last_error is None
 
 
+def test_claimed_new_ids_without_window_or_run_are_queued_with_empty_ones(store: Store) -> None:
+    result, claimed = store.claim_records("s", [("1", None, {"q": "it's"}), ("2", "N'2", {"q": 2})])
+    assert result.new == 2 and [row[0] for row in claimed] == ["1", "2"]
+    one, two = store.get_record("s", "1"), store.get_record("s", "2")
+    assert one is not None and two is not None
+    assert (one.status, one.window_start, one.window_end, one.run_id) == ("queued", None, None, None)
+    assert (two.number, two.content, one.content) == ("N'2", {"q": 2}, {"q": "it's"})
+    assert one.created_at == one.updated_at == one.next_attempt_at == two.created_at
+
+
+def test_sqlite_page_values_are_literals_quoted_as_sql_strings() -> None:
+    from ferry.store._hot import hot_for
+
+    sql = hot_for("sqlite").insert_page("queued", "2024-05-01 08:00:00.000000", None, "x'y", 7)
+    assert sql is not None and sql.count("?") == 5
+    assert "'queued', 0, 0, '2024-05-01 08:00:00.000000', NULL, 'x''y', 7," in sql
+    assert hot_for("mysql").insert_page("queued", None, None, None, None) is None
+
+
 @pytest.mark.parametrize(
     ("id_check", "on_change", "expected"),
     [

@@ -80,6 +80,17 @@ def _naive_from_db(value: Any) -> datetime | None:
     return None if value is None else datetime.combine(value.date(), value.time(), UTC)
 
 
+def _sqlite_literal(value: Any) -> str:
+    """A SQL literal of a value Ferry made itself (a timestamp text, an int, a status)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQLite literal for {type(value).__name__}")
+
+
 class Hot:
     """The hot-path statements and value converters of one backend.
 
@@ -140,6 +151,28 @@ class Hot:
             f"SELECT {columns} FROM ledger WHERE scheme_id = {p} AND status = 'pending' "
             f"ORDER BY next_attempt_at LIMIT {p}{lock}"
         )
+
+    def insert_page(
+        self, status: str, at: Any, window_start: Any, window_end: Any, run_id: int | None
+    ) -> str | None:
+        """SQLite: the ``INSERT`` of a page's new rows with the values they all share as
+        literals (status, attempts, requeue, due/created/updated time, window, run); params
+        per row: scheme, id, number, content, hash. Other backends: ``None`` (use ``insert``)."""
+        if self.dialect != "sqlite":
+            return None
+        shared = {
+            "status": status,
+            "attempts": 0,
+            "requeue": 0,
+            "next_attempt_at": at,
+            "window_start": window_start,
+            "window_end": window_end,
+            "run_id": run_id,
+            "created_at": at,
+            "updated_at": at,
+        }
+        values = ["?"] * 5 + [_sqlite_literal(shared[name]) for name in INSERT_FIELDS[5:]]
+        return f"INSERT INTO ledger ({', '.join(INSERT_FIELDS)}) VALUES ({', '.join(values)})"
 
     def in_ids(self, count: int) -> str:
         """``IN (...)`` for ``count`` ids, filled by :meth:`id_params`."""

@@ -122,14 +122,19 @@ def upsert_and_claim(
     updates: list[tuple[Any, ...]] = []
     claimed: list[Claimed] = []
     new_status = "queued" if claim_new else "pending"
+    # SQLite: the values every new row of the page shares are literals of the statement, so
+    # only five are bound per row (measured: -1 us of ~9.5 us per row, under the write turn).
+    page_sql = hot.insert_page(new_status, at, ws, we, run_id)
     changed = unchanged = 0
     for rid, (number, text, digest) in latest.items():
         old = known.get(rid)
         if old is None:
-            # Order of _hot.INSERT_FIELDS.
-            inserts.append(
-                (scheme_id, rid, number, text, digest, new_status, 0, False, at, ws, we, run_id, at, at)
-            )
+            if page_sql is not None:
+                inserts.append((scheme_id, rid, number, text, digest))
+            else:  # the order of _hot.INSERT_FIELDS
+                inserts.append(
+                    (scheme_id, rid, number, text, digest, new_status, 0, False, at, ws, we, run_id, at, at)
+                )
             if claim_new:
                 claimed.append((rid, number, text, digest, None))
             continue
@@ -154,7 +159,7 @@ def upsert_and_claim(
         conn.exec_driver_sql(hot.insert_or_redeliver, inserts + updates)
     elif inserts:
         try:
-            conn.exec_driver_sql(hot.insert, inserts)
+            conn.exec_driver_sql(page_sql or hot.insert, inserts)
         except sa.exc.IntegrityError as exc:
             raise RetriableError(
                 f"store: another process inserted records of scheme {scheme_id!r} at the same time; "
