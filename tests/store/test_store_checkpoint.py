@@ -136,3 +136,14 @@ def _aware_now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_a_deliver_child_leaves_checkpoints_to_its_collecting_parent(tmp_path: Path) -> None:
+    parent = open_store(f"sqlite:///{tmp_path / 'ferry.db'}")
+    try:
+        child = parent.reopen(checkpoints=False)
+        child.set_cursor("s", "main", _aware_now())
+        assert child._checkpointer is None and parent._checkpointer is not None
+        child.close()
+    finally:
+        parent.close()

@@ -86,7 +86,7 @@ def _child(
         from ferry.connectors.registry import build_target
         from ferry.engine.deliverer import Deliverer
 
-        own_store = store.reopen()
+        own_store = store.reopen(checkpoints=False)  # the collecting parent's thread checkpoints
         target = build_target(scheme.target_connection)
         counts = RunCounts()
 

@@ -79,7 +79,9 @@ class Store:
         dialect: ``'sqlite'``, ``'mysql'`` (MySQL or MariaDB) or ``'postgresql'``.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, checkpoints: bool = True) -> None:
+        """``checkpoints=False``: this process runs no WAL checkpointer thread (see
+        :mod:`ferry.store._checkpoint`) -- for a child whose parent writes the same store."""
         parsed = resolve_url(url)
         self.url: str = parsed.render_as_string(hide_password=True)
         self.dialect: str = dialect_of(parsed)
@@ -89,7 +91,7 @@ class Store:
         )
         self._checkpointer = (
             Checkpointer(parsed.database, self._writer, BUSY_TIMEOUT_MS / 1000)
-            if self._writer is not None and parsed.database
+            if self._writer is not None and parsed.database and checkpoints
             else None
         )
         self._hot = hot_for(self.dialect)
@@ -113,14 +115,15 @@ class Store:
         if self._writer is not None:
             self._writer.close()
 
-    def reopen(self) -> Store:
+    def reopen(self, *, checkpoints: bool = True) -> Store:
         """A new store on the same database, for use in a forked child process.
 
         The child must not touch the parent's pooled connections (SQLite and the drivers are
         not fork-safe); this drops them from the child's view without closing them.
+        ``checkpoints``: as for :class:`Store`.
         """
         self._engine.dispose(close=False)
-        return Store(self._engine.url.render_as_string(hide_password=False))
+        return Store(self._engine.url.render_as_string(hide_password=False), checkpoints=checkpoints)
 
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[sa.Connection]:
