@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def test_the_thread_starts_with_the_first_write_and_stops_when_the_store_closes(
     assert checkpointer is not None
     store.list_runs()  # a read starts nothing
     assert not checkpointer.running
-    store.set_cursor("s", "main", _aware_now())
+    store.set_cursor("s", "main", datetime.now(UTC))
     assert checkpointer.running
     store.close()
     assert not checkpointer.running
@@ -87,13 +88,13 @@ def test_the_thread_ends_after_its_process_stopped_writing(
     try:
         checkpointer = store._checkpointer
         assert checkpointer is not None
-        store.set_cursor("s", "main", _aware_now())
+        store.set_cursor("s", "main", datetime.now(UTC))
         assert checkpointer.running
         deadline = time.monotonic() + 5
         while checkpointer.running and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not checkpointer.running
-        store.set_cursor("s", "main", _aware_now())  # the next write starts it again
+        store.set_cursor("s", "main", datetime.now(UTC))  # the next write starts it again
         assert checkpointer.running
     finally:
         store.close()
@@ -132,17 +133,11 @@ def test_a_long_wal_starts_over_in_one_writer_turn_unless_a_reader_still_uses_it
         c.close()
 
 
-def _aware_now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
-
-
 def test_a_deliver_child_leaves_checkpoints_to_its_collecting_parent(tmp_path: Path) -> None:
     parent = open_store(f"sqlite:///{tmp_path / 'ferry.db'}")
     try:
         child = parent.reopen(checkpoints=False)
-        child.set_cursor("s", "main", _aware_now())
+        child.set_cursor("s", "main", datetime.now(UTC))
         assert child._checkpointer is None and parent._checkpointer is not None
         child.close()
     finally:

@@ -66,6 +66,6 @@ class CallLog:
 
     def flush(self) -> None:
         """Write the buffered rows (one statement)."""
-        if self.pending:
-            calls, self.pending = self.pending, []
+        calls = self.take()
+        if calls:
             self.store.log_api_calls(calls)

@@ -414,9 +414,8 @@ class Collector:
                 calls=calls,
             )
         except BaseException:
-            self.calls.pending[:0] = calls
             with contextlib.suppress(Exception):  # the run fails with the upsert's error
-                self.calls.flush()
+                self.store.log_api_calls(calls)
             raise
         self.counts.new += result.new
         self.counts.changed += result.changed

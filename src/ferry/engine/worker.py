@@ -25,6 +25,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ferry.connectors.specs import SqlConnection
 from ferry.engine.counts import RunCounts
 from ferry.engine.pipeline import CREDIT_WAIT, CREDITS, HandedBatch, claim_page, release_unread
 from ferry.engine.retry import RetryPolicy
@@ -57,9 +58,9 @@ def deliver_workers(scheme: Scheme) -> int:
     if scheme.settings.deliver_workers is not None:
         return scheme.settings.deliver_workers
     connection = scheme.target_connection
-    url: Any = getattr(connection, "url", None)
-    text = url.get_secret_value() if hasattr(url, "get_secret_value") else str(url or "")
-    server = getattr(connection, "type", None) == "sql" and text.startswith(_SERVER_DATABASES)
+    server = isinstance(connection, SqlConnection) and connection.url.get_secret_value().startswith(
+        _SERVER_DATABASES
+    )
     return 2 if server and (os.cpu_count() or 1) >= 2 else 1
 
 

@@ -7,9 +7,10 @@ URL resolution, first match wins: the explicit ``url`` argument, ``$FERRY_STORE_
 SQLite: WAL journal (readers never block the writer and vice versa), ``synchronous=NORMAL``
 (durable across a process crash; a power cut may drop the last commits, never half of one),
 ``busy_timeout`` 30 s and foreign keys on; the WAL is copied back into the file by a thread
-of each writing process (:mod:`ferry.store._checkpoint`), not inside a writer's commit. Transactions are begun by us, not by pysqlite:
-writers use ``BEGIN IMMEDIATE`` so a second process waits for the write lock (up to the busy
-timeout) instead of failing with "database is locked" when its read lock cannot be upgraded.
+of each writing process (:mod:`ferry.store._checkpoint`), not inside a writer's commit.
+Transactions are begun by us, not by pysqlite: writers use ``BEGIN IMMEDIATE`` so a second
+process waits for the write lock (up to the busy timeout) instead of failing with "database is
+locked" when its read lock cannot be upgraded.
 """
 
 from __future__ import annotations

@@ -291,9 +291,9 @@ class Store:
     ) -> tuple[UpsertResult, list[Claimed]]:
         """:meth:`upsert_records`, but new ids are inserted ``queued`` (claimed at commit) and
         returned as ``(record_id, number, stored content text, content hash, SQLite rowid or
-        None)``, for a deliverer
-        that is handed them directly. The caller must deliver them or release them; a crash
-        leaves them to :meth:`recover_queued`. Dead-lettered ids are never claimed.
+        None)``, for a deliverer that is handed them directly. The caller must deliver them or
+        release them; a crash leaves them to :meth:`recover_queued`. Dead-lettered ids are
+        never claimed.
         Same errors as :meth:`upsert_records`.
         """
         return self._upsert(
@@ -383,9 +383,8 @@ class Store:
         the earliest ``next_attempt_at`` (the due time) first. A row is returned by at most
         one claim until it is pending again.
         """
-        if (
-            self._writer is not None
-        ):  # SQLite: a read first, so an idle deliverer never waits for the write lock
+        # SQLite: a read first, so an idle deliverer never waits for the write lock
+        if self._writer is not None:
             with self._tx() as conn:
                 if not _ledger_deliver.any_due(conn, scheme_id, now):
                     return []
