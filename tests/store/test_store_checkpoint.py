@@ -142,3 +142,32 @@ def test_a_deliver_child_leaves_checkpoints_to_its_collecting_parent(tmp_path: P
         child.close()
     finally:
         parent.close()
+
+
+def test_a_fork_waits_until_the_checkpointer_is_out_of_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fork in the middle of a SQLite call would leave SQLite's mutexes held in the child
+    # (a forked deliver worker then hangs on its first query): the fork must wait.
+    db = str(tmp_path / "ferry.db")
+    events: list[str] = []
+    inside = threading.Event()
+
+    def slow_call(conn: object, mode: str) -> tuple[int, int, int]:
+        inside.set()
+        time.sleep(0.3)
+        events.append("checkpoint call ended")
+        return 0, 0, 0
+
+    monkeypatch.setattr(Checkpointer, "run", staticmethod(slow_call))
+    checkpointer = Checkpointer(db, WriterLock(db, timeout_s=5), timeout_s=5)
+    thread = threading.Thread(target=checkpointer._checkpoint, args=(None,))
+    thread.start()
+    assert inside.wait(5)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    events.append("forked")
+    os.waitpid(pid, 0)
+    thread.join(5)
+    assert events == ["checkpoint call ended", "forked"]

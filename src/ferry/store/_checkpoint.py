@@ -17,7 +17,8 @@ A process that writes a file-backed store therefore runs one checkpointer thread
   WAL of :data:`RESTART_PAGES` after a checkpoint is copied to the end and ``RESTART``-ed
   during one writer turn (:class:`~ferry.store._write_lock.WriterLock`); a reader still
   using older pages makes that give up after :data:`READER_WAIT_S`, to try again next time;
-* it ends :data:`IDLE_S` after its process's last write and starts again with the next one.
+* it ends :data:`IDLE_S` after its process's last write and starts again with the next one;
+* a fork waits until the thread is between two SQLite calls (:data:`_NOT_FORKING`).
 
 Connections keep SQLite's own automatic checkpoint as a safety net, at
 :data:`AUTOCHECKPOINT_PAGES` (64 MB) instead of 1000 pages: it only fires if the thread
@@ -56,6 +57,19 @@ READER_WAIT_S = 0.1
 """How long the restart waits for a reader of older pages before trying again next interval."""
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes a restarting WAL is truncated to (``journal_size_limit``)."""
+
+
+_NOT_FORKING = threading.Lock()
+"""Held around every SQLite call of a checkpointer thread, and by a thread that forks.
+
+A fork copies SQLite's internal mutexes as they are; one held by a checkpointer in the middle
+of a call would stay held in the child for ever, and the child's first SQLite call (a forked
+deliver worker opening its store) would hang. Forking therefore waits for the call to end."""
+os.register_at_fork(
+    before=_NOT_FORKING.acquire,
+    after_in_parent=_NOT_FORKING.release,
+    after_in_child=_NOT_FORKING.release,
+)
 
 
 class Checkpointer:
@@ -116,9 +130,10 @@ class Checkpointer:
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
-            _, pages, _ = self.run(conn, "PASSIVE")
+            with _NOT_FORKING:
+                _, pages, _ = self.run(conn, "PASSIVE")
             if pages >= RESTART_PAGES:  # it did not start over by itself: make it, in one turn
-                with self.lock.held():
+                with self.lock.held(), _NOT_FORKING:
                     self.run(conn, "RESTART")
         except (sqlite3.Error, RetriableError):
             return  # busy or locked: the next interval (or the safety net) copies it
