@@ -102,6 +102,9 @@ class Outcome:
     response: Any = None
     error: str | None = None
     retriable: bool = False
+    unchanged: bool = False
+    """The target acknowledged the record but reported that nothing changed (e.g. an upsert with
+    identical values): delivered, and counted ``delivered_unchanged``."""
 
 
 @runtime_checkable

@@ -27,6 +27,9 @@ class RunCounts:
     no_id: int = 0
     """Records without an id: stored as dead letters with the reason."""
     delivered: int = 0
+    """Records the target acknowledged this run (``finished``)."""
+    delivered_unchanged: int = 0
+    """Of ``delivered``: records the target acknowledged as already current (nothing changed)."""
     failed: int = 0
     """Records that failed this run and will be retried."""
     dead: int = 0

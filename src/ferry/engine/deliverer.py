@@ -273,6 +273,8 @@ class Deliverer:
     def _result(self, outcome: Outcome, attempts: int, now: datetime) -> RecordResult:
         if outcome.ok:
             self.counts.delivered += 1
+            if outcome.unchanged:
+                self.counts.delivered_unchanged += 1
             return RecordResult(outcome.record_id, "finished", response=outcome.response, run_id=self.run_id)
         return self._failed(
             outcome.record_id, attempts, outcome.error or "rejected by target", now, outcome.response

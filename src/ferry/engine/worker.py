@@ -35,7 +35,7 @@ from ferry.store import Store, UpsertResult
 
 __all__ = ["DELIVER_FIELDS", "DeliverPool", "DeliverProcess", "can_fork", "deliver_workers"]
 
-DELIVER_FIELDS = ("delivered", "failed", "dead", "retries")
+DELIVER_FIELDS = ("delivered", "delivered_unchanged", "failed", "dead", "retries")
 _PR_SET_PDEATHSIG = 1
 
 
