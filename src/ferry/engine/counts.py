@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["RunCounts"]
+__all__ = ["COUNT_LABELS", "RunCounts", "count_label"]
 
 
 @dataclass
@@ -44,3 +44,33 @@ class RunCounts:
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+COUNT_LABELS: dict[str, tuple[str, str]] = {
+    # field: (English, 中文) -- the one vocabulary of a run's counts, for the CLI, console and metrics
+    "windows": ("windows", "窗口"),
+    "pages": ("pages", "页数"),
+    "fetched": ("fetched", "获取"),
+    "filtered_out": ("filtered out", "已过滤"),
+    "flattened": ("flattened rows", "拆分行"),
+    "new": ("new", "新增"),
+    "changed": ("changed", "已变更"),
+    "unchanged": ("unchanged", "未变化"),
+    "no_id": ("without id", "缺少ID"),
+    "delivered": ("delivered", "已写入"),
+    "delivered_unchanged": ("already current", "目标已是最新"),
+    "failed": ("failed", "失败"),
+    "dead": ("dead", "死信"),
+    "retries": ("retries", "重试次数"),
+    "verified": ("windows re-read", "复核窗口"),
+    "recovered": ("recovered", "补回"),
+    "duration_s": ("duration (s)", "耗时(秒)"),
+}
+
+
+def count_label(name: str, lang: str = "en") -> str:
+    """The label of the count ``name`` in ``lang`` (``en`` or ``zh``); unknown names are returned as is."""
+    labels = COUNT_LABELS.get(name)
+    if labels is None:
+        return name
+    return labels[1] if lang == "zh" else labels[0]
