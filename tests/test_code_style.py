@@ -1,4 +1,4 @@
-"""The tree stays ruff-clean (lint and format) and mypy-clean, as STYLE.md asks; CI fails otherwise."""
+"""The tree stays ruff-clean (lint and format) and mypy-clean, as docs/style.md asks; CI fails otherwise."""
 
 from __future__ import annotations
 

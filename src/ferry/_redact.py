@@ -1,6 +1,6 @@
 """Masking secrets in text that leaves Ferry: logs, run events, alerts, pages and CLI output.
 
-One rule set for every place (DESIGN invariant 5): known secret values, passwords in URLs
+One rule set for every place (docs/architecture.md, invariant 5): known secret values, passwords in URLs
 (``mysql://u:***@h/db``) and secret-looking query values (``?token=***``) become ``***``.
 """
 

@@ -5,7 +5,7 @@ Prints, measured side by side in the same run against the same local API and Mar
   no ledger, no DSL) — the baseline;
 - Ferry running the demo schemes (products, then orders flattened per item with a
   ``_findCollection`` lookup and a ``_function``) with its SQLite ledger;
-- the ratio Ferry / baseline (DESIGN §8 asks for >= 0.6);
+- the ratio Ferry / baseline (docs/architecture.md §8 asks for >= 0.6);
 - Ferry's peak RSS at two sizes (it should stay flat as the record count grows).
 
 Usage: python tests/bench/bench_http_to_mariadb.py [--lines 200000] [--repeat 3]

@@ -1,4 +1,4 @@
-"""JuShuiTan v2 signature against the published vectors (vendor-apis.md §4.3), no sandbox involved.
+"""JuShuiTan v2 signature against the published vectors (docs/vendor-protocols.md §4.3), no sandbox involved.
 
 VERIFIED vectors come from ``ieu/jst-java`` ``DefaultJstDigestTest.java``; COMPUTED ones were
 produced for this test with coreutils ``md5sum`` over the hand-written string to sign.

@@ -1,4 +1,4 @@
-"""K3Cloud signature functions pinned to the vectors of vendor-apis.md §1.3 (no sandbox)."""
+"""K3Cloud signature functions pinned to the vectors of docs/vendor-protocols.md §1.3 (no sandbox)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""KIS-Signature (vendor-apis.md §2.3): SHA-256 hex of state + session_id + trace + secret + timestamp.
+"""KIS-Signature (docs/vendor-protocols.md §2.3): SHA-256 hex of state + session_id + trace + secret + timestamp.
 
-vendor-apis.md publishes no KIS vector, so these are COMPUTED: each expected digest was produced
+docs/vendor-protocols.md publishes no KIS vector, so these are COMPUTED: each expected digest was produced
 outside Python with coreutils, ``printf '%s' '<concatenation>' | sha256sum``, from the
 documented concatenation order. They do not touch the sandbox.
 """

@@ -1,4 +1,4 @@
-"""KuaiMai request signing against the document's vectors (vendor-apis.md §3.3), no sandbox."""
+"""KuaiMai request signing against the document's vectors (docs/vendor-protocols.md §3.3), no sandbox."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The two WangDianTong signatures reproduce vendor-apis.md's vectors (§5.3 and §5.7).
+"""The two WangDianTong signatures reproduce docs/vendor-protocols.md's vectors (§5.3 and §5.7).
 
 Both vectors in the document are COMPUTED (re-implementations cross-checked with the cuifan53
 SDK); the document publishes no VERIFIED vector for WangDianTong. These tests need no sandbox.

@@ -1,4 +1,4 @@
-"""The K3Cloud simulator answers hand-built requests exactly as vendor-apis.md §1 describes."""
+"""The K3Cloud simulator answers hand-built requests exactly as docs/vendor-protocols.md §1 describes."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def status_of(answer: Any) -> dict[str, Any]:
 def doc_signed_headers(
     service: str, ts: str, *, secret: str = S.APP_SECRET, user: str = S.USERNAME
 ) -> dict[str, str]:
-    """The SDK's BuildHeader, re-implemented here from vendor-apis.md §1.3.C."""
+    """The SDK's BuildHeader, re-implemented here from docs/vendor-protocols.md §1.3.C."""
     client_id, part2 = S.APP_ID.split("_")
     key = codecs.encode("0054s397p6234378o09pn7q3r5qropr7", "rot13").encode()
     client_sec = base64.b64encode(bytes(b ^ key[i] for i, b in enumerate(base64.b64decode(part2)))).decode()

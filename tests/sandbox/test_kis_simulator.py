@@ -1,4 +1,4 @@
-"""The KIS 云 simulator speaks the koas gateway protocol of vendor-apis.md §2, checked by raw calls."""
+"""The KIS 云 simulator speaks the koas gateway protocol of docs/vendor-protocols.md §2, checked by raw calls."""
 
 from __future__ import annotations
 

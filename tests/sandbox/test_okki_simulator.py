@@ -1,4 +1,4 @@
-"""The OKKI CRM simulator follows vendor-apis.md §6: OAuth2 tokens and the 1-based receipt list."""
+"""The OKKI CRM simulator follows docs/vendor-protocols.md §6: OAuth2 tokens and the 1-based receipt list."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WangDianTong simulator speaks openapi2 and Qimen as vendor-apis.md §5 describes them."""
+"""The WangDianTong simulator speaks openapi2 and Qimen as docs/vendor-protocols.md §5 describes them."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ __all__ = [
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-"""Zone of naive times typed on the command line and of times shown in tables (DESIGN §4)."""
+"""Zone of naive times typed on the command line and of times shown in tables (docs/architecture.md §4)."""
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -1,7 +1,7 @@
 """Loading scheme files for the commands, and printing what is wrong with them.
 
 Every command that takes scheme files loads all of them before any I/O and reports every
-problem of every file (STYLE rule 3); one bad file makes the command exit 2 without running
+problem of every file (docs/style.md, rule 3); one bad file makes the command exit 2 without running
 anything, so a lookup scheme and the scheme that reads it never run half-configured.
 """
 

@@ -1,4 +1,4 @@
-"""JuShuiTan result codes mapped onto Ferry's errors (vendor-apis.md §4.6).
+"""JuShuiTan result codes mapped onto Ferry's errors (docs/vendor-protocols.md §4.6).
 
 ======================  ====================================================================
 0                       success

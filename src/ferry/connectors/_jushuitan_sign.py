@@ -1,4 +1,4 @@
-"""JuShuiTan open API v2 request signing (vendor-apis.md §4.3).
+"""JuShuiTan open API v2 request signing (docs/vendor-protocols.md §4.3).
 
 ``sign = lowercase hex MD5(app_secret + k1 + v1 + k2 + v2 ...)`` over every form field except
 ``sign``, keys in ASCII order, no separators. Empty values are left out, as the simulator and

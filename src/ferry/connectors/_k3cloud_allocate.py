@@ -1,7 +1,7 @@
 """K3Cloud ``distributionOrg`` (分配组织): allocate saved base data to another organisation.
 
 After a successful save the saved ids are allocated with ``DynamicFormService.Allocate``
-``{"formid": FormId, "data": {"PkIds": "1,2", "TOrgIds": "100040"}}``. vendor-apis.md §1.2
+``{"formid": FormId, "data": {"PkIds": "1,2", "TOrgIds": "100040"}}``. docs/vendor-protocols.md §1.2
 names the service but documents no body; this is the body of Kingdee's Allocate API, and the
 simulator reads the same. An allocation that fails does not fail the record (the bill is
 saved; saving it again could duplicate it): each saved record's response says

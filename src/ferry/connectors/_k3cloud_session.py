@@ -1,12 +1,12 @@
 """K3Cloud WebAPI calls: login, the session, and the transport-level answers.
 
 Every call is ``POST {base_url}/{ServiceName}.common.kdsvc`` with a JSON body
-(vendor-apis.md §1.2). :class:`K3CloudSession` logs in per the connection's ``login`` mode,
+(docs/vendor-protocols.md §1.2). :class:`K3CloudSession` logs in per the connection's ``login`` mode,
 keeps the session and resends it the way the official SDK does (header ``kdservice-sessionid``
 and the ``Cookie`` header carrying every cookie the server set), and on a "session lost" answer
 (``MsgCode`` 1) logs in again once and repeats the call.
 
-Login modes (vendor-apis.md §1.3):
+Login modes (docs/vendor-protocols.md §1.3):
 
 ================  ===========================================================================
 ``app_secret``    ``AuthService.LoginByAppSecret`` ``{"parameters": [acctId, user, appId, appSecret, lcid]}``

@@ -1,4 +1,4 @@
-"""Kingdee K3Cloud WebAPI signatures: pure functions, no I/O (vendor-apis.md §1.3).
+"""Kingdee K3Cloud WebAPI signatures: pure functions, no I/O (docs/vendor-protocols.md §1.3).
 
 Two algorithms, each pinned to vectors in ``tests/connectors/test_k3cloud_sign.py``:
 

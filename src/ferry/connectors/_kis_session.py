@@ -1,4 +1,4 @@
-"""Logging in to the KIS 云 gateway and making signed business calls (vendor-apis.md §2.3).
+"""Logging in to the KIS 云 gateway and making signed business calls (docs/vendor-protocols.md §2.3).
 
 Login is two calls: ``/koas/oauth2/access_token`` (client id and secret in the query, the
 authorization code in the body) gives ``access_token``, ``session_id`` and ``session_secret``;

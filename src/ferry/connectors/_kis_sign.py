@@ -1,4 +1,4 @@
-"""Kingdee KIS 云 request signing and common headers (vendor-apis.md §2.2-§2.3).
+"""Kingdee KIS 云 request signing and common headers (docs/vendor-protocols.md §2.2-§2.3).
 
 ``KIS-Signature`` is the lowercase hex SHA-256 of five values concatenated without separators,
 in this order: ``Kis-State + session_id + Kis-Traceid + session_secret + Kis-Timestamp``

@@ -1,4 +1,4 @@
-"""KuaiMai (快麦) open API request signing (vendor-apis.md §3.3).
+"""KuaiMai (快麦) open API request signing (docs/vendor-protocols.md §3.3).
 
 Every call is a flat form of common parameters (``method``, ``appKey``, ``session``,
 ``timestamp``, ``format``, ``version``, ``sign_method``) and business parameters, signed as:

@@ -2,7 +2,7 @@
 
 A vendor connector subclasses :class:`VendorConnection` for its spec and uses
 :class:`VendorClient` for its calls. The client translates transport failures once, at the
-boundary (DESIGN §5):
+boundary (docs/architecture.md §5):
 
 ==============================  ==================================================
 timeouts, connection errors     ``RetriableError``

@@ -1,7 +1,7 @@
 """The two WangDianTong signatures: openapi2's length-prefixed MD5 and Qimen's TOP MD5.
 
 Both are pure functions of the parameters and the secret, shared by the connector (which signs)
-and the sandbox simulator (which verifies). vendor-apis.md §5.3 and §5.7 give the algorithms and
+and the sandbox simulator (which verifies). docs/vendor-protocols.md §5.3 and §5.7 give the algorithms and
 the test vectors that ``tests/connectors/test_wdt_sign.py`` pins.
 
 Direct (企业版 openapi2, the official PHP ``WdtClient::packData``/``makeSign``)::

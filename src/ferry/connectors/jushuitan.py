@@ -1,4 +1,4 @@
-"""JuShuiTan 聚水潭 open API v2 source connector (vendor-apis.md §4).
+"""JuShuiTan 聚水潭 open API v2 source connector (docs/vendor-protocols.md §4).
 
 Every call is a signed form POST to ``{base_url}{api}``::
 

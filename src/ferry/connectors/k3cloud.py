@@ -1,6 +1,6 @@
 """Kingdee K3Cloud (金蝶云星空) WebAPI connector: ExecuteBillQuery source, Save/BatchSave target.
 
-Protocol: vendor-apis.md §1. Connection (``connections.yaml``)::
+Protocol: docs/vendor-protocols.md §1. Connection (``connections.yaml``)::
 
     k3cloud:
       type: kingdee_k3cloud
@@ -77,7 +77,7 @@ DEFAULTS = Limits(
     rate_per_second=None,
     rate_per_minute=None,
 )
-"""What vendor-apis.md §1 documents (see the module docstring)."""
+"""What docs/vendor-protocols.md §1 documents (see the module docstring)."""
 
 QUERY_SERVICES = {"executebillquery": "ExecuteBillQuery", "billquery": "BillQuery"}
 NO_DATA = 10

@@ -1,4 +1,4 @@
-"""Kingdee KIS 云 connector: material list source, 其他入库单 target (vendor-apis.md §2).
+"""Kingdee KIS 云 connector: material list source, 其他入库单 target (docs/vendor-protocols.md §2).
 
 ``connections.yaml``::
 

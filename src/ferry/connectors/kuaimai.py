@@ -1,4 +1,4 @@
-"""KuaiMai 快麦 ERP open API source connector (vendor-apis.md §3).
+"""KuaiMai 快麦 ERP open API source connector (docs/vendor-protocols.md §3).
 
 A scheme's ``api`` is the gateway ``method`` (``erp.aftersale.list.query``); its rendered
 ``request`` fields become business parameters of one signed form POST to the router::

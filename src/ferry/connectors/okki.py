@@ -1,4 +1,4 @@
-"""XiaoMan OKKI CRM connector: a source for the open API's list endpoints (vendor-apis.md §6).
+"""XiaoMan OKKI CRM connector: a source for the open API's list endpoints (docs/vendor-protocols.md §6).
 
 ``connections.yaml``::
 

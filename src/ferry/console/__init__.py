@@ -1,4 +1,4 @@
-"""The web console: FastAPI pages and a JSON API over a Ferry store (DESIGN §7).
+"""The web console: FastAPI pages and a JSON API over a Ferry store (docs/architecture.md §7).
 
 ::
 

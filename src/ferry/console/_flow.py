@@ -1,7 +1,7 @@
 """What a scheme's page shows, read from its metadata: the flow steps and the mapping table.
 
 Nothing here touches a connection's settings beyond its ``type`` and ``name``: endpoints,
-keys and passwords never reach the console (DESIGN §2, invariant 5).
+keys and passwords never reach the console (docs/architecture.md §2, invariant 5).
 """
 
 from __future__ import annotations

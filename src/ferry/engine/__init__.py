@@ -1,1 +1,1 @@
-"""The collect -> ledger -> deliver engine (DESIGN §2)."""
+"""The collect -> ledger -> deliver engine (docs/architecture.md §2)."""

@@ -214,7 +214,7 @@ def run_scheme(
     kind = "run" if collect and deliver else "collect" if collect else "deliver"
     store.save_scheme(scheme.id, scheme.name, scheme_definition(scheme))
     if close_interrupted and not _leased(store, scheme.id):
-        # One run per scheme at a time (DESIGN §7): a run still marked running was killed
+        # One run per scheme at a time (docs/architecture.md §7): a run still marked running was killed
         # (unless a scheduler holds the scheme's lease: its run is alive).
         store.fail_running_runs(scheme.id, error="interrupted: the process stopped before the run finished")
     run_id = store.start_run(scheme.id, kind)

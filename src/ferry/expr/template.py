@@ -2,7 +2,7 @@
 
 A template that is exactly one placeholder evaluates to the referenced value with its type kept
 (a list stays a list, an int an int); any other template renders to ``str`` with ``None`` as ``""``
-(STYLE rule 12). Substituted values are never re-scanned, so a value holding braces, quotes or
+(docs/style.md, rule 12). Substituted values are never re-scanned, so a value holding braces, quotes or
 ``) or 1=1 --`` passes through unchanged.
 """
 

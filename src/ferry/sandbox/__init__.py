@@ -1,4 +1,4 @@
-"""Faithful local simulators of the six vendor systems (DESIGN §6).
+"""Faithful local simulators of the six vendor systems (docs/architecture.md §6).
 
 Each simulator is a plain ``httpx.Request -> httpx.Response`` object: tests and the main job use
 them in-process through :class:`SandboxTransport`; ``ferry sandbox`` serves them on localhost.

@@ -2,7 +2,7 @@
 
 Pure functions of the index, drawn from :mod:`ferry.sandbox.world` so a JuShuiTan ``sku_id``
 is a KIS material's ``F_103`` (seed 002 looks the material up by it). Shapes follow
-``JstQueryOtherInOutResponse.java`` and ``JstQuerySkuResponse.java`` (vendor-apis.md §4.5).
+``JstQueryOtherInOutResponse.java`` and ``JstQuerySkuResponse.java`` (docs/vendor-protocols.md §4.5).
 """
 
 from __future__ import annotations

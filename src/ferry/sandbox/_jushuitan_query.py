@@ -2,7 +2,7 @@
 
 Each function takes the parsed ``biz`` and answers the envelope's ``data`` or raises
 :class:`Rejected` with the rule's Chinese text (the simulator answers it with its parameter
-error code). Rules: vendor-apis.md §4.5 and ``JstQuerySkuRequest.java``.
+error code). Rules: docs/vendor-protocols.md §4.5 and ``JstQuerySkuRequest.java``.
 """
 
 from __future__ import annotations

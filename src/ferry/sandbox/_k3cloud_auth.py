@@ -1,4 +1,4 @@
-"""K3Cloud authentication checks: login bodies and the SDK's signed headers (vendor-apis.md §1.3).
+"""K3Cloud authentication checks: login bodies and the SDK's signed headers (docs/vendor-protocols.md §1.3).
 
 Pure functions over the demo account (:class:`Account`); the simulator decides what to answer.
 

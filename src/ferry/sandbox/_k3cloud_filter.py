@@ -1,4 +1,4 @@
-"""The SQL-like ``FilterString`` of ``ExecuteBillQuery`` (vendor-apis.md §1.4): parse, then evaluate per row.
+"""The SQL-like ``FilterString`` of ``ExecuteBillQuery`` (docs/vendor-protocols.md §1.4): parse, then evaluate per row.
 
 Grammar (keywords case-insensitive)::
 

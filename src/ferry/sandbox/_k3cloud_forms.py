@@ -5,7 +5,7 @@ A record is a dict keyed by the canonical field keys below: scalars as Python va
 record's internal id (``0`` when it resolved to nothing), an entry as a list of dicts each with
 its ``FEntryID``. Field keys and FormIds match case-insensitively, as on the server.
 
-Forms (vendor-apis.md §1.5 names SAL_SaleOrder's siblings; the metadata is ours):
+Forms (docs/vendor-protocols.md §1.5 names SAL_SaleOrder's siblings; the metadata is ours):
 
 =====================  =========  ===========================================================
 ``SAL_SaleOrder``      FID        bills from ``world.sale_orders(size)``; entries

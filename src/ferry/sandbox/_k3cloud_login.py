@@ -1,4 +1,4 @@
-"""K3Cloud login services: checking the credentials and the ``LoginResult`` answer (vendor-apis.md §1.3).
+"""K3Cloud login services: checking the credentials and the ``LoginResult`` answer (docs/vendor-protocols.md §1.3).
 
 A refused login is the official failure template ``{"Message", "MessageCode": "",
 "LoginResultType": 0, "Context": null, "FormId": null}`` (§1.3.B: the enum is not documented, 0

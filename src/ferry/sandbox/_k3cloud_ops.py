@@ -2,7 +2,7 @@
 
 Targets come from ``data.Ids`` (comma-separated text or an array of internal ids) then
 ``data.Numbers`` (an array or comma-separated text); ``DIndex`` indexes that combined list.
-The document status moves Z/A/D -> B (Submit) -> C (Audit) -> D (UnAudit) (vendor-apis.md §1.5);
+The document status moves Z/A/D -> B (Submit) -> C (Audit) -> D (UnAudit) (docs/vendor-protocols.md §1.5);
 an operation the status does not allow fails that target with MsgCode 11 (the document's
 [GUESS] "11 or 12"), an unknown target with MsgCode 10. Other targets still succeed; the
 answer is ``{"Result": {"ResponseStatus": ...}}`` with ``SuccessEntitys`` ``{Id, Number, DIndex}``.

@@ -1,4 +1,4 @@
-"""``ExecuteBillQuery``, ``BillQuery`` and ``View`` over the store (vendor-apis.md §1.4, §1.5).
+"""``ExecuteBillQuery``, ``BillQuery`` and ``View`` over the store (docs/vendor-protocols.md §1.4, §1.5).
 
 ``FieldKeys`` paths: a header field (``FBillNo``), an entry field (``FQty``; the row set becomes
 one row per entry row, header values repeated, a bill without entry rows giving one row of

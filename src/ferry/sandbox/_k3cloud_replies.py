@@ -1,4 +1,4 @@
-"""K3Cloud bodies: reading a request's ``formid``/``data`` and shaping answers (vendor-apis.md §1.4-1.6).
+"""K3Cloud bodies: reading a request's ``formid``/``data`` and shaping answers (docs/vendor-protocols.md §1.4-1.6).
 
 Requests: ``{"data": {...}}`` (queries), ``{"formid", "data"}`` (the others; ``ExcuteOperation``
 adds ``opNumber``), ``data`` possibly a JSON string, or the legacy ``{"parameters": "[...]"}``.

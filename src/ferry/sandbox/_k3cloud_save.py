@@ -1,4 +1,4 @@
-"""``Save`` and ``BatchSave`` (vendor-apis.md §1.5).
+"""``Save`` and ``BatchSave`` (docs/vendor-protocols.md §1.5).
 
 Each Model (``DIndex`` = its index in the ``Model`` array; 0 for Save) is checked, then stored:
 

@@ -3,7 +3,7 @@
 Kept apart from the gateway/auth code in :mod:`ferry.sandbox.kis`. Every rejection is a
 :class:`KisRejected` carrying the errcode and description the simulator answers with.
 Bill content errors surface the way the gateway reports downstream KIS failures
-(vendor-apis.md §2.4): errcode 10201, ``业务接口返回失败结果，失败原因：<reason>``. Line
+(docs/vendor-protocols.md §2.4): errcode 10201, ``业务接口返回失败结果，失败原因：<reason>``. Line
 errors name the 1-based entry line (``第2行``) and every failing line is reported.
 """
 

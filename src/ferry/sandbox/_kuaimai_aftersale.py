@@ -5,7 +5,7 @@ Records use the documented response names (``id``, ``shortId``, ``tid``, ``statu
 ...). Their products are the shared world's materials (``outerId`` = the SKU code), so a
 KuaiMai after-sales line joins the JuShuiTan/KIS catalogue.
 
-Choices where the document is silent, each marked [GUESS] in vendor-apis.md:
+Choices where the document is silent, each marked [GUESS] in docs/vendor-protocols.md:
 
 - ``startModified``/``endModified`` are both **inclusive** (a window boundary second is read
   twice rather than never; the ledger makes the re-read harmless).

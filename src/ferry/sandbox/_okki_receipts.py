@@ -1,4 +1,4 @@
-"""The OKKI simulator's 回款单 (receipts), shaped like the official list example (vendor-apis.md §6.4).
+"""The OKKI simulator's 回款单 (receipts), shaped like the official list example (docs/vendor-protocols.md §6.4).
 
 Receipt ``i`` pays K3Cloud sales order ``i`` of the shared world: its ``order_id`` is
 ``world.sale_order(i).collection_id`` (as an integer), which seed 004 looks up as

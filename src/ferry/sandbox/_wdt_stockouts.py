@@ -1,7 +1,7 @@
 """WangDianTong sales stock-outs (销售出库单): the seeded records and ``stockout_order_query_trade``.
 
 One stock-out per index, drawn from :mod:`ferry.sandbox.world` (all nine shops, the shared
-materials), shaped like the official response (vendor-apis.md §5.5): amounts and quantities
+materials), shaped like the official response (docs/vendor-protocols.md §5.5): amounts and quantities
 are strings with 4 decimals, ``details_list`` holds the lines.
 
 Simplifications, each a choice where the document is silent:

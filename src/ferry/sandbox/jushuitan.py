@@ -1,4 +1,4 @@
-"""JuShuiTan 聚水潭 open API v2 simulator (vendor-apis.md §4).
+"""JuShuiTan 聚水潭 open API v2 simulator (docs/vendor-protocols.md §4).
 
 Every call is a form POST (``app_key, access_token, timestamp, version=2, charset, biz, sign``)
 answered with HTTP 200 and ``{"code": N, "msg": "...", "data": ...}``. The gateway checks, in

@@ -1,4 +1,4 @@
-"""Kingdee K3Cloud (金蝶云星空) WebAPI simulator (vendor-apis.md §1).
+"""Kingdee K3Cloud (金蝶云星空) WebAPI simulator (docs/vendor-protocols.md §1).
 
 Every call is ``POST http://k3cloud.sandbox/k3cloud/<ServiceName>.common.kdsvc`` with a JSON
 body (service names match case-insensitively; another path is HTTP 404, another method 405):

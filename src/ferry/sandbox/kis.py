@@ -1,4 +1,4 @@
-"""Kingdee KIS 云 simulator: the ``koas`` gateway (vendor-apis.md §2).
+"""Kingdee KIS 云 simulator: the ``koas`` gateway (docs/vendor-protocols.md §2).
 
 Endpoints (all ``POST`` with a JSON body; ``access_token`` in the query string):
 

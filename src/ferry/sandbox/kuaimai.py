@@ -1,4 +1,4 @@
-"""KuaiMai 快麦 ERP open API simulator (vendor-apis.md §3).
+"""KuaiMai 快麦 ERP open API simulator (docs/vendor-protocols.md §3).
 
 The V2 gateway: ``POST http://kuaimai.sandbox/router`` with a flat
 ``application/x-www-form-urlencoded`` form (query parameters are read too). Common parameters:

@@ -1,4 +1,4 @@
-"""XiaoMan OKKI CRM simulator: OAuth2 tokens and the 回款单 list (vendor-apis.md §6).
+"""XiaoMan OKKI CRM simulator: OAuth2 tokens and the 回款单 list (docs/vendor-protocols.md §6).
 
 Endpoints:
 

@@ -1,4 +1,4 @@
-"""WangDianTong 旺店通 企业版: the direct openapi2 route and the Qimen 奇门 route (vendor-apis.md §5).
+"""WangDianTong 旺店通 企业版: the direct openapi2 route and the Qimen 奇门 route (docs/vendor-protocols.md §5).
 
 One simulator serves both routes at ``http://wangdiantong.sandbox``:
 
@@ -16,7 +16,7 @@ One simulator serves both routes at ``http://wangdiantong.sandbox``:
 
 Both routes reach the same handler (:func:`ferry.sandbox._wdt_stockouts.query_stockouts`).
 
-Choices where the document is silent or guesses ([GUESS] in vendor-apis.md §5.6/§5.7), shared
+Choices where the document is silent or guesses ([GUESS] in docs/vendor-protocols.md §5.6/§5.7), shared
 with the connector :mod:`ferry.connectors.wangdiantong`:
 
 ==========================================  =================================================
@@ -117,7 +117,7 @@ class WangdiantongSimulator(Simulator):
         "throttled": (1020, "调用频率过高"),
         "params": (1030, "参数错误"),
     }
-    """WDT refusals by kind -> (code, message) [GUESS, vendor-apis.md §5.6]; subclass to change."""
+    """WDT refusals by kind -> (code, message) [GUESS, docs/vendor-protocols.md §5.6]; subclass to change."""
 
     def __init__(
         self, *, size: int = 200, faults: Faults | None = None, clock: Callable[[], float] = time.time

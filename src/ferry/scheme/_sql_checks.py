@@ -1,4 +1,4 @@
-"""Checks for MySQL-style targets: ``batchexecute`` and ``execute`` (DESIGN §4).
+"""Checks for MySQL-style targets: ``batchexecute`` and ``execute`` (docs/architecture.md §4).
 
 * ``batchexecute``: ``otherRequest.main_sql`` is ``INSERT|REPLACE INTO t (c1, ...) VALUES`` and
   its columns are the ``request`` fields, same count, same order.

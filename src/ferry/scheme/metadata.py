@@ -1,6 +1,6 @@
 """Pydantic models of QEasy metadata JSON (the source and target sides of a scheme).
 
-Parsing is lenient where QEasy exports are (DESIGN §4): ``effect`` and ``type`` are aliases
+Parsing is lenient where QEasy exports are (docs/architecture.md §4): ``effect`` and ``type`` are aliases
 (``WRITE`` means ``EXECUTE``); field type names are case-insensitive and ``dateTime`` is
 ``datetime``; ``value: null`` is the same as absent; unknown keys are kept (``extra="allow"``)
 so a user's existing metadata loads unchanged. Semantic checks that need the expression

@@ -1,6 +1,6 @@
 """The :class:`Store`: Ferry's durable state behind one small API.
 
-Crash safety (DESIGN §2, invariant 3). Every public method is exactly one database
+Crash safety (docs/architecture.md §2, invariant 3). Every public method is exactly one database
 transaction, so a SIGKILL between (or inside) any two calls leaves each call either fully
 applied or not at all. The sequence the engine follows stays consistent at every cut:
 
@@ -10,7 +10,7 @@ applied or not at all. The sequence the engine follows stays consistent at every
   uncommitted page.
 - ``claim`` commits rows as ``queued`` before anything is sent. Killed after the claim: the
   rows stay ``queued``; the next run calls :meth:`recover_queued` first (one deliverer per
-  scheme) and they are delivered again — the target write is idempotent (DESIGN §2,
+  scheme) and they are delivered again — the target write is idempotent (docs/architecture.md §2,
   invariant 2), so "at least once" never becomes "twice in effect".
 - ``record_results`` commits after the target answered. Killed between the target's answer
   and this commit: as above, the rows are re-sent. Killed after: they are final.

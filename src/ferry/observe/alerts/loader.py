@@ -1,6 +1,6 @@
 """Reading an alerts file: ``${VAR}`` expansion, validation, every problem with its path.
 
-Problems are reported all at once, as for schemes (STYLE rule 3)::
+Problems are reported all at once, as for schemes (docs/style.md, rule 3)::
 
     alerts.yaml: 2 errors in alert config
       rules[0].threshold: Input should be less than or equal to 1
