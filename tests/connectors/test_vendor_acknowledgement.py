@@ -229,7 +229,7 @@ def test_http_write_ack_code_not_ok_fails_every_record_of_the_call() -> None:
 def test_http_write_ack_id_path_missing_is_an_error_quoting_the_answer() -> None:
     target = http({"code": 0, "data": {}}, write_ack={"code_path": "code", "id_path": "data.id"})
     [(rid, ok, error)] = write(target, {"no": 1}, ["a"])
-    assert not ok
+    assert rid == "a" and not ok
     assert error == (
         "http connection 'shop': POST /bills: HTTP 200: the answer does not acknowledge the record: "
         """no id at 'data.id': '{"code":0,"data":{}}'"""

@@ -35,46 +35,62 @@ def acknowledged(
     ``where`` names the connection and call; ``quote`` renders the answer's text (redacted, cut).
     """
     ids = delivery.record_ids
-    if ack is None:
+    refused = _code_refusal(ack, answer) if ack is not None else None
+    if refused is not None:
+        error = f"{where}: {refused}: {_quoted(answer, quote)}"
+        return [Outcome(rid, ok=False, response=answer, error=error) for rid in ids]
+    if ack is None or not ack.id_path:
         return [Outcome(rid, ok=True, response=answer) for rid in ids]
-    if ack.code_path:
-        code = get_path(answer, ack.code_path)
-        if code is MISSING or str(code) not in {str(c) for c in ack.ok_codes}:
-            shown = "no code" if code is MISSING else f"code {code!r}"
-            error = (
-                f"{where}: the answer has {shown} at {ack.code_path!r}, not one of "
-                f"{', '.join(str(c) for c in ack.ok_codes)}: {_quoted(answer, quote)}"
-            )
-            return [Outcome(rid, ok=False, response=answer, error=error) for rid in ids]
-    if not ack.id_path:
-        return [Outcome(rid, ok=True, response=answer) for rid in ids]
-    found = _ids(answer, ack.id_path, len(ids) if isinstance(delivery.body, list) else None)
+    return _by_id(
+        ack.id_path, delivery, answer, f"{where}: the answer does not acknowledge the record", quote
+    )
+
+
+def _by_id(
+    path: str, delivery: Delivery, answer: Any, prefix: str, quote: Callable[[str], str]
+) -> list[Outcome]:
+    """Each record is acknowledged by a non-empty id at ``path`` (its own item for a list body)."""
+    ids = delivery.record_ids
+    listed = isinstance(delivery.body, list)
+    found = _ids(answer, path, len(ids) if listed else None)
     outcomes = []
     for index, rid in enumerate(ids):
-        value = found if not isinstance(delivery.body, list) else _item(found, index)
-        if _is_id(value):
+        if _is_id(_item(found, index) if listed else found):
             outcomes.append(Outcome(rid, ok=True, response=answer))
             continue
-        error = (
-            f"{where}: the answer does not acknowledge the record: no id at {ack.id_path!r}"
-            f"{'' if not isinstance(delivery.body, list) else f' for item {index}'}: {_quoted(answer, quote)}"
-        )
+        item = f" for item {index}" if listed else ""
+        error = f"{prefix}: no id at {path!r}{item}: {_quoted(answer, quote)}"
         outcomes.append(Outcome(rid, ok=False, response=answer, error=error))
     return outcomes
+
+
+def _code_refusal(ack: WriteAck, answer: Any) -> str | None:
+    """Why the business code at ``code_path`` refuses the write, or ``None``."""
+    if not ack.code_path:
+        return None
+    code = get_path(answer, ack.code_path)
+    if code is not MISSING and str(code) in {str(c) for c in ack.ok_codes}:
+        return None
+    shown = "no code" if code is MISSING else f"code {code!r}"
+    return (
+        f"the answer has {shown} at {ack.code_path!r}, not one of {', '.join(str(c) for c in ack.ok_codes)}"
+    )
 
 
 def _ids(answer: Any, path: str, count: int | None) -> Any:
     """The value at ``path``; with ``*``, the list of values under each item (``MISSING`` when
     the list is absent). ``count``: records of a list body, whose ids must form a list that long."""
     head, star, tail = path.partition("*")
-    if not star:
-        value = get_path(answer, path)
-        return value if count is None or (isinstance(value, list) and len(value) == count) else MISSING
-    items = get_path(answer, head.rstrip("."))
-    if not isinstance(items, list) or (count is not None and len(items) != count):
-        return MISSING
-    values = [get_path(item, tail.lstrip(".")) for item in items]
-    return values if count is not None else (values[0] if len(values) == 1 else MISSING)
+    if star:
+        items = get_path(answer, head.rstrip("."))
+        values = [get_path(i, tail.lstrip(".")) for i in items] if isinstance(items, list) else MISSING
+    else:
+        values = get_path(answer, path)
+    if count is not None:
+        return values if isinstance(values, list) and len(values) == count else MISSING
+    if star:  # one record: a list of exactly one item
+        return values[0] if isinstance(values, list) and len(values) == 1 else MISSING
+    return values
 
 
 def _item(values: Any, index: int) -> Any:

@@ -239,20 +239,9 @@ def outcomes(
     """
     result = document.get("Result", {}) if isinstance(document, dict) else {}
     count = len(save.owners)
-    successes: dict[int, dict[str, Any]] = {}
-    for entry in status.get("SuccessEntitys") or []:
-        index = dindex(entry, count)
-        if index is None and count == 1 and isinstance(entry, dict) and "DIndex" not in entry:
-            index = 0  # one Model: an entry without DIndex can only be its own
-        if index is not None:
-            successes[index] = {"Id": entry.get("Id"), "Number": entry.get("Number")}
-    errors: dict[int, list[Any]] = {}
-    loose: list[Any] = []
-    for entry in status.get("Errors") or []:
-        index = dindex(entry, count)
-        (errors.setdefault(index, []) if index is not None else loose).append(entry)
+    errors, loose = _errors(status, count)
     returned = result.get("NeedReturnData") if isinstance(result, dict) else None
-    answer = _Answer(status, successes, errors, loose, returned, quote)
+    answer = _Answer(status, _successes(status, count), errors, loose, returned, quote)
     verdicts: dict[str, Outcome] = {}
     for index, record_ids in enumerate(save.owners):
         outcome = answer.verdict(save, index)
@@ -261,6 +250,28 @@ def outcomes(
             if previous is None or (previous.ok and not outcome.ok):
                 verdicts[rid] = Outcome(rid, outcome.ok, outcome.response, outcome.error, False)
     return list(verdicts.values())
+
+
+def _errors(status: dict[str, Any], count: int) -> tuple[dict[int, list[Any]], list[Any]]:
+    """The answer's ``Errors`` by ``DIndex``, and those without a usable one."""
+    errors: dict[int, list[Any]] = {}
+    loose: list[Any] = []
+    for entry in status.get("Errors") or []:
+        index = dindex(entry, count)
+        (errors.setdefault(index, []) if index is not None else loose).append(entry)
+    return errors, loose
+
+
+def _successes(status: dict[str, Any], count: int) -> dict[int, dict[str, Any]]:
+    """``{DIndex: {"Id", "Number"}}`` of the answer's ``SuccessEntitys``."""
+    successes: dict[int, dict[str, Any]] = {}
+    for entry in status.get("SuccessEntitys") or []:
+        index = dindex(entry, count)
+        if index is None and count == 1 and isinstance(entry, dict) and "DIndex" not in entry:
+            index = 0  # one Model: an entry without DIndex can only be its own
+        if index is not None:
+            successes[index] = {"Id": entry.get("Id"), "Number": entry.get("Number")}
+    return successes
 
 
 @dataclass
