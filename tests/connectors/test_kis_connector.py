@@ -217,7 +217,7 @@ def test_writing_the_same_bill_again_is_idempotent():
     connector = connect(sim)
     deliver(connector, bill("QIN3", material(0).item_id), "io-3")
     [again] = deliver(connector, bill("QIN3", material(0).item_id), "io-3")
-    assert again.ok and again.response["already_exists"] is True
+    assert again.ok and again.unchanged and again.response["already_exists"] is True
     assert len(sim.bills()) == 1
 
 

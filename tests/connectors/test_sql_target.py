@@ -206,24 +206,6 @@ def execute(rows: list[dict[str, Any]], **options: str) -> Delivery:
     )
 
 
-def test_execute_updates_by_key_and_a_miss_is_ok_with_rowcount_zero(db: Db) -> None:
-    db.run(ORDERS_DDL[db.dialect], "INSERT INTO so (so_number, status) VALUES ('SO1', 'OPEN')")
-    rows = [
-        {"main_params": {"SO_NUMBER": "SO1", "SO_STATUS": "CLOSED"}},
-        {"main_params": {"SO_NUMBER": "SO-missing", "SO_STATUS": "CLOSED"}},
-    ]
-    sql = "update so set status=:SO_STATUS where so_number=:SO_NUMBER"
-    outcomes = db.connector.write(execute(rows, main_sql=sql))
-
-    assert [o.ok for o in outcomes] == [True, True]
-    assert outcomes[0].response["rowcount"] == 1
-    assert outcomes[1].response["rowcount"] == 0
-    assert db.rows("SELECT so_number, status FROM so") == [("SO1", "CLOSED")]
-
-    repeat = db.connector.write(execute(rows[:1], main_sql=sql))  # same values again: still matched
-    assert repeat[0].response["rowcount"] == 1
-
-
 def test_execute_runs_extend_sql_in_order_with_last_insert_id(db: Db) -> None:
     db.run(ORDERS_DDL[db.dialect], LINES_DDL)
     returning = " RETURNING id" if db.dialect == "postgresql" else ""

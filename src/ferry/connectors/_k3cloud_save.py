@@ -24,16 +24,22 @@ one record per Model for ``batchArraySave``; every record of the delivery when o
 carries them all (``merge``). A record whose Model has an error is ``ok=False`` with
 ``FieldName: Message`` and ``retriable=False``; one with a success entity is ok with
 ``{"Id", "Number"}`` (plus ``NeedReturnData`` when the answer has it). Errors
-without a usable ``DIndex`` apply to every Model that did not succeed.
+without a usable ``DIndex`` apply to every Model that did not succeed. A Model the answer
+neither fails nor lists in ``SuccessEntitys`` was not acknowledged, even when ``IsSuccess`` is
+true: its records are ``ok=False`` quoting the answer, and climb the retry ladder (a save that
+did land is found again by ``MatchField`` on the retry). A one-Model call also accepts a success
+entry without ``DIndex``; the top-level ``Id``/``Number`` alone do not acknowledge.
 
 ``distributionOrg`` is allocated after the save: :mod:`ferry.connectors._k3cloud_allocate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ferry.connectors._k3cloud_status import dindex, error_text, is_success, msg_code
 from ferry.connectors.base import Delivery, Outcome
@@ -224,25 +230,21 @@ def build_call(delivery: Delivery, *, where: str) -> SaveCall:
     )
 
 
-def outcomes(save: SaveCall, document: Any, status: dict[str, Any]) -> list[Outcome]:
-    """One outcome per record from a Save/BatchSave/Submit/Audit answer (module docstring)."""
+def outcomes(
+    save: SaveCall, document: Any, status: dict[str, Any], quote: Callable[[str], str] = repr
+) -> list[Outcome]:
+    """One outcome per record from a Save/BatchSave/Submit/Audit answer (module docstring).
+
+    ``quote`` renders the answer for an error message (the client's redacting, truncating quote).
+    """
     result = document.get("Result", {}) if isinstance(document, dict) else {}
     count = len(save.owners)
-    successes: dict[int, dict[str, Any]] = {}
-    for entry in status.get("SuccessEntitys") or []:
-        index = dindex(entry, count)
-        if index is not None:
-            successes[index] = {"Id": entry.get("Id"), "Number": entry.get("Number")}
-    errors: dict[int, list[Any]] = {}
-    loose: list[Any] = []
-    for entry in status.get("Errors") or []:
-        index = dindex(entry, count)
-        (errors.setdefault(index, []) if index is not None else loose).append(entry)
+    errors, loose = _errors(status, count)
     returned = result.get("NeedReturnData") if isinstance(result, dict) else None
-    overall_ok = is_success(status)
+    answer = _Answer(status, _successes(status, count), errors, loose, returned, quote)
     verdicts: dict[str, Outcome] = {}
     for index, record_ids in enumerate(save.owners):
-        outcome = _verdict(save, index, successes, errors, loose, result, returned, overall_ok, status)
+        outcome = answer.verdict(save, index)
         for rid in record_ids:
             previous = verdicts.get(rid)
             if previous is None or (previous.ok and not outcome.ok):
@@ -250,28 +252,57 @@ def outcomes(save: SaveCall, document: Any, status: dict[str, Any]) -> list[Outc
     return list(verdicts.values())
 
 
-def _verdict(
-    save: SaveCall,
-    index: int,
-    successes: dict[int, dict[str, Any]],
-    errors: dict[int, list[Any]],
-    loose: list[Any],
-    result: Any,
-    returned: Any,
-    overall_ok: bool,
-    status: dict[str, Any],
-) -> Outcome:
-    mine = errors.get(index, [])
-    if mine or (loose and index not in successes):
-        text = error_text(mine + loose)
-        return Outcome("", False, {"MsgCode": msg_code(status), "Errors": mine + loose}, text, False)
-    if index in successes or overall_ok:
-        response = successes.get(index)
-        if response is None and isinstance(result, dict):
-            response = {"Id": result.get("Id"), "Number": result.get("Number")}
-        response = dict(response or {})
-        if isinstance(returned, list) and len(returned) == len(save.owners) and returned[index]:
-            response["NeedReturnData"] = returned[index]
-        return Outcome("", True, response, None, False)
-    text = f"MsgCode {msg_code(status)}: {save.operation} reported no result for Model[{index}]"
-    return Outcome("", False, {"MsgCode": msg_code(status)}, text, False)
+def _errors(status: dict[str, Any], count: int) -> tuple[dict[int, list[Any]], list[Any]]:
+    """The answer's ``Errors`` by ``DIndex``, and those without a usable one."""
+    errors: dict[int, list[Any]] = {}
+    loose: list[Any] = []
+    for entry in status.get("Errors") or []:
+        index = dindex(entry, count)
+        (errors.setdefault(index, []) if index is not None else loose).append(entry)
+    return errors, loose
+
+
+def _successes(status: dict[str, Any], count: int) -> dict[int, dict[str, Any]]:
+    """``{DIndex: {"Id", "Number"}}`` of the answer's ``SuccessEntitys``."""
+    successes: dict[int, dict[str, Any]] = {}
+    for entry in status.get("SuccessEntitys") or []:
+        index = dindex(entry, count)
+        if index is None and count == 1 and isinstance(entry, dict) and "DIndex" not in entry:
+            index = 0  # one Model: an entry without DIndex can only be its own
+        if index is not None:
+            successes[index] = {"Id": entry.get("Id"), "Number": entry.get("Number")}
+    return successes
+
+
+@dataclass
+class _Answer:
+    """A save-like answer, indexed by ``DIndex``."""
+
+    status: dict[str, Any]
+    successes: dict[int, dict[str, Any]]
+    errors: dict[int, list[Any]]
+    loose: list[Any]
+    returned: Any
+    quote: Callable[[str], str]
+
+    def verdict(self, save: SaveCall, index: int) -> Outcome:
+        """Model ``index``: failed by its errors, acknowledged by its success entry, else not
+        acknowledged (an error quoting the answer, whatever ``IsSuccess`` says)."""
+        mine = self.errors.get(index, [])
+        code = msg_code(self.status)
+        if mine or (self.loose and index not in self.successes):
+            text = error_text(mine + self.loose)
+            return Outcome("", False, {"MsgCode": code, "Errors": mine + self.loose}, text, False)
+        if index in self.successes:
+            response = dict(self.successes[index])
+            returned = self.returned
+            if isinstance(returned, list) and len(returned) == len(save.owners) and returned[index]:
+                response["NeedReturnData"] = returned[index]
+            return Outcome("", True, response, None, False)
+        answer = orjson.dumps(self.status, default=str).decode()
+        text = (
+            f"MsgCode {code}: the {save.operation} answer does not acknowledge Model[{index}] "
+            f"(no SuccessEntitys entry with DIndex {index}, IsSuccess {is_success(self.status)}): "
+            f"{self.quote(answer)}"
+        )
+        return Outcome("", False, {"MsgCode": code, "IsSuccess": is_success(self.status)}, text, False)

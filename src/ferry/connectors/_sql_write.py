@@ -1,5 +1,6 @@
-"""SQL target writes: ``execute`` (one statement chain per record) and ``batchexecute``
-(multi-row INSERT/REPLACE, ``limit`` rows per statement, bad rows isolated)."""
+"""SQL target writes: ``execute`` (one statement chain per record, an UPDATE/DELETE that matches
+no row is not delivered) and ``batchexecute`` (multi-row INSERT/REPLACE, ``limit`` rows per
+statement, bad rows isolated). What each write acknowledges: :mod:`ferry.connectors._sql_ack`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
+from ferry.connectors._sql_ack import (
+    MainStatement,
+    acknowledge,
+    main_statement,
+    matched_changed,
+    no_match_reason,
+)
 from ferry.connectors._sql_batch import InsertTemplate, adapt_params, parse_insert, row_tuples
 from ferry.connectors._sql_literal import MAX_STATEMENT_CHARS, row_renderer
 from ferry.connectors.base import Delivery, Outcome
@@ -72,12 +80,24 @@ def write_execute(
     Parameters come from ``row["main_params"]`` (or the row itself when absent); extend
     statement *N* also sees ``row["extend_params_N"]`` and ``lastInsertId`` (the main
     statement's ``lastrowid``, or the first column it RETURNs). A failing record is rolled back
-    and reported ``ok=False`` with the database message; the others commit. An UPDATE that
-    matches no row is ``ok=True`` with ``rowcount`` 0.
+    and reported ``ok=False`` with the database message; the others commit.
+
+    An ``UPDATE``/``DELETE`` main statement that matches no row delivered nothing: with
+    ``delivery.on_no_match`` ``error`` the record's transaction is rolled back (its extend
+    statements never run) and it is ``ok=False`` with a reason naming the table and the key
+    values, so it climbs the retry ladder; with ``ok`` it commits as before and is ``ok=True,
+    unchanged=True``. A write the database reports as changing nothing (an ``UPDATE`` of
+    identical values on MySQL/MariaDB, an insert whose row was already there) is ``ok=True,
+    unchanged=True``. See :mod:`ferry.connectors._sql_ack`.
     """
-    main = text(_require_sql(delivery.options, delivery.api))
-    sqlite = engine.dialect.name == "sqlite"
-    extends = _extend_statements(delivery.options)
+    main_sql = _require_sql(delivery.options, delivery.api)
+    step = _RecordWrite(
+        main=text(main_sql),
+        statement=main_statement(main_sql, engine.dialect.name),
+        extends=_extend_statements(delivery.options),
+        sqlite=engine.dialect.name == "sqlite",
+        accept_no_match=delivery.on_no_match == "ok",
+    )
     outcomes: list[Outcome] = []
     with connect_translated(engine, translate) as conn:
         for record_id, row in zip(delivery.record_ids, rows, strict=True):
@@ -91,21 +111,40 @@ def write_execute(
                 )
                 continue
             try:
-                with conn.begin():
-                    result = conn.execute(main, adapt_params(params, sqlite=sqlite))
-                    rowcount = result.rowcount
-                    last_id = _last_insert_id(result)
-                    for number, statement in extends:
-                        extra = row.get(f"extend_params_{number}") or {}
-                        merged = {**params, **extra, "lastInsertId": last_id}
-                        conn.execute(statement, adapt_params(merged, sqlite=sqlite))
+                outcomes.append(step.run(conn, record_id, row, params))
             except _SQL_ERRORS as exc:
                 outcomes.append(Outcome(record_id, ok=False, error=translate(exc)))
-                continue
-            outcomes.append(
-                Outcome(record_id, ok=True, response={"rowcount": rowcount, "lastInsertId": last_id})
-            )
     return outcomes
+
+
+@dataclass(frozen=True)
+class _RecordWrite:
+    """One record's ``execute`` transaction: the main statement, judged, then the extends."""
+
+    main: Any
+    statement: MainStatement
+    extends: list[tuple[int, Any]]
+    sqlite: bool
+    accept_no_match: bool
+
+    def run(
+        self, conn: Connection, record_id: str, row: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> Outcome:
+        """Write one record in its own transaction; database errors propagate (rolled back)."""
+        with conn.begin() as transaction:
+            result = conn.execute(self.main, adapt_params(params, sqlite=self.sqlite))
+            ack = acknowledge(self.statement, result.rowcount, matched_changed(conn))
+            last_id = _last_insert_id(result)
+            if ack.no_match and not self.accept_no_match:
+                transaction.rollback()
+                reason = no_match_reason(self.statement, params)
+                return Outcome(record_id, ok=False, response=ack.response(None), error=reason, retriable=True)
+            for number, statement in self.extends:
+                extra = row.get(f"extend_params_{number}") or {}
+                merged = {**params, **extra, "lastInsertId": last_id}
+                conn.execute(statement, adapt_params(merged, sqlite=self.sqlite))
+        unchanged = ack.unchanged or ack.no_match
+        return Outcome(record_id, ok=True, response=ack.response(last_id), unchanged=unchanged)
 
 
 @contextmanager
@@ -244,6 +283,19 @@ def write_batchexecute(
     only the bad rows fail (their outcome quotes the database error). Config errors raise
     ``ConfigError``; connection-level errors raise ``RetriableError`` (chunks already
     committed stay committed -- the statement is an upsert, so the retry is harmless).
+
+    What Ferry can know per row: a multi-row statement reports one ``rowcount`` for all its rows,
+    so a committed statement acknowledges each of its rows, and each gets the statement's
+    ``{"rows": n, "rowcount": r}`` as its response. The count reads: a plain ``INSERT`` counts the
+    rows inserted; ``REPLACE`` 1 per row inserted and 2 per row replaced (MariaDB: 1 when the old
+    row was identical); ``ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB, which Ferry reads without
+    ``CLIENT_FOUND_ROWS``) 1 per insert, 2 per update, 0 per row already identical;
+    ``ON CONFLICT DO UPDATE`` 1 per row; ``INSERT IGNORE`` / ``ON CONFLICT DO NOTHING`` the rows
+    inserted. When a statement reports 0, every one of its rows was already there as written:
+    each is delivered and ``unchanged``. When it reports more, Ferry cannot tell which of its
+    rows were unchanged, and counts each as delivered. A row written alone (after a data error
+    in its statement, or with ``limit`` 1) is judged exactly. An insert never "matches no row",
+    so ``on_no_match`` does not apply.
     """
     template = _parse(_require_sql(delivery.options, delivery.api))
     limit = _limit(delivery.options)
@@ -274,7 +326,7 @@ def write_batchexecute(
                 continue
             response = {"rows": len(values), "rowcount": rowcount}
             for index in where:
-                outcomes[index] = Outcome(ids[index], True, response)
+                outcomes[index] = Outcome(ids[index], True, response, unchanged=rowcount == 0)
     return cast(list[Outcome], outcomes)  # every slot is filled: mapped, written or failed
 
 
@@ -294,4 +346,5 @@ def _row_by_row(
         except _SQL_ERRORS as exc:
             outcomes[index] = Outcome(ids[index], ok=False, error=translate(exc))
             continue
-        outcomes[index] = Outcome(ids[index], ok=True, response={"rows": 1, "rowcount": rowcount})
+        response = {"rows": 1, "rowcount": rowcount}
+        outcomes[index] = Outcome(ids[index], ok=True, response=response, unchanged=rowcount == 0)

@@ -9,6 +9,11 @@ Connectors translate every foreign error at the boundary onto :mod:`ferry.errors
 bad credentials -> ``ConfigError``; expired session -> ``AuthExpiredError``; throttling ->
 ``ThrottledError``; 5xx/timeouts -> ``RetriableError``; a record the target rejects ->
 an ``Outcome`` with ``ok=False`` (never an exception that would sink the whole batch).
+
+A record is delivered only when the target acknowledges it: a write whose answer does not name
+the record (a save without its success entry, a create without the id the API promises, an
+``UPDATE`` that matched no row) is ``ok=False`` quoting the answer, and climbs the retry ladder.
+A write the target acknowledges without changing anything is ``ok=True, unchanged=True``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "Delivery",
@@ -91,6 +96,10 @@ class Delivery:
     """The rendered ``otherRequest`` (e.g. ``main_sql``, ``limit``, ``FormId``)."""
     rows: list[Any] = field(default_factory=list)
     """Per-record payloads, in ``record_ids`` order (what the body was packed from)."""
+    on_no_match: Literal["error", "ok"] = "error"
+    """The scheme's ``settings.on_no_match``: a write whose key matched no row in the target (a SQL
+    ``UPDATE`` or ``DELETE`` that found nothing) is an error that waits on the retry ladder
+    (``error``), or acknowledged as it is and counted unchanged (``ok``)."""
 
 
 @dataclass(slots=True)

@@ -15,6 +15,10 @@ invalid JSON, missing       ``RetriableError`` quoting the start of the body
 other 4xx                   source: ``ConfigError``; target: ``Outcome(ok=False)`` per record
 ==========================  ========================================================
 
+As a target, a 2xx answer acknowledges every record of the call, unless the connection's
+``write_ack`` names what the answer must hold (a success code, the id of each record): then a
+record the answer does not acknowledge is ``Outcome(ok=False)`` quoting the answer.
+
 Messages quote at most 300 characters of the response and never a credential.
 """
 
@@ -31,6 +35,7 @@ import httpx
 import orjson
 
 from ferry.connectors._dotted import MISSING, get_path
+from ferry.connectors._http_ack import acknowledged
 from ferry.connectors._http_paging import effective_page_size, next_state, paging_params
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import HttpConnection
@@ -214,9 +219,11 @@ class HttpConnector:
     def write(self, delivery: Delivery) -> Sequence[Outcome]:
         """POST (or PUT/PATCH per ``delivery.method``) ``delivery.body`` as JSON to ``delivery.api``.
 
-        2xx: every record ok, with the parsed response. Other 4xx (not 401/403/408/429): every
-        record ``ok=False`` with the status and response text. Everything else raises as in
-        :meth:`fetch`.
+        2xx: every record ok, with the parsed response, unless the connection's ``write_ack``
+        asks more of the answer (a success code, the id the API promises; see
+        :mod:`ferry.connectors._http_ack`): a record it does not acknowledge is ``ok=False``
+        quoting the answer. Other 4xx (not 401/403/408/429): every record ``ok=False`` with the
+        status and response text. Everything else raises as in :meth:`fetch`.
         """
         verb = delivery.method.upper() if delivery.method.upper() in ("PUT", "PATCH") else "POST"
         where = f"{self._label}: {verb} {delivery.api}"
@@ -233,7 +240,7 @@ class HttpConnector:
                 body: Any = orjson.loads(response.content) if response.content else None
             except orjson.JSONDecodeError:
                 body = response.text[:_QUOTE_LIMIT]
-            return [Outcome(record_id=rid, ok=True, response=body) for rid in delivery.record_ids]
+            return acknowledged(self.spec.write_ack, delivery, body, f"{where}: HTTP {status}", self._quote)
         if 400 <= status < 500 and status not in (401, 403, 408, 429):
             error = f"HTTP {status}: {self._quote(response.text)}"
             return [Outcome(record_id=rid, ok=False, error=error) for rid in delivery.record_ids]

@@ -33,7 +33,9 @@ later. A ``TopRowCount`` > 0 is passed on as the vendor's absolute end row. An e
 says (14 throttled, 4/6 retriable).
 
 **Target** ``write``: :mod:`ferry.connectors._k3cloud_save` (operations, options, per-record
-outcomes by ``DIndex``, ``distributionOrg`` allocated with a following ``Allocate`` call).
+outcomes by ``DIndex``, ``distributionOrg`` allocated with a following ``Allocate`` call). A
+record is delivered only when ``SuccessEntitys`` holds its Model's ``DIndex``; an answer that
+leaves it out is an error quoting the answer, even with ``IsSuccess`` true.
 
 **Limits**: no window limit; page size at most 2000 (the official documentation's maximum;
 one source says 10000, but a server that silently caps at 2000 would make a larger ``Limit``
@@ -218,7 +220,7 @@ class K3CloudConnector(VendorSource):
                 f"{self.client.quote(str(document))}"
             )
         raise_for_call_status(self.client, api, status)
-        results = outcomes(save, document, status)
+        results = outcomes(save, document, status, self.client.quote)
         allocation = allocation_body(save, results)
         if allocation is not None:
             self._allocate(save, results, *allocation)

@@ -20,12 +20,14 @@ As a **target** it creates bills, e.g. ``/koas/app007104/api/miscellaneousreceip
 ``Delivery.body`` is one bill (operation none), either already in the API's
 ``{"Object": {"Head": ..., "Entry": [...]}}`` shape or flat as the seed's metadata writes it
 (every field but ``Entry`` goes to ``Head``). A list body holds one bill per record. Each bill
-is one call and gets one :class:`Outcome`: errcode 0 is ``ok`` (``response`` = ``{FID,
-FBillNo}``); a rejected bill (10201, 20001, ...) is ``ok=False`` quoting the vendor's text.
-A bill the gateway reports as existing already (``单据编号[...]已存在``) counts as written:
-the create call cannot update, and the earlier write was this record's (a retry after a lost
-answer), so treating it as success keeps delivery idempotent; a bill changed since its first
-write is therefore not updated in KIS.
+is one call and gets one :class:`Outcome`: errcode 0 with the new bill's id is ``ok``
+(``response`` = ``{FID, FBillNo}``); errcode 0 *without* ``data.FID`` did not acknowledge the
+bill and is ``ok=False`` quoting the answer (it climbs the retry ladder); a rejected bill
+(10201, 20001, ...) is ``ok=False`` quoting the vendor's text. A bill the gateway reports as
+existing already (``单据编号[...]已存在``) counts as written and unchanged: the create call
+cannot update, and the earlier write was this record's (a retry after a lost answer), so
+treating it as success keeps delivery idempotent; a bill changed since its first write is
+therefore not updated in KIS.
 
 Login, signing and expiry are in :mod:`ferry.connectors._kis_session`. No window or rate
 limit is documented; page size at most 100 [GUESS].
@@ -34,12 +36,14 @@ limit is documented; page size at most 100 [GUESS].
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import httpx
+import orjson
 from pydantic import Field, SecretStr
 
-from ferry.connectors._kis_session import KisSession
+from ferry.connectors._kis_session import Answer, KisSession
 from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.errors import ConfigError, RetriableError
@@ -128,7 +132,7 @@ class KisConnector(VendorSource):
             return []
         if isinstance(delivery.body, Mapping):
             outcome = self._create(path, delivery.body, ids[0])
-            return [Outcome(rid, outcome.ok, outcome.response, outcome.error) for rid in ids]
+            return [replace(outcome, record_id=rid) for rid in ids]
         bodies = delivery.body if isinstance(delivery.body, list) else None
         if bodies is None or len(bodies) != len(ids) or not all(isinstance(b, Mapping) for b in bodies):
             raise ConfigError(
@@ -141,13 +145,27 @@ class KisConnector(VendorSource):
     def _create(self, path: str, body: Mapping[str, Any], record_id: str) -> Outcome:
         answer = self.session.call(path, bill_payload(body))
         if answer.errcode == 0:
-            return Outcome(record_id, ok=True, response=answer.data)
+            return self._created(path, answer, record_id)
         text = self.client.vendor_text(answer.errcode, answer.description)
         if DUPLICATE_MARK in answer.description:
             head = bill_payload(body)["Object"].get("Head") or {}
             response = {"FBillNo": head.get("FBillNo"), "already_exists": True, "description": text}
-            return Outcome(record_id, ok=True, response=response)
+            return Outcome(record_id, ok=True, response=response, unchanged=True)
         return Outcome(record_id, ok=False, error=f"{self.client.where(path)}: {text}")
+
+    def _created(self, path: str, answer: Answer, record_id: str) -> Outcome:
+        """errcode 0 acknowledges the bill only with its id: ``data.FID`` (vendor-apis §2.5)."""
+        data = answer.data
+        if isinstance(data, Mapping) and data.get("FID") not in (None, "", 0, "0"):
+            return Outcome(record_id, ok=True, response=data)
+        envelope = {"errcode": answer.errcode, "description": answer.description, "data": data}
+        quoted = self.client.quote(orjson.dumps(envelope, default=str).decode())
+        return Outcome(
+            record_id,
+            ok=False,
+            response=data,
+            error=f"{self.client.where(path)}: errcode 0 but the answer has no bill id (data.FID): {quoted}",
+        )
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -50,6 +50,7 @@ __all__ = [
     "LedgerConnection",
     "Paging",
     "SqlConnection",
+    "WriteAck",
     "expand_env",
     "mask_url",
 ]
@@ -284,6 +285,48 @@ class LastPage(BaseModel):
         return self
 
 
+_OK_CODES: tuple[int | str, ...] = (0, 200)
+
+
+class WriteAck(BaseModel):
+    """What a 2xx answer to a target write must hold to acknowledge its records.
+
+    ``code_path`` checks a business status code (many APIs answer HTTP 200 with
+    ``{"code": 500, "message": ...}``); ``id_path`` asks for the id the API promises for what it
+    wrote. ``*`` in ``id_path`` stands for every item of a list (``data.list.*.id``): a list body
+    (operation ``batchArraySave``) needs one id per record, in order.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code_path: str | None = Field(
+        None,
+        description=(
+            "Dotted path of the answer's business status code, e.g. code; a code not in ok_codes "
+            "fails every record of the call, quoting the answer."
+        ),
+    )
+    ok_codes: list[int | str] = Field(
+        default_factory=lambda: list(_OK_CODES),
+        description="Codes at code_path that mean success (compared as text).",
+    )
+    id_path: str | None = Field(
+        None,
+        description=(
+            "Dotted path of the id the API returns for what it wrote, e.g. data.id, or data.list.*.id "
+            "for one id per record of a list body; a record without a non-empty id there is an error "
+            "quoting the answer."
+        ),
+    )
+
+    @field_validator("id_path")
+    @classmethod
+    def _one_star(cls, value: str | None) -> str | None:
+        if value is not None and value.split(".").count("*") > 1:
+            raise ValueError("id_path may hold one * (every item of a list), e.g. data.list.*.id")
+        return value
+
+
 class HttpConnection(ConnectionSpec):
     """A generic JSON-over-HTTP API."""
 
@@ -303,6 +346,13 @@ class HttpConnection(ConnectionSpec):
         None, description="Longest time window one query may span."
     )
     rate_per_second: PositiveFloat | None = Field(None, description="Sustained request budget.")
+    write_ack: WriteAck | None = Field(
+        None,
+        description=(
+            "Target only: what a 2xx answer must hold to acknowledge the records it wrote (a status code, "
+            "the id the API promises). Unset: a 2xx answer acknowledges every record of the call."
+        ),
+    )
 
     source_impl: ClassVar[str | None] = "ferry.connectors.http:HttpConnector"
     target_impl: ClassVar[str | None] = "ferry.connectors.http:HttpConnector"

@@ -13,16 +13,29 @@ As a **target**, ``write`` understands two APIs (QEasy's MySQL adapters):
          "otherRequest": [{"field": "main_sql",
              "value": "update mt_so_head set SO_STATUS=:SO_STATUS where SO_NUMBER=:SO_NUMBER"}]}
 
-    The response recorded per record is ``{"rowcount": n, "lastInsertId": id}``. An UPDATE that
-    matches no row is *not* an error: ``ok=True`` with ``rowcount`` 0 (the engine or an alert
-    rule may flag it). On PostgreSQL write ``INSERT ... RETURNING id`` to get ``lastInsertId``.
+    The response recorded per record is ``{"rowcount": n, "lastInsertId": id}`` (plus
+    ``"matched": m`` after an UPDATE on MySQL/MariaDB). On PostgreSQL write
+    ``INSERT ... RETURNING id`` to get ``lastInsertId``.
+
+    An UPDATE or DELETE that matches no row delivered nothing: the record is ``ok=False`` with
+    ``UPDATE ty_mes.mt_so_head matched no row (SO_NUMBER='SO00042')``, its transaction rolled
+    back, and it climbs the retry ladder (the row often appears later in the target); the
+    scheme's ``settings.on_no_match: ok`` accepts it instead. A row that exists with identical
+    values is matched, not missing: delivered and ``unchanged`` where the database tells
+    (MySQL/MariaDB through PyMySQL, connected without ``CLIENT_FOUND_ROWS``); PostgreSQL and
+    SQLite count it as matched. An insert the database reports as writing nothing (``ON
+    DUPLICATE KEY UPDATE`` with identical values, ``INSERT IGNORE``, ``ON CONFLICT DO
+    NOTHING``) is delivered and ``unchanged``.
 
 ``batchexecute``
     ``main_sql`` is ``INSERT|REPLACE INTO t (c1, c2, ...) VALUES`` plus an optional tail
     (``ON DUPLICATE KEY UPDATE ...``; ``ON CONFLICT (k) DO UPDATE SET ...`` on PostgreSQL and
     SQLite). The record payloads' fields (the scheme's ``request``, in order) map to the
     columns by position; ``limit`` rows (default 1000) per statement and transaction. A
-    statement failing on bad data is retried row by row so only the bad rows fail.
+    statement failing on bad data is retried row by row so only the bad rows fail. A statement
+    reports one count for all its rows: when it commits, each of its rows is delivered with the
+    statement's ``{"rows": n, "rowcount": r}``; when ``r`` is 0 (every row already there as
+    written) each is also ``unchanged`` (:func:`~ferry.connectors._sql_write.write_batchexecute`).
 
 Values: dicts and lists are written as JSON text; everything else is passed to the driver.
 
@@ -43,6 +56,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, StatementError
 
+from ferry.connectors._sql_ack import count_changed_rows
 from ferry.connectors._sql_batch import adapt_params
 from ferry.connectors._sql_errors import translate
 from ferry.connectors._sql_read import json_friendly, paged_sql
@@ -92,6 +106,7 @@ class SqlConnector:
             for secret in self._secrets:
                 message = message.replace(secret, "***")
             raise ConfigError(f"{self._label}: invalid database URL: {message}") from None
+        count_changed_rows(self.engine)
         if spec.sqlite_attach:
             attach = dict(spec.sqlite_attach)
 

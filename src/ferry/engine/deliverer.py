@@ -222,6 +222,7 @@ class Deliverer:
             batch.items,
             self.options(now),
             whole_batch=self.whole_batch,
+            on_no_match=self.scheme.settings.on_no_match,
         )
         fatal: Exception | None = None
         for i, delivery in enumerate(deliveries):

@@ -92,5 +92,6 @@ def preview(
         batch.items,
         deliverer.options(at),
         whole_batch=deliverer.whole_batch,
+        on_no_match=scheme.settings.on_no_match,
     )
     return PreviewResult(window, request, batch.items, deliveries, batch.failures, counts)

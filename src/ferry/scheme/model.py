@@ -188,6 +188,15 @@ class SchemeSettings(_Strict):
         False,
         description="QEasy compatibility: a failing _function yields its text instead of a record error.",
     )
+    on_no_match: Literal["error", "ok"] = Field(
+        "error",
+        description=(
+            "A SQL execute target whose UPDATE or DELETE matches no row: error (the record waits on the "
+            "retry ladder, since the row often appears later in the target, and is dead after the last "
+            "rung; the reason names the table and the key values) or ok (accept it as delivered and "
+            "counted unchanged, the behaviour before this setting; the extend_sql statements still run)."
+        ),
+    )
 
     @field_validator("retry", mode="before")
     @classmethod

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ferry.connectors.base import Delivery
 from ferry.scheme.metadata import OperationSpec
@@ -30,11 +30,29 @@ def pack(
     options: dict[str, Any],
     *,
     whole_batch: bool = False,
+    on_no_match: Literal["error", "ok"] = "error",
 ) -> list[Delivery]:
-    """Pack ``(record_id, payload)`` pairs into deliveries, preserving record order."""
+    """Pack ``(record_id, payload)`` pairs into deliveries, preserving record order.
+
+    ``on_no_match`` (the scheme's ``settings.on_no_match``) is carried on every delivery.
+    """
     if not items:
         return []
     op = operation or OperationSpec()
+    deliveries = _pack(op, api, method, items, options, whole_batch)
+    for delivery in deliveries:
+        delivery.on_no_match = on_no_match
+    return deliveries
+
+
+def _pack(
+    op: OperationSpec,
+    api: str,
+    method: str,
+    items: Sequence[tuple[str, dict[str, Any]]],
+    options: dict[str, Any],
+    whole_batch: bool,
+) -> list[Delivery]:
     if whole_batch:
         return [_delivery(api, method, items, options, [p for _, p in items])]
     if op.method == "batchArraySave":
