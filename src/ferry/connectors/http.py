@@ -15,7 +15,10 @@ invalid JSON, missing       ``RetriableError`` quoting the start of the body
 other 4xx                   source: ``ConfigError``; target: ``Outcome(ok=False)`` per record
 ==========================  ========================================================
 
-Messages quote at most 300 characters of the response and never a credential.
+Messages quote at most 300 characters of the response and never a credential. Redirects are
+followed on the connection's own host only; a redirect to another host fails the call with a
+``ConfigError`` naming both hosts, so no credential header or query token leaves the configured
+host (:mod:`ferry.connectors._http_client`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from typing import Any, NoReturn
 import httpx
 import orjson
 
+from ferry._redact import redact
 from ferry.connectors._dotted import MISSING, get_path
+from ferry.connectors._http_client import open_client
 from ferry.connectors._http_paging import effective_page_size, next_state, paging_params
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import HttpConnection
@@ -95,7 +100,8 @@ class HttpConnector:
         )
         self._label = spec.label()
         self._secrets = spec.secret_values()
-        headers = {"Accept": "application/json", **spec.headers}
+        headers = {"Accept": "application/json"}
+        headers |= {name: value.get_secret_value() for name, value in spec.headers.items()}
         self._auth_params: dict[str, str] = {}
         auth = spec.auth
         if auth is not None:
@@ -106,12 +112,8 @@ class HttpConnector:
                 headers[auth.name] = secret
             else:
                 self._auth_params[auth.name] = secret
-        self._client = httpx.Client(
-            base_url=spec.base_url,
-            headers=headers,
-            timeout=spec.timeout,
-            transport=transport,
-            follow_redirects=True,
+        self._client = open_client(
+            self._label, base_url=spec.base_url, headers=headers, timeout=spec.timeout, transport=transport
         )
 
     # -- source ---------------------------------------------------------------------------
@@ -201,9 +203,7 @@ class HttpConnector:
         raise ConfigError(f"{where}: HTTP {status}, request rejected: {text}")
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets)
 
     def _quote(self, text: str) -> str:
         text = self._redact(text)
