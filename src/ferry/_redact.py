@@ -59,26 +59,32 @@ _QUERY_SECRET = re.compile(
 
 _lock = threading.Lock()
 _known: frozenset[str] = frozenset()
+_known_names: frozenset[str] = frozenset()
 
 
-def remember_secrets(values: Iterable[str]) -> None:
-    """Add ``values`` to the secrets :func:`redact` masks in this process from now on.
+def remember_secrets(values: Iterable[str], *, names: Iterable[str] = ()) -> None:
+    """Add ``values`` to the secrets :func:`redact` masks in this process from now on, and
+    ``names`` to the credential names (header and query parameter names, case-insensitive)
+    whose value is masked whatever its length, wherever text shows it as ``name: value``,
+    ``name=value`` or ``"name": "value"`` (a server echoing the request's headers).
 
     Called where configuration is loaded (connections, alert channels); empty values are ignored.
     """
-    global _known
+    global _known, _known_names
     new = {str(v) for v in values if v}
-    if new <= _known:
+    new_names = {str(n).lower() for n in names if n}
+    if new <= _known and new_names <= _known_names:
         return
     with _lock:
         _known = _known | new
+        _known_names = _known_names | new_names
 
 
 def forget_secrets() -> None:
-    """Forget every remembered secret (tests start each case from an empty set)."""
-    global _known
+    """Forget every remembered secret and name (tests start each case from an empty set)."""
+    global _known, _known_names
     with _lock:
-        _known = frozenset()
+        _known = _known_names = frozenset()
 
 
 def known_secrets() -> frozenset[str]:
@@ -198,13 +204,38 @@ def _mask_candidate(match: re.Match[str]) -> str:
     return _mask_password(url) + text[len(url) :]
 
 
-def redact(text: str, secrets: Iterable[str] = (), *, min_length: int = MIN_SECRET) -> str:
-    """``text`` with every remembered secret, every value of ``secrets`` (each of at least
-    ``min_length`` characters, in every form of :func:`secret_forms`), URL passwords and
-    secret-looking query values replaced by ``***``."""
+@lru_cache(maxsize=32)
+def _name_pattern(names: frozenset[str]) -> re.Pattern[str] | None:
+    """``name: value``, ``name=value``, ``"name": "value"`` and ``'name': 'value'`` for each name."""
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(
+        rf"""(?P<key>(?<![\w-])(?P<q>["']?)(?:{alternatives})(?P=q)\s*[:=]\s*)"""
+        r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^\s&,;"'<>}\]]+)""",
+        re.IGNORECASE,
+    )
+
+
+def _mask_named(match: re.Match[str]) -> str:
+    value = match.group(0)[len(match.group("key")) :]
+    quote_char = value[0] if value[0] in "\"'" else ""
+    return f"{match.group('key')}{quote_char}{MASK}{quote_char}"
+
+
+def redact(
+    text: str, secrets: Iterable[str] = (), *, names: Iterable[str] = (), min_length: int = MIN_SECRET
+) -> str:
+    """``text`` with every remembered secret and every value of ``secrets`` (each of at least
+    ``min_length`` characters, in every form of :func:`secret_forms`), the value of every
+    remembered credential name and of ``names``, URL passwords and secret-looking query values
+    replaced by ``***``."""
     pattern = _pattern(_known | frozenset(s for s in secrets if s), min_length)
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    named = _name_pattern(_known_names | frozenset(str(n).lower() for n in names if n))
+    if named is not None:
+        text = named.sub(_mask_named, text)
     if "://" in text:
         text = _URL.sub(_mask_candidate, text)
     if "=" in text:

@@ -100,6 +100,7 @@ class HttpConnector:
         )
         self._label = spec.label()
         self._secrets = spec.secret_values()
+        self._secret_names = spec.secret_names()
         headers = {"Accept": "application/json"}
         headers |= {name: value.get_secret_value() for name, value in spec.headers.items()}
         self._auth_params: dict[str, str] = {}
@@ -203,7 +204,7 @@ class HttpConnector:
         raise ConfigError(f"{where}: HTTP {status}, request rejected: {text}")
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
+        return redact(text, self._secrets, names=self._secret_names)
 
     def _quote(self, text: str) -> str:
         text = self._redact(text)

@@ -117,7 +117,7 @@ def parse_connection(
         hidden = {re.split(r"[.\[]", field, maxsplit=1)[0] for field, _ in from_env}
         raise ConfigError(_format_validation_error(exc, path=path, cls=cls, hidden=hidden)) from None
     spec.keep_env_values(value for _, value in from_env)
-    remember_secrets(spec.secret_values())
+    remember_secrets(spec.secret_values(), names=spec.secret_names())
     return spec
 
 

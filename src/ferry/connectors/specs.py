@@ -165,6 +165,11 @@ class ConnectionSpec(BaseModel):
         found += [v for v in self._from_env if v]
         return list(dict.fromkeys(found))
 
+    def secret_names(self) -> list[str]:
+        """Header and query parameter names whose values are credentials (masked in text
+        whatever their length, see :func:`ferry._redact.remember_secrets`)."""
+        return []
+
     def keep_env_values(self, values: Iterable[str]) -> None:
         """Remember the values ``${VAR}`` references expanded to (the loader calls this)."""
         self._from_env = tuple(values)
@@ -334,6 +339,13 @@ class HttpConnection(ConnectionSpec):
 
     source_impl: ClassVar[str | None] = "ferry.connectors.http:HttpConnector"
     target_impl: ClassVar[str | None] = "ferry.connectors.http:HttpConnector"
+
+    def secret_names(self) -> list[str]:
+        """Every ``headers:`` name, and the auth header or query parameter name."""
+        names = list(self.headers)
+        if self.auth is not None and self.auth.type != "bearer":
+            names.append(self.auth.name)
+        return names
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpConnection:
