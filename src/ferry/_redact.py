@@ -54,8 +54,9 @@ _TRAILING = "'\"()[]{}<>,;."
 """Punctuation that ends a URL candidate in prose or a quoted repr, not part of the URL."""
 _QUERY_SECRET = re.compile(
     r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key|access_token|app_secret|session|sign)=)"
-    r"[^&#\s\"]*"
+    r"[^&#\s\"\\]*"
 )
+"""A secret-looking query value, up to ``&``, ``#``, white space, ``"`` or ``\\`` (a JSON escape)."""
 
 _lock = threading.Lock()
 _known: frozenset[str] = frozenset()
@@ -211,16 +212,16 @@ def _name_pattern(names: frozenset[str]) -> re.Pattern[str] | None:
         return None
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(
-        rf"""(?P<key>(?<![\w-])(?P<q>["']?)(?:{alternatives})(?P=q)\s*[:=]\s*)"""
-        r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^\s&,;"'<>}\]]+)""",
+        rf"""(?P<key>(?<![\w-])(?P<q>\\?["']|)(?:{alternatives})(?P=q)\s*[:=]\s*)"""
+        r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\\"(?:[^"\\]|\\[^"])*\\"|[^\s&,;"'<>}\]\\]+)""",
         re.IGNORECASE,
     )
 
 
 def _mask_named(match: re.Match[str]) -> str:
     value = match.group(0)[len(match.group("key")) :]
-    quote_char = value[0] if value[0] in "\"'" else ""
-    return f"{match.group('key')}{quote_char}{MASK}{quote_char}"
+    quoted = next((q for q in ('\\"', '"', "'") if value.startswith(q)), "")
+    return f"{match.group('key')}{quoted}{MASK}{quoted}"
 
 
 def redact(
