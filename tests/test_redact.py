@@ -54,7 +54,7 @@ def test_a_url_password_is_masked_where_sqlalchemy_reads_it(written: str, passwo
 def test_a_password_with_a_double_quote_is_masked_once_loaded() -> None:
     # In text a URL ends at '"' (so a URL inside JSON never swallows the keys after it): such a
     # password is masked in text because loading the connection remembers it.
-    url = f'mysql+pymysql://app:it\'s"q{HOST}'
+    url = f"mysql+pymysql://app:it's\"q{HOST}"
     spec = parse_connection({"type": "sql", "name": "db", "url": url}, path="p")
     assert isinstance(spec, SqlConnection)
     assert spec.label() == f"sql connection 'db' (mysql+pymysql://app:***{HOST})"
@@ -88,7 +88,7 @@ def test_masking_a_url_inside_json_keeps_the_json_valid() -> None:
 
 
 def test_a_remembered_secret_is_masked_in_every_form_text_gives_it() -> None:
-    secret = 'k/e#y?@%&<"\'>'
+    secret = "k/e#y?@%&<\"'>"
     remember_secrets([secret])
     forms = {
         "raw": secret,

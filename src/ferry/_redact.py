@@ -224,6 +224,13 @@ def _mask_named(match: re.Match[str]) -> str:
     return f"{match.group('key')}{quoted}{MASK}{quoted}"
 
 
+def _with(known: frozenset[str], extra: Iterable[str]) -> frozenset[str]:
+    """``known`` plus ``extra``; ``known`` itself when ``extra`` adds nothing (the usual case:
+    a connection's secrets were remembered when it was loaded), so the pattern cache hits."""
+    more = frozenset(extra)
+    return known if more <= known else known | more
+
+
 def redact(
     text: str, secrets: Iterable[str] = (), *, names: Iterable[str] = (), min_length: int = MIN_SECRET
 ) -> str:
@@ -231,10 +238,10 @@ def redact(
     ``min_length`` characters, in every form of :func:`secret_forms`), the value of every
     remembered credential name and of ``names``, URL passwords and secret-looking query values
     replaced by ``***``."""
-    pattern = _pattern(_known | frozenset(s for s in secrets if s), min_length)
+    pattern = _pattern(_with(_known, (s for s in secrets if s)), min_length)
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    named = _name_pattern(_known_names | frozenset(str(n).lower() for n in names if n))
+    named = _name_pattern(_with(_known_names, (str(n).lower() for n in names if n)))
     if named is not None:
         text = named.sub(_mask_named, text)
     if "://" in text:

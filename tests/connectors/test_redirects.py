@@ -60,7 +60,9 @@ def orders(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"data": {"list": [{"id": 1}, {"id": 2}]}})
 
 
-def http_connector(transport: httpx.BaseTransport, base_url: str = "https://api.example.com") -> HttpConnector:
+def http_connector(
+    transport: httpx.BaseTransport, base_url: str = "https://api.example.com"
+) -> HttpConnector:
     spec = parse_connection(
         {
             "type": "http",
