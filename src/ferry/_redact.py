@@ -1,6 +1,6 @@
 """Masking secrets in text that leaves Ferry: logs, run events, alerts, pages, CLI output, the store.
 
-One rule set for every place (DESIGN invariant 5). Three things become ``***``:
+One rule set for every place: no credential in any output. Three things become ``***``:
 
 - **Known secret values.** Every value that came from a ``${VAR}``, every ``headers:`` value,
   every ``SecretStr`` field and every URL password of a loaded connection is remembered when
@@ -8,14 +8,17 @@ One rule set for every place (DESIGN invariant 5). Three things become ``***``:
   it appears, in the forms it takes in text: as written, JSON- and ``repr``-escaped,
   percent-encoded and HTML-escaped. Values shorter than :data:`MIN_SECRET` characters are not
   replaced in arbitrary text (a header ``X-Tenant: 1`` would otherwise mask every ``1``);
-  such a value is still never printed as the value of its field, and a URL password is masked
-  whatever its length.
+  such a value is still never printed as the value of its field (next point; the connection
+  loader never quotes a secret field or a ``${VAR}`` value in an error), and a URL password
+  is masked whatever its length.
+- **Values of credential names** (``headers:`` names, an auth query parameter's name), whatever
+  their length: ``X-Tenant: 7``, ``"x-tenant": "7"``, ``'X-Tenant': '7'``, ``x-tenant=7``.
 - **URL passwords**, found by SQLAlchemy's own URL parser (:func:`mask_url`), so a password
   holding ``/``, ``#``, ``?``, ``:``, quotes or a percent-encoded ``@`` or ``%`` is masked exactly
   as SQLAlchemy reads it: ``mysql+pymysql://app:p/s#s?@db/erp`` -> ``mysql+pymysql://app:***@db/erp``.
 - **Secret-looking query values**: ``?token=...``, ``&app_secret=...``, ``&sign=...``.
 
-    remember_secrets(["s3cret-value"])   # done by the connection loader
+    remember_secrets(["s3cret-value"], names=["X-Tenant"])   # done by the connection loader
     redact("login failed for s3cret-value at mysql://u:p%40ss@h/db")
     # 'login failed for *** at mysql://u:***@h/db'
 """
