@@ -178,19 +178,12 @@ class ConnectionSpec(BaseModel):
 def _collect_secrets(value: Any, found: list[str]) -> None:
     if isinstance(value, SecretStr):
         secret = value.get_secret_value()
-        if secret:
-            found.append(secret)
-            password = url_password(secret) if "://" in secret else None
-            if password:
-                found.append(password)
+        found += [v for v in (secret, url_password(secret)) if v]  # a URL's password on its own too
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _collect_secrets(getattr(value, name), found)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            _collect_secrets(item, found)
-    elif isinstance(value, list | tuple):
-        for item in value:
+    elif isinstance(value, Mapping | list | tuple):
+        for item in value.values() if isinstance(value, Mapping) else value:
             _collect_secrets(item, found)
 
 
