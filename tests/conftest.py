@@ -203,3 +203,14 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(
             "  ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=True))
         )
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_secrets() -> Iterator[None]:
+    """Each test starts with no remembered secrets: values one test loaded as secrets (its
+    ``${VAR}`` values, say a host name) must not be masked in another test's output."""
+    from ferry._redact import forget_secrets
+
+    forget_secrets()
+    yield
+    forget_secrets()

@@ -70,7 +70,7 @@ def test_env_references_are_expanded_in_every_string_field() -> None:
     assert isinstance(http, HttpConnection)
     assert http.base_url == "https://db.internal/api"
     assert http.auth is not None and http.auth.value.get_secret_value() == "t0k"
-    assert http.headers == {"X-Env": "prod", "X-Price": "$5"}
+    assert {k: v.get_secret_value() for k, v in http.headers.items()} == {"X-Env": "prod", "X-Price": "$5"}
 
 
 def test_missing_env_var_names_connection_field_and_variable() -> None:

@@ -105,7 +105,7 @@ def test_example_connection_loads_with_documented_defaults_and_builds_the_connec
         "https://gw.superboss.cc/router",
     )
     assert "s3cret-value" not in repr(conn) and "sess-value" not in repr(conn)
-    assert set(conn.secret_values()) == {"s3cret-value", "sess-value"}
+    assert set(conn.secret_values()) == {"app", "s3cret-value", "sess-value"}  # every ${VAR} value
     source = build_source(conn)
     assert isinstance(source, KuaimaiConnector)
     limits = source.limits

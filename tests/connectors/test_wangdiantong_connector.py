@@ -313,7 +313,9 @@ def test_the_seed_connection_loads_as_a_qimen_connection():
     spec = load_connections(EXAMPLE / "connections.yaml", env=env)["wdt_qimen"]
 
     assert isinstance(spec, WangdiantongConnection)
-    assert (spec.route, spec.target_app_key, spec.secret_values()) == ("qimen", "t", ["secret-value"])
+    assert (spec.route, spec.target_app_key) == ("qimen", "t")
+    # the secret field first, then every value a ${VAR} gave (sid, app keys: secrets too)
+    assert spec.secret_values() == ["secret-value", "s", "k", "t"]
     assert spec.source_impl == "ferry.connectors.wangdiantong:WangdiantongConnector"
 
 

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
+from ferry._redact import mask_url
 from ferry._redact import redact as redact_text
 from ferry.errors import ConfigError, FerryError
 
@@ -259,7 +260,9 @@ def open_store() -> Iterator[Store]:
     except FerryError:
         raise
     except Exception as exc:  # a driver's own error: the URL or the database is wrong
-        where = redact(url) if url else "the default store (FERRY_STORE_URL or $FERRY_HOME/ferry.db)"
+        where = (
+            redact(mask_url(url)) if url else "the default store (FERRY_STORE_URL or $FERRY_HOME/ferry.db)"
+        )
         raise ConfigError(
             f"cannot open the store {where}: {type(exc).__name__}: {redact(str(exc))}\n"
             "  hint: pass --store sqlite:///path/ferry.db, mysql+pymysql://user:pw@host/db or postgresql+psycopg://..."

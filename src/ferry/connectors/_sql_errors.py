@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from ferry._redact import redact
 from ferry.errors import ConfigError, RetriableError
 
 __all__ = ["Kind", "classify", "describe", "translate", "unwrap"]
@@ -186,10 +187,7 @@ def translate(exc: BaseException, *, label: str, secrets: list[str] | tuple[str,
         ConfigError: For ``config`` errors, naming the connection and quoting the server.
         RetriableError: For ``retriable`` errors.
     """
-    message = describe(exc)
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
+    message = redact(describe(exc), secrets)
     kind = classify(exc)
     if kind == "config":
         raise ConfigError(f"{label}: {message}") from exc

@@ -9,6 +9,7 @@ timeouts, connection errors     ``RetriableError``
 HTTP 5xx, 408                   ``RetriableError`` (the engine backs off with jitter)
 HTTP 429                        ``ThrottledError`` with ``Retry-After``
 invalid JSON (HTML error page)  ``RetriableError`` quoting the start of the body
+a redirect to another host      ``ConfigError`` naming both hosts (nothing is sent there)
 ==============================  ==================================================
 
 Vendor result codes inside a 200 answer are the connector's business: it maps them with
@@ -19,6 +20,7 @@ messages naming the connection and quoting the vendor's code and text, never a s
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -28,6 +30,8 @@ import httpx
 import orjson
 from pydantic import Field, PositiveFloat
 
+from ferry._redact import redact as redact_text
+from ferry.connectors._http_client import open_client
 from ferry.connectors.base import Limits
 from ferry.connectors.specs import ConnectionSpec
 from ferry.errors import AuthExpiredError, ConfigError, RetriableError, ThrottledError
@@ -50,7 +54,9 @@ class VendorConnection(ConnectionSpec):
     )
 
     def budget_key(self) -> str:
-        """Whose calls the vendor counts: type, endpoint and the app's public identity."""
+        """Whose calls the vendor counts: type, then a digest of the endpoint and the app's
+        identity (``kuaimai:3f0c...``). A digest, because the key is stored (the shared rate
+        budget's table, Redis) and the endpoint and app key may come from ``${VAR}``s."""
         ident = next(
             (
                 str(getattr(self, name))
@@ -59,7 +65,8 @@ class VendorConnection(ConnectionSpec):
             ),
             self.name,
         )
-        return f"{self.type}:{self.base_url.rstrip('/')}:{ident}"
+        who = f"{self.base_url.rstrip('/')}:{ident}".encode()
+        return f"{self.type}:{hashlib.blake2b(who, digest_size=12).hexdigest()}"
 
     def limits(self, defaults: Limits) -> Limits:
         """``defaults`` (the vendor's documented limits) with this connection's overrides."""
@@ -98,7 +105,7 @@ class VendorClient:
         self.spec = spec
         self.label = spec.label()
         self.secrets = [s for s in spec.secret_values() if len(s) >= 4]
-        self.http = httpx.Client(base_url=spec.base_url, timeout=spec.timeout, transport=transport)
+        self.http = open_client(self.label, base_url=spec.base_url, timeout=spec.timeout, transport=transport)
         self.vendor_time: datetime | None = None
         """The vendor's clock as its last answer's ``Date`` header told it (tz-aware), if any."""
 
@@ -174,10 +181,8 @@ class VendorClient:
         return RetriableError(f"{self.where(api)}: {self.vendor_text(code, message)}")
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret of the connection replaced by ``***``."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        """``text`` with every secret of the connection (and every remembered one) as ``***``."""
+        return redact_text(text, self.secrets)
 
     def quote(self, text: str, *, raw: bool = False) -> str:
         """Redacted ``text``, cut to 300 characters; ``repr``-quoted unless ``raw``."""

@@ -19,7 +19,10 @@ As a target, a 2xx answer acknowledges every record of the call, unless the conn
 ``write_ack`` names what the answer must hold (a success code, the id of each record): then a
 record the answer does not acknowledge is ``Outcome(ok=False)`` quoting the answer.
 
-Messages quote at most 300 characters of the response and never a credential.
+Messages quote at most 300 characters of the response and never a credential. Redirects are
+followed on the connection's own host only; a redirect to another host fails the call with a
+``ConfigError`` naming both hosts, so no credential header or query token leaves the configured
+host (:mod:`ferry.connectors._http_client`).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from typing import Any, NoReturn
 import httpx
 import orjson
 
+from ferry._redact import redact
 from ferry.connectors._dotted import MISSING, get_path
 from ferry.connectors._http_ack import acknowledged
+from ferry.connectors._http_client import open_client
 from ferry.connectors._http_paging import effective_page_size, next_state, paging_params
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import HttpConnection
@@ -100,7 +105,9 @@ class HttpConnector:
         )
         self._label = spec.label()
         self._secrets = spec.secret_values()
-        headers = {"Accept": "application/json", **spec.headers}
+        self._secret_names = spec.secret_names()
+        headers = {"Accept": "application/json"}
+        headers |= {name: value.get_secret_value() for name, value in spec.headers.items()}
         self._auth_params: dict[str, str] = {}
         auth = spec.auth
         if auth is not None:
@@ -111,12 +118,8 @@ class HttpConnector:
                 headers[auth.name] = secret
             else:
                 self._auth_params[auth.name] = secret
-        self._client = httpx.Client(
-            base_url=spec.base_url,
-            headers=headers,
-            timeout=spec.timeout,
-            transport=transport,
-            follow_redirects=True,
+        self._client = open_client(
+            self._label, base_url=spec.base_url, headers=headers, timeout=spec.timeout, transport=transport
         )
 
     # -- source ---------------------------------------------------------------------------
@@ -206,9 +209,7 @@ class HttpConnector:
         raise ConfigError(f"{where}: HTTP {status}, request rejected: {text}")
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets, names=self._secret_names)
 
     def _quote(self, text: str) -> str:
         text = self._redact(text)

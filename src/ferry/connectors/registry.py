@@ -11,7 +11,8 @@ imports a database driver or a vendor SDK. The implementation class is construct
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any, cast, get_args, get_origin
 
@@ -19,6 +20,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, SecretStr
 
+from ferry._redact import remember_secrets
 from ferry.connectors.base import SourceConnector, TargetConnector
 from ferry.connectors.specs import ConnectionSpec, expand_env
 from ferry.errors import ConfigError
@@ -83,6 +85,10 @@ def parse_connection(
 ) -> Connection:
     """Validate one connection spec after expanding ``${VAR}`` references.
 
+    Every secret of the spec (its ``SecretStr`` fields, URL passwords, ``headers:`` values and
+    the values of its ``${VAR}`` references) is remembered for redaction
+    (:func:`ferry._redact.remember_secrets`), and never quoted in an error.
+
     Args:
         data: The spec mapping, with ``type`` and ``name``.
         path: Where the spec came from, used in messages (``connections.yaml:erp``).
@@ -102,11 +108,17 @@ def parse_connection(
         cls = connection_class(data["type"])
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    expanded = expand_env(data, connection=name, env=env)
+    from_env: list[tuple[str, str]] = []
+    expanded = expand_env(data, connection=name, env=env, found=from_env)
+    remember_secrets(value for _, value in from_env)
     try:
-        return cls.model_validate(expanded)
+        spec = cls.model_validate(expanded)
     except pydantic.ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, path=path, cls=cls)) from None
+        hidden = {re.split(r"[.\[]", field, maxsplit=1)[0] for field, _ in from_env}
+        raise ConfigError(_format_validation_error(exc, path=path, cls=cls, hidden=hidden)) from None
+    spec.keep_env_values(value for _, value in from_env)
+    remember_secrets(spec.secret_values(), names=spec.secret_names())
+    return spec
 
 
 def load_connections(
@@ -204,8 +216,12 @@ def _flatten(tp: Any) -> list[Any]:
     return [leaf for arg in get_args(tp) for leaf in _flatten(arg)]
 
 
-def _format_validation_error(exc: pydantic.ValidationError, *, path: str, cls: type[BaseModel]) -> str:
-    secret = _secret_fields(cls)
+def _format_validation_error(
+    exc: pydantic.ValidationError, *, path: str, cls: type[BaseModel], hidden: Set[str] = frozenset()
+) -> str:
+    """Every error with its field path; the input is quoted unless it may be a secret (a
+    ``SecretStr`` field, or a field in ``hidden``: its value came from a ``${VAR}``)."""
+    secret = _secret_fields(cls) | hidden
     errors = exc.errors(include_url=False)
     lines = [f"{path}: {len(errors)} error{'s' if len(errors) != 1 else ''} in connection"]
     for err in errors:

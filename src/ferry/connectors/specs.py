@@ -13,8 +13,9 @@ A ``connections.yaml`` maps a connection name to one spec, discriminated by ``ty
       records_path: data.list
       total_path: data.total
 
-Secrets are :class:`pydantic.SecretStr` (``repr`` shows ``**********``) and
-:meth:`ConnectionSpec.secret_values` lists them for the log redaction filter. ``${VAR}``
+Secrets are :class:`pydantic.SecretStr` (``repr`` shows ``**********``) -- credentials, SQL
+URLs and every ``headers:`` value -- and :meth:`ConnectionSpec.secret_values` lists them, with
+every value a ``${VAR}`` reference expanded to, for redaction (:mod:`ferry._redact`). ``${VAR}``
 references are expanded by :func:`expand_env` when the registry loads a spec.
 
 A connection type is a subclass of :class:`ConnectionSpec` registered by name in
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import (
@@ -35,11 +36,14 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
 )
 
+from ferry._redact import mask_url as _mask_url
+from ferry._redact import url_password
 from ferry.errors import ConfigError
 
 __all__ = [
@@ -58,11 +62,19 @@ __all__ = [
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_env(data: Any, *, connection: str, env: Mapping[str, str] | None = None, _path: str = "") -> Any:
+def expand_env(
+    data: Any,
+    *,
+    connection: str,
+    env: Mapping[str, str] | None = None,
+    found: list[tuple[str, str]] | None = None,
+    _path: str = "",
+) -> Any:
     """Return ``data`` with ``${VAR}`` references in every string replaced from ``env``.
 
     ``${VAR:-default}`` uses ``default`` when ``VAR`` is unset and ``$$`` is a literal ``$``.
-    Containers are copied, never mutated.
+    Containers are copied, never mutated. Each value taken from ``env`` is appended to
+    ``found`` as ``(field path, value)``: it is a secret (a default written in the file is not).
 
     Raises:
         ConfigError: A referenced variable is not set (and has no default). The message names
@@ -78,6 +90,8 @@ def expand_env(data: Any, *, connection: str, env: Mapping[str, str] | None = No
                 return "$"
             var, default = match.group(1), match.group(2)
             if var in env:
+                if found is not None:
+                    found.append((_path or "(root)", env[var]))
                 return env[var]
             if default is not None:
                 return default
@@ -91,31 +105,33 @@ def expand_env(data: Any, *, connection: str, env: Mapping[str, str] | None = No
     if isinstance(data, Mapping):
         return {
             key: expand_env(
-                value, connection=connection, env=env, _path=f"{_path}.{key}" if _path else str(key)
+                value,
+                connection=connection,
+                env=env,
+                found=found,
+                _path=f"{_path}.{key}" if _path else str(key),
             )
             for key, value in data.items()
         }
     if isinstance(data, list | tuple):
         return [
-            expand_env(value, connection=connection, env=env, _path=f"{_path}[{i}]")
+            expand_env(value, connection=connection, env=env, found=found, _path=f"{_path}[{i}]")
             for i, value in enumerate(data)
         ]
     return data
 
 
 _SQL_URL = re.compile(r"^[A-Za-z][\w+.-]*://")
-_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^/@:?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)")
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token|key|api_key)=)[^&#]*")
 
 
 def mask_url(url: str) -> str:
     """Return ``url`` with the password (and secret-looking query values) replaced by ``***``.
 
-    ``mysql+pymysql://app:s3cret@db:3306/erp?ssl_key=x`` ->
-    ``mysql+pymysql://app:***@db:3306/erp?ssl_key=x``.
+    The password is found by SQLAlchemy's own URL parser, so one holding ``/``, ``#``, ``?``
+    or a percent-encoded ``@`` is masked whole:
+    ``mysql+pymysql://app:p/ss@db:3306/erp`` -> ``mysql+pymysql://app:***@db:3306/erp``.
     """
-    masked = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***{m.group('tail')}", url, count=1)
-    return _QUERY_SECRET.sub(r"\1***", masked)
+    return _mask_url(url)
 
 
 class ConnectionSpec(BaseModel):
@@ -130,6 +146,8 @@ class ConnectionSpec(BaseModel):
     type: str = Field(description="Connection type; selects the connector (see the registry).")
     name: str = Field(min_length=1, description="Unique connection name referenced by schemes.")
 
+    _from_env: tuple[str, ...] = PrivateAttr(default=())
+
     source_impl: ClassVar[str | None] = None
     """``module:Class`` of the source connector, or ``None`` if the type cannot be a source."""
     target_impl: ClassVar[str | None] = None
@@ -140,28 +158,33 @@ class ConnectionSpec(BaseModel):
         return f"{self.type} connection {self.name!r}"
 
     def secret_values(self) -> list[str]:
-        """Every non-empty secret value in this spec (for log and message redaction)."""
+        """Every non-empty secret value in this spec, for log and message redaction: each
+        ``SecretStr`` field and URL password, each ``headers:`` value, and each value that
+        came from a ``${VAR}`` when the spec was loaded."""
         found: list[str] = []
         _collect_secrets(self, found)
-        return found
+        found += [v for v in self._from_env if v]
+        return list(dict.fromkeys(found))
+
+    def secret_names(self) -> list[str]:
+        """Header and query parameter names whose values are credentials (masked in text
+        whatever their length, see :func:`ferry._redact.remember_secrets`)."""
+        return []
+
+    def keep_env_values(self, values: Iterable[str]) -> None:
+        """Remember the values ``${VAR}`` references expanded to (the loader calls this)."""
+        self._from_env = tuple(values)
 
 
 def _collect_secrets(value: Any, found: list[str]) -> None:
     if isinstance(value, SecretStr):
         secret = value.get_secret_value()
-        if secret:
-            found.append(secret)
-            password = _URL_PASSWORD.match(secret)
-            if password and password.group("pw"):
-                found.append(password.group("pw"))
+        found += [v for v in (secret, url_password(secret)) if v]  # a URL's password on its own too
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _collect_secrets(getattr(value, name), found)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            _collect_secrets(item, found)
-    elif isinstance(value, list | tuple):
-        for item in value:
+    elif isinstance(value, Mapping | list | tuple):
+        for item in value.values() if isinstance(value, Mapping) else value:
             _collect_secrets(item, found)
 
 
@@ -333,7 +356,10 @@ class HttpConnection(ConnectionSpec):
     type: Literal["http"] = "http"
     base_url: str = Field(pattern=r"^https?://", description="Root URL; a scheme's api is a path below it.")
     auth: HttpAuth | None = None
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers on every request.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Extra headers on every request. Secret: every value is masked in output.",
+    )
     timeout: PositiveFloat = Field(30.0, description="Seconds before a request times out.")
     paging: Paging = Field(default_factory=lambda: Paging.model_validate({}))
     records_path: str = Field(
@@ -356,6 +382,13 @@ class HttpConnection(ConnectionSpec):
 
     source_impl: ClassVar[str | None] = "ferry.connectors.http:HttpConnector"
     target_impl: ClassVar[str | None] = "ferry.connectors.http:HttpConnector"
+
+    def secret_names(self) -> list[str]:
+        """Every ``headers:`` name, and the auth header or query parameter name."""
+        names = list(self.headers)
+        if self.auth is not None and self.auth.type != "bearer":
+            names.append(self.auth.name)
+        return names
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpConnection:

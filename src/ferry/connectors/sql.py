@@ -56,6 +56,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, StatementError
 
+from ferry._redact import redact
 from ferry.connectors._sql_ack import count_changed_rows
 from ferry.connectors._sql_batch import adapt_params
 from ferry.connectors._sql_errors import translate
@@ -102,9 +103,7 @@ class SqlConnector:
                 connect_args=dict(_CONNECT_ARGS.get(dialect, {})),
             )
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
-            message = str(exc)
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
+            message = redact(str(exc), self._secrets)
             raise ConfigError(f"{self._label}: invalid database URL: {message}") from None
         count_changed_rows(self.engine)
         if spec.sqlite_attach:

@@ -2,18 +2,18 @@
 
 The redactor is the last line of invariant 5 (no credentials in the console): every text a
 page or the API shows goes through it, masking each secret value of the loaded schemes'
-connections (raw and JSON-escaped) and any password in a URL.
+connections and every secret remembered when configuration was loaded (in every form it takes in
+text: raw, JSON-escaped, percent-encoded, HTML-escaped) and any password in a URL.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ferry._redact import MASK, MIN_SECRET, redact
+from ferry._redact import redact
 from ferry.errors import Issue
 from ferry.observe.metrics import render_metrics
 from ferry.scheme.model import Scheme
@@ -65,7 +65,7 @@ class Console:
         return bool(self.runner is not None and self.runner.running(scheme_id))
 
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value of the loaded schemes' connections, longest first."""
+        """Every secret value of the loaded schemes' connections."""
         schemes = list(self.loaded().values())
         key = tuple(id(s) for s in schemes)
         with self._lock:
@@ -73,20 +73,17 @@ class Console:
                 found: set[str] = set()
                 for scheme in schemes:
                     for conn in (scheme.source_connection, scheme.target_connection):
-                        found.update(v for v in _secret_values(conn) if len(v) >= MIN_SECRET)
-                escaped = {json.dumps(v, ensure_ascii=False)[1:-1] for v in found}
-                self._secrets = tuple(sorted(found | escaped, key=len, reverse=True))
+                        found.update(_secret_values(conn))
+                self._secrets = tuple(sorted(found))
                 self._cache_key = key
             return self._secrets
 
     def redactor(self) -> Callable[[str], str]:
-        """A function masking secrets in a text (snapshot of the current schemes)."""
+        """A function masking secrets in a text (snapshot of the current schemes): theirs and
+        every remembered one, in every form (:func:`ferry._redact.redact`), and URL passwords."""
         values = self.secrets()
 
         def redact_secrets(text: str) -> str:
-            for value in values:  # the console's own set: JSON-escaped forms included
-                if value in text:
-                    text = text.replace(value, MASK)
-            return mask_urls(text)
+            return redact(text, values)
 
         return redact_secrets

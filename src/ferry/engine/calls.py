@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ferry._redact import redact
 from ferry.store import Store
 
 __all__ = ["CallLog"]
@@ -48,7 +49,7 @@ class CallLog:
                 duration_ms=round((time.perf_counter() - clock) * 1000, 3),
                 status="error",
                 error_code=getattr(exc, "code", None) or type(exc).__name__,
-                error_message=str(exc)[:1000],
+                error_message=redact(str(exc))[:1000],
                 records=0,
             )
             self.pending.append(entry)

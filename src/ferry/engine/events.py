@@ -37,9 +37,9 @@ MAX_MESSAGE = 8000
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every value in ``secrets`` (3 characters or more), URL passwords and secret
-    query values as ``***`` (see :func:`ferry._redact.redact`)."""
-    return redact_text(text, secrets, min_length=3)
+    """``text`` with every remembered secret and every value in ``secrets`` (4 characters or
+    more), URL passwords and secret query values as ``***`` (see :func:`ferry._redact.redact`)."""
+    return redact_text(text, secrets)
 
 
 def scheme_secrets(scheme: Scheme) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ferry._redact import redact
 from ferry.store._models import RUN_KINDS, RUN_STATUSES
 from ferry.store._schema import ID_LENGTH, api_calls, runs, schemes, window_cursors
 from ferry.store._sql import aware, upsert
@@ -131,7 +132,7 @@ def finish_run(
             finished_at=now,
             counts=dumps(counts),
             error=to_text(error),
-            windows=None if windows is None else dumps(windows),
+            windows=None if windows is None else redact(dumps(windows)),
         )
     )
     if conn.execute(stmt).rowcount == 0:

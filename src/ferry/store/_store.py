@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ferry._redact import remember_secrets
 from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _migrate, _rate, _state
 from ferry.store._checkpoint import Checkpointer
 from ferry.store._engine import BUSY_TIMEOUT_MS, WRITE_OPTION, create_store_engine, dialect_of, resolve_url
@@ -83,6 +84,7 @@ class Store:
         """``checkpoints=False``: this process runs no WAL checkpointer thread (see
         :mod:`ferry.store._checkpoint`) -- for a child whose parent writes the same store."""
         parsed = resolve_url(url)
+        remember_secrets([parsed.password or ""])  # masked wherever a message quotes it
         self.url: str = parsed.render_as_string(hide_password=True)
         self.dialect: str = dialect_of(parsed)
         self._engine = create_store_engine(parsed)

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from ferry._redact import redact
+
 __all__ = [
     "TEXT_LIMIT",
     "content_hash",
@@ -111,8 +113,10 @@ def truncate_text(text: str, limit: int = TEXT_LIMIT) -> str:
 
 def to_text(value: Any, limit: int = TEXT_LIMIT) -> str | None:
     """Store-ready text for a response or error: ``None`` stays ``None``, ``str`` is kept,
-    anything else becomes JSON; the result is truncated to ``limit`` UTF-8 bytes."""
+    anything else becomes JSON; secrets are masked (:func:`ferry._redact.redact`: a target
+    that echoes a header or a password never gets it into the store), then the result is
+    truncated to ``limit`` UTF-8 bytes."""
     if value is None:
         return None
     text = value if isinstance(value, str) else dumps(value)
-    return truncate_text(text, limit)
+    return truncate_text(redact(text), limit)

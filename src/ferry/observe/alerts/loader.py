@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ferry._redact import remember_secrets
 from ferry.connectors.specs import expand_env
 from ferry.errors import ConfigError, Issue
 from ferry.observe.alerts.config import CHANNEL_TYPES, RULE_TYPES, AlertConfig
@@ -99,9 +100,10 @@ def parse_alert_config(
     channels = data.get("channels")
     if isinstance(channels, Mapping):
         expanded: dict[str, Any] = {}
+        from_env: list[tuple[str, str]] = []
         for name, spec in channels.items():
             try:
-                expanded[name] = expand_env(spec, connection=str(name), env=env)
+                expanded[name] = expand_env(spec, connection=str(name), env=env, found=from_env)
             except ConfigError as exc:
                 text = str(exc).split("\n  hint: ")
                 message = text[0].replace(f"connection {name!r}: field ", "", 1)
@@ -109,6 +111,7 @@ def parse_alert_config(
                 issues.append(Issue(f"channels.{name}.{field}", message.split(" ", 1)[1], None, text[-1]))
                 expanded[name] = spec
         data["channels"] = expanded
+        remember_secrets(value for _, value in from_env)
     config: AlertConfig | None = None
     try:
         config = AlertConfig.model_validate(data)
