@@ -91,7 +91,10 @@ def run(
     ] = None,
     fail_fast: Annotated[
         bool,
-        typer.Option("--fail-fast", help="Stop at the first scheme whose run fails or has failed records."),
+        typer.Option(
+            "--fail-fast",
+            help="Stop at the first scheme whose run fails or that has records failing (this run's or earlier).",
+        ),
     ] = False,
 ) -> None:
     """Run schemes once: collect new source records into the ledger, then deliver them.
