@@ -26,6 +26,7 @@ from typing import Any
 import pymysql
 import sqlalchemy as sa
 
+from ferry.engine.counts import RunCounts
 from ferry.sandbox import CHINA, Faults, Sandbox, world
 from ferry.sandbox.server import SandboxServer
 
@@ -204,6 +205,22 @@ def ledger_totals(store_url: str, scheme_id: str, explained: set[str] = frozense
     return dead, retries
 
 
+def unbalanced_runs(store_url: str) -> tuple[int, list[str]]:
+    """Check the accounting identities (:meth:`RunCounts.imbalance`) of every run in the store
+    that recorded its counts; a run killed mid-way recorded none and is skipped. Returns (runs
+    checked, one line per run whose counts do not balance)."""
+    checked, problems = 0, []
+    for run_id, scheme_id, status, text in query(store_url, "SELECT id, scheme_id, status, counts FROM runs"):
+        counts = json.loads(text or "{}")
+        if "due" not in counts:  # killed before it could record its counts
+            continue
+        checked += 1
+        problems += [
+            f"run {run_id} of {scheme_id} ({status}): {p}" for p in RunCounts.from_dict(counts).imbalance()
+        ]
+    return checked, problems
+
+
 def serve(sandbox: Sandbox) -> SandboxServer:
     server = SandboxServer(sandbox)
     server.start()
@@ -230,4 +247,5 @@ __all__ = [
     "record_outcome",
     "serve",
     "storm",
+    "unbalanced_runs",
 ]

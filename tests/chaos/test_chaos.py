@@ -36,6 +36,7 @@ from harness import (
     record_outcome,
     serve,
     storm,
+    unbalanced_runs,
 )
 from scenarios import SCENARIOS, Scenario
 
@@ -183,6 +184,7 @@ def test_every_record_arrives_exactly_once(
             duplicated.append(key)
         got[key] = content
     dead, retries = ledger_totals(store_url, scheme_id, explained=explained)
+    balanced, unbalanced = unbalanced_runs(store_url)
     faults = 0
     for sim in sandbox:
         faults += sum(1 for c in sim.calls if c.fault)
@@ -205,4 +207,5 @@ def test_every_record_arrives_exactly_once(
     assert outcome.lost == [], outcome.lost[:10]
     assert outcome.duplicated == [], outcome.duplicated[:10]
     assert dead == 0, "dead letters the data does not explain"
+    assert balanced > 0 and unbalanced == [], unbalanced[:10]  # every run's counts balance, killed ones aside
     assert got == want, "every target record must carry the source's content"

@@ -14,7 +14,7 @@ def _counts(output: str) -> dict[str, str]:
     """The summary table of the first scheme as {header: value}."""
     lines = output.splitlines()
     head = next(i for i, line in enumerate(lines) if line.lstrip().startswith("fetched"))
-    headers = lines[head].split()
+    headers = re.split(r"\s{2,}", lines[head].strip())  # headers hold single spaces
     values = lines[head + 2].split()
     return dict(zip(headers, values, strict=True))
 
@@ -65,11 +65,11 @@ def test_a_record_that_fails_mapping_makes_exit_1_and_points_to_it(ferry, shop, 
     assert result.exit_code == 1, result.output
     assert "cli-products: partial (run 1)" in result.output
     counts = _counts(result.output)
-    assert (counts["delivered"], counts["failed"]) == ("3", "1")
+    assert (counts["due"], counts["delivered"], counts["failed"]) == ("4", "3", "1")
     assert (
-        "1 record failed; see: ferry records --scheme cli-products --status error --status dead"
-        in result.output
-    )
+        "1 record still failing since run 1 (1 in error awaiting a retry, 0 dead): "
+        "ferry records --scheme cli-products --status error --status dead"
+    ) in result.output
     assert [r.record_id for r in store.find_records("cli-products", status="error")] == ["B1"]
     assert len(shop.copied()) == 3
 
@@ -159,3 +159,47 @@ def test_a_run_that_cannot_read_its_source_reports_the_error(ferry, shop, store)
     assert "products" in result.output
     assert "details: ferry runs show 1" in result.output
     assert store.get_run(1)["status"] in ("failed", "invalid")
+
+
+def test_a_record_still_failing_from_an_earlier_run_exits_1_though_nothing_was_delivered(ferry, shop):
+    shop.add_product("B1", None, "无编码")
+    first = ferry("run", shop.scheme(), "--until", UNTIL)
+    assert first.exit_code == 1, first.output
+
+    # 30 s later: the failed record waits for its retry (the ladder's first step is 1 minute)
+    again = ferry("run", shop.scheme(), "--until", "2024-06-01 00:00:30")
+
+    assert again.exit_code == 1, again.output
+    assert "cli-products: succeeded (run 2)" in again.output  # the run itself went well ...
+    counts = _counts(again.output)
+    assert (counts["due"], counts["delivered"], counts["failed"]) == ("0", "0", "0")
+    assert (  # ... but the scheme still has a failing record, and the summary says so
+        "1 record still failing since run 1 (1 in error awaiting a retry, 0 dead): "
+        "ferry records --scheme cli-products --status error --status dead"
+    ) in again.output
+
+
+def test_collected_records_not_yet_delivered_are_said_to_wait_and_exit_0(ferry, shop):
+    result = ferry("run", shop.scheme(), "--collect-only", "--until", UNTIL)
+
+    assert result.exit_code == 0, result.output
+    counts = _counts(result.output)
+    assert (counts["fetched"], counts["new"], counts["due"]) == ("3", "3", "0")
+    assert (
+        "3 records still pending, delivered by the next run: "
+        "ferry records --scheme cli-products --status pending --status queued"
+    ) in result.output
+    assert "still failing" not in result.output
+
+
+def test_runs_show_writes_out_the_accounting_of_a_run(ferry, shop):
+    shop.add_product("B1", None, "无编码")
+    ferry("run", shop.scheme(), "--until", UNTIL)
+
+    result = ferry("runs", "show", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "  collect:  fetched 4 = new 4\n" in result.output
+    assert "  deliver:  due 4 = delivered 3 + failed 1\n" in result.output
+    assert "  after the run: 1 record still failing since run 1" in result.output
+    assert "without id 0" in result.output and "no_id" not in result.output  # the one vocabulary

@@ -321,3 +321,22 @@ def test_a_scheme_known_only_from_the_store_is_listed_but_not_run(env: ConsoleEn
     assert "not loaded in this console" in answer.text
     detail = client.get(f"/records/{SCHEME_ID}/{env.error_id}").text
     assert "cannot map" in detail and "qty above the limit" in detail
+
+
+def test_the_run_page_and_the_dashboard_show_the_accounting_in_the_chosen_language(env: ConsoleEnv) -> None:
+    env.login()
+    run = env.store.list_runs(SCHEME_ID, limit=1)[0]
+    c = run["counts"]
+
+    zh = env.client.get(f"/runs/{run['id']}", params={"lang": "zh"}).text
+    en = env.client.get(f"/runs/{run['id']}", params={"lang": "en"}).text
+    dashboard = env.client.get("/", params={"lang": "en"}).text
+
+    counts = zh.split('id="run-counts"')[1].split("</table>")[0]
+    assert "获取" in counts and "拆分新增行" in counts and "缺少ID" in counts and "应写入" in counts
+    assert "filtered_out" not in counts and "no_id" not in counts and "waiting_error" not in counts
+    failing = c["waiting_error"] + c["waiting_dead"]
+    assert f"获取 {c['fetched']:,}" in zh and f"{failing:,} 条记录仍失败" in zh
+    assert f"fetched {c['fetched']:,}" in en and f"{failing:,} records still failing since run " in en
+    row = dashboard.split('id="scheme-status"')[1]
+    assert f"fetched</span> {c['fetched']}" in row and f"failed</span> {c['failed']}" in row

@@ -78,7 +78,10 @@ def test_every_fetched_record_is_counted_and_none_is_lost(store):
     assert report.status == "partial" and report.exit_code == 1
     assert c.windows == 3 and c.fetched == 5 * 3  # the fake ignores the window: 3 windows re-read all
     assert (c.filtered_out, c.no_id) == (3, 3)
-    assert c.new == 3 + 1 and c.unchanged == 4 * 2  # windows 2 and 3 see the same 4 ids again
+    # a record without an id is a dead letter, counted in no_id, never as a new record to deliver
+    assert c.new == 3 and c.unchanged == 3 * 2  # windows 2 and 3 see the same 3 ids again
+    assert c.imbalance() == []
+    assert (c.due, c.delivered, c.failed, c.dead) == (3 + 3, 2, 1, 3)  # every no-id record is dead
     assert set(target.written) == {"1", "5"}
     assert target.written["1"]["per_unit"] == 5
     statuses = {r.record_id: (r.status, r.last_error) for r in store.find_records("orders", limit=50)}

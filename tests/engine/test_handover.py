@@ -87,7 +87,9 @@ def test_new_rows_are_delivered_from_the_handover_not_claimed_by_query(store):
     claimed = spy_claims(store)
     target = FakeTarget()
     report = run_scheme(scheme(), store, now=NOW, source=FakeSource(RECORDS[:]), target=target, retry=FAST)
-    assert report.status == "succeeded" and report.counts.delivered == 7
+    # partial: the record without an id is a dead letter
+    assert report.status == "partial" and report.counts.delivered == 7 and report.counts.dead == 1
+    assert report.counts.imbalance() == [] and (report.counts.new, report.counts.no_id) == (7, 1)
     assert claimed == []
     assert sorted(target.written) == [str(i) for i in range(1, 8)]
     rows = store.find_records("orders", status="finished", limit=100)
@@ -104,7 +106,7 @@ def test_a_page_the_deliverer_has_no_room_for_is_stored_pending_and_claimed(stor
     report = run_scheme(
         scheme(), store, now=NOW, source=FakeSource(RECORDS[:]), target=FakeTarget(), retry=FAST
     )
-    assert report.status == "succeeded" and report.counts.delivered == 7
+    assert report.status == "partial" and report.counts.delivered == 7  # and the no-id dead letter
     assert sorted(claimed) == [str(i) for i in range(1, 8)]
 
 
@@ -116,6 +118,9 @@ def test_rows_a_failing_deliverer_did_not_deliver_go_back_to_pending(store):
     assert "queued" not in held.values()
     assert sum(1 for s in held.values() if s == "error") == 2  # the one batch that was tried
     assert sum(1 for s in held.values() if s == "pending") == 5
+    c = report.counts  # the failed run's accounting balances; the untried rows are still waiting
+    assert (c.failed, c.dead, c.delivered) == (2, 1, 0) and c.imbalance() == []
+    assert c.waiting_pending == 5 and c.pending <= 5  # handed over unread, or never handed over
 
 
 def test_rows_claimed_by_a_page_commit_that_were_never_delivered_are_recovered(store):

@@ -45,8 +45,9 @@ def test_demo_runs_every_seed_into_sqlite_and_a_second_run_delivers_nothing(tmp_
     assert first.returncode == 0, first.stdout + first.stderr
     for scheme in SCHEMES:
         assert scheme in first.stdout
-    assert "│ failed " not in first.stdout and "│ invalid " not in first.stdout  # no run failed
     counts = last_counts(tmp_path)
+    with sqlite3.connect(tmp_path / "ferry.db") as con:
+        assert {s for (s,) in con.execute("SELECT status FROM runs")} <= {"succeeded", "partial"}
     assert set(counts) == set(SCHEMES)
     assert all(c["delivered"] > 0 for c in counts.values()), counts
     # seed 004's receipts without a matching sales order fail and wait for replay, nothing else fails

@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from observe_helpers import FakeSource, FakeTarget, add_run
 from prometheus_client.parser import text_string_to_metric_families
 
+from ferry.engine.counts import COLLECT_BUCKETS, DELIVER_BUCKETS
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.runner import run_scheme
 from ferry.errors import RetriableError
 from ferry.observe import render_metrics
+from ferry.observe.metrics import RECORD_BUCKETS
 from ferry.scheme.loader import load_scheme
 from ferry.store import RecordResult, Store, open_store
 
@@ -196,3 +198,25 @@ def test_an_unreachable_store_scrapes_as_store_down() -> None:
     finally:
         dead.close()
     assert samples == {("ferry_store_up", ()): 0}
+
+
+@pytest.mark.parametrize("db", ["sqlite", "mariadb", "postgres"])
+def test_run_records_are_summed_per_bucket_of_the_accounting(db: str, request: pytest.FixtureRequest) -> None:
+    t0 = datetime(2024, 5, 3, 4, 0, tzinfo=UTC)
+    with open_store(request.getfixturevalue(f"{db}_url")) as store:
+        add_run(store, "s1", "succeeded", t0, counts={"fetched": 200, "flattened": 199, "new": 399, "due": 399,
+                                                      "delivered": 399})  # fmt: skip
+        add_run(
+            store, "s1", "partial", t0, counts={"fetched": 5, "no_id": 1, "unchanged": 4, "due": 1, "dead": 1}
+        )
+        add_run(store, "s1", "running", t0, None)  # not finished: not counted
+        add_run(store, "s2", "failed", t0)  # killed: no counts recorded
+        samples = scrape(store)
+    sums = {
+        bucket: value(samples, "ferry_run_records_total", scheme="s1", bucket=bucket)
+        for bucket in RECORD_BUCKETS
+    }
+    assert sums["fetched"] + sums["flattened"] == sum(sums[b] for b in COLLECT_BUCKETS) == 404
+    assert sums["due"] == sum(sums[b] for b in DELIVER_BUCKETS) == 400
+    assert (sums["no_id"], sums["dead"], sums["delivered"], sums["changed"]) == (1, 1, 399, 0)
+    assert value(samples, "ferry_run_records_total", scheme="s2", bucket="fetched") == 0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ferry.store import LedgerRow, RecordResult, Store, _store
+from ferry.store import LedgerRow, RecordResult, Store, Waiting, _store
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -95,3 +95,22 @@ def test_lookup_rows_stream_every_row_in_chunks(store: Store, monkeypatch: pytes
     assert [r["id"] for r in rows] == [f"k{i:02d}" for i in range(10)]
     assert rows[4] == {"id": "k04", "number": "N4", "content": {"i": 4}}
     assert list(store.iter_lookup_rows("empty")) == []
+
+
+def test_waiting_counts_what_a_scheme_has_undelivered_and_since_which_run(store: Store) -> None:
+    assert store.waiting("s") == Waiting(0, 0, 0, None)
+    store.upsert_records("s", [(f"r{i}", None, {"i": i}) for i in range(6)], run_id=3)
+    store.claim("s", 1, T0)  # r0 queued: in flight, still waiting
+    store.record_results(
+        "s",
+        [
+            RecordResult("r1", "finished", run_id=4),
+            RecordResult("r2", "error", error="x", next_attempt_at=T0, run_id=5),
+            RecordResult("r3", "error", error="x", next_attempt_at=T0, run_id=7),
+            RecordResult("r4", "dead", error="x", run_id=6),
+        ],
+    )
+    waiting = store.waiting("s")
+    assert waiting == Waiting(pending=2, error=2, dead=1, failing_since=5)
+    assert waiting.failing == 3
+    assert store.waiting("other") == Waiting()

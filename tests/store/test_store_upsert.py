@@ -117,6 +117,17 @@ def test_duplicate_ids_in_one_call_last_wins(store: Store) -> None:
     assert row is not None and (row.number, row.content) == ("2", {"v": 2})
 
 
+def test_dead_letters_are_stored_but_not_counted_as_records_to_deliver(store: Store) -> None:
+    letter = [RecordResult("noid-1", "dead", error="source record has no id")]
+    page = [("a", None, {"v": 1}), ("noid-1", None, {"v": 0})]
+    assert store.upsert_records("s", page, dead_letters=letter) == UpsertResult(new=1)
+    again = [("a", None, {"v": 1}), ("b", None, {"v": 2}), ("noid-1", None, {"v": 0})]
+    result, claimed = store.claim_records("s", again, dead_letters=letter)
+    assert result == UpsertResult(new=1, unchanged=1) and [row[0] for row in claimed] == ["b"]
+    row = store.get_record("s", "noid-1")
+    assert row is not None and (row.status, row.last_error) == ("dead", "source record has no id")
+
+
 def test_a_queued_row_keeps_its_status_and_is_redelivered_after_its_result(store: Store) -> None:
     store.upsert_records("s", [("a", None, {"v": 1})])
     (claimed,) = store.claim("s", 10, T0)

@@ -3,7 +3,8 @@
 Starts the six vendor simulators in-process (no network, no service), runs the two helper
 schemes and the five seed schemes of ``examples/`` once each, with the ledger in
 ``$FERRY_HOME/ferry.db`` and the seeds' MySQL targets as SQLite files in ``$FERRY_HOME``, and
-prints per scheme what was fetched, filtered, delivered and failed, and where to look.
+prints per scheme the run's accounting (every record fetched, stored, delivered or failed),
+which failures were planned (seed 004's receipts without a sales order), and where to look.
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.table import Table
 
-from ferry.cli._common import EXIT_OK, echo, guarded, open_store, stdout_console
+from ferry.cli._common import EXIT_FAILED, EXIT_OK, echo, guarded, open_store, stdout_console
+from ferry.cli._counts import print_accounting
 from ferry.cli._progress import LiveReporter, reporter_for
+from ferry.engine.counts import RunCounts, still_waiting
+from ferry.sandbox.planned import PlannedFailures, planned_failures
+
+if TYPE_CHECKING:
+    from ferry.engine.runner import RunReport
+    from ferry.store import Store
 
 __all__ = ["demo", "register"]
 
@@ -57,8 +64,11 @@ def demo(
     process. Seeds 000/001 write into SQLite stand-ins of their MySQL databases, 002-004 into
     the KIS and K3Cloud simulators. The ledger is $FERRY_HOME/ferry.db (FERRY_HOME defaults to
     ./.ferry); a second run delivers nothing twice (but the in-process simulators start afresh).
-    Records a target rejects (seed 004 has receipts whose sales order does not exist) are shown
-    as failed and kept for replay; the exit code is 1 only if a scheme's run failed.
+    The table accounts for every record (fetched = filtered out + without id + unchanged + new
+    + changed, in ledger rows; due = delivered + failed + dead + still pending). Seed 004 has
+    receipts whose sales order does not exist: they fail on purpose, are labelled planned with
+    their reason and kept for replay. Exit code 0 only when the failures are exactly the
+    planned ones, 1 when anything else failed or is still failing, 2 for invalid input.
 
     Example:
 
@@ -80,9 +90,9 @@ def demo(
         # Live progress on a terminal; in a log, the summary table below says it all.
         return _Reporter(reporter_for(scheme.id, console)) if console.is_terminal else nullcontext(None)
 
-    summary = Table(title="seed schemes", title_justify="left")
-    for header in ("scheme", "status", "fetched", "filtered out", "delivered", "failed", "dead", "seconds"):
-        summary.add_column(header, justify="left" if header in ("scheme", "status") else "right")
+    planned = planned_failures(sandbox)
+    rows: list[tuple[list[str], RunCounts, list[str]]] = []
+    notes: list[tuple[str, str]] = []
     worst = EXIT_OK
     with open_store() as store:
         for seed, report in run_seeds(
@@ -93,22 +103,23 @@ def demo(
             progress=progress,
         ):
             c = report.counts
-            summary.add_row(
-                report.scheme_id if not seed.helper else f"{report.scheme_id} (helper)",
-                report.status,
-                f"{c.fetched:,}",
-                f"{c.filtered_out:,}",
-                f"{c.delivered:,}",
-                f"{c.failed:,}",
-                f"{c.dead:,}",
-                f"{c.duration_s:.2f}",
-            )
             if report.error:
                 echo(f"{report.scheme_id}: {report.error.splitlines()[0]}", style="red", err=True)
-            if report.status in ("failed", "invalid"):
-                worst = max(worst, report.exit_code)
+            code, lines = _outcome(store, report, planned.get(report.scheme_id))
+            worst = max(worst, code)
+            notes += lines
+            label = f"{report.scheme_id} (helper)" if seed.helper else report.scheme_id
+            failing = f"{c.still_failing:,}" + (" planned" if c.still_failing and code == EXIT_OK else "")
+            rows.append(([label, report.status], c, [failing, f"{c.duration_s:.2f}"]))
         store_url = store.url
-    console.print(summary)
+    echo("seed schemes", style="bold")
+    print_accounting(console, ["scheme", "status"], rows, ["still failing", "seconds"])
+    for line, style in notes:
+        echo(line, style=style)
+    if worst == EXIT_OK:
+        echo("result: as planned, nothing else failing (exit 0)", style="bold green")
+    else:
+        echo(f"result: not as planned (exit {worst})", style="bold red")
     written = _dump_written(sandbox, home / "sandbox")
     echo("Where to look:", style="bold")
     echo(f"  ledger:       {store_url}")
@@ -120,6 +131,34 @@ def demo(
     for name, path in written.items():
         echo(f"  {name:<30}{path}")
     raise typer.Exit(worst)
+
+
+def _outcome(
+    store: Store, report: RunReport, planned: PlannedFailures | None
+) -> tuple[int, list[tuple[str, str]]]:
+    """One scheme's exit code in the demo (:attr:`RunReport.exit_code`, except that failures
+    which are exactly the ``planned`` ones, each for the planned reason, count as success)
+    and the lines to print under the table (with their style)."""
+    c = report.counts
+    code = report.exit_code
+    waiting = still_waiting(report.scheme_id, c)
+    if planned is None or code != EXIT_FAILED or report.status == "failed" or c.waiting_pending:
+        return code, [(line, "yellow") for line in waiting]
+    failing: dict[str, str | None] = {}
+    if c.still_failing == len(planned.record_ids):
+        found = store.find_records(report.scheme_id, status=["error", "dead"], limit=c.still_failing)
+        failing = {row.record_id: row.last_error for row in found}
+    if planned.matches(failing):
+        line = (
+            f"{report.scheme_id}: {c.still_failing:,} records failing as planned: {planned.why} "
+            f"({planned.reason}); see them: ferry records --scheme {report.scheme_id} --status error"
+        )
+        return EXIT_OK, [(line, "cyan")]
+    unplanned = (
+        f"{report.scheme_id}: not the planned failures: {len(planned.record_ids):,} planned "
+        f"({planned.why}: {planned.reason}), {c.still_failing:,} failing"
+    )
+    return EXIT_FAILED, [(line, "yellow") for line in waiting] + [(unplanned, "red")]
 
 
 class _Reporter:

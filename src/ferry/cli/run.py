@@ -10,9 +10,9 @@ import typer
 from rich.text import Text
 
 from ferry.cli._common import EXIT_OK, echo, guarded, open_store, parse_time, redact, state, stdout_console
+from ferry.cli._counts import print_accounting, print_accounting_notes
 from ferry.cli._load import load_schemes
 from ferry.cli._progress import LiveReporter, reporter_for
-from ferry.cli._tables import fitted_table
 
 if TYPE_CHECKING:
     from ferry.engine.runner import RunReport
@@ -25,20 +25,11 @@ STATUS_STYLES = {
     "failed": "bold red",
     "invalid": "bold red",
 }
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("fetched", "fetched"),
-    ("filtered", "filtered_out"),
-    ("flattened", "flattened"),
-    ("new", "new"),
-    ("unchanged", "unchanged"),
-    ("delivered", "delivered"),
-    ("failed", "failed"),
-    ("dead", "dead"),
-)
 
 
 def print_report(report: RunReport) -> None:
-    """Print one scheme's outcome: a status line, the counts table and the error, if any."""
+    """Print one scheme's outcome: a status line, the accounting table, what the scheme still
+    has waiting (even when this run delivered nothing) and the error, if any."""
     console = stdout_console()
     style = STATUS_STYLES.get(report.status, "bold")
     run = f" (run {report.run_id})" if report.run_id is not None else ""
@@ -46,25 +37,14 @@ def print_report(report: RunReport) -> None:
         Text.assemble((report.scheme_id, "bold"), ": ", (report.status, style), run), soft_wrap=True
     )
     counts = report.counts
-    cells = [f"{int(getattr(counts, attr, 0)):,}" for _, attr in COLUMNS]
-    cells.append(f"{float(getattr(counts, 'duration_s', 0.0)):.2f}s")
-    headers = [header for header, _ in COLUMNS] + ["duration"]
-    table = fitted_table(headers, [cells], width=console.width, right=headers)
-    console.print(table)
-    recovered = int(getattr(counts, "recovered", 0))
-    if recovered:
+    print_accounting(console, [], [([], counts, [f"{counts.duration_s:.2f}s"])], ["duration"])
+    if counts.recovered:
         echo(
-            f"{recovered:,} record{'s' if recovered != 1 else ''} recovered that a first pass missed "
-            f"({int(getattr(counts, 'verified', 0)):,} window re-reads; see: ferry runs show {report.run_id})",
+            f"{counts.recovered:,} record{'s' if counts.recovered != 1 else ''} recovered that a first pass "
+            f"missed ({counts.verified:,} window re-reads; see: ferry runs show {report.run_id})",
             style="cyan",
         )
-    failed = int(getattr(counts, "failed", 0)) + int(getattr(counts, "dead", 0))
-    if failed:
-        echo(
-            f"{failed:,} record{'s' if failed != 1 else ''} failed; see: "
-            f"ferry records --scheme {report.scheme_id} --status error --status dead",
-            style="yellow",
-        )
+    print_accounting_notes(report.scheme_id, counts)
     if report.error:
         lines = redact(report.error).splitlines()
         # An engine bug comes with its traceback: only --debug shows it. Other errors are
@@ -111,15 +91,19 @@ def run(
     ] = None,
     fail_fast: Annotated[
         bool,
-        typer.Option("--fail-fast", help="Stop at the first scheme whose run fails or has failed records."),
+        typer.Option(
+            "--fail-fast",
+            help="Stop at the first scheme whose run fails or that has records failing (this run's or earlier).",
+        ),
     ] = False,
 ) -> None:
     """Run schemes once: collect new source records into the ledger, then deliver them.
 
     Schemes run one after another in the order given, so a scheme that others look up
     (_mongoQuery, _findCollection) is filled first. Every file is validated before anything
-    runs. Exit code 0 when all went well, 1 when a run failed or records failed or are dead,
-    2 when a scheme or option is invalid.
+    runs. Exit code 0 when nothing is failing; 1 when a run failed, a record failed or is
+    dead, or a scheme still has records failing from an earlier run (even if this run
+    delivered nothing); 2 when a scheme or option is invalid.
 
     Example:
 

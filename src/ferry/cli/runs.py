@@ -22,15 +22,12 @@ from ferry.cli._common import (
     truncate,
 )
 from ferry.cli._tables import Cell, fitted_table, natural_width
+from ferry.engine.counts import SHOWN_COUNTS, RunCounts, count_label, still_waiting
 
 __all__ = ["app", "register", "run_document"]
 
 STATUS_STYLES = {"succeeded": "green", "partial": "yellow", "failed": "bold red", "running": "cyan"}
 LIST_COUNTS = ("fetched", "new", "delivered", "failed", "dead")
-SHOW_COUNTS = (
-    "windows", "pages", "fetched", "filtered_out", "flattened", "new", "changed", "unchanged", "no_id",
-    "delivered", "failed", "dead", "retries", "verified", "recovered",
-)  # fmt: skip
 
 app = typer.Typer(
     name="runs",
@@ -152,16 +149,9 @@ def _show(run_id: int, *, as_json: bool) -> None:
     echo(f"  finished: {fmt_time(doc.get('finished_at')) or '(still running)'}")
     echo(f"  duration: {_duration(doc)}")
     counts = doc.get("counts") or {}
-    known = [key for key in SHOW_COUNTS if key in counts]
-    extra = [key for key in counts if key not in SHOW_COUNTS and key != "duration_s"]
-    if known or extra:
-        echo(
-            "  counts:   "
-            + ", ".join(
-                f"{key} {counts[key]:,}" if isinstance(counts[key], int) else f"{key} {counts[key]}"
-                for key in (*known, *extra)
-            )
-        )
+    _print_counts(counts)
+    if "due" in counts:  # recorded with the accounting (runs before it have no due count)
+        _print_accounting(str(doc.get("scheme_id", "")), RunCounts.from_dict(counts))
     windows = doc.get("windows") or []
     if windows:
         keys = ("pages", "fetched", "stored", "total", "ledger", "delivered", "recovered", "short", "seconds")
@@ -189,6 +179,27 @@ def _show(run_id: int, *, as_json: bool) -> None:
         for line in str(doc["error"]).splitlines():
             echo(f"  {line}")
     raise typer.Exit(EXIT_OK)
+
+
+def _print_counts(counts: dict[str, Any]) -> None:
+    """Every count of the run with its label (the scheme's state after the run is said apart)."""
+    after = ("waiting_", "failing_", "duration_s")
+    keys = [key for key in SHOWN_COUNTS if key in counts]
+    keys += [key for key in counts if key not in SHOWN_COUNTS and not key.startswith(after)]
+    shown = [f"{count_label(key)} {counts[key]:,}" for key in keys if isinstance(counts[key], int | float)]
+    if shown:
+        echo("  counts:   " + ", ".join(shown))
+
+
+def _print_accounting(scheme_id: str, counts: RunCounts) -> None:
+    """The run's two identities written out, and what the scheme still had waiting after it."""
+    collected, delivered = counts.equations()
+    echo(f"  collect:  {collected}")
+    echo(f"  deliver:  {delivered}")
+    for problem in counts.imbalance():
+        echo(f"  counts do not balance: {problem}", style="red")
+    for line in still_waiting(scheme_id, counts):
+        echo(f"  after the run: {line}", style="yellow")
 
 
 @app.command("show")

@@ -16,6 +16,7 @@ from ferry.console._i18n import translator
 from ferry.console._models import RecordKey, ReplayRequest
 from ferry.console._pages import back, not_found, safe_next
 from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render
+from ferry.engine.counts import SHOWN_COUNTS
 from ferry.store._models import RECORD_STATUSES
 
 __all__ = ["router"]
@@ -54,7 +55,8 @@ def run(request: Request, run_id: int, user: User) -> Response:
     columns: list[str] = []
     for window in detail.windows:
         columns += [key for key in window if key not in columns and key not in ("start", "end")]
-    return render(request, "run.html", run=detail, columns=columns)
+    counts = [(k, detail.counts[k]) for k in (*SHOWN_COUNTS, "duration_s") if k in detail.counts]
+    return render(request, "run.html", run=detail, columns=columns, counts=counts)
 
 
 # -- records --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from markupsafe import Markup
 from ferry.console._auth import check_csrf, csrf_token, user_exists
 from ferry.console._context import Console
 from ferry.console._i18n import status_labels, translator
+from ferry.engine.counts import accounting_lines, count_label
 
 __all__ = [
     "CsrfRejected",
@@ -199,6 +200,8 @@ def render(request: Request, name: str, *, status_code: int = 200, **context: An
 
     base = {
         "t": translator(lang),
+        "count_label": lambda name: count_label(name, lang),
+        "accounting": lambda scheme_id, counts: accounting_lines(scheme_id, counts, lang),
         "lang": lang,
         "statuses": status_labels(lang),
         "user": request.session.get("user"),

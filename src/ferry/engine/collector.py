@@ -94,6 +94,8 @@ class Collector:
         )
         self.page_size = self._page_size()
         self._dead: dict[str, str] = {}
+        self._page = RunCounts()
+        """The collect counts of the page being read, added to :attr:`counts` once it is stored."""
         self.calls = CallLog(store, scheme.id, run_id, source.name)
         self.pacer = pacer_for(source, source.limits, store)
 
@@ -360,16 +362,18 @@ class Collector:
             ) from exc
 
     def _rows(self, records: list[dict[str, Any]]) -> Iterator[Row]:
+        """The page's ledger rows; the page's collect counts go to :attr:`_page` (see :meth:`_store`)."""
         meta = self.meta
-        self.counts.fetched += len(records)
+        page = self._page = RunCounts()
+        page.fetched = len(records)
         for record in records:
             kept = self.keep(record)
             if kept is None:
-                self.counts.filtered_out += 1
+                page.filtered_out += 1
                 continue
             raw_id = resolve_path(kept, meta.id) if meta.id else None
             if raw_id is None or raw_id == "":
-                self.counts.no_id += 1
+                page.collect_dead_letter("no_id")
                 row_id = f"noid-{content_hash(kept)}"
                 self._dead[row_id] = f"source record has no id: field {meta.id!r} is missing or empty"
                 yield row_id, None, kept
@@ -377,9 +381,11 @@ class Collector:
             number = resolve_path(kept, meta.number) if meta.number else None
             number_text = None if number is None else str(number)
             if meta.beatFlat:
+                split = -1  # a record is one row; the split adds the others
                 for row_id, row in beat_flat(str(raw_id), kept, meta.beatFlat):
-                    self.counts.flattened += 1
+                    split += 1
                     yield row_id, number_text, row
+                page.flattened += split
             else:
                 yield str(raw_id), number_text, kept
 
@@ -389,11 +395,16 @@ class Collector:
         window: Window,
         cursor: tuple[str, datetime] | None,
     ) -> int:
-        """Upsert one page (and move ``cursor`` with it); returns how many records were new."""
+        """Upsert one page (and move ``cursor`` with it); returns how many records were new.
+
+        The page's counts (:attr:`_page`) are added to the run's once the page is stored.
+        """
+        page, self._page = self._page, RunCounts()
         if not rows:
             if cursor is not None:
                 self.store.set_cursor(self.scheme.id, cursor[0], cursor[1])
             self.calls.flush()
+            self._count_page(page, UpsertResult(), rows)
             return 0
         dead = [
             RecordResult(record_id=rid, status="dead", error=why, run_id=self.run_id)
@@ -417,7 +428,22 @@ class Collector:
             with contextlib.suppress(Exception):  # the run fails with the upsert's error
                 self.store.log_api_calls(calls)
             raise
-        self.counts.new += result.new
-        self.counts.changed += result.changed
-        self.counts.unchanged += result.unchanged
+        self._count_page(page, result, rows)
         return result.new
+
+    def _count_page(self, page: RunCounts, result: UpsertResult, rows: list[Row]) -> None:
+        """Add a stored page's counts to the run's: the row counts of the upsert, and as
+        ``repeated`` the rows whose id came again on the page (the store kept the last)."""
+        stored = len(rows) - page.no_id  # dead letters are counted apart, in no_id
+        self.counts.add(
+            fetched=page.fetched,
+            flattened=page.flattened,
+            filtered_out=page.filtered_out,
+            no_id=page.no_id,
+            repeated=stored - result.total,
+            unchanged=result.unchanged,
+            new=result.new,
+            changed=result.changed,
+            due=page.due,
+            dead=page.dead,
+        )

@@ -1,49 +1,204 @@
-"""Per-run counters; every record a run touches is counted somewhere."""
+"""A run's accounting: every record a run touches is counted in exactly one bucket.
+
+Two identities hold for every run that recorded its counts (:meth:`RunCounts.imbalance`
+checks them, the CLI, the console and the tests read them):
+
+**Collect**, in ledger rows::
+
+    fetched + flattened = filtered_out + no_id + repeated + unchanged + new + changed
+
+``fetched`` counts the records the source returned; every other term counts ledger rows. A
+record becomes one row, except under ``beatFlat``, which splits a record into one row per
+element of its array: ``flattened`` is the rows that split *added* (a record of 3 lines
+adds 2; a record whose array is empty stays one row and adds 0). So seed 001 reads
+``fetched 200 + flattened 199 = new 399``. The buckets:
+
+- ``filtered_out``: records the ``condition`` dropped (by design, not stored);
+- ``no_id``: records without an id, kept as dead letters with the reason (they count in
+  ``dead`` too, below);
+- ``repeated``: rows whose id came again later on the same page (only the last one is kept);
+- ``unchanged`` / ``new`` / ``changed``: rows the ledger already held with the same content,
+  did not hold, held with other content.
+
+Counts are committed with their page: a page that fails to store is not counted at all.
+
+**Deliver**, in ledger rows::
+
+    due = delivered + failed + dead + pending
+
+``due`` is every row the run took up for delivery (claimed, or handed over by its collector)
+plus the dead letters its collection made (``no_id``). Each ends in one bucket: ``delivered``
+(the target acknowledged it; ``delivered_unchanged`` of them were already current), ``failed``
+(an error; it waits on the retry ladder), ``dead`` (failed its last attempt, or a dead letter
+from collecting), ``pending`` (taken up but given back unwritten: the run stopped, or the
+target went away before its turn; the next run delivers it).
+
+The ``waiting_*`` fields are not run buckets: they say what the *scheme's* ledger still
+holds after the run (``pending`` and ``queued`` rows, ``error``, ``dead``), and
+``failing_since`` the oldest run that last failed one of its ``error``/``dead`` rows.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
-__all__ = ["COUNT_LABELS", "RunCounts", "count_label"]
+__all__ = [
+    "COLLECT_BUCKETS",
+    "COUNT_LABELS",
+    "DELIVER_BUCKETS",
+    "SHOWN_COUNTS",
+    "RunCounts",
+    "accounting_lines",
+    "count_label",
+    "still_waiting",
+]
+
+COLLECT_BUCKETS = ("filtered_out", "no_id", "repeated", "unchanged", "new", "changed")
+"""The collect buckets, whose sum is ``fetched + flattened``."""
+DELIVER_BUCKETS = ("delivered", "failed", "dead", "pending")
+"""The deliver buckets, whose sum is ``due``."""
+SHOWN_COUNTS = (
+    "windows",
+    "pages",
+    "fetched",
+    "flattened",
+    *COLLECT_BUCKETS,
+    "due",
+    "delivered",
+    "delivered_unchanged",
+    *DELIVER_BUCKETS[1:],
+    "retries",
+    "verified",
+    "recovered",
+)
+"""A run's own counts, in the order every view lists them (the ``waiting_*`` fields are said in
+words instead, by :func:`still_waiting`)."""
+_ADDING = threading.Lock()
 
 
 @dataclass
 class RunCounts:
-    """What one run did. ``filtered_out`` and ``no_id`` are the only ways a fetched record is not stored."""
+    """What one run did (the module docstring states the identities these counts obey)."""
 
     windows: int = 0
     pages: int = 0
     fetched: int = 0
-    """Records the source returned."""
+    """Records the source returned (on the pages stored)."""
+    flattened: int = 0
+    """Ledger rows ``beatFlat`` added: a record split into ``n`` rows adds ``n - 1``."""
     filtered_out: int = 0
     """Records the ``condition`` dropped (not stored, by design)."""
-    flattened: int = 0
-    """Ledger rows produced by ``beatFlat`` (one per array element)."""
-    new: int = 0
-    changed: int = 0
-    """Known ids whose content changed and went back to pending."""
-    unchanged: int = 0
-    """Known ids skipped by idCheck."""
     no_id: int = 0
-    """Records without an id: stored as dead letters with the reason."""
+    """Records without an id: stored as dead letters with the reason (also counted in ``dead``)."""
+    repeated: int = 0
+    """Rows whose id came again later on the same page: only the last one is stored."""
+    unchanged: int = 0
+    """Known ids whose content is the same as the ledger's."""
+    new: int = 0
+    """Ids the ledger did not hold."""
+    changed: int = 0
+    """Known ids whose content changed (delivered again under ``on_change: redeliver``)."""
+    due: int = 0
+    """Rows the run took up for delivery, plus the dead letters its collection made."""
     delivered: int = 0
-    """Records the target acknowledged this run (``finished``)."""
+    """Rows the target acknowledged this run (``finished``)."""
     delivered_unchanged: int = 0
-    """Of ``delivered``: records the target acknowledged as already current (nothing changed)."""
+    """Of ``delivered``: rows the target acknowledged as already current (nothing changed)."""
     failed: int = 0
-    """Records that failed this run and will be retried."""
+    """Rows that failed this run and wait on the retry ladder (``error``)."""
     dead: int = 0
-    """Records that failed their last attempt (dead letters)."""
+    """Rows that failed their last attempt, and records without an id (dead letters)."""
+    pending: int = 0
+    """Rows taken up but given back unwritten (a stop, a lost target): the next run delivers them."""
     retries: int = 0
     verified: int = 0
     """Windows read a second time because fewer records came than the API's total."""
     recovered: int = 0
     """New records found by a verification re-read or an omissionRemedy sweep: records the
     first pass missed (offset drift, late arrivals)."""
+    waiting_pending: int = 0
+    """After the run: the scheme's rows not delivered yet (``pending`` and ``queued``)."""
+    waiting_error: int = 0
+    """After the run: the scheme's rows in ``error``, waiting for a retry."""
+    waiting_dead: int = 0
+    """After the run: the scheme's dead letters."""
+    failing_since: int = 0
+    """After the run: the oldest run that last failed one of the scheme's error/dead rows (0: none)."""
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, counts: Mapping[str, Any]) -> RunCounts:
+        """Counts as a run record stores them (:meth:`as_dict`); unknown keys are ignored,
+        missing ones are 0 (a run recorded before a count existed)."""
+        out = cls()
+        for f in fields(cls):
+            value = counts.get(f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                setattr(out, f.name, value)
+        return out
+
+    def add(self, **deltas: int) -> None:
+        """Add ``deltas`` to the named counts, atomically: a run's collector and its deliver
+        thread share one ``RunCounts`` and both count ``due`` and ``dead``."""
+        with _ADDING:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+    def collect_dead_letter(self, bucket: str = "no_id") -> None:
+        """Count a record its collection kept as a dead letter: in ``bucket`` (a collect
+        bucket), in ``due`` and in ``dead``."""
+        self.add(**{bucket: 1, "due": 1, "dead": 1})
+
+    @property
+    def still_failing(self) -> int:
+        """The scheme's rows in ``error`` or ``dead`` after the run."""
+        return self.waiting_error + self.waiting_dead
+
+    def imbalance(self) -> list[str]:
+        """What does not balance, one line per identity broken; empty when the counts balance."""
+        problems = []
+        rows = self.fetched + self.flattened
+        collected = sum(getattr(self, name) for name in COLLECT_BUCKETS)
+        if rows != collected:
+            problems.append(
+                f"fetched {self.fetched} + flattened {self.flattened} = {rows} rows, but "
+                + " + ".join(f"{name} {getattr(self, name)}" for name in COLLECT_BUCKETS)
+                + f" = {collected}"
+            )
+        ended = sum(getattr(self, name) for name in DELIVER_BUCKETS)
+        if self.due != ended:
+            problems.append(
+                f"due {self.due}, but "
+                + " + ".join(f"{name} {getattr(self, name)}" for name in DELIVER_BUCKETS)
+                + f" = {ended}"
+            )
+        if self.delivered_unchanged > self.delivered:
+            problems.append(f"delivered_unchanged {self.delivered_unchanged} > delivered {self.delivered}")
+        return problems
+
+    def balances(self) -> bool:
+        """Whether both identities hold (see :meth:`imbalance`)."""
+        return not self.imbalance()
+
+    def equations(self, lang: str = "en") -> list[str]:
+        """The two identities with this run's numbers, zero terms left out, e.g.
+        ``fetched 200 + flattened rows 199 = new 399`` and ``due 399 = delivered 399``."""
+
+        def term(name: str) -> str:
+            return f"{count_label(name, lang).removeprefix('+ ')} {getattr(self, name):,}"
+
+        def terms(names: tuple[str, ...]) -> str:
+            shown = [term(name) for name in names if getattr(self, name)]
+            return " + ".join(shown) or "0"
+
+        rows = term("fetched") + (f" + {term('flattened')}" if self.flattened else "")
+        return [f"{rows} = {terms(COLLECT_BUCKETS)}", f"{term('due')} = {terms(DELIVER_BUCKETS)}"]
 
 
 COUNT_LABELS: dict[str, tuple[str, str]] = {
@@ -51,19 +206,26 @@ COUNT_LABELS: dict[str, tuple[str, str]] = {
     "windows": ("windows", "窗口"),
     "pages": ("pages", "页数"),
     "fetched": ("fetched", "获取"),
+    "flattened": ("+ flattened rows", "拆分新增行"),
     "filtered_out": ("filtered out", "已过滤"),
-    "flattened": ("flattened rows", "拆分行"),
+    "no_id": ("without id", "缺少ID"),
+    "repeated": ("repeated on a page", "页内重复"),
+    "unchanged": ("unchanged", "未变化"),
     "new": ("new", "新增"),
     "changed": ("changed", "已变更"),
-    "unchanged": ("unchanged", "未变化"),
-    "no_id": ("without id", "缺少ID"),
+    "due": ("due", "应写入"),
     "delivered": ("delivered", "已写入"),
     "delivered_unchanged": ("already current", "目标已是最新"),
     "failed": ("failed", "失败"),
     "dead": ("dead", "死信"),
+    "pending": ("still pending", "仍待写入"),
     "retries": ("retries", "重试次数"),
     "verified": ("windows re-read", "复核窗口"),
     "recovered": ("recovered", "补回"),
+    "waiting_pending": ("scheme: waiting", "方案: 待写入"),
+    "waiting_error": ("scheme: in error", "方案: 出错待重试"),
+    "waiting_dead": ("scheme: dead letters", "方案: 死信"),
+    "failing_since": ("failing since run", "失败始于运行"),
     "duration_s": ("duration (s)", "耗时(秒)"),
 }
 
@@ -74,3 +236,48 @@ def count_label(name: str, lang: str = "en") -> str:
     if labels is None:
         return name
     return labels[1] if lang == "zh" else labels[0]
+
+
+def still_waiting(scheme_id: str, counts: RunCounts, lang: str = "en") -> list[str]:
+    """Lines saying what the scheme still has waiting after a run, each with the command to look.
+
+    One line for its failing rows (``error`` and ``dead``) and one for its undelivered rows,
+    shown even when the run itself delivered nothing; none when nothing waits.
+    """
+    lines = []
+    failing = counts.still_failing
+    if failing:
+        since = f" since run {counts.failing_since}" if counts.failing_since else ""
+        zh_since = f"（始于运行 {counts.failing_since}）" if counts.failing_since else ""
+        command = f"ferry records --scheme {scheme_id} --status error --status dead"
+        if lang == "zh":
+            lines.append(
+                f"{failing:,} 条记录仍失败{zh_since}：{counts.waiting_error:,} 条出错待重试，"
+                f"{counts.waiting_dead:,} 条死信。查看：{command}"
+            )
+        else:
+            lines.append(
+                f"{failing:,} record{'s' if failing != 1 else ''} still failing{since} "
+                f"({counts.waiting_error:,} in error awaiting a retry, {counts.waiting_dead:,} dead): {command}"
+            )
+    if counts.waiting_pending:
+        n = counts.waiting_pending
+        command = f"ferry records --scheme {scheme_id} --status pending --status queued"
+        if lang == "zh":
+            lines.append(f"{n:,} 条记录尚未写入，下次运行写入。查看：{command}")
+        else:
+            lines.append(
+                f"{n:,} record{'s' if n != 1 else ''} still pending, delivered by the next run: {command}"
+            )
+    return lines
+
+
+def accounting_lines(scheme_id: str, counts: Mapping[str, Any], lang: str = "en") -> list[str]:
+    """A stored run's accounting in words (``counts`` as the run record holds them): the two
+    identities, what does not balance, and what the scheme still had waiting after the run.
+    Empty for a run recorded before the accounting existed (no ``due`` count)."""
+    if "due" not in counts:
+        return []
+    run = RunCounts.from_dict(counts)
+    imbalance = [f"counts do not balance: {problem}" for problem in run.imbalance()]
+    return [*run.equations(lang), *imbalance, *still_waiting(scheme_id, run, lang)]

@@ -10,6 +10,7 @@ such a row again is harmless (invariants 2 and 3).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +56,11 @@ def release_rows(store: Store, scheme_id: str, record_ids: Sequence[str]) -> int
         return 0
     with store.transaction(write=True) as conn:
         return release(conn, scheme_id, record_ids, datetime.now(UTC))
+
+
+def _already_current(outcomes: Sequence[Outcome]) -> int:
+    """How many of ``outcomes`` the target acknowledged as already current."""
+    return sum(1 for outcome in outcomes if outcome.ok and outcome.unchanged)
 
 
 class PreparedBatch:
@@ -202,14 +208,43 @@ class Deliverer:
                 self.deliver_rows(part, now or datetime.now(UTC), rowids)
         finally:
             if start < len(rows):  # stopped or failed: the rest waits for a claim, not a restart
+                left = len(rows) - start  # taken up, given back unwritten
+                self.counts.add(due=left, pending=left)
                 release_rows(self.store, self.scheme.id, [row.record_id for row in rows[start:]])
 
     def deliver_rows(
         self, rows: Sequence[DueRow], now: datetime, rowids: Mapping[str, int] | None = None
     ) -> None:
         """Map, pack, write and record results for already-claimed ``rows`` (``rowids``: their
-        SQLite rowids when known, see :meth:`Store.record_results`)."""
+        SQLite rowids when known, see :meth:`Store.record_results`).
+
+        The rows are counted once their results are recorded; if that never happens (an
+        error before), they count as ``pending``: they stay ``queued`` until the next run
+        recovers them.
+        """
         started = time.monotonic()
+        try:
+            results, unchanged, fatal = self._deliver(rows, now, rowids)
+        except BaseException:
+            self.counts.add(due=len(rows), pending=len(rows))
+            raise
+        ended = Counter(result.status for result in results)
+        self.counts.add(
+            due=len(rows),
+            delivered=ended["finished"],
+            delivered_unchanged=unchanged,
+            failed=ended["error"],
+            dead=ended["dead"],
+        )
+        self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
+        if fatal is not None:
+            raise fatal
+
+    def _deliver(
+        self, rows: Sequence[DueRow], now: datetime, rowids: Mapping[str, int] | None
+    ) -> tuple[list[RecordResult], int, Exception | None]:
+        """Write ``rows`` and record their results: (results, how many were already current,
+        the error that made the target unavailable, if any)."""
         attempts = {row.record_id: row.attempts for row in rows}
         batch = self.prepare(rows, now)
         results: list[RecordResult] = [
@@ -225,6 +260,7 @@ class Deliverer:
             on_no_match=self.scheme.settings.on_no_match,
         )
         fatal: Exception | None = None
+        unchanged = 0
         for i, delivery in enumerate(deliveries):
             try:
                 outcomes = self._write(delivery)
@@ -237,11 +273,10 @@ class Deliverer:
                 fatal = exc
                 break
             results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
+            unchanged += _already_current(outcomes)
         calls = self.calls.take()  # stored with the results: one write turn per batch
         self.store.record_results(self.scheme.id, results, rowids, calls)
-        self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
-        if fatal is not None:
-            raise fatal
+        return results, unchanged, fatal
 
     def _write(self, delivery: Any) -> Sequence[Outcome]:
         target = self.target
@@ -273,9 +308,6 @@ class Deliverer:
 
     def _result(self, outcome: Outcome, attempts: int, now: datetime) -> RecordResult:
         if outcome.ok:
-            self.counts.delivered += 1
-            if outcome.unchanged:
-                self.counts.delivered_unchanged += 1
             return RecordResult(outcome.record_id, "finished", response=outcome.response, run_id=self.run_id)
         return self._failed(
             outcome.record_id, attempts, outcome.error or "rejected by target", now, outcome.response
@@ -286,9 +318,7 @@ class Deliverer:
     ) -> RecordResult:
         ladder = self.scheme.settings.retry
         if attempts + 1 > len(ladder):
-            self.counts.dead += 1
             return RecordResult(record_id, "dead", response=response, error=reason, run_id=self.run_id)
-        self.counts.failed += 1
         return RecordResult(
             record_id,
             "error",

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer, release_rows
 from ferry.store import Store, UpsertResult
 from ferry.store._ledger_write import Claimed
@@ -172,17 +173,18 @@ class DeliverThread:
         self._inbox.put(_STOP)
         self._thread.join()
         if self._error is not None:
-            release_unread(self.store, self._inbox)
+            release_unread(self.store, self._inbox, self.deliverer.counts)
             raise self._error
 
 
-def release_unread(store: Store, inbox: Any) -> None:
+def release_unread(store: Store, inbox: Any, counts: RunCounts) -> None:
     """Return the rows of the handed pages still in ``inbox`` (a deliverer stopped before
-    reading them) to ``pending``."""
+    reading them) to ``pending``, counting them in ``counts`` as taken up and still pending."""
     while True:
         try:
             item = inbox.get(timeout=0.2)
         except queue.Empty:
             return
         if isinstance(item, HandedBatch):
+            counts.add(due=len(item.rows), pending=len(item.rows))
             release_rows(store, item.scheme_id, [row[0] for row in item.rows])

@@ -63,9 +63,18 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
+        """The one exit-code rule of ``ferry run``, ``ferry demo`` and ``ferry serve --once``.
+
+        2 for an invalid scheme or configuration; 1 when the run failed, a record failed or
+        died in it, or the scheme still has records failing after it (``error`` or ``dead``,
+        from this run or an earlier one), even when the run itself delivered nothing; else 0.
+        """
         if self.status == "invalid":
             return EXIT_INVALID
-        return EXIT_OK if self.status == "succeeded" else EXIT_FAILED
+        c = self.counts
+        if self.status == "failed" or c.failed or c.dead or c.still_failing:
+            return EXIT_FAILED
+        return EXIT_OK
 
 
 def _connectors(
@@ -158,15 +167,33 @@ def _stop_reason(stop: StopHook) -> Callable[[], str | None]:
     return reason
 
 
+def _waiting(store: Store, scheme_id: str, counts: RunCounts) -> None:
+    """Note in ``counts`` what the scheme still has waiting after the run."""
+    try:
+        waiting = store.waiting(scheme_id)
+    except FerryError:  # the run record matters more than these figures
+        return
+    counts.waiting_pending, counts.waiting_error, counts.waiting_dead = (
+        waiting.pending,
+        waiting.error,
+        waiting.dead,
+    )
+    counts.failing_since = waiting.failing_since or 0
+
+
 def _summary(report: RunReport) -> str:
     c = report.counts
     parts = [f"fetched {c.fetched}", f"new {c.new}", f"delivered {c.delivered}"]
     parts += [
         f"{name} {getattr(c, name)}"
-        for name in ("failed", "dead", "retries", "recovered")
+        for name in ("flattened", "failed", "dead", "pending", "retries", "recovered")
         if getattr(c, name)
     ]
-    return f"{report.status}: {', '.join(parts)} ({c.duration_s:.2f}s)"
+    text = f"{report.status}: {', '.join(parts)} ({c.duration_s:.2f}s)"
+    if c.still_failing:
+        since = f" since run {c.failing_since}" if c.failing_since else ""
+        text += f"; {c.still_failing} records of the scheme still failing{since}"
+    return text
 
 
 @run_gc()  # the garbage collector tuned while the run is active (ferry.engine.gc_tuning)
@@ -309,6 +336,7 @@ def run_scheme(
         if not report.windows and collector is not None:
             report.windows = list(collector.details)  # the windows committed before a stop or error
         _window_totals(store, scheme.id, report.windows)
+        _waiting(store, scheme.id, counts)
         stored = "failed" if report.status == "invalid" else report.status
         if report.error:
             log.error(report.error)

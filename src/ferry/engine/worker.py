@@ -35,7 +35,7 @@ from ferry.store import Store, UpsertResult
 
 __all__ = ["DELIVER_FIELDS", "DeliverPool", "DeliverProcess", "can_fork", "deliver_workers"]
 
-DELIVER_FIELDS = ("delivered", "delivered_unchanged", "failed", "dead", "retries")
+DELIVER_FIELDS = ("due", "delivered", "delivered_unchanged", "failed", "dead", "pending", "retries")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -220,7 +220,7 @@ class DeliverProcess:
         self._pipe.close()
         kind, payload = self._result  # type: ignore[misc]
         if kind != "done":  # pages the child left unread go back to pending
-            release_unread(self.store, self._inbox)
+            release_unread(self.store, self._inbox, self.counts)
         self._inbox.close()
         self._inbox.join_thread()
         if kind == "done":
@@ -248,6 +248,7 @@ class DeliverPool:
         self.counts = counts
         self.local = local or RunCounts()
         """Deliveries made in this process (the parent helps once collecting is done)."""
+        self._summed: dict[str, int] = {}
         self.store = store
         self.scheme = scheme
         progress = kw.pop("progress", None) or (lambda *a, **k: None)
@@ -261,9 +262,14 @@ class DeliverPool:
         ]
 
     def _sum(self) -> None:
+        """Bring the run's counts up to the deliveries made so far, adding what changed since
+        the last sum (the collector counts ``due`` and ``dead`` in the same fields)."""
+        deltas = {}
         for name in DELIVER_FIELDS:
             total = getattr(self.local, name) + sum(child.numbers[name] for child in self.children)
-            setattr(self.counts, name, total)
+            deltas[name] = total - self._summed.get(name, 0)
+            self._summed[name] = total
+        self.counts.add(**deltas)
 
     def start(self) -> None:
         self.store.recover_queued(self.scheme.id)

@@ -17,6 +17,7 @@ metric                                      type       labels
 ``ferry_runs_total``                        counter    scheme, kind, status (finished runs)
 ``ferry_runs_running``                      gauge      scheme, kind
 ``ferry_run_duration_seconds``              histogram  scheme, kind (finished runs)
+``ferry_run_records_total``                 counter    scheme, bucket (a run count, summed)
 ``ferry_last_success_timestamp_seconds``    gauge      scheme, kind
 ``ferry_api_calls_total``                   counter    connection, api, status
 ``ferry_api_errors_total``                  counter    connection, api, code
@@ -39,6 +40,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
+from ferry.engine.counts import SHOWN_COUNTS
 from ferry.errors import FerryError
 from ferry.store._models import RECORD_STATUSES
 from ferry.store._schema import alert_incidents, api_calls, ledger, runs, schemes
@@ -46,7 +48,13 @@ from ferry.store._schema import alert_incidents, api_calls, ledger, runs, scheme
 if TYPE_CHECKING:
     from ferry.store import Store
 
-__all__ = ["API_LATENCY_BUCKETS", "RUN_DURATION_BUCKETS", "StoreCollector", "render_metrics"]
+__all__ = [
+    "API_LATENCY_BUCKETS",
+    "RECORD_BUCKETS",
+    "RUN_DURATION_BUCKETS",
+    "StoreCollector",
+    "render_metrics",
+]
 
 RUN_DURATION_BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 """Upper bounds (seconds) of the run duration histogram."""
@@ -54,6 +62,21 @@ API_LATENCY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 """Upper bounds (seconds) of the API latency histogram."""
 
 _FINISHED = ("succeeded", "partial", "failed")
+RECORD_BUCKETS: tuple[str, ...] = tuple(
+    name for name in SHOWN_COUNTS if name not in ("windows", "pages", "retries", "verified", "recovered")
+)
+"""The run counts ``ferry_run_records_total`` sums, one ``bucket`` label each, named as the run
+record names them (:mod:`ferry.engine.counts`: ``fetched + flattened`` = the collect buckets,
+``due`` = the deliver buckets)."""
+
+
+def _json_count(column: Any, key: str, dialect: str) -> Any:
+    """SQL for the integer ``key`` of the JSON text ``column`` (0 when absent)."""
+    if dialect == "postgresql":
+        value = sa.func.json_extract_path_text(sa.cast(column, sa.JSON), key)
+    else:  # SQLite and MySQL/MariaDB share json_extract
+        value = sa.func.json_extract(column, f"$.{key}")
+    return sa.func.coalesce(sa.func.sum(sa.cast(value, sa.BigInteger)), 0)
 
 
 def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
@@ -194,7 +217,26 @@ class StoreCollector(Collector):
         for sid, kind, finished in conn.execute(query):
             if finished is not None:
                 last.add_metric([sid, kind], finished.timestamp())
-        return [total, running, durations, last]
+        return [total, running, durations, last, self._run_records(conn)]
+
+    def _run_records(self, conn: sa.Connection) -> Metric:
+        records = CounterMetricFamily(
+            "ferry_run_records",
+            "Records counted by finished runs, per accounting bucket (fetched + flattened = filtered_out + "
+            "no_id + repeated + unchanged + new + changed; due = delivered + failed + dead + pending).",
+            labels=["scheme", "bucket"],
+        )
+        sums = [_json_count(runs.c.counts, name, conn.dialect.name) for name in RECORD_BUCKETS]
+        query = (
+            sa.select(runs.c.scheme_id, *sums)
+            .where(runs.c.status.in_(_FINISHED), runs.c.counts.is_not(None))
+            .group_by(runs.c.scheme_id)
+            .order_by(runs.c.scheme_id)
+        )
+        for sid, *values in conn.execute(query):
+            for name, total in zip(RECORD_BUCKETS, values, strict=True):
+                records.add_metric([sid, name], float(total or 0))
+        return records
 
     def _api_calls(self, conn: sa.Connection) -> list[Metric]:
         group = (api_calls.c.connection, api_calls.c.api, api_calls.c.status, api_calls.c.error_code)

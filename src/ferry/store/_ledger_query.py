@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ferry.store._ledger_deliver import LEDGER_COLUMNS, row_to_ledger
-from ferry.store._models import RECORD_STATUSES, LedgerRow
+from ferry.store._models import RECORD_STATUSES, LedgerRow, Waiting
 from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads
@@ -21,6 +21,7 @@ __all__ = [
     "ledger_states",
     "lookup_chunk",
     "record_history",
+    "waiting",
     "window_states",
 ]
 
@@ -34,6 +35,29 @@ def count_by_status(conn: sa.Connection, scheme_id: str) -> dict[str, int]:
     for status, count in conn.execute(query):
         counts[status] = int(count)
     return counts
+
+
+def waiting(conn: sa.Connection, scheme_id: str) -> Waiting:
+    """The scheme's undelivered rows by kind, and the oldest run that last failed one.
+
+    The counts read the ``ix_ledger_due`` index only; the oldest run reads the failing rows,
+    which are few next to the ledger.
+    """
+    counts = count_by_status(conn, scheme_id)
+    failing = counts["error"] + counts["dead"]
+    since = None
+    if failing:
+        since = conn.execute(
+            sa.select(sa.func.min(L.c.run_id)).where(
+                L.c.scheme_id == scheme_id, L.c.status.in_(("error", "dead"))
+            )
+        ).scalar()
+    return Waiting(
+        pending=counts["pending"] + counts["queued"],
+        error=counts["error"],
+        dead=counts["dead"],
+        failing_since=None if since is None else int(since),
+    )
 
 
 def _match(column: sa.Column[Any], pattern: str) -> sa.ColumnElement[bool]:

@@ -14,6 +14,7 @@ __all__ = [
     "LedgerRow",
     "RecordResult",
     "UpsertResult",
+    "Waiting",
 ]
 
 RECORD_STATUSES = ("pending", "queued", "finished", "error", "dead")
@@ -57,7 +58,8 @@ class LedgerRow:
 class UpsertResult:
     """What one :meth:`Store.upsert_records` call did, counted over distinct record ids.
 
-    ``new`` ids were inserted as ``pending``. Every known id is either ``changed`` (content
+    The ids given as ``dead_letters`` are stored but counted in none of these: a dead letter
+    is not a record to deliver. ``new`` ids were inserted as ``pending``. Every known id is either ``changed`` (content
     hash differs from the stored one) or ``unchanged``. ``redelivered`` counts the known ids
     scheduled for delivery again (set back to ``pending``, or flagged to be redelivered
     after the delivery in flight when ``queued``).
@@ -95,3 +97,27 @@ class RecordResult:
     error: str | None = None
     next_attempt_at: datetime | None = None
     run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """What a scheme's ledger still holds undelivered (:meth:`Store.waiting`).
+
+    Attributes:
+        pending: Rows not delivered yet (``pending``, and ``queued`` ones in flight or left
+            by a killed run).
+        error: Rows that failed and wait for a retry on their ladder.
+        dead: Dead letters (failed their last attempt, or could not be delivered at all).
+        failing_since: The oldest run that last touched one of the ``error``/``dead`` rows
+            (``None`` when there are none).
+    """
+
+    pending: int = 0
+    error: int = 0
+    dead: int = 0
+    failing_since: int | None = None
+
+    @property
+    def failing(self) -> int:
+        """Rows still failing: ``error`` + ``dead``."""
+        return self.error + self.dead

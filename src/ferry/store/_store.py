@@ -41,7 +41,7 @@ from ferry.store._engine import BUSY_TIMEOUT_MS, WRITE_OPTION, create_store_engi
 from ferry.store._errors import guarded, translate
 from ferry.store._hot import hot_for
 from ferry.store._ledger_write import Claimed
-from ferry.store._models import LedgerRow, RecordResult, UpsertResult
+from ferry.store._models import LedgerRow, RecordResult, UpsertResult, Waiting
 from ferry.store._sql import utcnow
 from ferry.store._write_lock import writer_lock
 
@@ -50,6 +50,24 @@ __all__ = ["Store", "open_store"]
 LOOKUP_CHUNK = 2000
 ANALYZE_FIRST = 2000
 """PostgreSQL: ledger rows this process inserts before it first refreshes the statistics."""
+
+
+def _dead_letter_kinds(
+    conn: sa.Connection, scheme_id: str, latest: _ledger_write.Encoded, dead_letters: Sequence[RecordResult]
+) -> dict[str, int]:
+    """How many of the page's ``dead_letters`` the upsert will count as new, changed and
+    unchanged (to take them out: a dead letter is counted by the collector, not as a record
+    to deliver). Reads the ledger only when the page has dead letters."""
+    kinds = {"new": 0, "changed": 0, "unchanged": 0}
+    ids = [letter.record_id for letter in dead_letters if letter.record_id in latest]
+    if not ids:
+        return kinds
+    known = _ledger_query.ledger_states(conn, scheme_id, ids)
+    for rid in set(ids):
+        old = known.get(rid)
+        kind = "new" if old is None else "unchanged" if old[0] == latest[rid][2] else "changed"
+        kinds[kind] += 1
+    return kinds
 
 
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
@@ -328,6 +346,7 @@ class Store:
         now = utcnow()
         latest = _ledger_write.encode_page(records)  # outside the write turn
         with self._tx(write=True) as conn:
+            letters = _dead_letter_kinds(conn, scheme_id, latest, dead_letters)
             result, claimed = _ledger_write.upsert_and_claim(
                 conn,
                 scheme_id,
@@ -344,6 +363,12 @@ class Store:
                 _ledger_deliver.record_results(conn, scheme_id, dead_letters, now)
                 dead = {letter.record_id for letter in dead_letters}
                 claimed = [row for row in claimed if row[0] not in dead]
+                result = UpsertResult(
+                    new=result.new - letters["new"],
+                    changed=result.changed - letters["changed"],
+                    unchanged=result.unchanged - letters["unchanged"],
+                    redelivered=result.redelivered,
+                )
             if calls:
                 _state.log_api_calls(conn, calls, now)
         if result.new and self.dialect == "postgresql":
@@ -453,6 +478,13 @@ class Store:
         """Rows per status; all five statuses are present (0 when none)."""
         with self._tx() as conn:
             return _ledger_query.count_by_status(conn, scheme_id)
+
+    @guarded("counting waiting records")
+    def waiting(self, scheme_id: str) -> Waiting:
+        """What the scheme still has undelivered: pending, in error, dead, and since which run
+        its failing rows fail (what a run summary reports after the run)."""
+        with self._tx() as conn:
+            return _ledger_query.waiting(conn, scheme_id)
 
     @guarded("searching records")
     def find_records(
