@@ -144,7 +144,7 @@ def test_replay_selected_without_delivery_leaves_them_pending(env: ConsoleEnv, t
             headers={"X-CSRF-Token": token},
         )
     )
-    assert answer == {"replayed": 2, "messages": []}
+    assert answer == {"replayed": 2, "messages": [], "started": []}
     assert [status_of(env.store, i) for i in picked] == ["pending", "pending"]
     assert status_of(env.store, env.seeded.error_ids[2]) == "error"
 

@@ -18,7 +18,8 @@ from ferry.scheme.loader import load_scheme
 
 
 def text_of(html: str) -> str:
-    return unescape(re.sub(r"<[^>]+>", " ", html))
+    """The page's text, tags dropped and white space collapsed (as a reader sees it)."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def test_the_dashboard_charts_24_hours_and_shows_each_scheme(env: ConsoleEnv) -> None:
@@ -49,11 +50,11 @@ def test_the_schemes_list_toggles_enabled_and_runs_a_scheme(env: ConsoleEnv) -> 
         follow_redirects=True,
     )
     assert env.store.get_scheme(SCHEME_ID)["enabled"] is False  # type: ignore[index]
-    assert "disabled" in answer.text and "Enable" in answer.text
+    assert f"scheme {SCHEME_ID} disabled" in text_of(answer.text) and "Enable" in answer.text
 
     runs = len(env.store.list_runs(SCHEME_ID, limit=100))
     answer = env.client.post(f"/schemes/{SCHEME_ID}/run", data={"csrf_token": token}, follow_redirects=True)
-    assert "run of scheme" in answer.text and "started" in answer.text
+    assert f"run of scheme {SCHEME_ID} started" in text_of(answer.text)
     assert env.runner.wait(SCHEME_ID, timeout=30)
     assert len(env.store.list_runs(SCHEME_ID, limit=100)) == runs + 1
     assert env.runner.states[SCHEME_ID].status in ("succeeded", "partial")
@@ -116,16 +117,24 @@ def test_validation_errors_are_shown_at_their_path(env: ConsoleEnv, tmp_path: Pa
 def test_runs_show_counts_windows_and_logs(env: ConsoleEnv) -> None:
     env.login()
     run = env.store.list_runs(SCHEME_ID, limit=1)[0]
+    filled = [w for w in run["windows"] if w["fetched"]]
+    empty = len(run["windows"]) - len(filled)
+    assert filled and empty, "the seeded run has windows with records and empty ones"
 
     listing = env.client.get("/runs").text
     detail = env.client.get(f"/runs/{run['id']}").text
+    everything = env.client.get(f"/runs/{run['id']}", params={"show": "all"}).text
 
     assert (
         f'href="/runs/{run["id"]}"' in listing and f"delivered</span> {run['counts']['delivered']}" in listing
     )
     windows = detail.split('id="windows"')[1].split("</table>")[0]
-    assert windows.count("<tr>") == len(run["windows"]) + 1
-    assert "fetched" in windows and "ledger" in windows
+    assert windows.count('<tr class="window">') == len(filled), "one line per window with records"
+    assert f"{empty} empty windows (nothing fetched)" in text_of(windows), "the empty ones on one line"
+    assert everything.split('id="windows"')[1].count('<tr class="window">') == len(run["windows"])
+    for label in ("fetched", "stored", "API total", "in the ledger"):
+        assert f'<th class="num">{label}</th>' in windows, label
+    assert f"Windows: {len(run['windows'])} (with records {len(filled)} · empty {empty})" in text_of(detail)
     assert "window 1 of 33 read" in detail and "8 records failed" in detail
     assert env.client.get("/runs/99999").status_code == 404
 
@@ -184,7 +193,7 @@ def test_replaying_one_record_after_fixing_the_target_finishes_it(env: ConsoleEn
         follow_redirects=True,
     )
 
-    assert "1 records sent back to pending" in answer.text
+    assert "1 records sent back to pending" in text_of(answer.text)
     assert env.runner.wait(SCHEME_ID, timeout=30)
     assert status_of(env.store, env.error_id) == "finished"
     row = env.store.get_record(SCHEME_ID, env.error_id)
@@ -217,7 +226,7 @@ def test_replaying_selected_and_matching_records(env: ConsoleEnv) -> None:
         data={"mode": "filter", "scheme": SCHEME_ID, "status": "error", "csrf_token": token},
         follow_redirects=True,
     )
-    assert f"{len(errors)} records sent back to pending" in answer.text
+    assert f"{len(errors)} records sent back to pending" in text_of(answer.text)
     assert env.runner.wait(SCHEME_ID, timeout=30)
     assert env.store.count_by_status(SCHEME_ID)["error"] == 0
 
@@ -318,7 +327,7 @@ def test_a_scheme_known_only_from_the_store_is_listed_but_not_run(env: ConsoleEn
 
     assert SCHEME_ID in listing and "kuaimai" in listing, "types come from the stored definition"
     assert 'id="not-loaded"' in page and 'class="run-now"' not in page
-    assert "not loaded in this console" in answer.text
+    assert "not loaded in this console" in text_of(answer.text)
     detail = client.get(f"/records/{SCHEME_ID}/{env.error_id}").text
     assert "cannot map" in detail and "qty above the limit" in detail
 

@@ -13,7 +13,6 @@ from ferry.console._queries import (
     api_stats,
     last_runs,
     percentile,
-    run_log,
     status_by_scheme,
 )
 from ferry.store import RecordResult, open_store
@@ -94,7 +93,7 @@ def test_api_stats_bucket_calls_and_percentiles(store) -> None:
     assert stats[("k3", "Save")].calls == 1, "a call older than the period is left out"
 
 
-def test_alert_history_and_run_log(store) -> None:
+def test_alert_history_and_the_run_log_in_pages(store) -> None:
     now = datetime.now(UTC)
     with store.transaction(write=True) as conn:
         ids = []
@@ -130,8 +129,10 @@ def test_alert_history_and_run_log(store) -> None:
     assert [n["channel"] for n in history[1]["notices"]] == ["wecom", "feishu"] and history[0][
         "notices"
     ] == []
-    assert [e["message"] for e in run_log(store, 7)] == ["line 0", "line 1", "line 2"]
-    assert run_log(store, 8) == []
+    assert [e["message"] for e in store.list_run_events(7)] == ["line 0", "line 1", "line 2"]
+    assert [e["message"] for e in store.list_run_events(7, offset=1, limit=1)] == ["line 1"], "one page"
+    assert store.count_run_events(7) == 3
+    assert store.list_run_events(8) == [] and store.count_run_events(8) == 0
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -171,9 +171,11 @@ def test_rules_are_described_for_the_console(receiver: Receiver) -> None:
         "channels": ["ding", "wecom", "feishu", "hook"],
         "description": "Fires when the latest finished run/collect/deliver run of a scheme failed "
         "(runs a shutdown stopped do not count).",
+        "description_zh": "触发条件：方案最近一次结束的运行/采集/推送失败（因停机而中止的运行不计）。",
     }  # fmt: skip
     assert described[1]["channels"] == ["hook"]
     assert described[1]["description"] == "Fires when at least 1 record(s) went dead in the last 1h."
+    assert described[1]["description_zh"] == "触发条件：最近 1 小时内至少 1 条记录成为死信。"
 
 
 @pytest.mark.parametrize(

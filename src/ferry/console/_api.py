@@ -159,7 +159,7 @@ def runs(
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
 def run_detail(request: Request, run_id: int, user: User) -> Any:
-    """One run: counts, per-window detail and log lines."""
+    """One run: counts, per-window detail and its first 2,000 log lines (the run page pages through all)."""
     return _clean(request, _found(views.run_detail(console_of(request), run_id), "run"))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-__all__ = ["Series", "line_chart"]
+__all__ = ["Series", "label_indexes", "line_chart", "text_width"]
 
 
 @dataclass
@@ -41,6 +41,29 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.2g}"
 
 
+FONT_PX = 11
+"""Font size of the axis and legend texts (``svg.chart .axis`` in ``console.css``), in viewBox units."""
+LABEL_GAP = 10
+"""Least room between two x labels."""
+
+
+def text_width(text: str, size: float = FONT_PX) -> float:
+    """A generous estimate of ``text``'s width at ``size``: CJK characters are one em, others 0.62 em."""
+    return sum(size if ord(ch) >= 0x2E80 else size * 0.62 for ch in text)
+
+
+def label_indexes(labels: Sequence[str], plot_width: float, every: int = 1) -> list[int]:
+    """The x labels to draw so that no two overlap: evenly spaced, counted back from the last
+    one (the newest time is always labelled), at least ``every`` apart."""
+    count = len(labels)
+    if count <= 1:
+        return list(range(count))
+    step = plot_width / (count - 1)
+    widest = max(text_width(label) for label in labels) + LABEL_GAP
+    every = max(every, math.ceil(widest / step))
+    return [i for i in range(count) if (count - 1 - i) % every == 0]
+
+
 def line_chart(
     series: Sequence[Series],
     labels: Sequence[str],
@@ -48,13 +71,18 @@ def line_chart(
     title: str = "",
     width: int = 720,
     height: int = 220,
-    label_every: int = 3,
+    label_every: int = 1,
+    x_caption: str = "",
 ) -> Markup:
     """An SVG line chart of ``series`` over ``labels`` with a y axis, gridlines and a legend.
 
-    Every text is escaped; the result is safe to insert into a page as is.
+    The x labels are thinned so that none overlaps another (``label_every`` is the least
+    spacing), and the margins grow to fit the first and last label. ``x_caption`` is drawn at
+    the top right (the time zone of the x labels). Every text is escaped; the result is safe to
+    insert into a page as is.
     """
-    left, right, top, bottom = 48, 28, 28, 28
+    half = max((text_width(label) for label in labels), default=0.0) / 2
+    left, right, top, bottom = max(48, math.ceil(half) + 4), max(28, math.ceil(half) + 4), 28, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     count = max(len(labels), 1)
     peak = _nice_max(max((v for s in series for v in s.values if v is not None), default=0.0))
@@ -76,24 +104,30 @@ def line_chart(
         parts.append(
             f'<text class="axis" x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(value)}</text>'
         )
-    for i, label in enumerate(labels):
-        if i % label_every == 0 or i == count - 1:
-            parts.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">{escape(label)}</text>'
-            )
+    for i in label_indexes(labels, plot_w, label_every):
+        parts.append(
+            f'<text class="axis x-label" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
+            f"{escape(labels[i])}</text>"
+        )
+    if x_caption:
+        parts.append(
+            f'<text class="axis caption" x="{width - right}" y="18" text-anchor="end">{escape(x_caption)}</text>'
+        )
+    lx = float(left)
     for n, line in enumerate(series):
-        points = [(x(i), y(v)) for i, v in enumerate(line.values) if v is not None]
+        points = [(i, v) for i, v in enumerate(line.values) if v is not None]
         css = line.css or f"series-{n}"
         if len(points) > 1:
-            path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+            path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
             parts.append(f'<polyline class="line {css}" points="{path}"/>')
-        for (px, py), value in zip(points, [v for v in line.values if v is not None], strict=True):
+        for i, value in points:
+            at = f"{labels[i]} " if i < len(labels) else ""
             parts.append(
-                f'<circle class="dot {css}" cx="{px:.1f}" cy="{py:.1f}" r="2.5">'
-                f"<title>{escape(line.label)}: {_fmt(value)}</title></circle>"
+                f'<circle class="dot {css}" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.5">'
+                f"<title>{escape(at)}{escape(line.label)}: {_fmt(value)}</title></circle>"
             )
-        lx = left + n * 120
-        parts.append(f'<rect class="swatch {css}" x="{lx}" y="8" width="12" height="12" rx="2"/>')
-        parts.append(f'<text class="legend" x="{lx + 18}" y="18">{escape(line.label)}</text>')
+        parts.append(f'<rect class="swatch {css}" x="{lx:.0f}" y="8" width="12" height="12" rx="2"/>')
+        parts.append(f'<text class="legend" x="{lx + 18:.0f}" y="18">{escape(line.label)}</text>')
+        lx += 18 + text_width(line.label) + 24
     parts.append("</svg>")
     return Markup("".join(parts))

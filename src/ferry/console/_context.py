@@ -60,6 +60,12 @@ class Console:
         """Scheme files that failed to load, with their issues."""
         return self.load_issues() if self.load_issues is not None else {}
 
+    def scheme_names(self) -> dict[str, str]:
+        """Every known scheme's name by id: the store's, overridden by the loaded files'."""
+        names = {str(s["id"]): str(s.get("name") or "") for s in self.store.list_schemes()}
+        names.update({scheme_id: scheme.name for scheme_id, scheme in self.loaded().items()})
+        return names
+
     def running(self, scheme_id: str) -> bool:
         """Whether this console's own runner is running ``scheme_id``."""
         return bool(self.runner is not None and self.runner.running(scheme_id))

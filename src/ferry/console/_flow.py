@@ -67,23 +67,25 @@ def flow_steps(scheme: Scheme) -> list[FlowStepModel]:
             filter_lines.append(("OR " if g else "") + joined)
         flat_lines = [f"beatFlat: {name}" for name in src.beatFlat]
     map_lines: list[str] = []
+    mapped: int | None = None
     target_lines = [f"{t_type} · {t_name}"]
     if tgt is not None:
         fields = mapping_rows(tgt.request, "target.request")
-        map_lines = [f"{len(fields)} fields", f"settings.on_change: {scheme.settings.on_change}"]
+        mapped = len(fields)
+        map_lines = [f"settings.on_change: {scheme.settings.on_change}"]
         target_lines.append(f"{tgt.api} ({tgt.method})")
         op = tgt.operation
         if op is None or op.method == "none":
             target_lines.append("operation: none")
         elif op.method == "batchArraySave":
-            target_lines.append(f"operation: batchArraySave, rows {op.rows}, {op.rowsKey}")
+            target_lines.append(f"operation: batchArraySave, rows: {op.rows}, rowsKey: {op.rowsKey}")
         else:
-            target_lines.append(f"operation: merge by {', '.join(op.keys) or '-'}")
+            target_lines.append(f"operation: merge, keys: {', '.join(op.keys) or '-'}")
     return [
         FlowStepModel(kind="source", lines=source_lines),
         FlowStepModel(kind="filter", lines=filter_lines, active=bool(filter_lines)),
         FlowStepModel(kind="flatten", lines=flat_lines, active=bool(flat_lines)),
-        FlowStepModel(kind="map", lines=map_lines),
+        FlowStepModel(kind="map", lines=map_lines, fields=mapped),
         FlowStepModel(kind="target", lines=target_lines),
     ]
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-__all__ = ["LABELS", "LANGUAGES", "LANG_COOKIE", "STATUSES", "pick_language", "status_labels", "translator"]
+__all__ = [
+    "LABELS",
+    "LANGUAGES",
+    "LANG_COOKIE",
+    "STATUSES",
+    "label_or",
+    "pick_language",
+    "say",
+    "status_labels",
+    "translator",
+]
 
 LANGUAGES = ("zh", "en")
 LANG_COOKIE = "ferry_lang"
@@ -30,10 +40,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "username": ("User name", "用户名"),
     "password": ("Password", "密码"),
     "bad_login": ("Wrong user name or password.", "用户名或密码错误。"),
-    "no_users": (
-        "No console user exists yet: create one with `ferry users add NAME`.",
-        "尚无控制台用户：请先运行 `ferry users add 用户名` 创建。",
-    ),
     "language": ("Language", "语言"),
     "last_24h": ("Last 24 hours", "最近 24 小时"),
     "records_in": ("Records in", "接收记录"),
@@ -56,14 +62,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "last_run": ("Last run", "最近运行"),
     "never": ("never", "从未"),
     "none": ("none", "无"),
-    "not_loaded": (
-        "Not loaded: this scheme is known from the store only; pass its file to `ferry console`.",
-        "未加载：此方案仅存在于存储中；请将其文件传给 `ferry console`。",
-    ),
     "load_failed": ("Scheme files that fail to load", "加载失败的方案文件"),
     "flow": ("Data flow", "数据流"),
     "mapping": ("Field mapping", "字段映射表"),
-    "options": ("Other request (otherRequest)", "其他请求参数 (otherRequest)"),
+    "options": ("Other request", "其他请求参数"),
     "field": ("Field", "字段"),
     "label": ("Label", "显示名"),
     "type": ("Type", "类型"),
@@ -112,7 +114,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "replay_selected": ("Replay selected", "重推选中记录"),
     "replay_matching": ("Replay all matching", "重推全部匹配记录"),
     "replay_confirm": ("Send the matching records again?", "确定重新推送所有匹配的记录？"),
-    "replayed": ("records sent back to pending", "条记录已重新进入待推送"),
     "no_records": ("No records match.", "没有匹配的记录。"),
     "prev": ("Previous", "上一页"),
     "next": ("Next", "下一页"),
@@ -139,13 +140,83 @@ LABELS: dict[str, tuple[str, str]] = {
     "operation": ("Operation", "打包方式"),
     "condition_none": ("no condition: every record passes", "无条件：全部记录通过"),
     "flat_none": ("no beatFlat: one ledger row per record", "不拆分：每条记录一行"),
-    "fields": ("fields", "个字段"),
     "times_in": ("Times are Asia/Shanghai (UTC+8).", "时间为北京时间 (UTC+8)。"),
     "forbidden": (
         "Forbidden: the form's CSRF token is missing or wrong; reload the page.",
         "禁止：表单的 CSRF 令牌缺失或错误，请刷新页面。",
     ),
     "not_found": ("Not found", "未找到"),
+    # -- pages at real sizes (issue 12): run summary, paging, zones, messages ----------------
+    "span": ("Span", "时间范围"),
+    "windows_total": ("Windows", "窗口数"),
+    "windows_with_records": ("with records", "有数据"),
+    "windows_empty": ("empty", "无数据"),
+    "empty_windows": (
+        "{count} empty windows (nothing fetched), {first} – {last}",
+        "{count} 个空窗口（未获取到记录），{first} – {last}",
+    ),
+    "show_empty": ("Show the empty windows too", "同时显示空窗口"),
+    "hide_empty": ("Hide the empty windows", "隐藏空窗口"),
+    "log_problems": ("Warnings and errors only ({count})", "仅看警告和错误（{count} 条）"),
+    "log_all": ("Every line", "全部日志"),
+    "page_of": ("Page {page} of {pages}", "第 {page} / {pages} 页"),
+    "rows_of": ("{first}–{last} of {total}", "第 {first}–{last} 条，共 {total} 条"),
+    "first": ("First", "首页"),
+    "last": ("Last", "末页"),
+    "select_all": ("Select all", "全选"),
+    "id_placeholder": ("ID, or a prefix*", "编号，或前缀*"),
+    "number_placeholder": ("e.g. SO-2024*", "例如 SO-2024*"),
+    "lookup_in": ("Looks up in", "查找方案"),
+    "fields_n": ("{count} fields", "{count} 个字段"),
+    "mapping_not_loaded": (
+        "The scheme is not loaded in this console: cannot map.",
+        "此方案未在本控制台加载：无法映射。",
+    ),
+    "no_users_cmd": ("ferry users add NAME", "ferry users add 用户名"),
+    "no_users_intro": ("No console user exists yet: create one with", "尚无控制台用户：请先运行以下命令创建"),
+    "not_loaded_intro": (
+        "Not loaded: this scheme is known from the store only; pass its file to",
+        "未加载：此方案仅存在于存储中；请将其文件传给",
+    ),
+    "kind.run": ("run", "运行"),
+    "kind.collect": ("collect", "采集"),
+    "kind.deliver": ("deliver", "推送"),
+    "kind.replay": ("replay", "重推"),
+    "level.info": ("info", "信息"),
+    "level.warning": ("warning", "警告"),
+    "level.error": ("error", "错误"),
+    "notice.alert": ("alert", "告警"),
+    "notice.recovery": ("recovery", "恢复"),
+    "notice.test": ("test", "测试"),
+    "rule.name": ("Name", "名称"),
+    "rule.type": ("Type", "类型"),
+    "rule.severity": ("Severity", "级别"),
+    "rule.schemes": ("Schemes", "方案"),
+    "rule.channels": ("Channels", "渠道"),
+    "rule.description": ("Description", "说明"),
+    "msg.run_started": ("run of scheme {scheme} started", "方案 {scheme} 已开始运行"),
+    "msg.deliver_started": ("deliver of scheme {scheme} started", "方案 {scheme} 已开始推送"),
+    "msg.not_loaded": (
+        "scheme {scheme} is not loaded in this console: nothing was started",
+        "方案 {scheme} 未在本控制台加载：未启动任何运行",
+    ),
+    "msg.already_running": (
+        "scheme {scheme} is already running: nothing was started",
+        "方案 {scheme} 正在运行：未重复启动",
+    ),
+    "msg.running_elsewhere": (
+        "scheme {scheme} is running elsewhere ({holder} holds it): nothing was started",
+        "方案 {scheme} 正在别处运行（由 {holder} 持有）：未启动",
+    ),
+    "msg.scheduler": ("the scheduler answered: {detail}", "调度器答复：{detail}"),
+    "msg.enabled": ("scheme {scheme} enabled", "方案 {scheme} 已启用"),
+    "msg.disabled": ("scheme {scheme} disabled", "方案 {scheme} 已停用"),
+    "msg.unknown_scheme": ("unknown scheme {scheme}", "未知方案 {scheme}"),
+    "msg.replayed": ("{count} records sent back to pending", "{count} 条记录已重新进入待推送"),
+    "msg.replay_refused": (
+        "select records or give at least one filter; a replay of everything is refused",
+        "请选择记录或至少给出一个过滤条件；不允许重推全部记录",
+    ),
 }
 
 
@@ -158,6 +229,23 @@ def translator(lang: str) -> Callable[[str], str]:
         return pair[column] if pair else key
 
     return t
+
+
+def label_or(lang: str) -> Callable[[str, str], str]:
+    """``lo(prefix, value)``: the label of ``prefix.value`` in ``lang``, else ``value`` as it is
+    (run kinds, log levels, notice kinds: values a newer engine may add)."""
+    column = 1 if lang == "zh" else 0
+
+    def lo(prefix: str, value: str) -> str:
+        pair = LABELS.get(f"{prefix}.{value}")
+        return pair[column] if pair else value
+
+    return lo
+
+
+def say(key: str, lang: str, params: Mapping[str, object] | None = None) -> str:
+    """The message ``key`` in ``lang`` with its ``{name}`` placeholders filled from ``params``."""
+    return translator(lang)(key).format_map({name: str(value) for name, value in (params or {}).items()})
 
 
 def pick_language(query: str | None, cookie: str | None, accept: str | None) -> str:
@@ -199,6 +287,9 @@ STATUSES: dict[str, tuple[str, str]] = {
     "open": ("open", "未恢复"),
     "firing": ("firing", "告警中"),
     "resolved": ("resolved", "已恢复"),
+    "warning": ("warning", "警告"),
+    "critical": ("critical", "严重"),
+    "closed": ("closed", "已关闭"),
 }
 
 

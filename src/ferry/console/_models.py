@@ -60,6 +60,8 @@ class LoginRequest(BaseModel):
 class ActionResult(BaseModel):
     ok: bool
     message: str
+    key: str = Field("", description="The message's label key, for showing it in another language.")
+    params: dict[str, str] = Field(default_factory=dict, description="The values the message names.")
 
 
 class EnableRequest(BaseModel):
@@ -128,10 +130,12 @@ class IssueModel(BaseModel):
 
 
 class FlowStepModel(BaseModel):
-    """One box of the flow diagram: ``kind`` is source, filter, flatten, map or target."""
+    """One box of the flow diagram: ``kind`` is source, filter, flatten, map or target; its
+    ``lines`` quote the scheme's metadata (API names, keys, conditions) as written."""
 
     kind: str
     lines: list[str]
+    fields: int | None = Field(None, description="The map step: how many target fields are mapped.")
     active: bool = True
     """False when the step does nothing (no condition, no beatFlat)."""
 
@@ -240,6 +244,9 @@ class ReplayRequest(BaseModel):
 class ReplayResult(BaseModel):
     replayed: int
     messages: list[str] = Field(default_factory=list)
+    started: list[ActionResult] = Field(
+        default_factory=list, description="The deliveries started after the replay, one per scheme."
+    )
 
 
 class ApiBucketModel(BaseModel):

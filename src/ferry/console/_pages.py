@@ -23,6 +23,7 @@ from ferry.console._web import (
     page_user,
     render,
     session_user,
+    zone_offset,
 )
 
 __all__ = ["router", "safe_next"]
@@ -101,6 +102,7 @@ def dashboard(request: Request, user: User) -> Response:
         ],
         [h.astimezone(SHANGHAI).strftime("%H:00") for h in act.hours],
         title=t("last_24h"),
+        x_caption=f"UTC{zone_offset()}",
     )
     totals = {
         "received": sum(act.received),
@@ -144,12 +146,12 @@ def enable(
     back_to: Annotated[str, Form()] = "",
 ) -> Response:
     result = views.set_enabled(console_of(request), scheme_id, enabled == "1")
-    flash(request, result.message, "ok" if result.ok else "error")
+    flash(request, result.key, result.params, "ok" if result.ok else "error")
     return back(_scheme_url(scheme_id, back_to))
 
 
 @router.post("/schemes/{scheme_id}/run")
 def run(request: Request, scheme_id: str, user: Csrf, back_to: Annotated[str, Form()] = "") -> Response:
     result = views.run_now(console_of(request), scheme_id)
-    flash(request, result.message, "ok" if result.ok else "error")
+    flash(request, result.key, result.params, "ok" if result.ok else "error")
     return back(_scheme_url(scheme_id, back_to))

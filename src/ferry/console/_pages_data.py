@@ -15,8 +15,10 @@ from ferry.console._charts import Series, line_chart
 from ferry.console._i18n import translator
 from ferry.console._models import RecordKey, ReplayRequest
 from ferry.console._pages import back, not_found, safe_next
-from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render
+from ferry.console._runpage import run_page
+from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render, zone_offset
 from ferry.engine.counts import SHOWN_COUNTS
+from ferry.observe.alerts.messages import RULE_TITLES
 from ferry.store._models import RECORD_STATUSES
 
 __all__ = ["router"]
@@ -43,20 +45,29 @@ def _when(text: str | None) -> datetime | None:
 
 @router.get("/runs")
 def runs(request: Request, user: User, scheme: str = "") -> Response:
-    items = views.list_runs(console_of(request), scheme or None, limit=200)
-    return render(request, "runs.html", runs=items, scheme=scheme)
+    console = console_of(request)
+    items = views.list_runs(console, scheme or None, limit=200)
+    schemes = [s.id for s in views.scheme_summaries(console)]
+    return render(request, "runs.html", runs=items, scheme=scheme, schemes=schemes)
 
 
 @router.get("/runs/{run_id}")
-def run(request: Request, run_id: int, user: User) -> Response:
-    detail = views.run_detail(console_of(request), run_id)
-    if detail is None:
+def run(
+    request: Request, run_id: int, user: User, wpage: int = 1, lpage: int = 1, show: str = "", log: str = ""
+) -> Response:
+    page = run_page(
+        console_of(request).store,
+        run_id,
+        request.query_params.multi_items(),
+        windows_page=wpage,
+        log_page=lpage,
+        show_empty=show == "all",
+        problems_only=log == "problems",
+    )
+    if page is None:
         return not_found(request)
-    columns: list[str] = []
-    for window in detail.windows:
-        columns += [key for key in window if key not in columns and key not in ("start", "end")]
-    counts = [(k, detail.counts[k]) for k in (*SHOWN_COUNTS, "duration_s") if k in detail.counts]
-    return render(request, "run.html", run=detail, columns=columns, counts=counts)
+    counts = [(k, page.run.counts[k]) for k in (*SHOWN_COUNTS, "duration_s") if k in page.run.counts]
+    return render(request, "run.html", run=page.run, p=page, counts=counts)
 
 
 # -- records --------------------------------------------------------------------------------
@@ -104,11 +115,13 @@ def records(
 
 @router.get("/records/{scheme_id}/{record_id:path}")
 def record(request: Request, scheme_id: str, record_id: str, user: User) -> Response:
-    detail = views.record_detail(console_of(request), scheme_id, record_id)
+    console = console_of(request)
+    detail = views.record_detail(console, scheme_id, record_id)
     if detail is None:
         return not_found(request)
     key = json.dumps([scheme_id, record_id], ensure_ascii=False)
-    return render(request, "record.html", r=detail, key=key, here=request.url.path)
+    loaded = scheme_id in console.loaded()
+    return render(request, "record.html", r=detail, key=key, here=request.url.path, loaded=loaded)
 
 
 @router.post("/records/replay")
@@ -131,18 +144,23 @@ async def replay(request: Request, user: Csrf) -> Response:
         since=_when(str(form.get("since") or "")),
         until=_when(str(form.get("until") or "")),
     )
-    t = translator(request.state.lang)
     if not by_filter and not keys:
-        flash(request, t("no_records"), "error")
+        flash(request, "no_records", kind="error")
     else:
-        try:
-            result = views.replay(console_of(request), body)
-        except ValueError as exc:
-            flash(request, str(exc), "error")
-        else:
-            note = "; ".join(result.messages)
-            flash(request, f"{result.replayed} {t('replayed')}" + (f" — {note}" if note else ""))
+        _replay_and_say(request, body)
     return back(safe_next(str(form.get("back_to") or "/records")))
+
+
+def _replay_and_say(request: Request, body: ReplayRequest) -> None:
+    """Replay and flash how many records went back, then each delivery started (or not)."""
+    try:
+        result = views.replay(console_of(request), body)
+    except ValueError:
+        flash(request, "msg.replay_refused", kind="error")
+        return
+    flash(request, "msg.replayed", {"count": result.replayed})
+    for started in result.started:
+        flash(request, started.key, started.params, "ok" if started.ok else "error")
 
 
 # -- API assets and alerts ------------------------------------------------------------------
@@ -155,7 +173,8 @@ def apis(request: Request, user: User, hours: int = 24) -> Response:
     t = translator(request.state.lang)
     charts = {}
     for stat in stats:
-        labels = [b.start.astimezone(SHANGHAI).strftime("%d %H:%M") for b in stat.buckets]
+        shape = "%H:%M" if hours <= 24 else "%m-%d %H:%M"
+        labels = [b.start.astimezone(SHANGHAI).strftime(shape) for b in stat.buckets]
         every = max(len(labels) // 6, 1)
         charts[(stat.connection, stat.api)] = (
             line_chart(
@@ -168,6 +187,7 @@ def apis(request: Request, user: User, hours: int = 24) -> Response:
                 width=460,
                 height=170,
                 label_every=every,
+                x_caption=f"UTC{zone_offset()}",
             ),
             line_chart(
                 [
@@ -180,6 +200,7 @@ def apis(request: Request, user: User, hours: int = 24) -> Response:
                 width=460,
                 height=170,
                 label_every=every,
+                x_caption=f"UTC{zone_offset()}",
             ),
         )
     return render(request, "apis.html", stats=stats, charts=charts, hours=hours)
@@ -190,5 +211,6 @@ def alerts(request: Request, user: User) -> Response:
     data = views.alerts(console_of(request))
     columns: list[str] = []
     for rule in data.rules:
-        columns += [key for key in rule if key not in columns]
-    return render(request, "alerts.html", data=data, columns=columns)
+        columns += [key for key in rule if key not in columns and key != "description_zh"]
+    titles = {kind: pair[0 if request.state.lang == "zh" else 1] for kind, pair in RULE_TITLES.items()}
+    return render(request, "alerts.html", data=data, columns=columns, rule_titles=titles)

@@ -25,7 +25,6 @@ from ferry.store._schema import (
     api_calls,
     ledger,
     record_attempts,
-    run_events,
     runs,
 )
 from ferry.store.codec import loads
@@ -40,7 +39,6 @@ __all__ = [
     "api_stats",
     "last_runs",
     "percentile",
-    "run_log",
     "status_by_scheme",
 ]
 
@@ -116,18 +114,6 @@ def last_runs(store: Store) -> dict[str, dict[str, Any]]:
     query = sa.select(runs).where(runs.c.id.in_(newest))
     with store.transaction() as conn:
         return {row.scheme_id: _run_dict(row) for row in conn.execute(query)}
-
-
-def run_log(store: Store, run_id: int, limit: int = 2000) -> list[dict[str, Any]]:
-    """A run's log lines (``at``, ``level``, ``message``), oldest first, at most ``limit``."""
-    query = (
-        sa.select(run_events.c.at, run_events.c.level, run_events.c.message)
-        .where(run_events.c.run_id == run_id)
-        .order_by(run_events.c.id)
-        .limit(limit)
-    )
-    with store.transaction() as conn:
-        return [row._asdict() for row in conn.execute(query)]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

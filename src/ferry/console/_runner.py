@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ferry.console._i18n import say
 from ferry.errors import FerryError
 from ferry.schedule import acquire_lease, release_lease
 from ferry.scheme.model import Scheme
 from ferry.store import Store
 
-__all__ = ["LEASE_TTL", "BackgroundRunner", "RunState"]
+__all__ = ["LEASE_TTL", "BackgroundRunner", "RunState", "Started"]
 
 LEASE_TTL = timedelta(minutes=2)
 """How long a run's lease lasts unless renewed (it is renewed every third of that)."""
@@ -40,6 +41,21 @@ class RunState:
     status: str = "running"
     run_id: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a start request did: ``ok`` when a run started; ``key`` and ``params`` name the
+    console message (:data:`ferry.console._i18n.LABELS`) saying so."""
+
+    ok: bool
+    key: str
+    params: dict[str, str]
+
+    @property
+    def message(self) -> str:
+        """The message in English."""
+        return say(self.key, "en", self.params)
 
 
 class BackgroundRunner:
@@ -78,11 +94,11 @@ class BackgroundRunner:
 
     def trigger(self, scheme_id: str) -> str:
         """Start collecting and delivering ``scheme_id`` now; a message saying what happened."""
-        return self.start(scheme_id, collect=True)[1]
+        return self.start(scheme_id, collect=True).message
 
     def deliver(self, scheme_id: str) -> str:
         """Start delivering ``scheme_id``'s due records now (after a replay)."""
-        return self.start(scheme_id, collect=False)[1]
+        return self.start(scheme_id, collect=False).message
 
     def wait(self, scheme_id: str, timeout: float | None = None) -> bool:
         """Wait for the current run of ``scheme_id``; ``False`` if it is still going after ``timeout``."""
@@ -93,27 +109,25 @@ class BackgroundRunner:
         thread.join(timeout)
         return not thread.is_alive()
 
-    def start(self, scheme_id: str, *, collect: bool = True) -> tuple[bool, str]:
-        """Start a run (``collect=False``: deliver only); ``(started, message)``.
+    def start(self, scheme_id: str, *, collect: bool = True) -> Started:
+        """Start a run (``collect=False``: deliver only) and say what happened.
 
         Not started when the scheme is not loaded, already runs here, or another process
         (a ``ferry serve`` scheduler) holds its lease.
         """
         scheme = self.schemes().get(scheme_id)
+        named = {"scheme": scheme_id}
         if scheme is None:
-            return False, f"scheme {scheme_id} is not loaded in this console: nothing was started"
+            return Started(False, "msg.not_loaded", named)
         kind = "run" if collect else "deliver"
         with self._lock:
             thread = self._threads.get(scheme_id)
             if thread is not None and thread.is_alive():
-                return False, f"scheme {scheme_id} is already running: nothing was started"
+                return Started(False, "msg.already_running", named)
             phases = ("collect", "deliver") if collect else ("deliver",)
             holder = self._acquire(scheme_id, phases)
             if holder is not None:
-                return (
-                    False,
-                    f"scheme {scheme_id} is running elsewhere ({holder} holds it): nothing was started",
-                )
+                return Started(False, "msg.running_elsewhere", {**named, "holder": holder})
             state = RunState(scheme_id, kind, datetime.now(UTC))
             thread = threading.Thread(
                 target=self._work,
@@ -124,7 +138,7 @@ class BackgroundRunner:
             self._threads[scheme_id] = thread
             self.states[scheme_id] = state
             thread.start()
-        return True, f"{kind} of scheme {scheme_id} started"
+        return Started(True, f"msg.{kind}_started", named)
 
     def _acquire(self, scheme_id: str, phases: tuple[str, ...]) -> str | None:
         """Take the store leases of ``phases``; the other holder's id when one is taken."""

@@ -10,6 +10,7 @@ from typing import Any
 from ferry.console import _queries
 from ferry.console._context import Console
 from ferry.console._flow import connection_label, flow_steps, mapping_rows
+from ferry.console._i18n import say
 from ferry.console._models import (
     ActionResult,
     ActivityModel,
@@ -54,6 +55,7 @@ __all__ = [
     "scheme_summaries",
     "search_records",
     "set_enabled",
+    "start_run",
 ]
 
 
@@ -170,23 +172,35 @@ def scheme_preview(console: Console, scheme_id: str, limit: int = 5) -> PreviewM
 def set_enabled(console: Console, scheme_id: str, enabled: bool) -> ActionResult:
     """Switch a scheme on or off in the store (saving a loaded scheme first if it never ran)."""
     store = console.store
+    named = {"scheme": scheme_id}
     if store.get_scheme(scheme_id) is None:
         scheme = console.loaded().get(scheme_id)
         if scheme is None:
-            return ActionResult(ok=False, message=f"unknown scheme {scheme_id}")
+            return _said(False, "msg.unknown_scheme", named)
         from ferry.engine.runner import scheme_definition
 
         store.save_scheme(scheme.id, scheme.name, scheme_definition(scheme))
     store.set_scheme_enabled(scheme_id, enabled)
-    return ActionResult(ok=True, message=f"scheme {scheme_id} {'enabled' if enabled else 'disabled'}")
+    return _said(True, "msg.enabled" if enabled else "msg.disabled", named)
+
+
+def _said(ok: bool, key: str, params: dict[str, str]) -> ActionResult:
+    return ActionResult(ok=ok, message=say(key, "en", params), key=key, params=params)
+
+
+def start_run(console: Console, scheme_id: str, *, collect: bool = True) -> ActionResult:
+    """Start a run of ``scheme_id`` (``collect=False``: deliver only) with this console's runner,
+    or ask the scheduler (whose answer is passed on as it is)."""
+    if console.runner is not None:
+        started = console.runner.start(scheme_id, collect=collect)
+        return _said(started.ok, started.key, started.params)
+    answer = console.run_now(scheme_id) if collect else console.deliver_now(scheme_id)
+    return ActionResult(ok=True, message=answer, key="msg.scheduler", params={"detail": answer})
 
 
 def run_now(console: Console, scheme_id: str) -> ActionResult:
     """Start a run of ``scheme_id`` (the scheduler's, or this console's runner)."""
-    if console.runner is not None:
-        ok, message = console.runner.start(scheme_id, collect=True)
-        return ActionResult(ok=ok, message=message)
-    return ActionResult(ok=True, message=console.run_now(scheme_id))
+    return start_run(console, scheme_id, collect=True)
 
 
 def list_runs(console: Console, scheme_id: str | None = None, limit: int = 100) -> list[RunSummary]:
@@ -194,12 +208,16 @@ def list_runs(console: Console, scheme_id: str | None = None, limit: int = 100) 
     return [run_summary(r) for r in console.store.list_runs(scheme_id, limit=limit)]
 
 
+RUN_LOG_LIMIT = 2000
+"""Most log lines :func:`run_detail` returns (the run page pages through all of them)."""
+
+
 def run_detail(console: Console, run_id: int) -> RunDetail | None:
-    """One run with its windows and log lines."""
+    """One run with its windows and its first :data:`RUN_LOG_LIMIT` log lines."""
     run = console.store.get_run(run_id)
     if run is None:
         return None
-    events = [RunEvent.model_validate(e) for e in _queries.run_log(console.store, run_id)]
+    events = [RunEvent.model_validate(e) for e in console.store.list_run_events(run_id, limit=RUN_LOG_LIMIT)]
     return RunDetail.model_validate({**run, "events": events})
 
 
@@ -298,13 +316,17 @@ def replay(console: Console, request: ReplayRequest) -> ReplayResult:
         )
         for row in rows:
             targets[row.scheme_id].append(row.record_id)
-    total, messages = 0, []
+    total, started = 0, []
     for scheme_id, ids in sorted(targets.items()):
         count = console.store.replay(scheme_id, record_ids=ids, status=None if request.records else status)
         total += count
         if count and request.deliver:
-            messages.append(console.deliver_now(scheme_id))
-    return ReplayResult(replayed=total, messages=messages)
+            started.append(start_run(console, scheme_id, collect=False))
+    return _replayed(total, started)
+
+
+def _replayed(total: int, started: list[ActionResult]) -> ReplayResult:
+    return ReplayResult(replayed=total, messages=[s.message for s in started], started=started)
 
 
 def api_assets(console: Console, now: datetime | None = None, hours: int = 24) -> list[ApiStatModel]:

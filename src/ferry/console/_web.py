@@ -4,12 +4,16 @@
 - Every state-changing request needs the session's CSRF token: the ``csrf_token`` form field
   or the ``X-CSRF-Token`` header (the only way for the JSON API); else 403.
 - Every text a template outputs passes the console's redactor (Jinja ``finalize``).
+- Every time is shown in Asia/Shanghai with its offset (``2026-12-08 03:06:04 +08:00``).
+- Flash messages are kept as a label key and its values, and shown in the language of the
+  page that shows them; the values (ids, counts) are marked ``translate="no"``: they are data.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,11 +23,12 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ferry.console._auth import check_csrf, csrf_token, user_exists
 from ferry.console._context import Console
-from ferry.console._i18n import status_labels, translator
+from ferry.console._i18n import label_or, status_labels, translator
+from ferry.console._names import referenced, scheme_namer
 from ferry.engine.counts import accounting_lines, count_label
 
 __all__ = [
@@ -36,7 +41,9 @@ __all__ = [
     "page_csrf",
     "page_user",
     "render",
+    "say_html",
     "templates",
+    "zone_offset",
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -136,8 +143,17 @@ def _finalize(ctx: Any, value: Any) -> Any:
     return value
 
 
-def _dt(value: datetime | str | None, seconds: bool = True) -> str:
-    """A time as ``YYYY-MM-DD HH:MM:SS`` in Asia/Shanghai (ISO text is parsed first)."""
+def zone_offset(at: datetime | None = None) -> str:
+    """The console zone's UTC offset at ``at`` (default now), as ``+08:00``."""
+    offset = (at or datetime.now(UTC)).astimezone(SHANGHAI).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{'-' if minutes < 0 else '+'}{hours:02d}:{rest:02d}"
+
+
+def _dt(value: datetime | str | None) -> str:
+    """A time as ``YYYY-MM-DD HH:MM:SS +08:00`` in Asia/Shanghai (ISO text is parsed first; a
+    naive time is taken as Asia/Shanghai already)."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
@@ -147,9 +163,8 @@ def _dt(value: datetime | str | None, seconds: bool = True) -> str:
             return value
     else:
         at = value
-    if at.tzinfo is not None:
-        at = at.astimezone(SHANGHAI)
-    return at.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%m-%d %H:%M")
+    at = at.astimezone(SHANGHAI) if at.tzinfo is not None else at.replace(tzinfo=SHANGHAI)
+    return f"{at:%Y-%m-%d %H:%M:%S} {zone_offset(at)}"
 
 
 def _pretty(value: Any) -> str:
@@ -165,6 +180,11 @@ def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:,.0f}"
 
 
+def _number(value: Any) -> str:
+    """An integer with thousands separators (``1,040``); anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
 def _segment(value: Any) -> str:
     return quote(str(value), safe="")
 
@@ -177,22 +197,49 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(dt=_dt, pretty=_pretty, ms=_ms, seg=_segment)
+    env.filters.update(dt=_dt, pretty=_pretty, ms=_ms, seg=_segment, n=_number)
     return env
 
 
 templates = Jinja2Templates(env=_environment())
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """Show ``message`` on the next page rendered for this session."""
-    request.session["flash"] = [message, kind]
+def flash(request: Request, key: str, params: Mapping[str, object] | None = None, kind: str = "ok") -> None:
+    """Show the message ``key`` (a label with ``{name}`` placeholders) on the next page rendered
+    for this session, in that page's language, after those flashed before; ``kind`` is ``ok``
+    or ``error``."""
+    queued = request.session.get("flash")
+    queued = queued if isinstance(queued, list) else []
+    request.session["flash"] = [*queued[-4:], [key, {k: str(v) for k, v in (params or {}).items()}, kind]]
+
+
+def say_html(key: str, lang: str, params: Mapping[str, object] | None = None) -> Markup:
+    """The label ``key`` in ``lang`` with its placeholders filled, each value escaped and marked
+    ``translate="no"`` (a value is data: an id, a count, another component's answer)."""
+    values = {k: Markup('<span translate="no">{}</span>').format(v) for k, v in (params or {}).items()}
+    return Markup(escape(translator(lang)(key))).format(**values)
+
+
+def _flashed(request: Request, lang: str) -> list[tuple[Markup, str]]:
+    queued = request.session.pop("flash", None)
+    shown = []
+    for item in queued if isinstance(queued, list) else []:
+        if isinstance(item, list) and len(item) == 3:
+            key, params, kind = item
+            shown.append((say_html(str(key), lang, params if isinstance(params, dict) else {}), str(kind)))
+    return shown
 
 
 def render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render template ``name`` with the labels, user, CSRF token and redactor of this request."""
+    """Render template ``name`` with the labels, user, CSRF token and redactor of this request.
+
+    Besides ``t`` (labels), a template has ``cl`` (a run count's label), ``lo`` (a kind's or
+    level's label, else the value), ``say`` (a message with values), ``scheme_ref`` (how to
+    name a scheme), ``refs_in`` (the schemes a text names) and ``zone`` (``+08:00``).
+    """
     lang: str = getattr(request.state, "lang", "en")
-    flashed = request.session.pop("flash", None)
+    console = console_of(request)
+    names = console.scheme_names()
 
     def lang_url(code: str) -> str:
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
@@ -200,15 +247,20 @@ def render(request: Request, name: str, *, status_code: int = 200, **context: An
 
     base = {
         "t": translator(lang),
-        "count_label": lambda name: count_label(name, lang),
+        "cl": lambda key: count_label(key, lang),
         "accounting": lambda scheme_id, counts: accounting_lines(scheme_id, counts, lang),
+        "lo": label_or(lang),
+        "say": lambda key, **params: say_html(key, lang, params),
+        "scheme_ref": scheme_namer(names),
+        "refs_in": lambda text: referenced(str(text), names),
+        "zone": zone_offset(),
         "lang": lang,
         "statuses": status_labels(lang),
         "user": request.session.get("user"),
         "csrf": csrf_token(request.session),
-        "redact": console_of(request).redactor(),
+        "redact": console.redactor(),
         "path": request.url.path,
         "lang_url": lang_url,
-        "flash": flashed,
+        "flash": _flashed(request, lang),
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)

@@ -205,6 +205,18 @@ COUNT_LABELS: dict[str, tuple[str, str]] = {
     # field: (English, 中文) -- the one vocabulary of a run's counts, for the CLI, console and metrics
     "windows": ("windows", "窗口"),
     "pages": ("pages", "页数"),
+    # a window's detail (the run page's window table) and a reconciliation's
+    "stored": ("stored", "已入账"),
+    "total": ("API total", "接口总数"),
+    "short": ("short of the total", "少于总数"),
+    "held_back_s": ("held back (s)", "回退(秒)"),
+    "seconds": ("seconds", "耗时(秒)"),
+    "ledger": ("in the ledger", "账本中"),
+    "source": ("at the source", "源端"),
+    "source_total": ("source total", "源端总数"),
+    "missing": ("missing", "缺失"),
+    "extra": ("extra", "多余"),
+    "repaired": ("repaired", "已修复"),
     "fetched": ("fetched", "获取"),
     "flattened": ("+ flattened rows", "拆分新增行"),
     "filtered_out": ("filtered out", "已过滤"),

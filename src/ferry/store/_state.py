@@ -10,17 +10,19 @@ import sqlalchemy as sa
 
 from ferry._redact import redact
 from ferry.store._models import RUN_KINDS, RUN_STATUSES
-from ferry.store._schema import ID_LENGTH, api_calls, runs, schemes, window_cursors
+from ferry.store._schema import ID_LENGTH, api_calls, run_events, runs, schemes, window_cursors
 from ferry.store._sql import aware, upsert
 from ferry.store.codec import dumps, loads, to_text
 
 __all__ = [
+    "count_run_events",
     "fail_running_runs",
     "finish_run",
     "get_cursor",
     "get_run",
     "get_scheme",
     "list_api_calls",
+    "list_run_events",
     "list_runs",
     "list_schemes",
     "log_api_calls",
@@ -168,6 +170,32 @@ def get_run(conn: sa.Connection, run_id: int) -> dict[str, Any] | None:
     """One run as a dict (``counts`` and ``windows`` decoded), or ``None``."""
     row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
     return None if row is None else _run_dict(row)
+
+
+def _events_of(run_id: int, levels: Sequence[str] | None) -> Any:
+    where = run_events.c.run_id == run_id
+    return where if levels is None else sa.and_(where, run_events.c.level.in_(list(levels)))
+
+
+def list_run_events(
+    conn: sa.Connection, run_id: int, offset: int, limit: int, levels: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """``limit`` of the run's events (of ``levels``, when given) from ``offset``, oldest first."""
+    c = run_events.c
+    query = (
+        sa.select(c.id, c.at, c.level, c.message)
+        .where(_events_of(run_id, levels))
+        .order_by(c.id)
+        .offset(max(offset, 0))
+        .limit(max(limit, 0))
+    )
+    return [row._asdict() for row in conn.execute(query)]
+
+
+def count_run_events(conn: sa.Connection, run_id: int, levels: Sequence[str] | None) -> int:
+    """How many events (of ``levels``, when given) the run logged."""
+    query = sa.select(sa.func.count()).select_from(run_events).where(_events_of(run_id, levels))
+    return int(conn.execute(query).scalar_one())
 
 
 # -- API calls ---------------------------------------------------------------------------------

@@ -622,6 +622,22 @@ class Store:
         with self._tx() as conn:
             return _state.get_run(conn, run_id)
 
+    @guarded("reading a run's log")
+    def list_run_events(
+        self, run_id: int, *, offset: int = 0, limit: int = 100, levels: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """One page of the run's log: ``{id, at, level, message}`` oldest first (``at`` tz-aware
+        UTC); only lines of ``levels`` (``info``, ``warning``, ``error``) when given."""
+        with self._tx() as conn:
+            return _state.list_run_events(conn, run_id, offset, limit, levels)
+
+    @guarded("counting a run's log")
+    def count_run_events(self, run_id: int, *, levels: Sequence[str] | None = None) -> int:
+        """How many log lines (of ``levels``, when given) the run wrote, for paging
+        :meth:`list_run_events`."""
+        with self._tx() as conn:
+            return _state.count_run_events(conn, run_id, levels)
+
     @guarded("logging API calls")
     def log_api_calls(self, calls: Sequence[dict[str, Any]]) -> None:
         """Store API call records (one ``executemany``).

@@ -28,7 +28,7 @@ from ferry.observe.alerts.config import (
     StalledRule,
 )
 
-__all__ = ["RULE_TITLES", "Message", "describe_rule", "fmt_duration", "redact_text"]
+__all__ = ["RULE_TITLES", "Message", "describe_rule", "describe_rule_zh", "fmt_duration", "redact_text"]
 
 RULE_TITLES: dict[str, tuple[str, str]] = {
     "run_failed": ("运行失败", "run failed"),
@@ -174,3 +174,33 @@ def describe_rule(rule: RuleSpec) -> str:
         conns = f" on {', '.join(rule.connections)}" if rule.connections else ""
         text = f"an API{conns} answered {rule.errors}+ errors within {fmt_duration(rule.window)}"
     return f"Fires when {text}{scope}."
+
+
+RUN_KINDS_ZH = {"run": "运行", "collect": "采集", "deliver": "推送", "replay": "重推"}
+
+
+def fmt_duration_zh(delta: timedelta) -> str:
+    """:func:`fmt_duration` in Chinese: ``1 天 2 小时``, ``3 小时 5 分钟``, ``12 分钟``, ``40 秒``."""
+    units = {"d": "天", "h": "小时", "m": "分钟", "s": "秒"}
+    return " ".join(f"{part[:-1]} {units[part[-1]]}" for part in fmt_duration(delta).split())
+
+
+def describe_rule_zh(rule: RuleSpec) -> str:
+    """:func:`describe_rule` in Chinese (the console in 中文)."""
+    scope = f"（方案 {', '.join(rule.schemes)}）" if rule.schemes else ""
+    if isinstance(rule, RunFailedRule):
+        kinds = "/".join(RUN_KINDS_ZH.get(kind, kind) for kind in rule.kinds)
+        text = f"方案最近一次结束的{kinds}失败（因停机而中止的运行不计）"
+    elif isinstance(rule, ErrorRatioRule):
+        text = (
+            f"最近 {fmt_duration_zh(rule.window)}内方案的推送失败超过 {rule.threshold:.0%}"
+            f"（至少 {rule.min_records} 次推送）"
+        )
+    elif isinstance(rule, StalledRule):
+        text = f"方案连续 {rule.intervals} 个源调度周期没有成功采集（另加 {fmt_duration_zh(rule.grace)}宽限）"
+    elif isinstance(rule, DeadLettersRule):
+        text = f"最近 {fmt_duration_zh(rule.window)}内至少 {rule.min_count} 条记录成为死信"
+    else:
+        conns = f"（连接 {', '.join(rule.connections)}）" if rule.connections else ""
+        text = f"接口{conns}在 {fmt_duration_zh(rule.window)}内报错 {rule.errors} 次及以上"
+    return f"触发条件：{text}{scope}。"

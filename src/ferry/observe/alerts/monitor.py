@@ -28,7 +28,7 @@ from ferry.errors import ConfigError
 from ferry.observe.alerts import incidents as inc
 from ferry.observe.alerts.channels import Channel, build_channel
 from ferry.observe.alerts.config import AlertConfig, RuleSpec
-from ferry.observe.alerts.messages import Message, describe_rule, redact_text
+from ferry.observe.alerts.messages import Message, describe_rule, describe_rule_zh, redact_text
 from ferry.observe.alerts.rules import Finding, RuleContext, evaluate_rule
 from ferry.store._schema import schemes as schemes_table
 
@@ -71,7 +71,8 @@ class AlertEvent:
 
 
 def describe_rules(config: AlertConfig) -> list[dict[str, Any]]:
-    """Every rule as ``{name, type, severity, schemes, channels, description}`` (console, CLI)."""
+    """Every rule as ``{name, type, severity, schemes, channels, description, description_zh}``
+    (console, CLI)."""
     return [
         {
             "name": rule.name,
@@ -80,6 +81,7 @@ def describe_rules(config: AlertConfig) -> list[dict[str, Any]]:
             "schemes": list(rule.schemes),
             "channels": config.channels_of(rule),
             "description": describe_rule(rule),
+            "description_zh": describe_rule_zh(rule),
         }
         for rule in config.rules
     ]
