@@ -112,6 +112,7 @@ def seed_catch_up_run(
         pages=sum(w["pages"] for w in windows),
         fetched=sum(w["fetched"] for w in windows),
         new=sum(w["fetched"] for w in windows),
+        due=sum(w["fetched"] for w in windows),
         delivered=sum(w["fetched"] for w in windows),
         duration_s=round(sum(w["seconds"] for w in windows), 3),
     )

@@ -185,6 +185,15 @@ def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+def _commands(value: Any) -> Markup:
+    """Text whose ``ferry ...`` command (to the end of the text) is shown as code, not translated."""
+    text = str(value)
+    head, sep, command = text.partition("ferry ")
+    if not sep:
+        return Markup(escape(text))
+    return Markup(f'{escape(head)}<code translate="no">{escape(sep + command)}</code>')
+
+
 def _segment(value: Any) -> str:
     return quote(str(value), safe="")
 
@@ -197,7 +206,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(dt=_dt, pretty=_pretty, ms=_ms, seg=_segment, n=_number)
+    env.filters.update(dt=_dt, pretty=_pretty, ms=_ms, seg=_segment, n=_number, commands=_commands)
     return env
 
 

@@ -41,7 +41,7 @@ holds after the run (``pending`` and ``queued`` rows, ``error``, ``dead``), and
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -160,26 +160,28 @@ class RunCounts:
         """The scheme's rows in ``error`` or ``dead`` after the run."""
         return self.waiting_error + self.waiting_dead
 
-    def imbalance(self) -> list[str]:
-        """What does not balance, one line per identity broken; empty when the counts balance."""
+    def imbalance(self, lang: str | None = None) -> list[str]:
+        """What does not balance, one line per identity broken; empty when the counts balance.
+        Terms are the field names, or their labels in ``lang`` (``en``/``zh``) when given."""
+
+        def name(field: str) -> str:
+            return field if lang is None else count_label(field, lang)
+
+        def terms(fields: Sequence[str]) -> str:
+            return " + ".join(f"{name(f)} {getattr(self, f)}" for f in fields)
+
         problems = []
         rows = self.fetched + self.flattened
-        collected = sum(getattr(self, name) for name in COLLECT_BUCKETS)
+        collected = sum(getattr(self, f) for f in COLLECT_BUCKETS)
         if rows != collected:
             problems.append(
-                f"fetched {self.fetched} + flattened {self.flattened} = {rows} rows, but "
-                + " + ".join(f"{name} {getattr(self, name)}" for name in COLLECT_BUCKETS)
-                + f" = {collected}"
+                f"{terms(('fetched', 'flattened'))} = {rows} ≠ {terms(COLLECT_BUCKETS)} = {collected}"
             )
-        ended = sum(getattr(self, name) for name in DELIVER_BUCKETS)
+        ended = sum(getattr(self, f) for f in DELIVER_BUCKETS)
         if self.due != ended:
-            problems.append(
-                f"due {self.due}, but "
-                + " + ".join(f"{name} {getattr(self, name)}" for name in DELIVER_BUCKETS)
-                + f" = {ended}"
-            )
+            problems.append(f"{terms(('due',))} ≠ {terms(DELIVER_BUCKETS)} = {ended}")
         if self.delivered_unchanged > self.delivered:
-            problems.append(f"delivered_unchanged {self.delivered_unchanged} > delivered {self.delivered}")
+            problems.append(f"{terms(('delivered_unchanged',))} > {terms(('delivered',))}")
         return problems
 
     def balances(self) -> bool:
@@ -291,5 +293,6 @@ def accounting_lines(scheme_id: str, counts: Mapping[str, Any], lang: str = "en"
     if "due" not in counts:
         return []
     run = RunCounts.from_dict(counts)
-    imbalance = [f"counts do not balance: {problem}" for problem in run.imbalance()]
+    prefix = "计数不平衡：" if lang == "zh" else "counts do not balance: "
+    imbalance = [prefix + problem for problem in run.imbalance(lang)]
     return [*run.equations(lang), *imbalance, *still_waiting(scheme_id, run, lang)]
