@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from ferry.errors import ConfigError
+from ferry.errors import UnsetVariableError
 
 __all__ = [
     "ConnectionSpec",
@@ -64,10 +64,19 @@ def expand_env(data: Any, *, connection: str, env: Mapping[str, str] | None = No
     Containers are copied, never mutated.
 
     Raises:
-        ConfigError: A referenced variable is not set (and has no default). The message names
-            the connection, the field path and the variable, never any value.
+        UnsetVariableError: Referenced variables are not set (and have no default): every one
+            of them, each with its field path. The message names the connection, the fields and
+            the variables, never any value.
     """
-    env = os.environ if env is None else env
+    missing: list[tuple[str, str]] = []
+    expanded = _expand(data, os.environ if env is None else env, _path, missing)
+    if missing:
+        raise UnsetVariableError(connection, missing)
+    return expanded
+
+
+def _expand(data: Any, env: Mapping[str, str], path: str, missing: list[tuple[str, str]]) -> Any:
+    """``data`` expanded; every unset variable is appended to ``missing`` as (path, name)."""
     if isinstance(data, str):
         if "$" not in data:
             return data
@@ -80,25 +89,17 @@ def expand_env(data: Any, *, connection: str, env: Mapping[str, str] | None = No
                 return env[var]
             if default is not None:
                 return default
-            raise ConfigError(
-                f"connection {connection!r}: field {_path or '(root)'} references ${{{var}}} "
-                f"but environment variable {var} is not set\n"
-                f"  hint: export {var}=... before starting Ferry, or write ${{{var}:-default}}"
-            )
+            missing.append((path, var))
+            return ""
 
         return _ENV_REF.sub(substitute, data)
     if isinstance(data, Mapping):
         return {
-            key: expand_env(
-                value, connection=connection, env=env, _path=f"{_path}.{key}" if _path else str(key)
-            )
+            key: _expand(value, env, f"{path}.{key}" if path else str(key), missing)
             for key, value in data.items()
         }
     if isinstance(data, list | tuple):
-        return [
-            expand_env(value, connection=connection, env=env, _path=f"{_path}[{i}]")
-            for i, value in enumerate(data)
-        ]
+        return [_expand(value, env, f"{path}[{i}]", missing) for i, value in enumerate(data)]
     return data
 
 
