@@ -18,6 +18,8 @@ def _describe(loaded: Any) -> str:
     from ferry.scheme.metadata import SourceMetadata
     from ferry.scheme.model import Scheme
 
+    if isinstance(loaded, dict):
+        return "connections: " + ", ".join(describe_connection(conn) for conn in loaded.values())
     if isinstance(loaded, Scheme):
         source = describe_connection(getattr(loaded, "source_connection", None))
         target = describe_connection(getattr(loaded, "target_connection", None))
@@ -32,14 +34,16 @@ def validate(
         list[Path],
         typer.Argument(
             metavar="FILE",
-            help="Scheme files (.yaml) or bare QEasy metadata (.json/.jsonc).",
+            help="Scheme files (.yaml), bare QEasy metadata (.json/.jsonc) or connections files.",
             show_default=False,
         ),
     ],
 ) -> None:
-    """Check scheme files and QEasy metadata; print every problem with its path and a hint.
+    """Check scheme files, QEasy metadata and connections files; print every problem with its
+    path and a hint (every unset ${VAR} of a file at once).
 
-    Nothing is fetched or written. Exit code 0 when every file is valid, 2 otherwise.
+    Nothing is fetched or written (`ferry check` connects for real). Exit code 0 when every
+    file is valid, 2 otherwise.
 
     Example:
 
