@@ -31,10 +31,12 @@ __all__ = [
     "SEEDS",
     "Seed",
     "examples_dir",
+    "examples_env",
     "load_seed",
     "prepare_sqlite_targets",
     "run_seeds",
     "sandbox_env",
+    "sandbox_rows",
     "sqlite_connections",
 ]
 
@@ -126,6 +128,38 @@ def sandbox_env(sandbox: Sandbox, urls: Mapping[str, str] | None = None) -> dict
     }
 
 
+MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
+"""Where the examples' MySQL databases live unless ``ferry sandbox --mysql`` says otherwise."""
+SIZE_VARIABLE = "FERRY_SANDBOX_SIZE"
+"""The env-file variable holding the sandbox's size (``ferry check --sandbox-rows`` reads it)."""
+
+
+def examples_env(
+    sandbox: Sandbox, urls: Mapping[str, str] | None = None, *, mysql: str = MYSQL_SERVER, size: int = 200
+) -> dict[str, str]:
+    """Every variable the examples' ``connections.yaml`` files read: :func:`sandbox_env`, the
+    MySQL URLs of seeds 001 (``bi``) and 000 (``ty_mes``) on the server ``mysql``, and the
+    sandbox's ``size`` (:data:`SIZE_VARIABLE`)."""
+    server = mysql.rstrip("/")
+    return {
+        **sandbox_env(sandbox, urls),
+        "BI_MYSQL_URL": f"{server}/bi?charset=utf8mb4",
+        "MOM_MYSQL_URL": f"{server}/ty_mes?charset=utf8mb4",
+        SIZE_VARIABLE: str(size),
+    }
+
+
+def sandbox_rows(size: int) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """Rows the systems beside the sandbox hold, by table: ``{table: (columns, rows)}``.
+
+    Seed 000's MES (``mt_so_head``) knows every sales order of the K3Cloud simulator, ``OPEN``;
+    the scheme closes those K3Cloud closed or cancelled. Only for trying the examples against
+    the sandbox (``ferry check --create-tables --sandbox-rows``, ``ferry demo``).
+    """
+    orders = [(order.bill_no, "OPEN") for order in world.sale_orders(size)]
+    return {"mt_so_head": (("SO_NUMBER", "SO_STATUS"), orders)}
+
+
 def prepare_sqlite_targets(home: Path, sale_orders: int) -> dict[str, Path]:
     """Create the SQLite stand-ins of the seeds' MySQL databases under ``home``.
 
@@ -137,9 +171,10 @@ def prepare_sqlite_targets(home: Path, sale_orders: int) -> dict[str, Path]:
     files = {"ty_mes": home / "ty_mes.db", "bi": home / "bi.db", "main": home / "targets.db"}
     with sqlite3.connect(files["ty_mes"]) as con:
         con.executescript((examples_dir() / SEEDS[2].folder / "schema.sql").read_text(encoding="utf-8"))
+        columns, rows = sandbox_rows(sale_orders)["mt_so_head"]
         con.executemany(
-            "INSERT OR IGNORE INTO mt_so_head (SO_NUMBER, SO_STATUS) VALUES (?, 'OPEN')",
-            [(order.bill_no,) for order in world.sale_orders(sale_orders)],
+            f"INSERT OR IGNORE INTO mt_so_head ({', '.join(columns)}) VALUES (?, ?)",
+            rows,
         )
     with sqlite3.connect(files["bi"]) as con:
         con.executescript((examples_dir() / SEEDS[3].folder / "schema.sql").read_text(encoding="utf-8"))
