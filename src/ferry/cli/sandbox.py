@@ -88,8 +88,8 @@ def sandbox(
 
         ferry sandbox --write-env .env &  ferry --env-file .env check examples/*/scheme.yaml
     """
-    from ferry.sandbox import SIMULATORS, Faults, Sandbox
     from ferry.cli._envfile import write_env_file
+    from ferry.sandbox import SIMULATORS, Faults, Sandbox
     from ferry.sandbox.seeds import examples_env, sandbox_env
     from ferry.sandbox.server import SandboxServer
 
