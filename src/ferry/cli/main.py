@@ -21,6 +21,7 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.validate",
+    "ferry.cli.check",
     "ferry.cli.run",
     "ferry.cli.serve",
     "ferry.cli.preview",

@@ -50,8 +50,11 @@ def validate(
         ferry validate examples/*/scheme.yaml metadata/orders.source.json
     """
     from ferry.scheme.loader import load_any
+    from ferry.scheme.lookups import lookup_cycle_issues
+    from ferry.scheme.model import Scheme
 
     bad = errors = 0
+    schemes: dict[str, Scheme] = {}
     for file in files:
         try:
             loaded = load_any(file)
@@ -61,13 +64,20 @@ def validate(
             bad += 1
             errors += len(issues)
             continue
+        if isinstance(loaded, Scheme):
+            schemes[loaded.id] = loaded
         echo(f"OK {file}: {_describe(loaded)}", style="green")
+    cycle = lookup_cycle_issues(list(schemes.values()))
+    if cycle:  # the files are fine one by one, but not together
+        print_issues("lookups between the schemes above", cycle)
     total = len(files)
     summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
     if errors:
         summary += f" ({errors} error{'s' if errors != 1 else ''})"
+    if cycle:
+        summary += "; their lookups form a cycle"
     echo(summary, style="bold")
-    raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
+    raise typer.Exit(EXIT_INVALID if bad or cycle else EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:

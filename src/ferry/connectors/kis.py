@@ -149,6 +149,12 @@ class KisConnector(VendorSource):
             return Outcome(record_id, ok=True, response=response)
         return Outcome(record_id, ok=False, error=f"{self.client.where(path)}: {text}")
 
+    def login(self) -> str:
+        """Get a token and the account set's gateway now (``ferry check``); see
+        :class:`~ferry.connectors.base.Login`."""
+        self.session.login()
+        return f"logged in (token and gateway of account set {self.spec.acct_number})"
+
     def close(self) -> None:
         """Close the HTTP client."""
         self.client.close()
