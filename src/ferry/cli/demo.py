@@ -1,9 +1,12 @@
 """``ferry demo``: the main job. The five seed schemes against the in-process sandbox, into SQLite.
 
 Starts the six vendor simulators in-process (no network, no service), runs the two helper
-schemes and the five seed schemes of ``examples/`` once each, with the ledger in
-``$FERRY_HOME/ferry.db`` and the seeds' MySQL targets as SQLite files in ``$FERRY_HOME``, and
-prints per scheme what was fetched, filtered, delivered and failed, and where to look.
+schemes and the five seed schemes of ``examples/`` once each, and prints per scheme what was
+fetched, filtered, delivered and failed, and where to look. Everything the demo keeps is in
+its own folder, ``$FERRY_HOME/demo`` (the ledger ``ferry.db``, the seeds' MySQL targets as
+SQLite files, what the K3Cloud and KIS simulators hold), so it never mixes with the store of
+``ferry serve`` or ``ferry run`` in the same folder, and a second run starts the simulators
+with what the first delivered into them.
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ import orjson
 import typer
 from rich.table import Table
 
-from ferry.cli._common import EXIT_OK, echo, guarded, open_store, stdout_console
+from ferry.cli._common import EXIT_OK, echo, guarded, stdout_console
 from ferry.cli._progress import LiveReporter, reporter_for
 
 __all__ = ["demo", "register"]
 
+STATE_FILE = "state.json"
+"""What the seeds wrote into the K3Cloud and KIS simulators, loaded again by the next demo."""
 
-def _ferry_home() -> Path:
-    home = Path(os.environ.get("FERRY_HOME", ".ferry"))
+
+def _demo_home() -> Path:
+    """``$FERRY_HOME/demo``: the demo's own folder (never the store ``ferry serve`` uses)."""
+    home = Path(os.environ.get("FERRY_HOME", ".ferry")) / "demo"
     home.mkdir(parents=True, exist_ok=True)
     return home.resolve()
 
@@ -55,8 +62,9 @@ def demo(
 
     The simulators of K3Cloud, KIS, JuShuiTan, WangDianTong, KuaiMai and OKKI run inside this
     process. Seeds 000/001 write into SQLite stand-ins of their MySQL databases, 002-004 into
-    the KIS and K3Cloud simulators. The ledger is $FERRY_HOME/ferry.db (FERRY_HOME defaults to
-    ./.ferry); a second run delivers nothing twice (but the in-process simulators start afresh).
+    the KIS and K3Cloud simulators. Everything stays in $FERRY_HOME/demo (FERRY_HOME defaults
+    to ./.ferry): its own ledger (--store does not apply), the targets and what the simulators
+    hold, so a second run delivers nothing twice and still shows what the first delivered.
     Records a target rejects (seed 004 has receipts whose sales order does not exist) are shown
     as failed and kept for replay; the exit code is 1 only if a scheme's run failed.
 
@@ -65,15 +73,26 @@ def demo(
         ferry demo --size 500
     """
     from ferry.sandbox import Sandbox
-    from ferry.sandbox.seeds import prepare_sqlite_targets, run_seeds, sandbox_env, sqlite_connections
+    from ferry.sandbox.seeds import (
+        load_state,
+        prepare_sqlite_targets,
+        run_seeds,
+        sandbox_env,
+        save_state,
+        sqlite_connections,
+    )
+    from ferry.store import open_store
 
-    home = _ferry_home()
+    home = _demo_home()
     console = stdout_console()
     sandbox = Sandbox.default(size=size)
+    kept = load_state(sandbox, home / "sandbox" / STATE_FILE, size)
     files = prepare_sqlite_targets(home, size)
     env = sandbox_env(sandbox)
     echo(
-        f"sandbox: 6 simulators in-process, {size:,} records each; ledger and targets in {home}", style="bold"
+        f"sandbox: 6 simulators in-process, {size:,} records each"
+        f"{' (K3Cloud and KIS as the last demo left them)' if kept else ''}; ledger and targets in {home}",
+        style="bold",
     )
 
     def progress(seed: Any, scheme: Any) -> Any:
@@ -84,7 +103,7 @@ def demo(
     for header in ("scheme", "status", "fetched", "filtered out", "delivered", "failed", "dead", "seconds"):
         summary.add_column(header, justify="left" if header in ("scheme", "status") else "right")
     worst = EXIT_OK
-    with open_store() as store:
+    with open_store(f"sqlite:///{home / 'ferry.db'}") as store:
         for seed, report in run_seeds(
             store,
             sandbox=sandbox,
@@ -110,9 +129,13 @@ def demo(
         store_url = store.url
     console.print(summary)
     written = _dump_written(sandbox, home / "sandbox")
+    save_state(sandbox, home / "sandbox" / STATE_FILE, size)
     echo("Where to look:", style="bold")
     echo(f"  ledger:       {store_url}")
-    echo("                ferry runs; ferry records --scheme 004-okki-receipts-to-k3cloud --status error")
+    echo(f"                ferry --store {store_url} runs")
+    echo(
+        f"                ferry --store {store_url} records --scheme 004-okki-receipts-to-k3cloud --status error"
+    )
     echo(
         f"  seed 000:     sqlite3 {home / 'ty_mes.db'} \"select * from mt_so_head where SO_STATUS='CLOSED'\""
     )

@@ -135,6 +135,34 @@ class Store:
         }
         self.allocations: dict[tuple[str, int], list[str]] = {}
 
+    def snapshot(self) -> dict[str, Any]:
+        """Every form's records (with the ids of deleted ones) and the allocations, as copies:
+        what :meth:`restore` needs to show the same data again (``ferry demo``'s next run)."""
+        return {
+            "forms": {
+                key: {"records": copy.deepcopy(form.data.all()), "deleted": sorted(form.deleted)}
+                for key, form in self.forms.items()
+            },
+            "allocations": [[form_id, pk, list(orgs)] for (form_id, pk), orgs in self.allocations.items()],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`snapshot` returned: saved records replace the seeded ones."""
+        top = 200000
+        for key, saved in state.get("forms", {}).items():
+            form = self.forms.get(key)
+            if form is None:
+                continue
+            for record in copy.deepcopy(saved["records"]):
+                form.put(record)
+                form.next_id = max(form.next_id, int(record[form.meta.pk]) + 1)
+                entries = [v for v in record.values() if isinstance(v, list)]
+                top = max([top, *(int(r["FEntryID"]) for rows in entries for r in rows if "FEntryID" in r)])
+            for pk in saved.get("deleted", []):
+                form.delete(int(pk))
+        self.allocations = {(str(f), int(pk)): list(orgs) for f, pk, orgs in state.get("allocations", [])}
+        self._entry_ids = itertools.count(max(top + 1, next(self._entry_ids)))
+
     def form(self, form_id: Any) -> FormStore:
         """The store of ``form_id`` (case-insensitive).
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from ferry.sandbox import world
@@ -33,10 +34,12 @@ __all__ = [
     "examples_dir",
     "examples_env",
     "load_seed",
+    "load_state",
     "prepare_sqlite_targets",
     "run_seeds",
     "sandbox_env",
     "sandbox_rows",
+    "save_state",
     "sqlite_connections",
 ]
 
@@ -180,6 +183,61 @@ def prepare_sqlite_targets(home: Path, sale_orders: int) -> dict[str, Path]:
         con.executescript((examples_dir() / SEEDS[3].folder / "schema.sql").read_text(encoding="utf-8"))
     sqlite3.connect(files["main"]).close()
     return files
+
+
+def _written(sandbox: Sandbox) -> dict[str, Any]:
+    """The simulators the seeds write into (K3Cloud, KIS): their state is what a demo keeps."""
+    from ferry.sandbox.k3cloud import K3CloudSimulator
+    from ferry.sandbox.kis import KisSimulator
+
+    return {
+        name: sim
+        for name, sim in sandbox.simulators.items()
+        if isinstance(sim, K3CloudSimulator | KisSimulator)
+    }
+
+
+def _tagged(value: Any) -> Any:
+    """``value`` as JSON data, datetimes tagged (``{"$datetime": iso}``) so they come back."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dict):
+        return {k: _tagged(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tagged(v) for v in value]
+    return value
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$datetime"}:
+            return datetime.fromisoformat(value["$datetime"])
+        return {k: _untagged(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    return value
+
+
+def save_state(sandbox: Sandbox, path: Path, size: int) -> Path:
+    """Write what the seeds wrote into the K3Cloud and KIS simulators to ``path`` (JSON)."""
+    state = {"size": size, **{name: sim.snapshot() for name, sim in _written(sandbox).items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(_tagged(state)))
+    return path
+
+
+def load_state(sandbox: Sandbox, path: Path, size: int) -> bool:
+    """Put a :func:`save_state` file's records back into the simulators; ``False`` (nothing
+    loaded) when there is none or it was saved with another ``size``."""
+    if not path.is_file():
+        return False
+    state = _untagged(orjson.loads(path.read_bytes()))
+    if state.get("size") != size:
+        return False
+    for name, sim in _written(sandbox).items():
+        if name in state:
+            sim.restore(state[name])
+    return True
 
 
 def sqlite_connections(seed: Seed, files: Mapping[str, Path]) -> dict[str, Any]:
