@@ -85,7 +85,9 @@ def test_every_connection_passes_once_create_tables_ran_schema_sql(
     assert result.exit_code == 0, result.output
     assert f"{MES}: ran schema.sql in {database}" in result.output
     assert "4 checks passed" in result.output
-    assert "ok: connected; tables and columns present: aftersale_list_query" in row(result.output, "'bi_mysql'")
+    assert "ok: connected; tables and columns present: aftersale_list_query" in row(
+        result.output, "'bi_mysql'"
+    )
     assert f"{database}.mt_so_head" in row(result.output, "'mom_mysql'")
     assert "ok: ExecuteBillQuery: first page of" in row(result.output, "kingdee_k3cloud connection 'k3cloud'")
     cur = mariadb_raw(database).cursor()
@@ -97,7 +99,11 @@ def test_every_connection_passes_once_create_tables_ran_schema_sql(
     ("variable", "connection", "said", "fix"),
     [
         pytest.param(
-            "KUAIMAI_APP_SECRET", "kuaimai connection 'kuaimai'", "vendor code", "app_secret", id="kuaimai-sign"
+            "KUAIMAI_APP_SECRET",
+            "kuaimai connection 'kuaimai'",
+            "vendor code",
+            "app_secret",
+            id="kuaimai-sign",
         ),
         pytest.param(
             "K3CLOUD_APP_SECRET",
@@ -206,7 +212,9 @@ def test_run_fails_before_collecting_when_the_target_table_is_missing(
 
 
 def test_serve_refuses_to_start_listing_every_failed_check(env: dict[str, str], examples: Path) -> None:
-    result = ferry({**env, "KUAIMAI_APP_SECRET": "wrong"}, "serve", "--once", "--initial-run", *schemes(examples))
+    result = ferry(
+        {**env, "KUAIMAI_APP_SECRET": "wrong"}, "serve", "--once", "--initial-run", *schemes(examples)
+    )
 
     assert result.exit_code == 2, result.output
     assert "FAILED" in row(result.output, "kuaimai connection 'kuaimai'")
@@ -215,5 +223,7 @@ def test_serve_refuses_to_start_listing_every_failed_check(env: dict[str, str], 
     assert "refusing to start: 3 checks failed" in result.output
     with open_store(env["FERRY_STORE_URL"]) as store:
         assert store.list_runs() == [], "nothing ran"
-    skipped = ferry({**env, "KUAIMAI_APP_SECRET": "wrong"}, "serve", "--once", "--no-check", *schemes(examples))
+    skipped = ferry(
+        {**env, "KUAIMAI_APP_SECRET": "wrong"}, "serve", "--once", "--no-check", *schemes(examples)
+    )
     assert "refusing" not in skipped.output

@@ -41,7 +41,9 @@ def test_every_unset_variable_of_a_scheme_file_is_reported_in_one_pass(bare_env:
     assert "6 errors" in result.output
     for name in [*VARIABLES, "MOM_MYSQL_URL"]:
         assert f"environment variable {name} is not set" in result.output, name
-    assert "connections.k3cloud.app_secret: field app_secret references ${K3CLOUD_APP_SECRET}" in result.output
+    assert (
+        "connections.k3cloud.app_secret: field app_secret references ${K3CLOUD_APP_SECRET}" in result.output
+    )
     assert "ferry --env-file FILE" in result.output  # the way out is named
 
 
@@ -122,7 +124,10 @@ def _lookup_scheme(folder: Path, scheme_id: str, looks_up_in: str) -> Path:
                 "effect": "EXECUTE",
                 "request": [
                     {"field": "id", "value": "{id}"},
-                    {"field": "other", "value": f"_findCollection find id from {looks_up_in} where id={{id}}"},
+                    {
+                        "field": "other",
+                        "value": f"_findCollection find id from {looks_up_in} where id={{id}}",
+                    },
                 ],
             },
         },
@@ -164,5 +169,7 @@ def test_a_copied_example_folder_validates_with_relative_paths(bare_env: None, t
     folder = tmp_path / "examples"
     shutil.copytree(EXAMPLES, folder)
     env_file = write_env_file(tmp_path / ".env", examples_env(Sandbox({})))
-    result = validate("--env-file", str(env_file), "validate", *sorted(str(p) for p in folder.glob("*/*.yaml")))
+    result = validate(
+        "--env-file", str(env_file), "validate", *sorted(str(p) for p in folder.glob("*/*.yaml"))
+    )
     assert result.exit_code == 0, result.output

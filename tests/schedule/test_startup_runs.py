@@ -52,7 +52,9 @@ def test_lookup_dependencies_come_from_every_kind_of_reference() -> None:
     default = looking_up(
         "c", '_mongoQuery findField=content.qty where={"content.sku":{"$eq":"{sku}"}}', lookup_scheme="units"
     )
-    nested = looking_up("d", "_function CONCAT(_findCollection find x from prices where sku={sku} _endFind, 'x')")
+    nested = looking_up(
+        "d", "_function CONCAT(_findCollection find x from prices where sku={sku} _endFind, 'x')"
+    )
     own = looking_up("e", "_findCollection find x from e where sku={sku}")
 
     assert lookup_dependencies(found) == {"products"}
@@ -90,7 +92,9 @@ def test_the_startup_runs_each_enabled_scheme_once_one_after_another_in_order(st
     assert [r["kind"] for r in store.list_runs()] == ["run"] * 3
 
 
-def test_a_scheme_runs_its_cron_jobs_only_after_its_startup_run_and_not_twice_for_the_same_slot(store) -> None:
+def test_a_scheme_runs_its_cron_jobs_only_after_its_startup_run_and_not_twice_for_the_same_slot(
+    store,
+) -> None:
     clock = FakeClock(at(12, 0))
     first, second = small_scheme("first", source="*/5 * * * *"), small_scheme("second", source="*/5 * * * *")
     Scheduler([first, second], store, clock=clock, owner="x", runner=Recorder().runner("x")).prepare()
@@ -98,7 +102,12 @@ def test_a_scheme_runs_its_cron_jobs_only_after_its_startup_run_and_not_twice_fo
     recorder = Recorder()
     recorder.hold()
     scheduler = Scheduler(
-        [first, second], store, clock=clock, owner="me", runner=recorder.runner("me"), startup=["first", "second"]
+        [first, second],
+        store,
+        clock=clock,
+        owner="me",
+        runner=recorder.runner("me"),
+        startup=["first", "second"],
     )
 
     flights = scheduler.tick()
