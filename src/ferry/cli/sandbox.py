@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,6 +12,20 @@ from rich.table import Table
 from ferry.cli._common import EXIT_OK, echo, fail, guarded, stdout_console
 
 __all__ = ["register", "sandbox"]
+
+
+def _write_env(path: Path | None, simulators: Any, urls: dict[str, str], mysql: str, size: int) -> None:
+    """``--write-env``: every variable the examples read, into ``path`` (nothing without one)."""
+    if path is None:
+        return
+    from ferry.cli._envfile import write_env_file
+    from ferry.sandbox.seeds import examples_env
+
+    values = examples_env(simulators, urls, mysql=mysql, size=size)
+    write_env_file(
+        path, values, header="Written by `ferry sandbox`: the variables the examples' connections read."
+    )
+    echo(f"wrote {len(values)} variables to {path} (use: ferry --env-file {path} ...)")
 
 
 @guarded
@@ -88,9 +102,8 @@ def sandbox(
 
         ferry sandbox --write-env .env &  ferry --env-file .env check examples/*/scheme.yaml
     """
-    from ferry.cli._envfile import write_env_file
     from ferry.sandbox import SIMULATORS, Faults, Sandbox
-    from ferry.sandbox.seeds import examples_env, sandbox_env
+    from ferry.sandbox.seeds import sandbox_env
     from ferry.sandbox.server import SandboxServer
 
     unknown = sorted(set(only or []) - set(SIMULATORS))
@@ -136,11 +149,7 @@ def sandbox(
             echo("Point the examples at it:", style="bold")
             for key, value in sandbox_env(simulators, urls).items():
                 echo(f"  export {key}={value}")
-        if write_env is not None:
-            values = examples_env(simulators, urls, mysql=mysql, size=size)
-            header = "Written by `ferry sandbox`: the variables the examples' connections.yaml read."
-            write_env_file(write_env, values, header=header)
-            echo(f"wrote {len(values)} variables to {write_env} (use: ferry --env-file {write_env} ...)")
+        _write_env(write_env, simulators, urls, mysql, size)
         echo("Serving; Ctrl-C to stop.", style="bold")
         try:
             while True:

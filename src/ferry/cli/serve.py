@@ -159,11 +159,19 @@ def _check_or_refuse(schemes: Sequence[Scheme], store: Store) -> None:
     echo(f"checks: {len(results)} passed (every connection logged in or connected)")
 
 
-def _startup_order(schemes: Sequence[Scheme]) -> list[str]:
-    """Ids of ``schemes`` in the order they run at start (lookup schemes first), announced."""
+def _before_start(
+    schemes: Sequence[Scheme], store: Store, *, check: bool, initial: bool | None, once: bool
+) -> list[str]:
+    """Check the enabled schemes (or exit 2); the ids of those that run at start, in order
+    (lookup schemes first; none with ``--no-initial-run``, or with ``--once`` unless asked)."""
     from ferry.scheme.lookups import lookup_order
 
-    order = [s.id for s in lookup_order(schemes)]
+    enabled = [s for s in schemes if s.enabled]
+    if check:
+        _check_or_refuse(enabled, store)
+    if not (initial if initial is not None else not once):
+        return []
+    order = [s.id for s in lookup_order(enabled)]
     if order:
         echo(f"at start, each scheme runs once, lookup schemes first: {', '.join(order)}")
     return order
@@ -242,11 +250,8 @@ def serve(
 
     loaded = load_schemes(schemes)
     alert_config = load_alert_config(alerts) if alerts is not None else None  # a bad file exits 2 here
-    enabled = [s for s in loaded if s.enabled]
     with open_store() as store:
-        if not no_check:
-            _check_or_refuse(enabled, store)
-        startup = _startup_order(enabled) if (initial_run if initial_run is not None else not once) else []
+        startup = _before_start(loaded, store, check=not no_check, initial=initial_run, once=once)
         hook, every, close_alerts = _alert_hook(alert_config, store, loaded)
         scheduler = Scheduler(loaded, store, periodic=hook, periodic_every=every, startup=startup)
         scheduler.prepare()

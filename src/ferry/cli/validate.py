@@ -28,6 +28,16 @@ def _describe(loaded: Any) -> str:
     return f"{side} metadata, api {getattr(loaded, 'api', '?')!r}"
 
 
+def _lookup_cycle(schemes: list[Any]) -> bool:
+    """Print the lookup cycle among ``schemes`` (files fine one by one, not together), if any."""
+    from ferry.scheme.lookups import lookup_cycle_issues
+
+    cycle = lookup_cycle_issues(schemes)
+    if cycle:
+        print_issues("lookups between the schemes above", cycle)
+    return bool(cycle)
+
+
 @guarded
 def validate(
     files: Annotated[
@@ -50,7 +60,6 @@ def validate(
         ferry validate examples/*/scheme.yaml metadata/orders.source.json
     """
     from ferry.scheme.loader import load_any
-    from ferry.scheme.lookups import lookup_cycle_issues
     from ferry.scheme.model import Scheme
 
     bad = errors = 0
@@ -67,9 +76,7 @@ def validate(
         if isinstance(loaded, Scheme):
             schemes[loaded.id] = loaded
         echo(f"OK {file}: {_describe(loaded)}", style="green")
-    cycle = lookup_cycle_issues(list(schemes.values()))
-    if cycle:  # the files are fine one by one, but not together
-        print_issues("lookups between the schemes above", cycle)
+    cycle = _lookup_cycle(list(schemes.values()))
     total = len(files)
     summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
     if errors:

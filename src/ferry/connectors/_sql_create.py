@@ -3,20 +3,20 @@
 :func:`create_database` creates the database a URL names when it does not exist (MySQL/MariaDB
 and PostgreSQL; a SQLite file is created by connecting); :func:`run_script` runs the
 statements of a ``schema.sql`` one by one (``--`` comments and quoted ``;`` are understood).
-:func:`add_rows` inserts the rows of a table that are not there yet (keyed by the first column).
+:func:`add_rows` inserts the rows of a table that are not there yet (keyed by the first column); :func:`apply_schema` does all three.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-__all__ = ["add_rows", "create_database", "run_script", "statements"]
+__all__ = ["add_rows", "apply_schema", "create_database", "run_script", "statements"]
 
 _TOKEN = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|--[^\n]*|/\*.*?\*/|;|[^'\"`;/-]+|.", re.S
@@ -108,3 +108,19 @@ def add_rows(
         if new:
             conn.execute(sa.insert(target), new)
     return len(new)
+
+
+def apply_schema(
+    url: str, script: str, rows: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]
+) -> tuple[bool, int, dict[str, int]]:
+    """Create the database ``url`` names, run ``script`` in it, add ``rows`` to those of its
+    tables that exist then; ``(database created, statements run, rows added per table)``."""
+    created = create_database(url)
+    engine = sa.create_engine(url)
+    try:
+        count = run_script(engine, script)
+        tables = set(sa.inspect(engine).get_table_names())
+        added = {t: add_rows(engine, t, *given) for t, given in rows.items() if t in tables}
+    finally:
+        engine.dispose()
+    return created, count, added

@@ -227,7 +227,7 @@ def create_tables(
     """
     import sqlalchemy as sa
 
-    from ferry.connectors._sql_create import add_rows, create_database, run_script
+    from ferry.connectors._sql_create import apply_schema
 
     conn = scheme.target_connection
     if not isinstance(conn, SqlConnection):
@@ -236,13 +236,8 @@ def create_tables(
     if not script.is_file():
         return f"no {script.name} beside the scheme file: nothing created"
     url = _script_url(scheme, conn)
-    engine = None
     try:
-        created = create_database(url)
-        engine = sa.create_engine(url)
-        count = run_script(engine, script.read_text(encoding="utf-8"))
-        tables = set(sa.inspect(engine).get_table_names())
-        added = {t: add_rows(engine, t, *given) for t, given in (rows or {}).items() if t in tables}
+        created, count, added = apply_schema(url, script.read_text(encoding="utf-8"), rows or {})
     except (sa.exc.SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise ConfigError(
@@ -250,11 +245,12 @@ def create_tables(
             "  hint: the URL's user needs the right to create databases and tables; "
             "or create them yourself from that file"
         ) from None
-    finally:
-        if engine is not None:
-            engine.dispose()
-    database = sa.engine.make_url(url).database
+    return _created(sa.engine.make_url(url).database, created, f"{script.name}", count, added)
+
+
+def _created(database: str | None, created: bool, script: str, count: int, added: dict[str, int]) -> str:
+    """``created database bi; ran schema.sql in bi (1 statement); added 200 rows to t``."""
     done = [f"created database {database}"] if created else []
-    done.append(f"ran {script.name} in {database} ({count} statement{'s' if count != 1 else ''})")
+    done.append(f"ran {script} in {database} ({count} statement{'s' if count != 1 else ''})")
     done += [f"added {n} rows to {t}" for t, n in added.items() if n]
     return "; ".join(done)

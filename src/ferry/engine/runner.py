@@ -170,12 +170,15 @@ def _summary(report: RunReport) -> str:
     return f"{report.status}: {', '.join(parts)} ({c.duration_s:.2f}s)"
 
 
-def _check_target_first(scheme: Scheme, target: TargetConnector) -> None:
-    """Raise ``ConfigError`` when a SQL target lacks its database, a table or a column the
-    scheme writes: found now, before any window is read, not by every delivery hours later.
+def _check_target_first(scheme: Scheme, target: TargetConnector | None, *, before_collecting: bool) -> None:
+    """Raise ``ConfigError`` when a run that collects and delivers has a SQL target lacking its
+    database, a table or a column the scheme writes: found now, before any window is read, not
+    by every delivery hours later.
 
     A database that cannot be reached right now is left to delivery (it retries).
     """
+    if target is None or not before_collecting:
+        return
     try:
         issues = target_problems(scheme, target)
     except RetriableError:
@@ -251,8 +254,7 @@ def run_scheme(
             )
             source, target = source or built_source, target or built_target
             owned = [c for c in (built_source, built_target) if c is not None]
-        if collect and deliver and target is not None:
-            _check_target_first(scheme, target)
+        _check_target_first(scheme, target, before_collecting=collect)
         pooled = (
             collect and deliver and fork_deliverers and _deliver_in_processes(scheme, store, target_injected)
         )

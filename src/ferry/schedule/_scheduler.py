@@ -116,7 +116,7 @@ class Scheduler:
         self._prepared = False
         self._ticked_at: datetime | None = None
         self._sleeping = False
-        self._startup = [sid for sid in startup if sid in self.schemes and self.schemes[sid].enabled]
+        self._startup = list(startup)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -290,22 +290,26 @@ class Scheduler:
     def _start_next_startup(self, now: datetime, flags: dict[str, bool]) -> list[Flight]:
         """Start the next scheme of the start-up sequence once no start-up run is in flight."""
         while self._startup and not any(name == STARTUP for _, name in self._flights):
-            scheme = self.schemes[self._startup[0]]
-            if not flags.get(scheme.id, True):  # switched off in the console: no run
-                self._startup.pop(0)
+            scheme = self.schemes.get(self._startup[0])
+            if scheme is None or not scheme.enabled or not flags.get(scheme.id, True):
+                self._startup.pop(0)  # unknown, disabled in its file or switched off: no run
                 continue
             flight = self._start(startup_job(scheme), None, now)
             if flight is None:  # a run or another process's lease in the way: the next tick
                 return []
             self._startup.pop(0)
-            for job in self.jobs[scheme.id]:  # the collect/deliver slots due now: this run does them
-                slot = latest_slot(job.crontab or "", now, scheme.tz)
-                last = self._slots.get((scheme.id, job.name))
-                if not job.remedy and (last is None or slot > last):
-                    claim_slot(self.store, scheme.id, job.name, slot, now)
-                    self._slots[(scheme.id, job.name)] = slot
+            self._claim_due_slots(scheme, now)
             return [flight]
         return []
+
+    def _claim_due_slots(self, scheme: Scheme, now: datetime) -> None:
+        """Count the scheme's collect/deliver slots due now as fired: its start-up run does them."""
+        for job in self.jobs[scheme.id]:
+            slot = latest_slot(job.crontab or "", now, scheme.tz)
+            last = self._slots.get((scheme.id, job.name))
+            if not job.remedy and (last is None or slot > last):
+                claim_slot(self.store, scheme.id, job.name, slot, now)
+                self._slots[(scheme.id, job.name)] = slot
 
     def _fire(self, scheme: Scheme, job: Job, now: datetime, *, enabled: bool) -> Flight | None:
         assert job.crontab is not None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ferry.errors import Issue
 from ferry.scheme.metadata import FieldSpec, TargetMetadata
@@ -221,18 +222,21 @@ _SQLGLOT_DIALECTS = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgr
 def _statement_tables(sql: str, dialect: str) -> dict[tuple[str | None, str], list[str]]:
     """(schema, table) -> columns named for it in one statement; ``{}`` when it does not parse.
 
-    ``INSERT|REPLACE INTO t (c, ...)`` gives its column list. Any other statement is parsed with
-    sqlglot: an ``UPDATE``'s SET and WHERE columns, a ``DELETE``'s WHERE columns; a column
-    qualified by an alias belongs to that table, an unqualified one to the only table (columns
-    of a statement over several tables that name none are left out).
+    ``INSERT|REPLACE INTO t (c, ...)`` gives its column list. An ``UPDATE``, ``DELETE`` or other
+    ``INSERT`` is parsed with sqlglot (:func:`_parsed_tables`).
     """
     insert = split_insert(sql)
     if insert is not None:
         table, cols = insert
         schema, _, name = table.rpartition(".")
         return {(schema or None, name): cols}
-    if _DML.match(sql) is None:
-        return {}
+    return _parsed_tables(sql, dialect) if _DML.match(sql) else {}
+
+
+def _parsed_tables(sql: str, dialect: str) -> dict[tuple[str | None, str], list[str]]:
+    """An ``UPDATE``'s SET and WHERE columns, a ``DELETE``'s WHERE columns, by table. A column
+    qualified by an alias belongs to that table, an unqualified one to the only table (columns
+    of a statement over several tables that name none are left out)."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
@@ -241,18 +245,24 @@ def _statement_tables(sql: str, dialect: str) -> dict[tuple[str | None, str], li
         tree = sqlglot.parse_one(sql, read=_SQLGLOT_DIALECTS.get(dialect, "mysql"))
     except SqlglotError:
         return {}
-    if not isinstance(tree, exp.Update | exp.Delete | exp.Insert):
-        return {}
-    tables = list(tree.find_all(exp.Table))
-    alias = {t.alias_or_name.lower(): (t.db or None, t.name) for t in tables}
-    used: dict[tuple[str | None, str], list[str]] = {(t.db or None, t.name): [] for t in tables}
+    alias, used = _tables_of(tree)
+    only = next(iter(used)) if len(used) == 1 else None
     for column in tree.find_all(exp.Column):
-        owner = alias.get(column.table.lower()) if column.table else None
-        if owner is None and not column.table and len(used) == 1:
-            owner = next(iter(used))
+        owner = alias.get(column.table.lower()) if column.table else only
         if owner is not None and column.name not in used[owner]:
             used[owner].append(column.name)
     return used
+
+
+def _tables_of(
+    tree: Any,
+) -> tuple[dict[str, tuple[str | None, str]], dict[tuple[str | None, str], list[str]]]:
+    """``(alias or name -> (schema, table), (schema, table) -> [])`` of a parsed statement."""
+    from sqlglot import exp
+
+    tables = list(tree.find_all(exp.Table))
+    alias = {t.alias_or_name.lower(): (t.db or None, t.name) for t in tables}
+    return alias, {(t.db or None, t.name): [] for t in tables}
 
 
 def written_tables(meta: TargetMetadata, dialect: str) -> list[TableUse]:

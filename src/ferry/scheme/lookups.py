@@ -27,22 +27,25 @@ def _fields(fields: Sequence[FieldSpec]) -> Iterator[FieldSpec]:
         yield from _fields(spec.children)
 
 
+def _lookup_values(scheme: Scheme) -> Iterator[str]:
+    """The values of both metadata documents that name a lookup."""
+    for meta in (scheme.source_meta, scheme.target_meta):
+        for spec in _fields([*meta.request, *meta.otherRequest] if meta is not None else []):
+            value = spec.value
+            if isinstance(value, str) and (FIND_PREFIX in value or MONGO_PREFIX in value):
+                yield value
+
+
 def lookup_dependencies(scheme: Scheme) -> frozenset[str]:
     """Ids of the schemes whose ledgers ``scheme`` looks up in (never its own id)."""
     default = scheme.settings.lookup_scheme
     found: set[str] = {default} if default else set()
-    for meta in (scheme.source_meta, scheme.target_meta):
-        if meta is None:
+    for value in _lookup_values(scheme):
+        try:
+            compiled = compile_value(value, default_lookup_scheme=default)
+        except ConfigError:  # validation reports it; an invalid value orders nothing
             continue
-        for spec in _fields([*meta.request, *meta.otherRequest]):
-            value = spec.value
-            if not isinstance(value, str) or (FIND_PREFIX not in value and MONGO_PREFIX not in value):
-                continue
-            try:
-                compiled = compile_value(value, default_lookup_scheme=default)
-            except ConfigError:  # validation reports it; an invalid value orders nothing
-                continue
-            found.update(s for s in compiled.lookup_schemes if s)
+        found.update(s for s in compiled.lookup_schemes if s)
     found.discard(scheme.id)
     return frozenset(found)
 
