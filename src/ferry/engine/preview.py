@@ -41,7 +41,8 @@ def first_page(
     """Fetch the first page (at most ``limit`` records) of the current window: the first window
     the ledger's cursor plans up to ``now``, else the last ``window.step`` before ``now``.
 
-    Nothing is stored. ``retry`` retries transient failures (5xx, timeouts, refused connections).
+    Nothing is stored but the call's place in the vendor's rate budget. ``retry`` retries
+    transient failures (5xx, timeouts, refused connections).
     """
     scheme, source = collector.scheme, collector.source
     windows = collector.plan(now)
@@ -55,6 +56,7 @@ def first_page(
     request = collector.render(variables, now=window.end)
 
     def fetch() -> Page:
+        collector.pacer.wait()  # within the vendor's call budget, shared with any run going on
         return source.fetch(collector.meta.api, collector.meta.method, request, state)
 
     page = call_with_retry(fetch, retry) if retry is not None else fetch()
