@@ -83,13 +83,14 @@ def check(
         ),
     ] = False,
 ) -> None:
-    """Log in and connect for real, per connection, before the first run; write nothing.
+    """Log in and connect for real, per connection, before the first run.
 
     For each scheme: the source's current window is asked for its first page (a vendor logs
     in and signs as it always does; nothing is stored); a SQL target connects and the tables
     and columns its main_sql/extend_sql write (and an UPDATE's key columns) must exist; a
-    K3Cloud or KIS target logs in. Prints connection -> result -> hint. Exit code 0 when
-    every check passed, 2 when any failed (`ferry serve` runs the same checks at start).
+    K3Cloud or KIS target logs in. Nothing is written (but by --create-tables). Prints
+    connection -> result -> hint. Exit code 0 when every check passed, 2 when any failed
+    (`ferry serve` runs the same checks at start).
 
     Example:
 
