@@ -75,7 +75,8 @@ def _failed(scheme: Scheme, side: str, label: str, exc: FerryError) -> CheckResu
 
 
 def _label(conn: Any) -> str:
-    return str(conn.label()) if hasattr(conn, "label") else str(conn)
+    """The connection's safe label (a parsed spec; passwords masked)."""
+    return str(conn.label())
 
 
 def check_source(
