@@ -5,7 +5,8 @@
     FerryError
     ├── ConfigError            fix the scheme, connection or credentials; never retried (exit 2)
     │   ├── SchemeError        a scheme failed validation; carries every Issue with its path
-    │   └── ExpressionError    a value expression failed to parse (path, column, caret)
+    │   ├── ExpressionError    a value expression failed to parse (path, column, caret)
+    │   └── UnsetVariableError ${VAR} references whose variables are not set (all of them)
     ├── RetriableError         back off and retry (5xx, timeouts, dropped connections)
     │   ├── ThrottledError     the vendor said "slow down"; wait ``retry_after`` then retry
     │   └── AuthExpiredError   token or session expired; log in again, then retry
@@ -32,6 +33,7 @@ __all__ = [
     "RetriableError",
     "SchemeError",
     "ThrottledError",
+    "UnsetVariableError",
 ]
 
 
@@ -99,6 +101,45 @@ class ExpressionError(ConfigError):
     def at(self, path: str) -> ExpressionError:
         """Return a copy located at ``path`` (the scheme path of the value)."""
         return ExpressionError(self.message, self.text, self.column, path)
+
+
+class UnsetVariableError(ConfigError):
+    """``${VAR}`` references of one connection (or channel) whose variables are not set.
+
+    ``missing`` lists every ``(field path, variable)`` found in one pass, so a file's unset
+    variables are reported together, not one per attempt.
+    """
+
+    def __init__(self, connection: str, missing: list[tuple[str, str]]) -> None:
+        self.connection = connection
+        self.missing = list(missing)
+        lines = [self.describe(field, var) for field, var in self.missing]
+        lines[0] = f"connection {connection!r}: {lines[0]}"
+        lines[1:] = [f"  {line}" for line in lines[1:]]
+        lines.append(f"  hint: {self.hint(*dict.fromkeys(var for _, var in self.missing))}")
+        super().__init__("\n".join(lines))
+
+    @staticmethod
+    def describe(field: str, var: str) -> str:
+        """``field url references ${DB_URL} but environment variable DB_URL is not set``."""
+        return f"field {field or '(root)'} references ${{{var}}} but environment variable {var} is not set"
+
+    @staticmethod
+    def hint(*names: str) -> str:
+        """What to do: set the variables (exported, or in the env file), or give defaults."""
+        default = "${" + names[0] + ":-default}" if len(names) == 1 else "${VAR:-default}"
+        them = "it" if len(names) == 1 else "them"
+        return (
+            f"set {' '.join(names)} (export {them}, or write {them} in the file of "
+            f"`ferry --env-file FILE`), or write {default}"
+        )
+
+    def issues(self, prefix: str) -> list[Issue]:
+        """One :class:`Issue` per unset variable, located at ``<prefix>.<field>``."""
+        return [
+            Issue(f"{prefix}.{field}" if field else prefix, self.describe(field, var), None, self.hint(var))
+            for field, var in self.missing
+        ]
 
 
 class RetriableError(FerryError):

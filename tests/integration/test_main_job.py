@@ -35,7 +35,7 @@ def run_demo(home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def last_counts(home: Path) -> dict[str, dict[str, int]]:
-    with sqlite3.connect(home / "ferry.db") as con:
+    with sqlite3.connect(home / "demo" / "ferry.db") as con:
         rows = con.execute("SELECT scheme_id, counts FROM runs ORDER BY id").fetchall()
     return {scheme: json.loads(counts) for scheme, counts in rows}
 
@@ -53,17 +53,19 @@ def test_demo_runs_every_seed_into_sqlite_and_a_second_run_delivers_nothing(tmp_
     # seed 004's receipts without a matching sales order fail and wait for replay, nothing else fails
     assert {s: c["failed"] for s, c in counts.items() if c["failed"]} == {"004-okki-receipts-to-k3cloud": 4}
 
-    with sqlite3.connect(tmp_path / "ty_mes.db") as con:
+    demo = tmp_path / "demo"  # the demo's own folder: never the store of ferry serve in FERRY_HOME
+    assert not (tmp_path / "ferry.db").exists()
+    with sqlite3.connect(demo / "ty_mes.db") as con:
         closed = con.execute("SELECT count(*) FROM mt_so_head WHERE SO_STATUS='CLOSED'").fetchone()[0]
         total = con.execute("SELECT count(*) FROM mt_so_head").fetchone()[0]
     assert (
         total == len(world.sale_orders(60))
         and closed == counts["000-k3cloud-saleorder-status-to-mysql"]["delivered"]
     )
-    with sqlite3.connect(tmp_path / "bi.db") as con:
+    with sqlite3.connect(demo / "bi.db") as con:
         lines = con.execute("SELECT count(*) FROM aftersale_list_query").fetchone()[0]
     assert lines == counts["001-kuaimai-aftersale-to-mysql"]["delivered"]
-    customers = json.loads((tmp_path / "sandbox" / "k3cloud-BD_Customer.json").read_text(encoding="utf-8"))
+    customers = json.loads((demo / "sandbox" / "k3cloud-BD_Customer.json").read_text(encoding="utf-8"))
     new_customers = [c for c in customers if c["FName"].startswith("杭州客户")]  # WDT invoice titles
     assert 0 < len(new_customers) <= counts["003-wdt-stockout-to-k3cloud-customer"]["delivered"]
     assert len({c["FName"] for c in new_customers}) == len(new_customers)  # one per invoice title
@@ -73,3 +75,9 @@ def test_demo_runs_every_seed_into_sqlite_and_a_second_run_delivers_nothing(tmp_
     assert second.returncode == 0, second.stdout + second.stderr
     again = last_counts(tmp_path)
     assert all((c["new"], c["delivered"]) == (0, 0) for c in again.values()), again
+    # the simulators start with what the first run delivered: still visible after the second
+    kept = json.loads((demo / "sandbox" / "k3cloud-BD_Customer.json").read_text(encoding="utf-8"))
+    assert [c for c in kept if c["FName"].startswith("杭州客户")] == new_customers
+    bills = json.loads((demo / "sandbox" / "kis-miscellaneousreceipt.json").read_text(encoding="utf-8"))
+    assert len(bills) == counts["002-jushuitan-otherinout-to-kis"]["delivered"]
+    assert not (tmp_path / "ferry.db").exists()

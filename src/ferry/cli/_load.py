@@ -57,11 +57,13 @@ def load_schemes(paths: Sequence[Path]) -> list[Scheme]:
     """Load every scheme file, or print every problem of every file and exit 2.
 
     Raises:
-        typer.Exit: with code 2 when any file is missing or invalid (issues already printed).
+        typer.Exit: with code 2 when any file is missing or invalid, two files share an id,
+            or the schemes look up in each other in a cycle (issues already printed).
     """
     import typer
 
     from ferry.scheme.loader import load_scheme
+    from ferry.scheme.lookups import lookup_cycle_issues
 
     schemes: list[Scheme] = []
     bad = 0
@@ -88,4 +90,8 @@ def load_schemes(paths: Sequence[Path]) -> list[Scheme]:
             echo("  hint: every scheme needs its own id; the ledger is keyed by it", err=True)
             raise typer.Exit(EXIT_INVALID)
         ids[scheme.id] = path
+    cycle = lookup_cycle_issues(schemes)
+    if cycle:
+        print_issues("lookups", cycle, err=True)
+        raise typer.Exit(EXIT_INVALID)
     return schemes

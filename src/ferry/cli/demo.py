@@ -1,10 +1,13 @@
 """``ferry demo``: the main job. The five seed schemes against the in-process sandbox, into SQLite.
 
 Starts the six vendor simulators in-process (no network, no service), runs the two helper
-schemes and the five seed schemes of ``examples/`` once each, with the ledger in
-``$FERRY_HOME/ferry.db`` and the seeds' MySQL targets as SQLite files in ``$FERRY_HOME``, and
-prints per scheme the run's accounting (every record fetched, stored, delivered or failed),
-which failures were planned (seed 004's receipts without a sales order), and where to look.
+schemes and the five seed schemes of ``examples/`` once each, and prints per scheme the run's
+accounting (every record fetched, stored, delivered or failed), which failures were planned
+(seed 004's receipts without a sales order), and where to look. Everything the demo keeps is in
+its own folder, ``$FERRY_HOME/demo`` (the ledger ``ferry.db``, the seeds' MySQL targets as
+SQLite files, what the K3Cloud and KIS simulators hold), so it never mixes with the store of
+``ferry serve`` or ``ferry run`` in the same folder, and a second run starts the simulators
+with what the first delivered into them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from ferry.cli._common import EXIT_FAILED, EXIT_OK, echo, guarded, open_store, stdout_console
+from ferry.cli._common import EXIT_FAILED, EXIT_OK, echo, guarded, stdout_console
 from ferry.cli._counts import print_accounting
 from ferry.cli._progress import LiveReporter, reporter_for
 from ferry.engine.counts import RunCounts, still_waiting
@@ -29,9 +32,13 @@ if TYPE_CHECKING:
 
 __all__ = ["demo", "register"]
 
+STATE_FILE = "state.json"
+"""What the seeds wrote into the K3Cloud and KIS simulators, loaded again by the next demo."""
 
-def _ferry_home() -> Path:
-    home = Path(os.environ.get("FERRY_HOME", ".ferry"))
+
+def _demo_home() -> Path:
+    """``$FERRY_HOME/demo``: the demo's own folder (never the store ``ferry serve`` uses)."""
+    home = Path(os.environ.get("FERRY_HOME", ".ferry")) / "demo"
     home.mkdir(parents=True, exist_ok=True)
     return home.resolve()
 
@@ -62,8 +69,9 @@ def demo(
 
     The simulators of K3Cloud, KIS, JuShuiTan, WangDianTong, KuaiMai and OKKI run inside this
     process. Seeds 000/001 write into SQLite stand-ins of their MySQL databases, 002-004 into
-    the KIS and K3Cloud simulators. The ledger is $FERRY_HOME/ferry.db (FERRY_HOME defaults to
-    ./.ferry); a second run delivers nothing twice (but the in-process simulators start afresh).
+    the KIS and K3Cloud simulators. Everything stays in $FERRY_HOME/demo (FERRY_HOME defaults
+    to ./.ferry): its own ledger (--store does not apply), the targets and what the simulators
+    hold, so a second run delivers nothing twice and still shows what the first delivered.
     The table accounts for every record (fetched = filtered out + without id + unchanged + new
     + changed, in ledger rows; due = delivered + failed + dead + still pending). Seed 004 has
     receipts whose sales order does not exist: they fail on purpose, are labelled planned with
@@ -75,15 +83,26 @@ def demo(
         ferry demo --size 500
     """
     from ferry.sandbox import Sandbox
-    from ferry.sandbox.seeds import prepare_sqlite_targets, run_seeds, sandbox_env, sqlite_connections
+    from ferry.sandbox.seeds import (
+        load_state,
+        prepare_sqlite_targets,
+        run_seeds,
+        sandbox_env,
+        save_state,
+        sqlite_connections,
+    )
+    from ferry.store import open_store
 
-    home = _ferry_home()
+    home = _demo_home()
     console = stdout_console()
     sandbox = Sandbox.default(size=size)
+    kept = load_state(sandbox, home / "sandbox" / STATE_FILE, size)
     files = prepare_sqlite_targets(home, size)
     env = sandbox_env(sandbox)
     echo(
-        f"sandbox: 6 simulators in-process, {size:,} records each; ledger and targets in {home}", style="bold"
+        f"sandbox: 6 simulators in-process, {size:,} records each"
+        f"{' (K3Cloud and KIS as the last demo left them)' if kept else ''}; ledger and targets in {home}",
+        style="bold",
     )
 
     def progress(seed: Any, scheme: Any) -> Any:
@@ -94,7 +113,7 @@ def demo(
     rows: list[tuple[list[str], RunCounts, list[str]]] = []
     notes: list[tuple[str, str]] = []
     worst = EXIT_OK
-    with open_store() as store:
+    with open_store(f"sqlite:///{home / 'ferry.db'}") as store:
         for seed, report in run_seeds(
             store,
             sandbox=sandbox,
@@ -121,9 +140,13 @@ def demo(
     else:
         echo(f"result: not as planned (exit {worst})", style="bold red")
     written = _dump_written(sandbox, home / "sandbox")
+    save_state(sandbox, home / "sandbox" / STATE_FILE, size)
     echo("Where to look:", style="bold")
     echo(f"  ledger:       {store_url}")
-    echo("                ferry runs; ferry records --scheme 004-okki-receipts-to-k3cloud --status error")
+    echo(f"                ferry --store {store_url} runs")
+    echo(
+        f"                ferry --store {store_url} records --scheme 004-okki-receipts-to-k3cloud --status error"
+    )
     echo(
         f"  seed 000:     sqlite3 {home / 'ty_mes.db'} \"select * from mt_so_head where SO_STATUS='CLOSED'\""
     )

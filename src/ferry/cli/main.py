@@ -9,6 +9,7 @@ Command modules import the engine, store and connectors inside the command bodie
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +21,7 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.validate",
+    "ferry.cli.check",
     "ferry.cli.run",
     "ferry.cli.serve",
     "ferry.cli.preview",
@@ -68,6 +70,18 @@ def main(
             show_default=False,
         ),
     ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            metavar="FILE",
+            envvar="FERRY_ENV_FILE",
+            show_envvar=True,
+            help="Read KEY=VALUE lines for the ${VAR} references of connections (variables already "
+            "set in the environment win). `ferry sandbox --write-env FILE` writes one.",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[
         bool,
@@ -82,8 +96,16 @@ def main(
 
     Example:
 
-        ferry demo && ferry runs
+        ferry --env-file .env validate examples/*/scheme.yaml
     """
+    if env_file is not None:
+        from ferry.cli._envfile import load_env_file
+        from ferry.errors import ConfigError
+
+        try:
+            load_env_file(env_file)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--env-file'") from None
     set_state(CliState(store_url=store, debug=debug))
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,6 +12,20 @@ from rich.table import Table
 from ferry.cli._common import EXIT_OK, echo, fail, guarded, stdout_console
 
 __all__ = ["register", "sandbox"]
+
+
+def _write_env(path: Path | None, simulators: Any, urls: dict[str, str], mysql: str, size: int) -> None:
+    """``--write-env``: every variable the examples read, into ``path`` (nothing without one)."""
+    if path is None:
+        return
+    from ferry.cli._envfile import write_env_file
+    from ferry.sandbox.seeds import examples_env
+
+    values = examples_env(simulators, urls, mysql=mysql, size=size)
+    write_env_file(
+        path, values, header="Written by `ferry sandbox`: the variables the examples' connections read."
+    )
+    echo(f"wrote {len(values)} variables to {path} (use: ferry --env-file {path} ...)")
 
 
 @guarded
@@ -57,15 +72,35 @@ def sandbox(
         bool, typer.Option("--no-rate-limits", help="Switch the vendors' call budgets off.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fault dice.")] = 7,
+    write_env: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-env",
+            metavar="FILE",
+            help="Once listening, write every variable the examples read (their MySQL URLs "
+            "included) to FILE, for `ferry --env-file FILE ...`.",
+            show_default=False,
+        ),
+    ] = None,
+    mysql: Annotated[
+        str,
+        typer.Option(
+            "--mysql",
+            metavar="URL",
+            help="The MySQL server of the examples' databases bi and ty_mes, in --write-env's URLs.",
+        ),
+    ] = "mysql+pymysql://root@127.0.0.1:3306",
 ) -> None:
     """Serve the K3Cloud, KIS, JuShuiTan, WangDianTong, KuaiMai and OKKI simulators over HTTP.
 
     Prints each simulator's URL and the environment variables that point the examples'
-    connections.yaml at them, then serves until Ctrl-C.
+    connections.yaml at them, then serves until Ctrl-C. --write-env FILE writes those
+    variables, and the MySQL URLs of seeds 000 and 001 on --mysql, to FILE once the
+    simulators listen.
 
     Example:
 
-        ferry sandbox --size 1000 --error-rate 0.1
+        ferry sandbox --write-env .env &  ferry --env-file .env check examples/*/scheme.yaml
     """
     from ferry.sandbox import SIMULATORS, Faults, Sandbox
     from ferry.sandbox.seeds import sandbox_env
@@ -114,6 +149,7 @@ def sandbox(
             echo("Point the examples at it:", style="bold")
             for key, value in sandbox_env(simulators, urls).items():
                 echo(f"  export {key}={value}")
+        _write_env(write_env, simulators, urls, mysql, size)
         echo("Serving; Ctrl-C to stop.", style="bold")
         try:
             while True:

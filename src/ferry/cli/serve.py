@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ferry.cli._common import EXIT_OK, echo, fmt_time, guarded, open_store, redact, stdout_console
+from ferry.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    echo,
+    fmt_time,
+    guarded,
+    open_store,
+    redact,
+    stdout_console,
+)
 from ferry.cli._load import load_schemes
 
 if TYPE_CHECKING:
@@ -131,6 +140,43 @@ def _console(
     return stop
 
 
+def _check_or_refuse(schemes: Sequence[Scheme], store: Store) -> None:
+    """Run ``ferry check``'s checks; on any failure print them all and exit 2."""
+    from ferry.cli.check import print_checks
+    from ferry.engine.checks import check_schemes
+
+    results = check_schemes(schemes, store)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print_checks(results)
+        echo(
+            f"refusing to start: {len(failed)} check{'s' if len(failed) != 1 else ''} failed; fix "
+            "them (`ferry check SCHEME...` shows them again) or start with --no-check",
+            style="bold red",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INVALID)
+    echo(f"checks: {len(results)} passed (every connection logged in or connected)")
+
+
+def _before_start(
+    schemes: Sequence[Scheme], store: Store, *, check: bool, initial: bool | None, once: bool
+) -> list[str]:
+    """Check the enabled schemes (or exit 2); the ids of those that run at start, in order
+    (lookup schemes first; none with ``--no-initial-run``, or with ``--once`` unless asked)."""
+    from ferry.scheme.lookups import lookup_order
+
+    enabled = [s for s in schemes if s.enabled]
+    if check:
+        _check_or_refuse(enabled, store)
+    if not (initial if initial is not None else not once):
+        return []
+    order = [s.id for s in lookup_order(enabled)]
+    if order:
+        echo(f"at start, each scheme runs once, lookup schemes first: {', '.join(order)}")
+    return order
+
+
 @guarded
 def serve(
     schemes: Annotated[
@@ -156,19 +202,40 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    initial_run: Annotated[
+        bool | None,
+        typer.Option(
+            "--initial-run/--no-initial-run",
+            help="Run every enabled scheme once at start, lookup schemes first, one after another "
+            "(default: on; off with --once, which runs only what is due).",
+            show_default=False,
+        ),
+    ] = None,
+    no_check: Annotated[
+        bool,
+        typer.Option(
+            "--no-check",
+            help="Start without the checks of `ferry check` (log in, connect, target tables).",
+        ),
+    ] = False,
 ) -> None:
     """Run every enabled scheme on its crontabs until SIGTERM or Ctrl-C.
 
     `schedule.source` collects, `schedule.target` delivers, `schedule.omissionRemedy` runs
     the 补漏 sweep; a scheme without a target crontab delivers while it collects. At most one
     collect per scheme runs at a time, also across `ferry serve` processes sharing a store;
-    a slot missed (downtime, a long run) runs once, not once per slot. The first start only
-    records the slots: jobs fire from the next one. SIGTERM or Ctrl-C starts nothing more and
+    a slot missed (downtime, a long run) runs once, not once per slot. A job seen for the
+    first time fires from its next slot. SIGTERM or Ctrl-C starts nothing more and
     stops the runs in flight at their next checkpoint (a committed page or deliver batch);
     a second Ctrl-C exits at once (still safe: the next run goes on from the ledger).
 
-    The web console runs beside the scheduler (log in with a user from `ferry users add`);
-    --alerts evaluates the alert rules every settings.interval and lists them in the console.
+    At start every enabled scheme is checked as `ferry check` does (each connection logs in
+    or connects; a SQL target's tables and columns must exist): any failure is listed and
+    nothing starts (exit 2; --no-check skips it). Then every enabled scheme runs once, the
+    schemes others look up in (_mongoQuery, _findCollection, settings.lookup_scheme) first
+    (--no-initial-run: only the crontabs). The web console runs beside the scheduler (log
+    in with a user from `ferry users add`); --alerts evaluates the alert rules every
+    settings.interval and lists them in the console.
 
     Example:
 
@@ -184,8 +251,9 @@ def serve(
     loaded = load_schemes(schemes)
     alert_config = load_alert_config(alerts) if alerts is not None else None  # a bad file exits 2 here
     with open_store() as store:
+        startup = _before_start(loaded, store, check=not no_check, initial=initial_run, once=once)
         hook, every, close_alerts = _alert_hook(alert_config, store, loaded)
-        scheduler = Scheduler(loaded, store, periodic=hook, periodic_every=every)
+        scheduler = Scheduler(loaded, store, periodic=hook, periodic_every=every, startup=startup)
         scheduler.prepare()
         _print_schedule(scheduler)
         if once:

@@ -18,6 +18,8 @@ def _describe(loaded: Any) -> str:
     from ferry.scheme.metadata import SourceMetadata
     from ferry.scheme.model import Scheme
 
+    if isinstance(loaded, dict):
+        return "connections: " + ", ".join(describe_connection(conn) for conn in loaded.values())
     if isinstance(loaded, Scheme):
         source = describe_connection(getattr(loaded, "source_connection", None))
         target = describe_connection(getattr(loaded, "target_connection", None))
@@ -26,28 +28,42 @@ def _describe(loaded: Any) -> str:
     return f"{side} metadata, api {getattr(loaded, 'api', '?')!r}"
 
 
+def _lookup_cycle(schemes: list[Any]) -> bool:
+    """Print the lookup cycle among ``schemes`` (files fine one by one, not together), if any."""
+    from ferry.scheme.lookups import lookup_cycle_issues
+
+    cycle = lookup_cycle_issues(schemes)
+    if cycle:
+        print_issues("lookups between the schemes above", cycle)
+    return bool(cycle)
+
+
 @guarded
 def validate(
     files: Annotated[
         list[Path],
         typer.Argument(
             metavar="FILE",
-            help="Scheme files (.yaml) or bare QEasy metadata (.json/.jsonc).",
+            help="Scheme files (.yaml), bare QEasy metadata (.json/.jsonc) or connections files.",
             show_default=False,
         ),
     ],
 ) -> None:
-    """Check scheme files and QEasy metadata; print every problem with its path and a hint.
+    """Check scheme files, QEasy metadata and connections files; print every problem with its
+    path and a hint (every unset ${VAR} of a file at once).
 
-    Nothing is fetched or written. Exit code 0 when every file is valid, 2 otherwise.
+    Nothing is fetched or written (`ferry check` connects for real). Exit code 0 when every
+    file is valid, 2 otherwise.
 
     Example:
 
         ferry validate examples/*/scheme.yaml metadata/orders.source.json
     """
     from ferry.scheme.loader import load_any
+    from ferry.scheme.model import Scheme
 
     bad = errors = 0
+    schemes: dict[str, Scheme] = {}
     for file in files:
         try:
             loaded = load_any(file)
@@ -57,13 +73,18 @@ def validate(
             bad += 1
             errors += len(issues)
             continue
+        if isinstance(loaded, Scheme):
+            schemes[loaded.id] = loaded
         echo(f"OK {file}: {_describe(loaded)}", style="green")
+    cycle = _lookup_cycle(list(schemes.values()))
     total = len(files)
     summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
     if errors:
         summary += f" ({errors} error{'s' if errors != 1 else ''})"
+    if cycle:
+        summary += "; their lookups form a cycle"
     echo(summary, style="bold")
-    raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
+    raise typer.Exit(EXIT_INVALID if bad or cycle else EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:

@@ -47,7 +47,7 @@ from ferry.errors import RetriableError
 if TYPE_CHECKING:
     from ferry.connectors.k3cloud import K3CloudConnection
 
-__all__ = ["AUTH_SERVICE", "FORM_SERVICE", "K3CloudSession"]
+__all__ = ["AUTH_SERVICE", "FORM_SERVICE", "LOGIN_SERVICES", "K3CloudSession"]
 
 AUTH_SERVICE = "Kingdee.BOS.WebApi.ServicesStub.AuthService."
 FORM_SERVICE = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService."

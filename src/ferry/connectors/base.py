@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 __all__ = [
     "Delivery",
     "Limits",
+    "Login",
     "Outcome",
     "Page",
     "PageState",
@@ -150,3 +151,17 @@ class TargetConnector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Login(Protocol):
+    """A connector that logs in before it calls (``ferry check`` logs in without writing)."""
+
+    def login(self) -> str:
+        """Log in now, for real, and say how (``logged in (LoginByAppSecret)``).
+
+        Raises:
+            ConfigError: The vendor refused the credentials or the signature (its code and
+                text quoted, the connection named, a hint).
+        """
+        ...

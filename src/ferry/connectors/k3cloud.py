@@ -56,7 +56,7 @@ from ferry.connectors._k3cloud_allocate import allocation_body, note_allocation
 from ferry.connectors._k3cloud_match import match_entries, match_existing
 from ferry.connectors._k3cloud_query import plan_query, rows_to_records
 from ferry.connectors._k3cloud_save import SAVE_LIKE, SaveCall, build_call, outcomes
-from ferry.connectors._k3cloud_session import FORM_SERVICE, K3CloudSession
+from ferry.connectors._k3cloud_session import FORM_SERVICE, LOGIN_SERVICES, K3CloudSession
 from ferry.connectors._k3cloud_status import (
     find_status,
     is_success,
@@ -251,6 +251,13 @@ class K3CloudConnector(VendorSource):
             note_allocation(save, results, ids, None, str(exc))
             return
         note_allocation(save, results, ids, status, None)
+
+    def login(self) -> str:
+        """Log in now (``ferry check``); see :class:`~ferry.connectors.base.Login`."""
+        self.session.login()
+        if self.spec.login == "signed_headers":
+            return "signed headers: no login call; every request carries the signature"
+        return f"logged in ({LOGIN_SERVICES[self.spec.login]})"
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -167,6 +167,12 @@ class KisConnector(VendorSource):
             error=f"{self.client.where(path)}: errcode 0 but the answer has no bill id (data.FID): {quoted}",
         )
 
+    def login(self) -> str:
+        """Get a token and the account set's gateway now (``ferry check``); see
+        :class:`~ferry.connectors.base.Login`."""
+        self.session.login()
+        return f"logged in (token and gateway of account set {self.spec.acct_number})"
+
     def close(self) -> None:
         """Close the HTTP client."""
         self.client.close()

@@ -44,7 +44,7 @@ from pydantic import (
 
 from ferry._redact import mask_url as _mask_url
 from ferry._redact import url_password
-from ferry.errors import ConfigError
+from ferry.errors import UnsetVariableError
 
 __all__ = [
     "ConnectionSpec",
@@ -77,10 +77,26 @@ def expand_env(
     ``found`` as ``(field path, value)``: it is a secret (a default written in the file is not).
 
     Raises:
-        ConfigError: A referenced variable is not set (and has no default). The message names
-            the connection, the field path and the variable, never any value.
+        UnsetVariableError: Referenced variables are not set (and have no default): every one
+            of them, each with its field path. The message names the connection, the fields and
+            the variables, never any value.
     """
-    env = os.environ if env is None else env
+    missing: list[tuple[str, str]] = []
+    expanded = _expand(data, os.environ if env is None else env, _path, missing, found)
+    if missing:
+        raise UnsetVariableError(connection, missing)
+    return expanded
+
+
+def _expand(
+    data: Any,
+    env: Mapping[str, str],
+    path: str,
+    missing: list[tuple[str, str]],
+    found: list[tuple[str, str]] | None,
+) -> Any:
+    """``data`` expanded; every unset variable is appended to ``missing`` as (path, name), every
+    value taken from ``env`` to ``found`` (when given) as (path, value)."""
     if isinstance(data, str):
         if "$" not in data:
             return data
@@ -91,33 +107,21 @@ def expand_env(
             var, default = match.group(1), match.group(2)
             if var in env:
                 if found is not None:
-                    found.append((_path or "(root)", env[var]))
+                    found.append((path or "(root)", env[var]))
                 return env[var]
             if default is not None:
                 return default
-            raise ConfigError(
-                f"connection {connection!r}: field {_path or '(root)'} references ${{{var}}} "
-                f"but environment variable {var} is not set\n"
-                f"  hint: export {var}=... before starting Ferry, or write ${{{var}:-default}}"
-            )
+            missing.append((path, var))
+            return ""
 
         return _ENV_REF.sub(substitute, data)
     if isinstance(data, Mapping):
         return {
-            key: expand_env(
-                value,
-                connection=connection,
-                env=env,
-                found=found,
-                _path=f"{_path}.{key}" if _path else str(key),
-            )
+            key: _expand(value, env, f"{path}.{key}" if path else str(key), missing, found)
             for key, value in data.items()
         }
     if isinstance(data, list | tuple):
-        return [
-            expand_env(value, connection=connection, env=env, found=found, _path=f"{_path}[{i}]")
-            for i, value in enumerate(data)
-        ]
+        return [_expand(value, env, f"{path}[{i}]", missing, found) for i, value in enumerate(data)]
     return data
 
 

@@ -60,11 +60,14 @@ from ferry._redact import redact
 from ferry.connectors._sql_ack import count_changed_rows
 from ferry.connectors._sql_batch import adapt_params
 from ferry.connectors._sql_errors import translate
+from ferry.connectors._sql_inspect import CREATE_HINT, missing_objects
 from ferry.connectors._sql_read import json_friendly, paged_sql
 from ferry.connectors._sql_write import connect_translated, write_batchexecute, write_execute
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import SqlConnection
-from ferry.errors import ConfigError, FatalError
+from ferry.errors import ConfigError, FatalError, Issue
+from ferry.scheme._sql_checks import written_tables
+from ferry.scheme.metadata import TargetMetadata
 
 __all__ = ["SqlConnector"]
 
@@ -171,6 +174,34 @@ class SqlConnector:
                 index=state.index + 1, page_size=state.page_size, offset=state.offset + len(records)
             )
         return Page(records=records, next=following)
+
+    # -- check ----------------------------------------------------------------------------
+
+    def check(self, meta: TargetMetadata | None = None) -> list[Issue]:
+        """Connect for real and look up the tables and columns ``meta``'s statements write
+        (``main_sql``, ``extend_sql_N``; an ``UPDATE``'s key columns too).
+
+        Returns one issue per missing table or column (``[]`` when everything exists). The
+        engine's pool is emptied afterwards: a deliverer forked later must not share a socket.
+
+        Raises:
+            ConfigError: The database refuses the connection (unknown database, bad
+                credentials), naming the connection, with a hint to create the database.
+            RetriableError: The database cannot be reached now.
+        """
+        uses = written_tables(meta, self.engine.dialect.name) if meta is not None else []
+        try:
+            with connect_translated(self.engine, self._translate) as conn:
+                return missing_objects(conn, uses)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc}\n  hint: check the URL (host, user, password, database); {CREATE_HINT}"
+            ) from exc
+        except DBAPIError as exc:
+            self._translate(exc)  # raises for config and retriable errors
+            raise
+        finally:
+            self.engine.dispose()
 
     def close(self) -> None:
         """Dispose of the engine's connection pool."""

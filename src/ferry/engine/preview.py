@@ -10,16 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ferry.connectors.base import Delivery, PageState, SourceConnector
+from ferry.connectors.base import Delivery, Page, PageState, SourceConnector
 from ferry.engine.collector import Collector
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
+from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window
 from ferry.scheme.model import Scheme
 from ferry.store import LedgerRow, Store
 from ferry.transform.packing import pack
 
-__all__ = ["PreviewResult", "preview"]
+__all__ = ["PreviewResult", "first_page", "preview"]
 
 
 @dataclass
@@ -32,6 +33,34 @@ class PreviewResult:
     deliveries: list[Delivery]
     failures: dict[str, str] = field(default_factory=dict)
     counts: RunCounts = field(default_factory=RunCounts)
+
+
+def first_page(
+    collector: Collector, now: datetime, limit: int, *, retry: RetryPolicy | None = None
+) -> tuple[Window, dict[str, Any], Page]:
+    """Fetch the first page (at most ``limit`` records) of the current window: the first window
+    the ledger's cursor plans up to ``now``, else the last ``window.step`` before ``now``.
+
+    Nothing is stored but the call's place in the vendor's rate budget. ``retry`` retries
+    transient failures (5xx, timeouts, refused connections).
+    """
+    scheme, source = collector.scheme, collector.source
+    windows = collector.plan(now)
+    window = windows[0] if windows else Window(now - scheme.window.step, now)
+    state = PageState(index=0, page_size=min(collector.page_size, max(limit, 1)))
+    variables = {
+        "LAST_SYNC_TIME": window.start,
+        "CURRENT_TIME": window.end,
+        **state.variables(source.limits.page_base),
+    }
+    request = collector.render(variables, now=window.end)
+
+    def fetch() -> Page:
+        collector.pacer.wait()  # within the vendor's call budget, shared with any run going on
+        return source.fetch(collector.meta.api, collector.meta.method, request, state)
+
+    page = call_with_retry(fetch, retry) if retry is not None else fetch()
+    return window, request, page
 
 
 def preview(
@@ -54,16 +83,7 @@ def preview(
     else:
         assert source is not None, "preview from the source needs a source connector"
         collector = Collector(scheme, source, store, counts)
-        windows = collector.plan(at)
-        window = windows[0] if windows else Window(at - scheme.window.step, at)
-        state = PageState(index=0, page_size=min(collector.page_size, max(limit, 1)))
-        variables = {
-            "LAST_SYNC_TIME": window.start,
-            "CURRENT_TIME": window.end,
-            **state.variables(source.limits.page_base),
-        }
-        request = collector.render(variables, now=window.end)
-        page = source.fetch(collector.meta.api, collector.meta.method, request, state)
+        window, request, page = first_page(collector, at, limit)
         rows = [
             LedgerRow(
                 scheme_id=scheme.id,

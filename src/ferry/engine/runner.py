@@ -20,6 +20,7 @@ import httpx
 import sqlalchemy as sa
 
 from ferry.connectors.base import SourceConnector, TargetConnector
+from ferry.engine.checks import target_problems
 from ferry.engine.collector import Collector, Progress
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
@@ -28,7 +29,7 @@ from ferry.engine.gc_tuning import run_gc
 from ferry.engine.pipeline import DeliverThread
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.worker import DeliverPool, can_fork, deliver_workers
-from ferry.errors import ConfigError, FatalError, FerryError
+from ferry.errors import ConfigError, FatalError, FerryError, RetriableError
 from ferry.scheme.model import Scheme
 from ferry.store import Store
 
@@ -196,6 +197,24 @@ def _summary(report: RunReport) -> str:
     return text
 
 
+def _check_target_first(scheme: Scheme, target: TargetConnector | None, *, before_collecting: bool) -> None:
+    """Raise ``ConfigError`` when a run that collects and delivers has a SQL target lacking its
+    database, a table or a column the scheme writes: found now, before any window is read, not
+    by every delivery hours later.
+
+    A database that cannot be reached right now is left to delivery (it retries).
+    """
+    if target is None or not before_collecting:
+        return
+    try:
+        issues = target_problems(scheme, target)
+    except RetriableError:
+        return
+    if issues:
+        label = scheme.target_connection.label()
+        raise ConfigError("\n".join(f"{label}: {issue}" for issue in issues))
+
+
 @run_gc()  # the garbage collector tuned while the run is active (ferry.engine.gc_tuning)
 def run_scheme(
     scheme: Scheme,
@@ -262,6 +281,7 @@ def run_scheme(
             )
             source, target = source or built_source, target or built_target
             owned = [c for c in (built_source, built_target) if c is not None]
+        _check_target_first(scheme, target, before_collecting=collect)
         pooled = (
             collect and deliver and fork_deliverers and _deliver_in_processes(scheme, store, target_injected)
         )

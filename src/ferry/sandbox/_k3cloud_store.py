@@ -82,6 +82,18 @@ class FormStore:
             self._numbers.pop(str(record[self.meta.number]).lower(), None)
             self._number_of.pop(pk, None)
 
+    def restore(self, saved: dict[str, Any]) -> int:
+        """Put back saved records (they replace the seeded ones) and deletions; returns the next
+        free ``FEntryID`` they leave."""
+        top = 0
+        for record in copy.deepcopy(saved["records"]):
+            self.put(record)
+            self.next_id = max(self.next_id, int(record[self.meta.pk]) + 1)
+            top = max(top, _last_entry_id(record))
+        for pk in saved.get("deleted", []):
+            self.delete(int(pk))
+        return top + 1
+
     def visible(self) -> list[Record]:
         """Records a query sees now (late arrivals hidden), in primary-key order."""
         ids = [rid for rid in self.data.select() if rid not in self.deleted]
@@ -134,6 +146,27 @@ class Store:
             for key, meta in FORMS.items()
         }
         self.allocations: dict[tuple[str, int], list[str]] = {}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every form's records (with the ids of deleted ones) and the allocations, as copies:
+        what :meth:`restore` needs to show the same data again (``ferry demo``'s next run)."""
+        return {
+            "forms": {
+                key: {"records": copy.deepcopy(form.data.all()), "deleted": sorted(form.deleted)}
+                for key, form in self.forms.items()
+            },
+            "allocations": [[form_id, pk, list(orgs)] for (form_id, pk), orgs in self.allocations.items()],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`snapshot` returned: saved records replace the seeded ones."""
+        top = next(self._entry_ids)
+        for key, saved in state.get("forms", {}).items():
+            form = self.forms.get(key)
+            if form is not None:
+                top = max(top, form.restore(saved))
+        self.allocations = {(str(f), int(pk)): list(orgs) for f, pk, orgs in state.get("allocations", [])}
+        self._entry_ids = itertools.count(top)
 
     def form(self, form_id: Any) -> FormStore:
         """The store of ``form_id`` (case-insensitive).
@@ -194,3 +227,11 @@ class Store:
         target = self.forms[form_id.lower()]
         record = target.get(int(pk))
         return None if record is None else record.get(target.meta.number)
+
+
+def _last_entry_id(record: Record) -> int:
+    """The largest ``FEntryID`` of ``record``'s entry rows (0 without any)."""
+    rows = [row for value in record.values() if isinstance(value, list) for row in value]
+    return max(
+        (int(row["FEntryID"]) for row in rows if isinstance(row, dict) and "FEntryID" in row), default=0
+    )

@@ -250,6 +250,16 @@ class K3CloudSimulator(Simulator):
             record = form.by_number(number)
             return None if record is None else self.store.view(form.meta.form_id, record)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The forms' records and allocations, to :meth:`restore` in a later process (copies)."""
+        with self.lock:
+            return self.store.snapshot()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Show what :meth:`snapshot` saved again: saved records replace the seeded ones."""
+        with self.lock:
+            self.store.restore(state)
+
     def saves(self, form_id: str, pk: int) -> int:
         """How many saves changed record ``pk``."""
         return self.store.form(form_id).saves[int(pk)]

@@ -183,6 +183,18 @@ class KisSimulator(Simulator):
         with self.lock:
             return copy.deepcopy(list(self._bills.values()))
 
+    def snapshot(self) -> dict[str, Any]:
+        """The bills created so far, to :meth:`restore` in a later process (copies)."""
+        with self.lock:
+            return {"bills": copy.deepcopy(list(self._bills.values())), "next_fid": self._next_fid}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Hold the bills :meth:`snapshot` saved again (a bill number seen again is a duplicate)."""
+        with self.lock:
+            for bill in copy.deepcopy(state.get("bills", [])):
+                self._bills[str(bill["FBillNo"])] = bill
+            self._next_fid = max(self._next_fid, int(state.get("next_fid", 0)))
+
     # -- endpoints --------------------------------------------------------------------------
 
     def _access_token(self, request: httpx.Request, call: Call) -> httpx.Response:

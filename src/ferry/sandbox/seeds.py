@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from ferry.sandbox import world
@@ -31,10 +32,14 @@ __all__ = [
     "SEEDS",
     "Seed",
     "examples_dir",
+    "examples_env",
     "load_seed",
+    "load_state",
     "prepare_sqlite_targets",
     "run_seeds",
     "sandbox_env",
+    "sandbox_rows",
+    "save_state",
     "sqlite_connections",
 ]
 
@@ -126,6 +131,38 @@ def sandbox_env(sandbox: Sandbox, urls: Mapping[str, str] | None = None) -> dict
     }
 
 
+MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
+"""Where the examples' MySQL databases live unless ``ferry sandbox --mysql`` says otherwise."""
+SIZE_VARIABLE = "FERRY_SANDBOX_SIZE"
+"""The env-file variable holding the sandbox's size (``ferry check --sandbox-rows`` reads it)."""
+
+
+def examples_env(
+    sandbox: Sandbox, urls: Mapping[str, str] | None = None, *, mysql: str = MYSQL_SERVER, size: int = 200
+) -> dict[str, str]:
+    """Every variable the examples' ``connections.yaml`` files read: :func:`sandbox_env`, the
+    MySQL URLs of seeds 001 (``bi``) and 000 (``ty_mes``) on the server ``mysql``, and the
+    sandbox's ``size`` (:data:`SIZE_VARIABLE`)."""
+    server = mysql.rstrip("/")
+    return {
+        **sandbox_env(sandbox, urls),
+        "BI_MYSQL_URL": f"{server}/bi?charset=utf8mb4",
+        "MOM_MYSQL_URL": f"{server}/ty_mes?charset=utf8mb4",
+        SIZE_VARIABLE: str(size),
+    }
+
+
+def sandbox_rows(size: int) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """Rows the systems beside the sandbox hold, by table: ``{table: (columns, rows)}``.
+
+    Seed 000's MES (``mt_so_head``) knows every sales order of the K3Cloud simulator, ``OPEN``;
+    the scheme closes those K3Cloud closed or cancelled. Only for trying the examples against
+    the sandbox (``ferry check --create-tables --sandbox-rows``, ``ferry demo``).
+    """
+    orders = [(order.bill_no, "OPEN") for order in world.sale_orders(size)]
+    return {"mt_so_head": (("SO_NUMBER", "SO_STATUS"), orders)}
+
+
 def prepare_sqlite_targets(home: Path, sale_orders: int) -> dict[str, Path]:
     """Create the SQLite stand-ins of the seeds' MySQL databases under ``home``.
 
@@ -137,14 +174,70 @@ def prepare_sqlite_targets(home: Path, sale_orders: int) -> dict[str, Path]:
     files = {"ty_mes": home / "ty_mes.db", "bi": home / "bi.db", "main": home / "targets.db"}
     with sqlite3.connect(files["ty_mes"]) as con:
         con.executescript((examples_dir() / SEEDS[2].folder / "schema.sql").read_text(encoding="utf-8"))
+        columns, rows = sandbox_rows(sale_orders)["mt_so_head"]
         con.executemany(
-            "INSERT OR IGNORE INTO mt_so_head (SO_NUMBER, SO_STATUS) VALUES (?, 'OPEN')",
-            [(order.bill_no,) for order in world.sale_orders(sale_orders)],
+            f"INSERT OR IGNORE INTO mt_so_head ({', '.join(columns)}) VALUES (?, ?)",
+            rows,
         )
     with sqlite3.connect(files["bi"]) as con:
         con.executescript((examples_dir() / SEEDS[3].folder / "schema.sql").read_text(encoding="utf-8"))
     sqlite3.connect(files["main"]).close()
     return files
+
+
+def _written(sandbox: Sandbox) -> dict[str, Any]:
+    """The simulators the seeds write into (K3Cloud, KIS): their state is what a demo keeps."""
+    from ferry.sandbox.k3cloud import K3CloudSimulator
+    from ferry.sandbox.kis import KisSimulator
+
+    return {
+        name: sim
+        for name, sim in sandbox.simulators.items()
+        if isinstance(sim, K3CloudSimulator | KisSimulator)
+    }
+
+
+def _tagged(value: Any) -> Any:
+    """``value`` as JSON data, datetimes tagged (``{"$datetime": iso}``) so they come back."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dict):
+        return {k: _tagged(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tagged(v) for v in value]
+    return value
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$datetime"}:
+            return datetime.fromisoformat(value["$datetime"])
+        return {k: _untagged(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    return value
+
+
+def save_state(sandbox: Sandbox, path: Path, size: int) -> Path:
+    """Write what the seeds wrote into the K3Cloud and KIS simulators to ``path`` (JSON)."""
+    state = {"size": size, **{name: sim.snapshot() for name, sim in _written(sandbox).items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(_tagged(state)))
+    return path
+
+
+def load_state(sandbox: Sandbox, path: Path, size: int) -> bool:
+    """Put a :func:`save_state` file's records back into the simulators; ``False`` (nothing
+    loaded) when there is none or it was saved with another ``size``."""
+    if not path.is_file():
+        return False
+    state = _untagged(orjson.loads(path.read_bytes()))
+    if state.get("size") != size:
+        return False
+    for name, sim in _written(sandbox).items():
+        if name in state:
+            sim.restore(state[name])
+    return True
 
 
 def sqlite_connections(seed: Seed, files: Mapping[str, Path]) -> dict[str, Any]:

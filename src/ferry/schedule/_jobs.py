@@ -14,6 +14,8 @@ job                       run                                         leases (ph
                           ``source`` does
 ``manual``                "run now" (:meth:`Scheduler.trigger`):      ``collect`` and
                           collect and deliver                         ``deliver``
+``startup``               once at start (``ferry serve``), lookup     ``collect`` and
+                          schemes first: collect and deliver          ``deliver``
 ========================  ==========================================  ===================
 
 So a QEasy-style scheme with only a source crontab still gets its records delivered, and
@@ -36,10 +38,22 @@ from croniter import croniter
 
 from ferry.scheme.model import Scheme
 
-__all__ = ["COLLECT", "DELIVER", "MANUAL", "Job", "jobs_of", "latest_slot", "manual_job", "next_slots"]
+__all__ = [
+    "COLLECT",
+    "DELIVER",
+    "MANUAL",
+    "STARTUP",
+    "Job",
+    "jobs_of",
+    "latest_slot",
+    "manual_job",
+    "next_slots",
+    "startup_job",
+]
 
 COLLECT, DELIVER = "collect", "deliver"
 MANUAL = "manual"
+STARTUP = "startup"
 _TICK = timedelta(microseconds=1)
 
 
@@ -49,7 +63,7 @@ class Job:
 
     scheme_id: str
     name: str
-    """``source``, ``target``, ``omissionRemedy`` or ``manual``."""
+    """``source``, ``target``, ``omissionRemedy``, ``manual`` or ``startup``."""
     crontab: str | None
     collect: bool
     deliver: bool
@@ -90,6 +104,11 @@ def jobs_of(scheme: Scheme) -> list[Job]:
 def manual_job(scheme: Scheme) -> Job:
     """The "run now" job: collect and deliver, as ``ferry run`` does."""
     return Job(scheme.id, MANUAL, None, collect=True, deliver=True)
+
+
+def startup_job(scheme: Scheme) -> Job:
+    """The run at start (``ferry serve``): collect and deliver once, as ``ferry run`` does."""
+    return Job(scheme.id, STARTUP, None, collect=True, deliver=True)
 
 
 def latest_slot(crontab: str, now: datetime, tz: ZoneInfo) -> datetime:

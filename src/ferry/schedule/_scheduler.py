@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ferry.errors import FerryError
 from ferry.schedule._clock import Clock, SystemClock
 from ferry.schedule._flight import Flight, Runner, every_loop
-from ferry.schedule._jobs import Job, jobs_of, latest_slot, manual_job, next_slots
+from ferry.schedule._jobs import STARTUP, Job, jobs_of, latest_slot, manual_job, next_slots, startup_job
 from ferry.schedule._status import Snapshot, scheme_status
 from ferry.schedule._store import (
     acquire_lease,
@@ -65,6 +65,10 @@ class Scheduler:
         fork_deliverers: Let streaming runs deliver in forked child processes
             (``settings.stream: process``). Off by default: forking a process that runs other
             threads is unsafe, so scheduled runs deliver in a thread.
+        startup: Scheme ids to run once at start (collect and deliver), one after another in
+            this order (``ferry serve`` passes the enabled schemes, lookup schemes first). A
+            scheme's cron jobs wait until its start-up run began, and the slots due then are
+            counted as fired by it.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class Scheduler:
         periodic: Callable[[datetime], None] | None = None,
         periodic_every: timedelta = timedelta(minutes=1),
         fork_deliverers: bool = False,
+        startup: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -111,6 +116,7 @@ class Scheduler:
         self._prepared = False
         self._ticked_at: datetime | None = None
         self._sleeping = False
+        self._startup = list(startup)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -177,13 +183,18 @@ class Scheduler:
         return not any(t.is_alive() for t in [*self._threads, *self._flight_threads()])
 
     def run_once(self) -> list[RunReport]:
-        """One pass (``ferry serve --once``): run every job due now, wait for them, return reports."""
+        """One pass (``ferry serve --once``): run the start-up sequence, one scheme after the
+        other, and every job due now; wait for them and return their reports."""
         self.prepare()
-        flights = self.tick()
-        for flight in flights:
-            assert flight.thread is not None
-            flight.thread.join()
-        return [f.report for f in flights if f.report is not None]
+        reports: list[RunReport] = []
+        while True:
+            flights = self.tick()
+            for flight in flights:
+                assert flight.thread is not None
+                flight.thread.join()
+            reports += [f.report for f in flights if f.report is not None]
+            if not (self._startup and flights):
+                return reports
 
     # -- "run now" ------------------------------------------------------------------------
 
@@ -259,12 +270,15 @@ class Scheduler:
         flags = scheme_flags(self.store)
         with self._lock:
             self._blocked.clear()
+            started += self._start_next_startup(now, flags)
             for scheme_id in list(self._queued):
                 flight = self._start(manual_job(self.schemes[scheme_id]), None, now)
                 if flight is not None:
                     self._queued.remove(scheme_id)
                     started.append(flight)
             for scheme in self.schemes.values():
+                if scheme.id in self._startup:  # its jobs wait for its start-up run
+                    continue
                 on = flags.get(scheme.id, True)
                 for job in self.jobs[scheme.id]:
                     flight = self._fire(scheme, job, now, enabled=on)
@@ -272,6 +286,30 @@ class Scheduler:
                         started.append(flight)
             self._ticked_at = now
         return started
+
+    def _start_next_startup(self, now: datetime, flags: dict[str, bool]) -> list[Flight]:
+        """Start the next scheme of the start-up sequence once no start-up run is in flight."""
+        while self._startup and not any(name == STARTUP for _, name in self._flights):
+            scheme = self.schemes.get(self._startup[0])
+            if scheme is None or not scheme.enabled or not flags.get(scheme.id, True):
+                self._startup.pop(0)  # unknown, disabled in its file or switched off: no run
+                continue
+            flight = self._start(startup_job(scheme), None, now)
+            if flight is None:  # a run or another process's lease in the way: the next tick
+                return []
+            self._startup.pop(0)
+            self._claim_due_slots(scheme, now)
+            return [flight]
+        return []
+
+    def _claim_due_slots(self, scheme: Scheme, now: datetime) -> None:
+        """Count the scheme's collect/deliver slots due now as fired: its start-up run does them."""
+        for job in self.jobs[scheme.id]:
+            slot = latest_slot(job.crontab or "", now, scheme.tz)
+            last = self._slots.get((scheme.id, job.name))
+            if not job.remedy and (last is None or slot > last):
+                claim_slot(self.store, scheme.id, job.name, slot, now)
+                self._slots[(scheme.id, job.name)] = slot
 
     def _fire(self, scheme: Scheme, job: Job, now: datetime, *, enabled: bool) -> Flight | None:
         assert job.crontab is not None

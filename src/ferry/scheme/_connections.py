@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ferry.errors import ConfigError, Issue
+from ferry.errors import ConfigError, Issue, UnsetVariableError
 from ferry.scheme._documents import DocumentError, read_document
 from ferry.scheme.model import Scheme
 
-__all__ = ["resolve_connections"]
+__all__ = ["is_connections_file", "parse_connections_file", "resolve_connections"]
 
 _ENV_FIELD = re.compile(r"field (?P<field>\S+) references")
 _DETAIL = re.compile(r"^\s+(?P<loc>[^:]+): (?P<msg>.*)$")
@@ -102,6 +102,8 @@ def _parse(
         return dict(data), []
     try:
         return parse(data, path=path, env=env), []
+    except UnsetVariableError as exc:  # every unset variable of the connection, each at its field
+        return None, exc.issues(path)
     except ConfigError as exc:
         return None, _issues_from(exc, path)
 
@@ -177,3 +179,34 @@ def resolve_connections(
                 issues += found
         out.append(parsed[conn])
     return (out[0], out[1]), issues
+
+
+_NOT_CONNECTION_KEYS = frozenset({"api", "effect", "source", "target", "request", "id", "name", "type"})
+
+
+def is_connections_file(data: Any) -> bool:
+    """Whether ``data`` reads as a connections.yaml: a mapping of names to ``{type: ...}`` specs."""
+    return (
+        isinstance(data, Mapping)
+        and bool(data)
+        and not _NOT_CONNECTION_KEYS.intersection(str(k) for k in data)
+        and all(isinstance(spec, Mapping) and "type" in spec for spec in data.values())
+    )
+
+
+def parse_connections_file(
+    data: Mapping[str, Any], *, env: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[Issue]]:
+    """Parse every connection of a connections.yaml; ``(name -> spec, every issue)``.
+
+    Each issue is located at ``connections.<name>[.field]``, so a file with three unset
+    variables in two connections reports all three at once.
+    """
+    parsed: dict[str, Any] = {}
+    issues: list[Issue] = []
+    for name, spec in data.items():
+        conn, found = _parse(spec, str(name), f"connections.{name}", env)
+        issues += found
+        if conn is not None:
+            parsed[str(name)] = conn
+    return parsed, issues

@@ -5,16 +5,21 @@
 * ``execute``: ``otherRequest.main_sql`` uses ``:name`` parameters, each a child of the
   ``main_params`` object in ``request``; ``extend_sql_N`` may also use ``:lastInsertId`` and takes
   its parameters from ``extend_params_N`` (else ``main_params``).
+
+:func:`written_tables` names the tables and columns those statements write (and the key
+columns an ``UPDATE``/``DELETE`` matches on), for ``ferry check`` to look up in the database.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from ferry.errors import Issue
 from ferry.scheme.metadata import FieldSpec, TargetMetadata
 
-__all__ = ["check_sql_target", "named_parameters", "split_insert"]
+__all__ = ["TableUse", "check_sql_target", "named_parameters", "split_insert", "written_tables"]
 
 _INSERT = re.compile(
     r"^\s*(?P<verb>INSERT(?:\s+IGNORE)?|REPLACE)\s+INTO\s+(?P<table>[^\s(]+)\s*\((?P<cols>[^)]*)\)\s*VALUES\b",
@@ -191,3 +196,89 @@ def check_sql_target(meta: TargetMetadata, p: str) -> list[Issue]:
     if api == "execute":
         return _check_execute(meta, p)
     return []
+
+
+@dataclass(frozen=True)
+class TableUse:
+    """A table a SQL target's statement uses, and the columns it names there."""
+
+    schema: str | None
+    """The qualifier (``ty_mes`` of ``ty_mes.mt_so_head``); ``None``: the URL's database."""
+    table: str
+    columns: tuple[str, ...]
+    statement: str
+    """Where it is written: ``main_sql`` or ``extend_sql_N``."""
+
+    @property
+    def name(self) -> str:
+        """``schema.table`` or ``table``, as the statement writes it."""
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+
+_DML = re.compile(r"^\s*(?:UPDATE|DELETE|INSERT)\b", re.IGNORECASE)
+_SQLGLOT_DIALECTS = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgres", "sqlite": "sqlite"}
+
+
+def _statement_tables(sql: str, dialect: str) -> dict[tuple[str | None, str], list[str]]:
+    """(schema, table) -> columns named for it in one statement; ``{}`` when it does not parse.
+
+    ``INSERT|REPLACE INTO t (c, ...)`` gives its column list. An ``UPDATE``, ``DELETE`` or other
+    ``INSERT`` is parsed with sqlglot (:func:`_parsed_tables`).
+    """
+    insert = split_insert(sql)
+    if insert is not None:
+        table, cols = insert
+        schema, _, name = table.rpartition(".")
+        return {(schema or None, name): cols}
+    return _parsed_tables(sql, dialect) if _DML.match(sql) else {}
+
+
+def _parsed_tables(sql: str, dialect: str) -> dict[tuple[str | None, str], list[str]]:
+    """An ``UPDATE``'s SET and WHERE columns, a ``DELETE``'s WHERE columns, by table. A column
+    qualified by an alias belongs to that table, an unqualified one to the only table (columns
+    of a statement over several tables that name none are left out)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(sql, read=_SQLGLOT_DIALECTS.get(dialect, "mysql"))
+    except SqlglotError:
+        return {}
+    alias, used = _tables_of(tree)
+    only = next(iter(used)) if len(used) == 1 else None
+    for column in tree.find_all(exp.Column):
+        owner = alias.get(column.table.lower()) if column.table else only
+        if owner is not None and column.name not in used[owner]:
+            used[owner].append(column.name)
+    return used
+
+
+def _tables_of(
+    tree: Any,
+) -> tuple[dict[str, tuple[str | None, str]], dict[tuple[str | None, str], list[str]]]:
+    """``(alias or name -> (schema, table), (schema, table) -> [])`` of a parsed statement."""
+    from sqlglot import exp
+
+    tables = list(tree.find_all(exp.Table))
+    alias = {t.alias_or_name.lower(): (t.db or None, t.name) for t in tables}
+    return alias, {(t.db or None, t.name): [] for t in tables}
+
+
+def written_tables(meta: TargetMetadata, dialect: str) -> list[TableUse]:
+    """The tables and columns the ``main_sql`` / ``extend_sql_N`` of an ``execute`` or
+    ``batchexecute`` target name, in statement order (``[]`` for any other API).
+
+    ``dialect`` is SQLAlchemy's dialect name (``mysql``, ``postgresql``, ``sqlite``).
+    """
+    if meta.api.strip().lower() not in ("execute", "batchexecute"):
+        return []
+    uses: list[TableUse] = []
+    for field in meta.otherRequest:
+        if not isinstance(field.value, str) or not (
+            field.field == "main_sql" or _EXTEND.match(field.field) is not None
+        ):
+            continue
+        for (schema, table), cols in _statement_tables(field.value, dialect).items():
+            uses.append(TableUse(schema, table, tuple(cols), field.field))
+    return uses

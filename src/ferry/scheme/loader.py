@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ferry.errors import Issue, SchemeError
-from ferry.scheme._connections import resolve_connections
+from ferry.scheme._connections import is_connections_file, parse_connections_file, resolve_connections
 from ferry.scheme._documents import DocumentError, parse_text, read_document
 from ferry.scheme._issues import validate_collecting
 from ferry.scheme.metadata import SourceMetadata, TargetMetadata
@@ -308,11 +308,13 @@ def _new_only(found: list[Issue], reported: list[Issue]) -> list[Issue]:
 
 def load_any(
     path: str | Path, *, env: Mapping[str, str] | None = None
-) -> Scheme | SourceMetadata | TargetMetadata:
-    """Load either a native scheme (YAML/JSON with ``source`` and ``target``) or bare QEasy metadata.
+) -> Scheme | SourceMetadata | TargetMetadata | dict[str, Any]:
+    """Load a native scheme (YAML/JSON with ``source`` and ``target``), bare QEasy metadata, or a
+    connections file (names mapped to ``{type: ...}`` specs; returned as name -> parsed spec).
 
     Bare metadata is validated on its own (semantic checks included; a ``_mongoQuery`` without
     a scheme id is then reported, because only a scheme can name ``settings.lookup_scheme``).
+    Every connection of a connections file is parsed, its ``${VAR}`` references expanded.
 
     Raises:
         SchemeError: every problem found.
@@ -323,6 +325,11 @@ def load_any(
         raise SchemeError([_document_issue("", exc)], source=str(path)) from None
     if isinstance(data, Mapping) and ("source" in data or "target" in data) and "api" not in data:
         return load_scheme(path, env=env)
+    if is_connections_file(data):
+        connections, found = parse_connections_file(data, env=env)
+        if found:
+            raise SchemeError(found, source=str(path))
+        return connections
     model, issues = parse_metadata(data)
     if model is not None:
         from ferry.scheme.validate import validate_metadata

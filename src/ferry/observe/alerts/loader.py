@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from ferry._redact import remember_secrets
 from ferry.connectors.specs import expand_env
-from ferry.errors import ConfigError, Issue
+from ferry.errors import ConfigError, Issue, UnsetVariableError
 from ferry.observe.alerts.config import CHANNEL_TYPES, RULE_TYPES, AlertConfig
 
 __all__ = ["load_alert_config", "parse_alert_config"]
@@ -104,6 +104,12 @@ def parse_alert_config(
         for name, spec in channels.items():
             try:
                 expanded[name] = expand_env(spec, connection=str(name), env=env, found=from_env)
+            except UnsetVariableError as exc:  # every unset variable of the channel at once
+                issues += [
+                    Issue(i.path, i.message.removeprefix("field ").split(" ", 1)[1], None, i.hint)
+                    for i in exc.issues(f"channels.{name}")
+                ]
+                expanded[name] = spec
             except ConfigError as exc:
                 text = str(exc).split("\n  hint: ")
                 message = text[0].replace(f"connection {name!r}: field ", "", 1)
