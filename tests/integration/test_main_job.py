@@ -46,7 +46,7 @@ def test_demo_runs_every_seed_into_sqlite_and_a_second_run_delivers_nothing(tmp_
     for scheme in SCHEMES:
         assert scheme in first.stdout
     counts = last_counts(tmp_path)
-    with sqlite3.connect(tmp_path / "ferry.db") as con:
+    with sqlite3.connect(tmp_path / "demo" / "ferry.db") as con:
         assert {s for (s,) in con.execute("SELECT status FROM runs")} <= {"succeeded", "partial"}
     assert set(counts) == set(SCHEMES)
     assert all(c["delivered"] > 0 for c in counts.values()), counts
