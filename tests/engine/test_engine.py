@@ -78,7 +78,9 @@ def test_every_fetched_record_is_counted_and_none_is_lost(store):
     assert report.status == "partial" and report.exit_code == 1
     assert c.windows == 3 and c.fetched == 5 * 3  # the fake ignores the window: 3 windows re-read all
     assert (c.filtered_out, c.no_id) == (3, 3)
-    assert c.new == 3 + 1 and c.unchanged == 4 * 2  # windows 2 and 3 see the same 4 ids again
+    assert c.new == 3 and c.unchanged == 3 * 2  # windows 2 and 3 see the same 3 ids again
+    assert c.dead == 3, "the record without an id is a dead letter each time it is fetched"
+    assert c.fetched == c.filtered_out + c.no_id + c.rejected + c.new + c.changed + c.unchanged
     assert set(target.written) == {"1", "5"}
     assert target.written["1"]["per_unit"] == 5
     statuses = {r.record_id: (r.status, r.last_error) for r in store.find_records("orders", limit=50)}

@@ -7,8 +7,16 @@ from ferry.store import codec
 
 
 def test_exported_members() -> None:
-    assert sorted(ferry.store.__all__) == ["LedgerRow", "RecordResult", "Store", "UpsertResult", "open_store"]
-    for name in ferry.store.__all__:
+    assert sorted(ferry.store.__all__) == [
+        "ID_LENGTH",
+        "LedgerRow",
+        "RecordResult",
+        "Store",
+        "UpsertResult",
+        "open_store",
+    ]
+    assert ferry.store.ID_LENGTH == 191, "ids and numbers fit a MySQL utf8mb4 index"
+    for name in set(ferry.store.__all__) - {"ID_LENGTH"}:
         assert getattr(ferry.store, name).__module__.startswith("ferry.store")
 
 

@@ -9,6 +9,7 @@ timeouts, connection errors     ``RetriableError``
 HTTP 5xx, 408                   ``RetriableError`` (the engine backs off with jitter)
 HTTP 429                        ``ThrottledError`` with ``Retry-After``
 invalid JSON (HTML error page)  ``RetriableError`` quoting the start of the body
+a record that cannot be read    a ``Rejected`` in its place (``connectors._lenient``)
 ==============================  ==================================================
 
 Vendor result codes inside a 200 answer are the connector's business: it maps them with
@@ -28,6 +29,8 @@ import httpx
 import orjson
 from pydantic import Field, PositiveFloat
 
+from ferry._json import DecodeError
+from ferry.connectors._lenient import decode_page
 from ferry.connectors.base import Limits
 from ferry.connectors.specs import ConnectionSpec
 from ferry.errors import AuthExpiredError, ConfigError, RetriableError, ThrottledError
@@ -138,10 +141,11 @@ class VendorClient:
             self.vendor_time = told
 
     def json(self, response: httpx.Response, *, api: str) -> Any:
-        """The parsed JSON body; an HTML error page or broken JSON is a ``RetriableError``."""
+        """The parsed JSON body (integers exact; a record that cannot be read is a ``Rejected``
+        in its place); an HTML error page or broken JSON is a ``RetriableError``."""
         try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
+            return decode_page(response.content)
+        except DecodeError as exc:
             raise RetriableError(
                 f"{self.where(api)}: response is not valid JSON (HTTP {response.status_code}): "
                 f"{self.quote(response.text)}"

@@ -9,7 +9,9 @@ __all__ = ["COUNT_LABELS", "RunCounts", "count_label"]
 
 @dataclass
 class RunCounts:
-    """What one run did. ``filtered_out`` and ``no_id`` are the only ways a fetched record is not stored."""
+    """What one run did. ``filtered_out`` is the only way a fetched record is not stored; a record
+    without an id (``no_id``) or that cannot be stored as it is (``rejected``) is stored as a
+    dead letter (:mod:`ferry.engine.dead_letters`) and counted in ``dead`` as well."""
 
     windows: int = 0
     pages: int = 0
@@ -26,6 +28,9 @@ class RunCounts:
     """Known ids skipped by idCheck."""
     no_id: int = 0
     """Records without an id: stored as dead letters with the reason."""
+    rejected: int = 0
+    """Records that cannot be stored as they are (unreadable, an id or number the ledger cannot
+    keep, ids that would collide): stored as dead letters with the reason and their raw text."""
     delivered: int = 0
     """Records the target acknowledged this run (``finished``)."""
     delivered_unchanged: int = 0
@@ -33,7 +38,8 @@ class RunCounts:
     failed: int = 0
     """Records that failed this run and will be retried."""
     dead: int = 0
-    """Records that failed their last attempt (dead letters)."""
+    """Dead letters: records that failed their last delivery attempt, plus the records this run
+    collected as dead letters (``no_id`` and ``rejected``)."""
     retries: int = 0
     verified: int = 0
     """Windows read a second time because fewer records came than the API's total."""
@@ -57,6 +63,7 @@ COUNT_LABELS: dict[str, tuple[str, str]] = {
     "changed": ("changed", "已变更"),
     "unchanged": ("unchanged", "未变化"),
     "no_id": ("without id", "缺少ID"),
+    "rejected": ("rejected", "已拒收"),
     "delivered": ("delivered", "已写入"),
     "delivered_unchanged": ("already current", "目标已是最新"),
     "failed": ("failed", "失败"),

@@ -49,6 +49,7 @@ def preview(
     deliverer = Deliverer(scheme, None, store, counts)
     window: Window | None = None
     request: dict[str, Any] | None = None
+    dead: dict[str, str] = {}  # sample records a run would keep as dead letters: id -> reason
     if from_ledger:
         rows = store.find_records(scheme.id, limit=limit)
     else:
@@ -64,6 +65,10 @@ def preview(
         }
         request = collector.render(variables, now=window.end)
         page = source.fetch(collector.meta.api, collector.meta.method, request, state)
+        collector.keeper.new_page()
+        sample = collector._rows(page.records)[:limit]
+        letters = collector.keeper.letters
+        dead = {rid: letters[rid] for rid, _, _ in sample if rid in letters}
         rows = [
             LedgerRow(
                 scheme_id=scheme.id,
@@ -82,7 +87,8 @@ def preview(
                 updated_at=at,
                 delivered_at=None,
             )
-            for rid, number, content in list(collector._rows(page.records))[:limit]
+            for rid, number, content in sample
+            if rid not in dead
         ]
     batch = deliverer.prepare(rows, at)
     deliveries = pack(
@@ -93,4 +99,4 @@ def preview(
         deliverer.options(at),
         whole_batch=deliverer.whole_batch,
     )
-    return PreviewResult(window, request, batch.items, deliveries, batch.failures, counts)
+    return PreviewResult(window, request, batch.items, deliveries, {**dead, **batch.failures}, counts)

@@ -158,6 +158,11 @@ def _stop_reason(stop: StopHook) -> Callable[[], str | None]:
     return reason
 
 
+def _collected_dead(counts: RunCounts) -> int:
+    """Dead letters the collector stored (records without an id or that cannot be stored)."""
+    return counts.no_id + counts.rejected
+
+
 def _summary(report: RunReport) -> str:
     c = report.counts
     parts = [f"fetched {c.fetched}", f"new {c.new}", f"delivered {c.delivered}"]
@@ -291,7 +296,9 @@ def run_scheme(
             deliverer.deliver(at)
         if deliverer is not None and deliverer.halted:
             raise FatalError(halt() or "stopped")
-        report.status = "partial" if (counts.failed or counts.dead) else "succeeded"
+        report.status = (
+            "partial" if (counts.failed or counts.dead or _collected_dead(counts)) else "succeeded"
+        )
     except ConfigError as exc:
         report.status, report.error = "invalid", str(exc)
     except FerryError as exc:
@@ -306,6 +313,7 @@ def run_scheme(
         for connector in owned:
             connector.close()
         counts.duration_s = round(time.monotonic() - started, 3)
+        counts.dead += _collected_dead(counts)  # once every deliverer has added its own
         if not report.windows and collector is not None:
             report.windows = list(collector.details)  # the windows committed before a stop or error
         _window_totals(store, scheme.id, report.windows)
