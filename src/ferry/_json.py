@@ -81,24 +81,22 @@ def loads(data: bytes | str) -> Any:
     return exact_loads(raw)
 
 
-def exact_loads(raw: bytes | str, depth_limit: int = 1024) -> Any:
+def exact_loads(raw: bytes | str) -> Any:
     """Python's decoder with exact integers and the refusals of :func:`loads` (the slow path)."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        if text.count("[") + text.count("{") > depth_limit and depth(text) > depth_limit:
-            raise DecodeError(f"nesting deeper than {depth_limit} levels")
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except UnicodeDecodeError as exc:
         raise DecodeError(f"invalid UTF-8 at byte {exc.start}") from None
-    except RecursionError:
-        raise DecodeError(f"nesting deeper than {depth_limit} levels") from None
+    except RecursionError:  # Python's decoder stops near its recursion limit (about 1000 levels)
+        raise DecodeError("nesting too deep to decode") from None
     except DecodeError:
         raise
     except ValueError as exc:  # json.JSONDecodeError
         raise DecodeError(f"not valid JSON: {exc}") from None
 
 
-_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_BRACKETS = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 
 
 def depth(text: str) -> int:

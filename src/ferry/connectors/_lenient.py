@@ -27,8 +27,12 @@ from ferry.connectors.base import Rejected
 __all__ = ["decode_page", "reject_non_objects"]
 
 _WS = re.compile(r"[ \t\n\r]*")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+# Possessive quantifiers: no backtracking, so every scan is linear even in hostile text.
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_SCALAR = re.compile(r'(?:[^"\[\]{},]++|"(?:[^"\\]++|\\.)*+")*+', re.DOTALL)
+"""A scalar (or garbage) up to the next delimiter outside a string."""
+_BRACKET = re.compile(r'(?:[^"\[\]{}]++|"(?:[^"\\]++|\\.)*+")*+([\[\]{}])', re.DOTALL)
+"""Everything up to the next bracket outside a string, the bracket captured."""
 _JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array"}
 
 
@@ -127,7 +131,7 @@ class _Lenient:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             return Rejected(raw, f"invalid UTF-8 at byte {exc.start} of the record", position)
-        levels = depth(span)
+        levels = depth(span) if span.count("[") + span.count("{") > MAX_DEPTH else 0
         if levels > MAX_DEPTH:
             return Rejected(
                 raw, f"nested {levels} levels deep; the ledger keeps at most {MAX_DEPTH}", position
@@ -182,22 +186,18 @@ class _Lenient:
 
     def end_of(self, start: int) -> int:
         """Where the value starting at ``start`` ends (exclusive); trailing blanks excluded."""
-        level = 0
-        for match in _TOKEN.finditer(self.text, start):
-            char = match.group()[0]
-            if char in "[{":
+        if self.text[start : start + 1] not in ("{", "["):  # a scalar: up to the next delimiter
+            return self._trim(start, _SCALAR.match(self.text, start).end())  # type: ignore[union-attr]
+        level, pos = 0, start
+        while (match := _BRACKET.match(self.text, pos)) is not None:
+            pos = match.end()
+            if match.group(1) in "[{":
                 level += 1
-            elif char in "]}":
-                if level == 0:
-                    return self._trim(start, match.start())
+            else:
                 level -= 1
                 if level == 0:
-                    return match.end()
-            elif char == "," and level == 0:
-                return self._trim(start, match.start())
-        if level:
-            raise DecodeError(f"unterminated array or object starting at char {start}")
-        return self._trim(start, len(self.text))
+                    return pos
+        raise DecodeError(f"unterminated array or object starting at char {start}")
 
     def _skip(self, pos: int) -> int:
         return _WS.match(self.text, pos).end()  # type: ignore[union-attr]

@@ -23,6 +23,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from ferry import _json
 
 __all__ = [
@@ -37,6 +39,9 @@ __all__ = [
 
 TEXT_LIMIT = 64 * 1024
 """Most bytes (UTF-8) kept of a stored response or error text."""
+
+_OPTS = orjson.OPT_NON_STR_KEYS
+_CANONICAL = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
 
 
 def _default(value: Any) -> Any:
@@ -94,8 +99,12 @@ def encode_content(content: Any) -> tuple[str, str]:
         TypeError: ``content`` holds a lone surrogate, nesting deeper than 254 levels or a
             type with no JSON form (the message says which).
     """
-    text = _json.dumps(content, default=_default)
-    canonical = _json.dumps(content, default=_default, sort_keys=True)
+    try:  # orjson straight away: this runs for every record of every page
+        text = orjson.dumps(content, default=_default, option=_OPTS)
+        canonical = orjson.dumps(content, default=_default, option=_CANONICAL)
+    except TypeError:  # an integer beyond 64 bits, or no JSON form (raised again, as TypeError)
+        text = _json.dumps(content, default=_default)
+        canonical = _json.dumps(content, default=_default, sort_keys=True)
     return text.decode("utf-8"), hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
