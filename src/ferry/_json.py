@@ -160,24 +160,24 @@ def ascii_text(value: Any) -> str:
             out.append(item.text)
         elif isinstance(item, dict):
             out.append("{")
-            stack.append(_Raw("}"))
-            members = list(item.items())
-            for i in range(len(members) - 1, -1, -1):  # pushed last-first: they pop in order
-                key, sub = members[i]
-                stack.append(sub)
-                stack.append(_Raw(("," if i else "") + json.dumps(str(key)) + ":"))
+            _push_members(stack, [(json.dumps(str(key)) + ":", sub) for key, sub in item.items()], "}")
         elif isinstance(item, list | tuple):
             out.append("[")
-            stack.append(_Raw("]"))
-            for i in range(len(item) - 1, -1, -1):
-                stack.append(item[i])
-                if i:
-                    stack.append(_Raw(","))
+            _push_members(stack, [("", sub) for sub in item], "]")
         elif item is None or isinstance(item, bool | int | float):
             out.append(json.dumps(item))
         else:
             out.append(json.dumps(str(item)))
     return "".join(out)
+
+
+def _push_members(stack: list[Any], members: list[tuple[str, Any]], closer: str) -> None:
+    """Push ``(prefix, value)`` members and ``closer`` last-first, so they pop in order."""
+    stack.append(_Raw(closer))
+    for i in range(len(members) - 1, -1, -1):
+        prefix, sub = members[i]
+        stack.append(sub)
+        stack.append(_Raw(("," if i else "") + prefix))
 
 
 class _Raw:

@@ -63,12 +63,19 @@ def main() -> None:
     rows = [
         ("page decode  before: orjson.loads", best(lambda: orjson.loads(body)), None),
         ("page decode  after:  decode_page", best(lambda: decode_page(body, "data.list")), None),
-        ("  slow path: an integer beyond 64 bits", best(lambda: decode_page(big, "data.list"), number=10), None),
+        (
+            "  slow path: an integer beyond 64 bits",
+            best(lambda: decode_page(big, "data.list"), number=10),
+            None,
+        ),
         ("  slow path: NaN in one record", best(lambda: decode_page(nan, "data.list"), number=5), None),
     ]
     per_record = [
         ("content encode before: orjson only", best(lambda: _orjson_encode(one), number=20000)),
-        ("content encode after:  codec.encode_content", best(lambda: codec.encode_content(one), number=20000)),
+        (
+            "content encode after:  codec.encode_content",
+            best(lambda: codec.encode_content(one), number=20000),
+        ),
         ("content decode before: orjson.loads", best(lambda: orjson.loads(text), number=20000)),
         ("content decode after:  codec.loads", best(lambda: codec.loads(text), number=20000)),
     ]

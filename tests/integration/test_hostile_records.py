@@ -257,6 +257,7 @@ def test_terminal_output_escapes_control_characters_from_source_data(tmp_path: P
     outputs["records show"] = ferry(
         "--store", sqlite_url, "records", "show", "hostile-terminal", hostile["id"]
     )
+    outputs["runs show"] = ferry("--store", sqlite_url, "runs", "show", "1")
     outputs["records --json"] = ferry(
         "--store", sqlite_url, "records", "--scheme", "hostile-terminal", "--json"
     )

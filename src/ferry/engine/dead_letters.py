@@ -111,35 +111,46 @@ class PageKeeper:
 
     def add(self, record: dict[str, Any], rows: list[Row]) -> None:
         """Append the ledger rows of one record the condition kept (several with ``beatFlat``)."""
+        row_id, problem = self._row_id(record)
+        if row_id is None and problem is None:
+            rows.append(self.no_id(record))
+            return
+        number = None
+        if problem is None:
+            number, problem = self._number(record)
+        if problem is not None or row_id is None:
+            rows.append(self.bad(record, problem or "no id"))
+        elif self.arrays:
+            rows.extend(self._flat(row_id, number, record))
+        else:
+            rows.append((row_id, number, record))
+
+    def _row_id(self, record: dict[str, Any]) -> tuple[str | None, str | None]:
+        """``(row id, None)``, ``(None, None)`` without an id, or ``(None, why it is unusable)``."""
         raw_id = resolve_path(record, self.id_field) if self.id_field else None
         kind = type(raw_id)
         if kind is str or kind is int:
-            row_id: str = raw_id if kind is str else str(raw_id)  # type: ignore[assignment]
-        elif raw_id is None:
-            row_id = ""
-        else:
-            rows.append(
-                self.bad(
-                    record, f"id {self.id_field!r} is {ascii_text(raw_id)[:80]}, not a string or an integer"
-                )
-            )
-            return
-        if not row_id:
-            rows.append(self.no_id(record))
-            return
-        problem = self._id_problem(row_id, kind)
+            row_id = raw_id if kind is str else str(raw_id)
+            if not row_id:
+                return None, None
+            problem = self._id_problem(row_id, kind)
+            return (row_id, None) if problem is None else (None, problem)
+        if raw_id is None:
+            return None, None
+        return None, f"id {self.id_field!r} is {ascii_text(raw_id)[:80]}, not a string or an integer"
+
+    def _number(self, record: dict[str, Any]) -> tuple[str | None, str | None]:
+        """``(number text or None, why it cannot be stored or None)``."""
         number = resolve_path(record, self.number_field) if self.number_field else None
-        number_text = None if number is None else str(number)
-        if problem is None and number_text is not None and len(number_text) > ID_LENGTH:
-            problem = (
-                f"number {self.number_field!r} is {len(number_text)} characters; the ledger keeps {ID_LENGTH}"
+        if number is None:
+            return None, None
+        text = str(number)
+        if len(text) > ID_LENGTH:
+            return (
+                None,
+                f"number {self.number_field!r} is {len(text)} characters; the ledger keeps {ID_LENGTH}",
             )
-        if problem is not None:
-            rows.append(self.bad(record, problem))
-        elif self.arrays:
-            rows.extend(self._flat(row_id, number_text, record))
-        else:
-            rows.append((row_id, number_text, record))
+        return text, None
 
     def _id_problem(self, row_id: str, kind: type) -> str | None:
         if len(row_id) > ID_LENGTH:

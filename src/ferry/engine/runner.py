@@ -163,6 +163,11 @@ def _collected_dead(counts: RunCounts) -> int:
     return counts.no_id + counts.rejected
 
 
+def _outcome(counts: RunCounts) -> str:
+    """``partial`` when a record failed or is a dead letter (exit code 1), else ``succeeded``."""
+    return "partial" if (counts.failed or counts.dead or _collected_dead(counts)) else "succeeded"
+
+
 def _summary(report: RunReport) -> str:
     c = report.counts
     parts = [f"fetched {c.fetched}", f"new {c.new}", f"delivered {c.delivered}"]
@@ -296,9 +301,7 @@ def run_scheme(
             deliverer.deliver(at)
         if deliverer is not None and deliverer.halted:
             raise FatalError(halt() or "stopped")
-        report.status = (
-            "partial" if (counts.failed or counts.dead or _collected_dead(counts)) else "succeeded"
-        )
+        report.status = _outcome(counts)
     except ConfigError as exc:
         report.status, report.error = "invalid", str(exc)
     except FerryError as exc:
