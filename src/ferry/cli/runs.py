@@ -28,7 +28,7 @@ __all__ = ["app", "register", "run_document"]
 STATUS_STYLES = {"succeeded": "green", "partial": "yellow", "failed": "bold red", "running": "cyan"}
 LIST_COUNTS = ("fetched", "new", "delivered", "failed", "dead")
 SHOW_COUNTS = (
-    "windows", "pages", "fetched", "filtered_out", "flattened", "new", "changed", "unchanged", "no_id",
+    "windows", "pages", "fetched", "filtered_out", "flattened", "new", "changed", "unchanged", "no_id", "rejected",
     "delivered", "failed", "dead", "retries", "verified", "recovered",
 )  # fmt: skip
 
