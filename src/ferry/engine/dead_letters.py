@@ -75,6 +75,10 @@ def _storable(record: dict[str, Any], reason: str) -> dict[str, Any]:
     return record
 
 
+def _kind(kind: type) -> str:
+    return "a string" if kind is str else "an integer"
+
+
 class PageKeeper:
     """Makes the ledger rows of a scheme's records, one page at a time.
 
@@ -110,58 +114,57 @@ class PageKeeper:
         ]
 
     def add(self, record: dict[str, Any], rows: list[Row]) -> None:
-        """Append the ledger rows of one record the condition kept (several with ``beatFlat``)."""
-        row_id, problem = self._row_id(record)
-        if row_id is None and problem is None:
-            rows.append(self.no_id(record))
-            return
-        number = None
-        if problem is None:
-            number, problem = self._number(record)
-        if problem is not None or row_id is None:
-            rows.append(self.bad(record, problem or "no id"))
-        elif self.arrays:
-            rows.extend(self._flat(row_id, number, record))
-        else:
-            rows.append((row_id, number, record))
+        """Append the ledger rows of one record the condition kept (several with ``beatFlat``).
 
-    def _row_id(self, record: dict[str, Any]) -> tuple[str | None, str | None]:
-        """``(row id, None)``, ``(None, None)`` without an id, or ``(None, why it is unusable)``."""
+        The common case costs a few lookups; what is wrong with a record that fails them is
+        worked out apart (:meth:`_dead_letter`).
+        """
         raw_id = resolve_path(record, self.id_field) if self.id_field else None
         kind = type(raw_id)
-        if kind is str or kind is int:
-            row_id = raw_id if kind is str else str(raw_id)
-            if not row_id:
-                return None, None
-            problem = self._id_problem(row_id, kind)
-            return (row_id, None) if problem is None else (None, problem)
-        if raw_id is None:
-            return None, None
-        return None, f"id {self.id_field!r} is {ascii_text(raw_id)[:80]}, not a string or an integer"
+        row_id: str = raw_id if kind is str else str(raw_id) if kind is int else ""  # type: ignore[assignment]
+        number = self._number_text(record)
+        if self._keeps(row_id, kind) and (number is None or len(number) <= ID_LENGTH):
+            if self.arrays:
+                rows.extend(self._flat(row_id, number, record))
+            else:
+                rows.append((row_id, number, record))
+        else:
+            rows.append(self._dead_letter(record, raw_id, row_id, kind, number))
 
-    def _number(self, record: dict[str, Any]) -> tuple[str | None, str | None]:
-        """``(number text or None, why it cannot be stored or None)``."""
+    def _number_text(self, record: dict[str, Any]) -> str | None:
         number = resolve_path(record, self.number_field) if self.number_field else None
-        if number is None:
-            return None, None
-        text = str(number)
-        if len(text) > ID_LENGTH:
-            return (
-                None,
-                f"number {self.number_field!r} is {len(text)} characters; the ledger keeps {ID_LENGTH}",
-            )
-        return text, None
+        return None if number is None else str(number)
 
-    def _id_problem(self, row_id: str, kind: type) -> str | None:
-        if len(row_id) > ID_LENGTH:
-            return f"id is {len(row_id)} characters long; the ledger keeps at most {ID_LENGTH}"
-        seen = self._kinds.setdefault(row_id, kind)
-        if seen is not kind:
-            return (
-                f"id {row_id[:80]!r} is {'a string' if kind is str else 'an integer'} on this page and "
-                f"also {'a string' if seen is str else 'an integer'}: distinct ids that would become one"
+    def _keeps(self, row_id: str, kind: type) -> bool:
+        """Whether ``row_id`` may be stored: not empty, not too long, and not also an id of the
+        page of the other type (``7`` and ``"7"``)."""
+        return bool(row_id) and len(row_id) <= ID_LENGTH and self._kinds.setdefault(row_id, kind) is kind
+
+    def _dead_letter(
+        self, record: dict[str, Any], raw_id: Any, row_id: str, kind: type, number: str | None
+    ) -> Row:
+        """The dead letter of a record :meth:`add` could not keep, with why."""
+        if raw_id is not None and kind is not str and kind is not int:
+            return self.bad(
+                record, f"id {self.id_field!r} is {ascii_text(raw_id)[:80]}, not a string or an integer"
             )
-        return None
+        if not row_id:
+            return self.no_id(record)
+        if len(row_id) > ID_LENGTH:
+            return self.bad(
+                record, f"id is {len(row_id)} characters long; the ledger keeps at most {ID_LENGTH}"
+            )
+        seen = self._kinds[row_id]
+        if seen is not kind:
+            return self.bad(
+                record,
+                f"id {row_id[:80]!r} is {_kind(kind)} on this page and also {_kind(seen)}: "
+                "distinct ids that would become one",
+            )
+        length = len(number or "")
+        return self.bad(
+            record, f"number {self.number_field!r} is {length} characters; the ledger keeps {ID_LENGTH}"
+        )
 
     def _flat(self, row_id: str, number: str | None, record: dict[str, Any]) -> Iterator[Row]:
         for flat_id, row in beat_flat(row_id, record, self.arrays):
