@@ -216,23 +216,33 @@ def test_every_hostile_record_is_delivered_exactly_or_a_dead_letter_and_the_wind
 
 
 @pytest.mark.mariadb
-def test_every_hostile_record_on_one_page_of_a_mariadb_ledger_is_kept(
-    tmp_path: Path, target: tuple[str, Callable[[], set[int]]], mariadb_url: str
+@pytest.mark.postgres
+@pytest.mark.parametrize("ledger", ["mariadb", "postgres"])
+def test_every_hostile_record_on_one_page_of_a_database_ledger_is_kept(
+    tmp_path: Path, target: tuple[str, Callable[[], set[int]]], ledger: str, request: pytest.FixtureRequest
 ) -> None:
-    """All the cases at once, with the ledger on MariaDB (where ids really are 191 characters)."""
+    """All the cases at once, with the ledger on MariaDB (where ids really are 191 characters)
+    and on PostgreSQL."""
     target_url, received = target
+    store_url = target_url if ledger == "mariadb" else request.getfixturevalue("postgres_url")
     sent = [raw_bytes(text) for case in CASES for text in case["records"]]
     reasons = [reason for case in CASES for reason in case["dead"]]
     delivered = {i for case in CASES for i in case.get("delivered", [])}
     with RawSource(page(sent)) as source:
         path = write_scheme(tmp_path, "hostile-all", source.url, target_url)
-        result = ferry("--store", mariadb_url, "run", str(path), "--until", UNTIL)
+        result = ferry("--store", store_url, "run", str(path), "--until", UNTIL)
 
     assert result.exit_code == 1, result.output
     assert received() == set(GOOD_BEFORE) | set(GOOD_AFTER) | delivered
-    store = open_store(mariadb_url)
+    store = open_store(store_url)
     try:
-        assert len(dead_letters(store, "hostile-all")) == len(reasons)
+        letters = dead_letters(store, "hostile-all")
+        assert len(letters) == len(reasons)
+        errors = [row.last_error or "" for row in letters]
+        # Alone, a record nested 300 levels is read whole and refused by the ledger; here other
+        # records spoil the page, so it is read record by record and refused by the reader.
+        expected = ["nested 301 levels deep" if "Recursion limit" in r else r for r in reasons]
+        assert [r for r in expected if any(r in e for e in errors)] == expected, errors
         assert store.get_cursor("hostile-all", "main") == datetime(2024, 6, 2, tzinfo=SHANGHAI)
     finally:
         store.close()
