@@ -3,8 +3,9 @@
 One ledger transaction per page; the window cursor is written in the same transaction as
 the window's last page, so the cursor never passes a page that is not committed
 (invariant 1). A record that cannot be stored as it is goes into its page as a dead letter
-(:mod:`ferry.engine.dead_letters`), so it never holds the page or the window back. Re-reading a window after a crash is harmless: upserts are keyed by
-(scheme, record id) and ``idCheck`` decides what a known id means (invariant 2).
+(:mod:`ferry.engine.dead_letters`), so it never holds the page or the window back.
+Re-reading a window after a crash is harmless: upserts are keyed by (scheme, record id) and
+``idCheck`` decides what a known id means (invariant 2).
 """
 
 from __future__ import annotations
