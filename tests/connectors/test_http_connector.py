@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from ferry.connectors.base import Delivery, Limits, Page, PageState
+from ferry.connectors.base import Delivery, Limits, Page, PageState, Rejected
 from ferry.connectors.http import HttpConnector
 from ferry.connectors.registry import build_source, parse_connection
 from ferry.errors import ConfigError, RetriableError, ThrottledError
@@ -373,9 +373,19 @@ def test_missing_records_path_is_retriable_and_quotes_the_body() -> None:
         connector(handler, records_path="data.list").fetch("/orders", "GET", {}, PageState())
 
 
-def test_records_that_are_not_objects_are_rejected() -> None:
-    handler = lambda request: httpx.Response(200, json={"list": [1, 2]})  # noqa: E731
-    with pytest.raises(RetriableError, match="not a list of objects"):
+def test_records_that_are_not_objects_are_rejected_in_their_place_and_the_rest_is_read() -> None:
+    handler = lambda request: httpx.Response(200, json={"list": [{"id": 1}, 2, None]})  # noqa: E731
+    page = connector(handler, records_path="list").fetch("/orders", "GET", {}, PageState())
+    good, number, null = page.records
+    assert good == {"id": 1}
+    assert isinstance(number, Rejected) and (number.raw, number.position) == (b"2", 1)
+    assert number.reason == "the record is a number, not a JSON object"
+    assert isinstance(null, Rejected) and null.reason == "the record is null, not a JSON object"
+
+
+def test_a_records_value_that_is_not_a_list_is_retriable() -> None:
+    handler = lambda request: httpx.Response(200, json={"list": {"id": 1}})  # noqa: E731
+    with pytest.raises(RetriableError, match="'list' are not a list"):
         connector(handler, records_path="list").fetch("/orders", "GET", {}, PageState())
 
 

@@ -63,3 +63,25 @@ def test_to_text_keeps_strings_and_serializes_the_rest() -> None:
     assert to_text(None) is None
     assert to_text("plain") == "plain"
     assert to_text({"ok": True, "n": Decimal("1.0")}) == '{"ok":true,"n":"1.0"}'
+
+
+def test_integers_beyond_64_bits_are_stored_and_read_back_exactly() -> None:
+    content = {"id": 2**64 + 1, "neg": -(2**63) - 1, "small": 7, "name": "中文"}
+    text, digest = encode_content(content)
+    assert text == '{"id":18446744073709551617,"neg":-9223372036854775809,"small":7,"name":"中文"}'
+    assert loads(text) == content and type(loads(text)["id"]) is int
+    assert digest == content_hash({"small": 7, "name": "中文", "neg": -(2**63) - 1, "id": 2**64 + 1})
+    assert content_hash({"id": 2**64}) != content_hash({"id": 2**64 + 1}), "never the same float"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param({"s": "\ud800"}, "surrogates not allowed", id="lone-surrogate"),
+        pytest.param({"s": "\ud800", "big": 2**64}, "surrogates not allowed", id="lone-surrogate-big-int"),
+        pytest.param({"deep": loads("[" * 300 + "]" * 300)}, "Recursion limit", id="deep"),
+    ],
+)
+def test_content_the_ledger_cannot_hold_raises_type_error_saying_why(content: dict, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        encode_content(content)

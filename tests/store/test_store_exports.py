@@ -8,6 +8,7 @@ from ferry.store import codec
 
 def test_exported_members() -> None:
     assert sorted(ferry.store.__all__) == [
+        "ID_LENGTH",
         "LedgerRow",
         "RecordResult",
         "Store",
@@ -15,7 +16,8 @@ def test_exported_members() -> None:
         "Waiting",
         "open_store",
     ]
-    for name in ferry.store.__all__:
+    assert ferry.store.ID_LENGTH == 191, "ids and numbers fit a MySQL utf8mb4 index"
+    for name in set(ferry.store.__all__) - {"ID_LENGTH"}:
         assert getattr(ferry.store, name).__module__.startswith("ferry.store")
 
 

@@ -10,6 +10,11 @@ Exit codes are the same for every command:
 Errors print as one clear line on stderr (plus the lines of a multi-line message, such as a
 hint), never a traceback unless the global ``--debug`` is given. Every line an error prints
 goes through :func:`redact`, so a database URL's password never reaches the terminal.
+
+Everything printed goes through one console (:func:`stdout_console`, :func:`echo`) that shows
+control characters as escapes (``\\x1b``, ``\\r``, ``\\u202e``): a record id or a vendor's
+message carrying terminal escape sequences cannot recolour, rewrite or hide what is shown.
+Newlines and tabs are kept.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
 
 from ferry._redact import mask_url
 from ferry._redact import redact as redact_text
@@ -46,6 +52,7 @@ __all__ = [
     "SHANGHAI",
     "CliState",
     "echo",
+    "escape_controls",
     "fail",
     "fmt_time",
     "guarded",
@@ -91,13 +98,40 @@ def state() -> CliState:
 
 # -- output --------------------------------------------------------------------------------
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides."""
+_JSON_CONTROLS = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""What a JSON encoder leaves as it is among :data:`_CONTROLS` (it escapes the C0 ones)."""
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with its control characters shown as escapes (``\\x1b[31m`` stays visible as
+    text); newlines and tabs are kept."""
+    return _CONTROLS.sub(_escaped, text) if _CONTROLS.search(text) else text
+
+
+class _Console(Console):
+    """A rich console that escapes control characters in the text it prints (never in its own
+    styles or cursor moves), wherever the text came from."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            segment if segment.control else Segment(escape_controls(segment.text), segment.style)
+            for segment in buffer
+        )
+
 
 def _console(*, stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     tty = hasattr(stream, "isatty") and stream.isatty()
     # A pipe or a CI log has no width; 80 columns would wrap the run tables needlessly.
     width = None if tty else int(os.environ.get("COLUMNS") or 120)
-    return Console(file=stream, width=width, highlight=False, soft_wrap=not tty)
+    return _Console(file=stream, width=width, highlight=False, soft_wrap=not tty)
 
 
 def stdout_console() -> Console:
@@ -153,7 +187,8 @@ def print_json(data: Any) -> None:
     if console.is_terminal:
         console.print_json(to_json(data, indent=None), indent=2, ensure_ascii=False)
     else:
-        sys.stdout.write(to_json(data) + "\n")
+        text = to_json(data)  # C0 controls are escaped by JSON itself; these stay valid JSON
+        sys.stdout.write(_JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
         sys.stdout.flush()
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ferry.connectors.base import Rejected
 from ferry.errors import ConfigError
 
 __all__ = ["QUERY_PARAMS", "QueryPlan", "plan_query", "rows_to_records"]
@@ -117,8 +118,11 @@ def rows_to_records(plan: QueryPlan, rows: list[Any], *, where: str) -> list[dic
         ConfigError: A row's length differs from the number of ``FieldKeys`` (the server
             did not read the fields that were asked for).
     """
-    records = []
+    records: list[dict[str, Any]] = []
     for row in rows:
+        if isinstance(row, Rejected):  # a row that cannot be read: the collector dead-letters it
+            records.append(row)
+            continue
         if isinstance(row, dict):
             values = {path: row.get(path) for path in plan.paths}
         elif isinstance(row, list) and len(row) == len(plan.paths):

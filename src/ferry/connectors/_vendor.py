@@ -10,6 +10,7 @@ HTTP 5xx, 408                   ``RetriableError`` (the engine backs off with ji
 HTTP 429                        ``ThrottledError`` with ``Retry-After``
 invalid JSON (HTML error page)  ``RetriableError`` quoting the start of the body
 a redirect to another host      ``ConfigError`` naming both hosts (nothing is sent there)
+a record that cannot be read    a ``Rejected`` in its place (``connectors._lenient``)
 ==============================  ==================================================
 
 Vendor result codes inside a 200 answer are the connector's business: it maps them with
@@ -30,8 +31,10 @@ import httpx
 import orjson
 from pydantic import Field, PositiveFloat
 
+from ferry._json import DecodeError
 from ferry._redact import redact as redact_text
 from ferry.connectors._http_client import open_client
+from ferry.connectors._lenient import decode_page
 from ferry.connectors.base import Limits
 from ferry.connectors.specs import ConnectionSpec
 from ferry.errors import AuthExpiredError, ConfigError, RetriableError, ThrottledError
@@ -145,10 +148,11 @@ class VendorClient:
             self.vendor_time = told
 
     def json(self, response: httpx.Response, *, api: str) -> Any:
-        """The parsed JSON body; an HTML error page or broken JSON is a ``RetriableError``."""
+        """The parsed JSON body (integers exact; a record that cannot be read is a ``Rejected``
+        in its place); an HTML error page or broken JSON is a ``RetriableError``."""
         try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
+            return decode_page(response.content)
+        except DecodeError as exc:
             raise RetriableError(
                 f"{self.where(api)}: response is not valid JSON (HTTP {response.status_code}): "
                 f"{self.quote(response.text)}"

@@ -30,6 +30,7 @@ __all__ = [
     "Outcome",
     "Page",
     "PageState",
+    "Rejected",
     "SourceConnector",
     "TargetConnector",
 ]
@@ -74,9 +75,29 @@ class PageState:
         }
 
 
+class Rejected(dict[str, Any]):
+    """A source record that cannot be stored as it is, standing in its place in a page.
+
+    It is an empty ``dict``, so a connector that passes records through needs no special case;
+    it carries the record's raw bytes, why it was rejected and its position in the page. The
+    collector stores it as a dead letter (see :mod:`ferry.engine.dead_letters`).
+    """
+
+    __slots__ = ("position", "raw", "reason")
+
+    def __init__(self, raw: bytes, reason: str, position: int) -> None:
+        super().__init__()
+        self.raw = raw
+        self.reason = reason
+        self.position = position
+
+    def __repr__(self) -> str:
+        return f"Rejected(position={self.position}, reason={self.reason!r}, raw={self.raw[:60]!r})"
+
+
 @dataclass
 class Page:
-    """One page of raw source records."""
+    """One page of raw source records (a record that cannot be stored as it is: a :class:`Rejected`)."""
 
     records: list[dict[str, Any]]
     next: PageState | None

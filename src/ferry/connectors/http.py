@@ -12,6 +12,8 @@ body as JSON. Every failure is classified, never retried here (the engine owns r
 connection errors
 invalid JSON, missing       ``RetriableError`` quoting the start of the body
 ``records_path``
+a record that is not an     the record's place holds a ``Rejected`` (the collector stores
+object or cannot be read    it as a dead letter); the rest of the page is read
 other 4xx                   source: ``ConfigError``; target: ``Outcome(ok=False)`` per record
 ==========================  ========================================================
 
@@ -37,11 +39,13 @@ from typing import Any, NoReturn
 import httpx
 import orjson
 
+from ferry._json import DecodeError
 from ferry._redact import redact
 from ferry.connectors._dotted import MISSING, get_path
 from ferry.connectors._http_ack import acknowledged
 from ferry.connectors._http_client import open_client
 from ferry.connectors._http_paging import effective_page_size, next_state, paging_params
+from ferry.connectors._lenient import decode_page, reject_non_objects
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import HttpConnection
 from ferry.errors import ConfigError, RetriableError, ThrottledError
@@ -141,11 +145,13 @@ class HttpConnector:
             )
         if records is None:
             records = []
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        if not isinstance(records, list):
             raise RetriableError(
-                f"{where}: records at {self.spec.records_path or '(body)'!r} are not a list of objects: "
+                f"{where}: records at {self.spec.records_path or '(body)'!r} are not a list: "
                 f"{self._quote(response.text)}"
             )
+        if not all(isinstance(r, dict) for r in records):
+            records = reject_non_objects(records)
         total = self._total(document)
         following = next_state(
             self.spec, document=document, records=records, state=state, size=size, total=total, where=where
@@ -187,8 +193,8 @@ class HttpConnector:
 
     def _parse(self, response: httpx.Response, where: str) -> Any:
         try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
+            return decode_page(response.content, self.spec.records_path)
+        except DecodeError as exc:
             raise RetriableError(
                 f"{where}: response is not valid JSON (HTTP {response.status_code}): {self._quote(response.text)}"
             ) from exc

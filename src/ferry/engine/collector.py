@@ -2,8 +2,10 @@
 
 One ledger transaction per page; the window cursor is written in the same transaction as
 the window's last page, so the cursor never passes a page that is not committed
-(invariant 1). Re-reading a window after a crash is harmless: upserts are keyed by
-(scheme, record id) and ``idCheck`` decides what a known id means (invariant 2).
+(invariant 1). A record that cannot be stored as it is goes into its page as a dead letter
+(:mod:`ferry.engine.dead_letters`), so it never holds the page or the window back.
+Re-reading a window after a crash is harmless: upserts are keyed by (scheme, record id) and
+``idCheck`` decides what a known id means (invariant 2).
 """
 
 from __future__ import annotations
@@ -14,22 +16,21 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ferry.connectors.base import Page, PageState, SourceConnector
+from ferry.connectors.base import Page, PageState, Rejected, SourceConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
+from ferry.engine.dead_letters import PageKeeper, Row
 from ferry.engine.gc_tuning import page_committed
 from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window, plan_windows
-from ferry.errors import FatalError, RetriableError, ThrottledError
+from ferry.errors import FatalError, RecordError, RetriableError, ThrottledError
 from ferry.expr import EvalContext
 from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
 from ferry.scheme.model import Scheme
-from ferry.store import RecordResult, Store, UpsertResult
-from ferry.store.codec import content_hash
+from ferry.store import Store, UpsertResult
 from ferry.transform.condition import compile_condition
-from ferry.transform.flatten import beat_flat
 from ferry.transform.mapping import Mapper
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["Collector", "Progress", "Row"]
 
 Progress = Callable[..., None]
-Row = tuple[str, str | None, dict[str, Any]]
-"""A ledger row as the collector produces it: (record id, number, content)."""
 
 MAX_PAGES_PER_WINDOW = 100_000
 VERIFY_PASSES = 2
@@ -93,9 +92,9 @@ class Collector:
             meta.otherRequest, base="source.otherRequest", lookup_scheme=scheme.settings.lookup_scheme
         )
         self.page_size = self._page_size()
-        self._dead: dict[str, str] = {}
         self._page = RunCounts()
         """The collect counts of the page being read, added to :attr:`counts` once it is stored."""
+        self.keeper = PageKeeper(meta.id, meta.number, meta.beatFlat or [], self._page)
         self.calls = CallLog(store, scheme.id, run_id, source.name)
         self.pacer = pacer_for(source, source.limits, store)
 
@@ -189,7 +188,8 @@ class Collector:
             except BaseException:
                 self.calls.flush()  # the failed attempts are logged even though no page follows
                 raise
-            rows = list(self._rows(page.records))
+            self.keeper.new_page()
+            rows = self._rows(page.records)
             ids = [r[0] for r in rows]
             if previous_ids is not None and ids and ids == previous_ids and page.next is not None:
                 raise FatalError(
@@ -319,7 +319,9 @@ class Collector:
         key = self.meta.id
         if not key:
             return []
-        return [str(resolve_path(record, key)) for record in records]
+        return [
+            record.raw if type(record) is Rejected else str(resolve_path(record, key)) for record in records
+        ]
 
     def render(self, variables: dict[str, Any], *, now: datetime) -> dict[str, Any]:
         """The request for one page: ``otherRequest`` (FormId, FilterString ...) and ``request``.
@@ -361,40 +363,26 @@ class Collector:
                 f"source {self.source.name}: giving up after {self.retry.attempts} attempts: {exc}"
             ) from exc
 
-    def _rows(self, records: list[dict[str, Any]]) -> Iterator[Row]:
-        """The page's ledger rows; the page's collect counts go to :attr:`_page` (see :meth:`_store`)."""
-        meta = self.meta
-        page = self._page = RunCounts()
+    def _rows(self, records: list[dict[str, Any]]) -> list[Row]:
+        """The ledger rows of a page: filtered, flattened, dead letters in their place. The
+        page's collect counts go to :attr:`_page`, added to the run's once it is stored
+        (:meth:`_store`)."""
+        page = self._page = self.keeper.counts = RunCounts()
         page.fetched = len(records)
+        rows: list[Row] = []
+        keeper, keep = self.keeper, self.keep
         for record in records:
-            kept = self.keep(record)
+            if type(record) is Rejected:
+                rows.append(keeper.rejected(record))
+                continue
+            kept = keep(record)
             if kept is None:
                 page.filtered_out += 1
                 continue
-            raw_id = resolve_path(kept, meta.id) if meta.id else None
-            if raw_id is None or raw_id == "":
-                page.collect_dead_letter("no_id")
-                row_id = f"noid-{content_hash(kept)}"
-                self._dead[row_id] = f"source record has no id: field {meta.id!r} is missing or empty"
-                yield row_id, None, kept
-                continue
-            number = resolve_path(kept, meta.number) if meta.number else None
-            number_text = None if number is None else str(number)
-            if meta.beatFlat:
-                split = -1  # a record is one row; the split adds the others
-                for row_id, row in beat_flat(str(raw_id), kept, meta.beatFlat):
-                    split += 1
-                    yield row_id, number_text, row
-                page.flattened += split
-            else:
-                yield str(raw_id), number_text, kept
+            keeper.add(kept, rows)
+        return rows
 
-    def _store(
-        self,
-        rows: list[tuple[str, str | None, dict[str, Any]]],
-        window: Window,
-        cursor: tuple[str, datetime] | None,
-    ) -> int:
+    def _store(self, rows: list[Row], window: Window, cursor: tuple[str, datetime] | None) -> int:
         """Upsert one page (and move ``cursor`` with it); returns how many records were new.
 
         The page's counts (:attr:`_page`) are added to the run's once the page is stored.
@@ -406,24 +394,12 @@ class Collector:
             self.calls.flush()
             self._count_page(page, UpsertResult(), rows)
             return 0
-        dead = [
-            RecordResult(record_id=rid, status="dead", error=why, run_id=self.run_id)
-            for rid, why in self._dead.items()
-        ]
-        self._dead.clear()
         calls = self.calls.take()  # stored in the page's transaction: one write turn per page
         try:
-            result = self.upsert(
-                self.scheme.id,
-                rows,
-                id_check=self.meta.idCheck,
-                on_change=self.scheme.settings.on_change,
-                window=(window.start, window.end),
-                run_id=self.run_id,
-                cursor=cursor,
-                dead_letters=dead,
-                calls=calls,
-            )
+            try:
+                result = self._upsert(rows, window, cursor, calls)
+            except RecordError:  # content with no JSON form: the rare path, row by row
+                result = self._upsert(self.keeper.salvage(rows), window, cursor, calls)
         except BaseException:
             with contextlib.suppress(Exception):  # the run fails with the upsert's error
                 self.store.log_api_calls(calls)
@@ -434,16 +410,36 @@ class Collector:
     def _count_page(self, page: RunCounts, result: UpsertResult, rows: list[Row]) -> None:
         """Add a stored page's counts to the run's: the row counts of the upsert, and as
         ``repeated`` the rows whose id came again on the page (the store kept the last)."""
-        stored = len(rows) - page.no_id  # dead letters are counted apart, in no_id
+        stored = len(rows) - page.no_id - page.rejected  # dead letters are counted apart
         self.counts.add(
             fetched=page.fetched,
             flattened=page.flattened,
             filtered_out=page.filtered_out,
             no_id=page.no_id,
+            rejected=page.rejected,
             repeated=stored - result.total,
             unchanged=result.unchanged,
             new=result.new,
             changed=result.changed,
             due=page.due,
             dead=page.dead,
+        )
+
+    def _upsert(
+        self,
+        rows: list[Row],
+        window: Window,
+        cursor: tuple[str, datetime] | None,
+        calls: list[dict[str, Any]],
+    ) -> UpsertResult:
+        return self.upsert(
+            self.scheme.id,
+            rows,
+            id_check=self.meta.idCheck,
+            on_change=self.scheme.settings.on_change,
+            window=(window.start, window.end),
+            run_id=self.run_id,
+            cursor=cursor,
+            dead_letters=self.keeper.results(self.run_id),
+            calls=calls,
         )

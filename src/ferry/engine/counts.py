@@ -5,7 +5,7 @@ checks them, the CLI, the console and the tests read them):
 
 **Collect**, in ledger rows::
 
-    fetched + flattened = filtered_out + no_id + repeated + unchanged + new + changed
+    fetched + flattened = filtered_out + no_id + rejected + repeated + unchanged + new + changed
 
 ``fetched`` counts the records the source returned; every other term counts ledger rows. A
 record becomes one row, except under ``beatFlat``, which splits a record into one row per
@@ -16,6 +16,9 @@ adds 2; a record whose array is empty stays one row and adds 0). So seed 001 rea
 - ``filtered_out``: records the ``condition`` dropped (by design, not stored);
 - ``no_id``: records without an id, kept as dead letters with the reason (they count in
   ``dead`` too, below);
+- ``rejected``: records that cannot be stored as they are (unreadable bytes, NaN, an id or a
+  number too long for the ledger, ids that would collide), kept as dead letters with the reason
+  and their raw text (in ``dead`` too);
 - ``repeated``: rows whose id came again later on the same page (only the last one is kept);
 - ``unchanged`` / ``new`` / ``changed``: rows the ledger already held with the same content,
   did not hold, held with other content.
@@ -27,7 +30,7 @@ Counts are committed with their page: a page that fails to store is not counted 
     due = delivered + failed + dead + pending
 
 ``due`` is every row the run took up for delivery (claimed, or handed over by its collector)
-plus the dead letters its collection made (``no_id``). Each ends in one bucket: ``delivered``
+plus the dead letters its collection made (``no_id``, ``rejected``). Each ends in one bucket: ``delivered``
 (the target acknowledged it; ``delivered_unchanged`` of them were already current), ``failed``
 (an error; it waits on the retry ladder), ``dead`` (failed its last attempt, or a dead letter
 from collecting), ``pending`` (taken up but given back unwritten: the run stopped, or the
@@ -56,7 +59,7 @@ __all__ = [
     "still_waiting",
 ]
 
-COLLECT_BUCKETS = ("filtered_out", "no_id", "repeated", "unchanged", "new", "changed")
+COLLECT_BUCKETS = ("filtered_out", "no_id", "rejected", "repeated", "unchanged", "new", "changed")
 """The collect buckets, whose sum is ``fetched + flattened``."""
 DELIVER_BUCKETS = ("delivered", "failed", "dead", "pending")
 """The deliver buckets, whose sum is ``due``."""
@@ -93,6 +96,10 @@ class RunCounts:
     """Records the ``condition`` dropped (not stored, by design)."""
     no_id: int = 0
     """Records without an id: stored as dead letters with the reason (also counted in ``dead``)."""
+    rejected: int = 0
+    """Records that cannot be stored as they are (unreadable, an id or number the ledger cannot
+    keep, ids that would collide): stored as dead letters with the reason and their raw text
+    (:mod:`ferry.engine.dead_letters`; also counted in ``dead``)."""
     repeated: int = 0
     """Rows whose id came again later on the same page: only the last one is stored."""
     unchanged: int = 0
@@ -110,7 +117,8 @@ class RunCounts:
     failed: int = 0
     """Rows that failed this run and wait on the retry ladder (``error``)."""
     dead: int = 0
-    """Rows that failed their last attempt, and records without an id (dead letters)."""
+    """Rows that failed their last attempt, and the dead letters collecting made (``no_id``,
+    ``rejected``)."""
     pending: int = 0
     """Rows taken up but given back unwritten (a stop, a lost target): the next run delivers them."""
     retries: int = 0
@@ -228,6 +236,7 @@ COUNT_LABELS: dict[str, tuple[str, str]] = {
     "new": ("new", "新增"),
     "changed": ("changed", "已变更"),
     "due": ("due", "应写入"),
+    "rejected": ("rejected", "已拒收"),
     "delivered": ("delivered", "已写入"),
     "delivered_unchanged": ("already current", "目标已是最新"),
     "failed": ("failed", "失败"),

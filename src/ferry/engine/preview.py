@@ -78,12 +78,17 @@ def preview(
     deliverer = Deliverer(scheme, None, store, counts)
     window: Window | None = None
     request: dict[str, Any] | None = None
+    dead: dict[str, str] = {}  # sample records a run would keep as dead letters: id -> reason
     if from_ledger:
         rows = store.find_records(scheme.id, limit=limit)
     else:
         assert source is not None, "preview from the source needs a source connector"
         collector = Collector(scheme, source, store, counts)
         window, request, page = first_page(collector, at, limit)
+        collector.keeper.new_page()
+        sample = collector._rows(page.records)[:limit]
+        letters = collector.keeper.letters
+        dead = {rid: letters[rid] for rid, _, _ in sample if rid in letters}
         rows = [
             LedgerRow(
                 scheme_id=scheme.id,
@@ -102,7 +107,8 @@ def preview(
                 updated_at=at,
                 delivered_at=None,
             )
-            for rid, number, content in list(collector._rows(page.records))[:limit]
+            for rid, number, content in sample
+            if rid not in dead
         ]
     batch = deliverer.prepare(rows, at)
     deliveries = pack(
@@ -114,4 +120,4 @@ def preview(
         whole_batch=deliverer.whole_batch,
         on_no_match=scheme.settings.on_no_match,
     )
-    return PreviewResult(window, request, batch.items, deliveries, batch.failures, counts)
+    return PreviewResult(window, request, batch.items, deliveries, {**dead, **batch.failures}, counts)

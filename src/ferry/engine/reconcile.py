@@ -29,7 +29,7 @@ from ferry.engine.collector import Collector, Progress
 from ferry.engine.counts import RunCounts
 from ferry.engine.windows import Window, plan_windows
 from ferry.scheme.model import Scheme
-from ferry.store import Store
+from ferry.store import RecordResult, Store
 from ferry.store.codec import content_hash
 
 __all__ = ["ReconcileReport", "WindowCheck", "reconcile"]
@@ -131,12 +131,14 @@ def reconcile(
             progress("window", window=window, index=index, total=len(windows))
         check = WindowCheck(window)
         seen: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        letters: dict[str, str] = {}  # dead letters, as a run would store them: id -> reason
         for _, page, rows in collector.pages(window):
             collector.calls.flush()  # no page is stored here: log its API calls now
             if page.total is not None:
                 check.source_total = page.total
-            for rid, number, content in rows:
+            for rid, number, content in collector.keeper.salvage(rows):
                 seen[rid] = (number, content)
+            letters.update(collector.keeper.letters)
         check.source = len(seen)
         states = store.ledger_states(scheme.id, list(seen))
         check.ledger = len(states)
@@ -149,18 +151,35 @@ def reconcile(
         ]
         returned.update(seen)
         if repair:
-            todo = check.missing + (check.changed if redeliver else [])
-            if todo:
-                result = store.upsert_records(
-                    scheme.id,
-                    [(rid, seen[rid][0], seen[rid][1]) for rid in todo],
-                    id_check=scheme.source_meta.idCheck if scheme.source_meta else True,
-                    on_change=scheme.settings.on_change,
-                    window=(window.start, window.end),
-                )
-                check.repaired = result.new + result.redelivered
+            check.repaired = _repair(
+                store, scheme, window, check.missing + (check.changed if redeliver else []), seen, letters
+            )
         report.windows.append(check)
     for check in report.windows:
         held = store.window_states(scheme.id, check.window.start, check.window.end)
         check.extra = sorted(rid for rid in held if rid not in returned)
     return report
+
+
+def _repair(
+    store: Store,
+    scheme: Scheme,
+    window: Window,
+    todo: list[str],
+    seen: dict[str, tuple[str | None, dict[str, Any]]],
+    letters: dict[str, str],
+) -> int:
+    """Store the records ``todo`` lists as a run would (its dead letters dead); how many."""
+    if not todo:
+        return 0
+    result = store.upsert_records(
+        scheme.id,
+        [(rid, seen[rid][0], seen[rid][1]) for rid in todo],
+        id_check=scheme.source_meta.idCheck if scheme.source_meta else True,
+        on_change=scheme.settings.on_change,
+        window=(window.start, window.end),
+        dead_letters=[
+            RecordResult(record_id=rid, status="dead", error=letters[rid]) for rid in todo if rid in letters
+        ],
+    )
+    return result.new + result.redelivered

@@ -9,6 +9,7 @@ the schema is created only by the Alembic migrations shipped in ``ferry/store/mi
 """
 
 from ferry.store._models import LedgerRow, RecordResult, UpsertResult, Waiting
+from ferry.store._schema import ID_LENGTH
 from ferry.store._store import Store, open_store
 
-__all__ = ["LedgerRow", "RecordResult", "Store", "UpsertResult", "Waiting", "open_store"]
+__all__ = ["ID_LENGTH", "LedgerRow", "RecordResult", "Store", "UpsertResult", "Waiting", "open_store"]

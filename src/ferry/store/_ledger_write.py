@@ -89,9 +89,11 @@ def upsert_and_claim(
     cursor: tuple[str, datetime] | None,
     now: datetime,
     claim_new: bool,
+    dead: frozenset[str] = frozenset(),
 ) -> tuple[UpsertResult, list[Claimed]]:
     """Store a page :func:`encode_page` prepared, optionally claiming the new rows in the
-    same statement (see :meth:`Store.upsert_records` for the rules).
+    same statement (see :meth:`Store.upsert_records` for the rules). The ids in ``dead`` (the
+    page's dead letters) are stored but not counted in the result.
 
     With ``claim_new`` every *new* id is inserted ``queued`` (as if a deliverer had claimed it
     the instant it was committed) and returned with its stored JSON text and hash, for a
@@ -125,10 +127,12 @@ def upsert_and_claim(
     # SQLite: the values every new row of the page shares are literals of the statement, so
     # only five are bound per row (measured: -1 us of ~9.5 us per row, under the write turn).
     page_sql = hot.insert_page(new_status, at, ws, we, run_id)
-    changed = unchanged = 0
+    changed = unchanged = dead_new = 0
     for rid, (number, text, digest) in latest.items():
         old = known.get(rid)
+        counted = rid not in dead
         if old is None:
+            dead_new += not counted
             if page_sql is not None:
                 inserts.append((scheme_id, rid, number, text, digest))
             else:  # the order of _hot.INSERT_FIELDS
@@ -141,9 +145,9 @@ def upsert_and_claim(
         old_digest, old_status = old
         differs = old_digest != digest
         if differs:
-            changed += 1
+            changed += counted
         else:
-            unchanged += 1
+            unchanged += counted
         # QEasy idCheck=false: deliver again every time it is fetched (but a row in flight
         # with this very content is already being delivered); idCheck=true: only on change.
         in_flight_same = old_status == "queued" and not differs
@@ -171,7 +175,9 @@ def upsert_and_claim(
         conn.exec_driver_sql(hot.redeliver, updates)
     if cursor is not None:
         set_cursor(conn, scheme_id, cursor[0], cursor[1], now)
-    result = UpsertResult(new=len(inserts), changed=changed, unchanged=unchanged, redelivered=len(updates))
+    result = UpsertResult(
+        new=len(inserts) - dead_new, changed=changed, unchanged=unchanged, redelivered=len(updates)
+    )
     return result, claimed
 
 

@@ -273,7 +273,8 @@ class Store:
         never passes a page that is not in the ledger. ``dead_letters`` (results for records of
         this page, e.g. a record without an id) are applied in that same transaction, so a
         concurrent deliverer never claims them as ``pending``; so are ``calls`` (the page's
-        API call records, see :meth:`log_api_calls`), which saves a write turn per page.
+        API call records, see :meth:`log_api_calls`), which saves a write turn per page. The
+        result counts the page's other records only: a dead letter is neither new nor known.
 
         Raises:
             RecordError: A record id/number is not a string of at most 191 characters, or
@@ -345,6 +346,7 @@ class Store:
     ) -> tuple[UpsertResult, list[Claimed]]:
         now = utcnow()
         latest = _ledger_write.encode_page(records)  # outside the write turn
+        dead = frozenset(letter.record_id for letter in dead_letters)
         with self._tx(write=True) as conn:
             letters = _dead_letter_kinds(conn, scheme_id, latest, dead_letters)
             result, claimed = _ledger_write.upsert_and_claim(
@@ -358,10 +360,10 @@ class Store:
                 cursor=cursor,
                 now=now,
                 claim_new=claim_new,
+                dead=dead,
             )
             if dead_letters:  # in the same transaction: no deliverer ever sees them pending
                 _ledger_deliver.record_results(conn, scheme_id, dead_letters, now)
-                dead = {letter.record_id for letter in dead_letters}
                 claimed = [row for row in claimed if row[0] not in dead]
                 result = UpsertResult(
                     new=result.new - letters["new"],

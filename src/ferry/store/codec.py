@@ -8,7 +8,8 @@ vendor sent the keys in::
     >>> content_hash({"b": 1, "a": 2}) == content_hash({"a": 2, "b": 1})
     True
 
-Values JSON cannot hold are turned into text the way a reader expects: ``Decimal`` -> its
+Numbers are kept exactly: an integer beyond 64 bits is written and read back as the same
+integer (:mod:`ferry._json`), never as a float. Values JSON cannot hold are turned into text the way a reader expects: ``Decimal`` -> its
 exact digits (``"12.50"``, never a float), ``datetime``/``date``/``time`` -> ISO 8601,
 ``timedelta`` -> ``"HH:MM:SS[.ffffff]"`` (MySQL ``TIME``), ``bytes`` -> UTF-8 text (Base64
 when not UTF-8), ``set`` -> sorted list. Anything else raises ``TypeError`` naming the type.
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from ferry import _json
 from ferry._redact import redact
 
 __all__ = [
@@ -77,24 +79,33 @@ def dumps(value: Any) -> str:
     Raises:
         TypeError: ``value`` holds a type with no JSON form (the message names it).
     """
-    return orjson.dumps(value, default=_default, option=_OPTS).decode("utf-8")
+    return _json.dumps(value, default=_default).decode("utf-8")
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON text written by :func:`dumps`."""
-    return orjson.loads(text)
+    """Parse JSON text written by :func:`dumps` (integers of any size exact)."""
+    return _json.loads(text)
 
 
 def content_hash(content: Any) -> str:
     """Return the 32-hex-digit BLAKE2b-128 hash of ``content``'s canonical JSON (sorted keys)."""
-    canonical = orjson.dumps(content, default=_default, option=_CANONICAL)
+    canonical = _json.dumps(content, default=_default, sort_keys=True)
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
 def encode_content(content: Any) -> tuple[str, str]:
-    """Return ``(json_text, content_hash)`` for one record's content, as the ledger stores it."""
-    text = orjson.dumps(content, default=_default, option=_OPTS)
-    canonical = orjson.dumps(content, default=_default, option=_CANONICAL)
+    """Return ``(json_text, content_hash)`` for one record's content, as the ledger stores it.
+
+    Raises:
+        TypeError: ``content`` holds a lone surrogate, nesting deeper than 254 levels or a
+            type with no JSON form (the message says which).
+    """
+    try:  # orjson straight away: this runs for every record of every page
+        text = orjson.dumps(content, default=_default, option=_OPTS)
+        canonical = orjson.dumps(content, default=_default, option=_CANONICAL)
+    except TypeError:  # an integer beyond 64 bits, or no JSON form (raised again, as TypeError)
+        text = _json.dumps(content, default=_default)
+        canonical = _json.dumps(content, default=_default, sort_keys=True)
     return text.decode("utf-8"), hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
