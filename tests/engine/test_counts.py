@@ -35,7 +35,7 @@ def test_flattened_rows_are_added_to_what_was_fetched() -> None:
     [
         pytest.param(
             RunCounts(fetched=5, new=3),
-            "fetched 5 + flattened 0 = 5 ≠ filtered_out 0 + no_id 0 + repeated 0 + unchanged 0 + new 3 + changed 0 = 3",
+            "fetched 5 + flattened 0 = 5 ≠ filtered_out 0 + no_id 0 + rejected 0 + repeated 0 + unchanged 0 + new 3 + changed 0 = 3",
             id="a-record-vanished-on-collect",
         ),
         pytest.param(

@@ -52,24 +52,6 @@ ANALYZE_FIRST = 2000
 """PostgreSQL: ledger rows this process inserts before it first refreshes the statistics."""
 
 
-def _dead_letter_kinds(
-    conn: sa.Connection, scheme_id: str, latest: _ledger_write.Encoded, dead_letters: Sequence[RecordResult]
-) -> dict[str, int]:
-    """How many of the page's ``dead_letters`` the upsert will count as new, changed and
-    unchanged (to take them out: a dead letter is counted by the collector, not as a record
-    to deliver). Reads the ledger only when the page has dead letters."""
-    kinds = {"new": 0, "changed": 0, "unchanged": 0}
-    ids = [letter.record_id for letter in dead_letters if letter.record_id in latest]
-    if not ids:
-        return kinds
-    known = _ledger_query.ledger_states(conn, scheme_id, ids)
-    for rid in set(ids):
-        old = known.get(rid)
-        kind = "new" if old is None else "unchanged" if old[0] == latest[rid][2] else "changed"
-        kinds[kind] += 1
-    return kinds
-
-
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
     """Open the store at ``url`` (else ``$FERRY_STORE_URL``, else ``$FERRY_HOME/ferry.db``).
 
@@ -348,7 +330,6 @@ class Store:
         latest = _ledger_write.encode_page(records)  # outside the write turn
         dead = frozenset(letter.record_id for letter in dead_letters)
         with self._tx(write=True) as conn:
-            letters = _dead_letter_kinds(conn, scheme_id, latest, dead_letters)
             result, claimed = _ledger_write.upsert_and_claim(
                 conn,
                 scheme_id,
@@ -365,12 +346,6 @@ class Store:
             if dead_letters:  # in the same transaction: no deliverer ever sees them pending
                 _ledger_deliver.record_results(conn, scheme_id, dead_letters, now)
                 claimed = [row for row in claimed if row[0] not in dead]
-                result = UpsertResult(
-                    new=result.new - letters["new"],
-                    changed=result.changed - letters["changed"],
-                    unchanged=result.unchanged - letters["unchanged"],
-                    redelivered=result.redelivered,
-                )
             if calls:
                 _state.log_api_calls(conn, calls, now)
         if result.new and self.dialect == "postgresql":
