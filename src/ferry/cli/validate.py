@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ferry._text import printable, shown
 from ferry.cli._common import EXIT_INVALID, EXIT_OK, echo, guarded
 from ferry.cli._load import describe_connection, issues_of, print_issues
 from ferry.errors import ConfigError
@@ -21,9 +22,9 @@ def _describe(loaded: Any) -> str:
     if isinstance(loaded, Scheme):
         source = describe_connection(getattr(loaded, "source_connection", None))
         target = describe_connection(getattr(loaded, "target_connection", None))
-        return f"scheme {loaded.id!r} ({loaded.name}); source: {source}; target: {target}"
+        return f"scheme {shown(loaded.id)} ({printable(loaded.name)}); source: {source}; target: {target}"
     side = "source" if isinstance(loaded, SourceMetadata) else "target"
-    return f"{side} metadata, api {getattr(loaded, 'api', '?')!r}"
+    return f"{side} metadata, api {shown(getattr(loaded, 'api', '?'))}"
 
 
 @guarded
@@ -39,7 +40,10 @@ def validate(
 ) -> None:
     """Check scheme files and QEasy metadata; print every problem with its path and a hint.
 
-    Nothing is fetched or written. Exit code 0 when every file is valid, 2 otherwise.
+    Nothing is fetched or written. Exit code 0 when every file is valid, 2 otherwise. Only
+    regular files are read (not a FIFO, device or directory), JSON up to 16 MB and YAML up to
+    1 MB; nesting deeper than 100 levels, integers beyond 64 bits and NaN or infinite numbers
+    are reported with their path.
 
     Example:
 
@@ -49,15 +53,16 @@ def validate(
 
     bad = errors = 0
     for file in files:
+        name = printable(str(file), 300)
         try:
             loaded = load_any(file)
         except ConfigError as exc:
             issues = issues_of(exc)
-            print_issues(str(file), issues)
+            print_issues(name, issues)
             bad += 1
             errors += len(issues)
             continue
-        echo(f"OK {file}: {_describe(loaded)}", style="green")
+        echo(f"OK {name}: {_describe(loaded)}", style="green")
     total = len(files)
     summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
     if errors:
