@@ -7,7 +7,14 @@ from ferry.store import codec
 
 
 def test_exported_members() -> None:
-    assert sorted(ferry.store.__all__) == ["LedgerRow", "RecordResult", "Store", "UpsertResult", "open_store"]
+    assert sorted(ferry.store.__all__) == [
+        "LedgerRow",
+        "RecordResult",
+        "Store",
+        "UpsertResult",
+        "open_store",
+        "selects_everything",
+    ]
     for name in ferry.store.__all__:
         assert getattr(ferry.store, name).__module__.startswith("ferry.store")
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from ferry._text import printable
 from ferry.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -72,8 +73,9 @@ def replay(
     """Set matching records back to pending and print how many; the next delivery sends them.
 
     Give at least one of --id, --status, --window; given together, a record must match all.
-    Without --status every matching record is replayed whatever its state (except one being
-    delivered right now). Deliver them with `ferry run SCHEME.yaml --deliver-only`, or add
+    --id takes exact ids: a blank id or one made only of wildcards (*, %, ?, _) is refused, as
+    it would replay everything. Without --status every matching record is replayed whatever
+    its state (except one being delivered right now). Deliver them with `ferry run SCHEME.yaml --deliver-only`, or add
     --run SCHEME.yaml to deliver at once. Exit code 2 for an unknown scheme or bad options.
 
     Example:
@@ -82,6 +84,15 @@ def replay(
     """
     if not (record_ids or status or window):
         raise typer.BadParameter("say which records to replay", param_hint="'--id' / '--status' / '--window'")
+    from ferry.store import selects_everything
+
+    wild = next((rid for rid in record_ids or () if selects_everything(rid)), None)
+    if wild is not None:
+        raise typer.BadParameter(
+            f"{printable(repr(wild))} is blank or only wildcards (* % ? _), which would replay every record; "
+            "give exact record ids, or select by --status / --window",
+            param_hint="'--id'",
+        )
     span = None
     if window is not None:
         span = (

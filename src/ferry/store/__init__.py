@@ -8,7 +8,7 @@ the schema is created only by the Alembic migrations shipped in ``ferry/store/mi
     UpsertResult(new=1, changed=0, unchanged=0, redelivered=0)
 """
 
-from ferry.store._models import LedgerRow, RecordResult, UpsertResult
+from ferry.store._models import LedgerRow, RecordResult, UpsertResult, selects_everything
 from ferry.store._store import Store, open_store
 
-__all__ = ["LedgerRow", "RecordResult", "Store", "UpsertResult", "open_store"]
+__all__ = ["LedgerRow", "RecordResult", "Store", "UpsertResult", "open_store", "selects_everything"]

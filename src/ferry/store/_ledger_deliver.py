@@ -17,7 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ferry.store._hot import LEDGER_FIELDS, Hot, hot_sql
-from ferry.store._models import RECORD_STATUSES, RESULT_STATUSES, LedgerRow, RecordResult
+from ferry.store._models import (
+    RECORD_STATUSES,
+    RESULT_STATUSES,
+    LedgerRow,
+    RecordResult,
+    selects_everything,
+)
 from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads, to_text
@@ -241,6 +247,9 @@ def replay(
     """Send matching rows (never ``queued`` ones) back to ``pending``; return how many."""
     if record_ids is None and status is None and window is None:
         raise ValueError("replay needs record_ids, status or window; refusing to replay a whole scheme")
+    wild = next((rid for rid in record_ids or () if selects_everything(rid)), None)
+    if wild is not None:
+        raise ValueError(f"record id {wild!r} is blank or only wildcards; replay takes exact record ids")
     statuses = [status] if isinstance(status, str) else list(status or [])
     unknown = [s for s in statuses if s not in RECORD_STATUSES]
     if unknown:
