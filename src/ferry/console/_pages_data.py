@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import Field, ValidationError
 
 from ferry.console import _views as views
 from ferry.console._charts import Series, line_chart
 from ferry.console._i18n import translator
+from ferry.console._limits import BadParameter, Key, Page, RowId, parse_time, problems
 from ferry.console._models import RecordKey, ReplayRequest
 from ferry.console._pages import back, not_found, safe_next
 from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render
@@ -26,28 +27,17 @@ Csrf = Annotated[str, Depends(page_csrf)]
 PAGE = 50
 
 
-def _when(text: str | None) -> datetime | None:
-    """A time typed in a form (``2024-06-01T10:00``, naive = Asia/Shanghai), ``None`` if blank or bad."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
-
-
 # -- runs -----------------------------------------------------------------------------------
 
 
 @router.get("/runs")
-def runs(request: Request, user: User, scheme: str = "") -> Response:
+def runs(request: Request, user: User, scheme: Key = "") -> Response:
     items = views.list_runs(console_of(request), scheme or None, limit=200)
     return render(request, "runs.html", runs=items, scheme=scheme)
 
 
 @router.get("/runs/{run_id}")
-def run(request: Request, run_id: int, user: User) -> Response:
+def run(request: Request, run_id: RowId, user: User) -> Response:
     detail = views.run_detail(console_of(request), run_id)
     if detail is None:
         return not_found(request)
@@ -64,24 +54,28 @@ def run(request: Request, run_id: int, user: User) -> Response:
 def records(
     request: Request,
     user: User,
-    scheme: str = "",
-    id: str = "",
-    number: str = "",
-    since: str = "",
-    until: str = "",
-    page: int = 0,
+    scheme: Key = "",
+    id: Key = "",
+    number: Key = "",
+    since: Annotated[str, Field(max_length=64)] = "",
+    until: Annotated[str, Field(max_length=64)] = "",
+    page: Page = 0,
 ) -> Response:
     statuses = [s for s in request.query_params.getlist("status") if s in RECORD_STATUSES]
+    try:
+        start, end = parse_time(since, "since"), parse_time(until, "until")
+    except BadParameter as exc:
+        return render(request, "message.html", status_code=422, message=str(exc))
     result = views.search_records(
         console_of(request),
         scheme_id=scheme or None,
         status=statuses,
         record_id=id or None,
         number=number or None,
-        since=_when(since),
-        until=_when(until),
+        since=start,
+        until=end,
         limit=PAGE,
-        offset=max(page, 0) * PAGE,
+        offset=page * PAGE,
     )
     query = {"scheme": scheme, "id": id, "number": number, "since": since, "until": until}
     here = [(k, v) for k, v in query.items() if v] + [("status", s) for s in statuses]
@@ -94,14 +88,14 @@ def records(
         selected=statuses,
         all_statuses=RECORD_STATUSES,
         schemes=schemes,
-        page=max(page, 0),
+        page=page,
         here_query=urlencode(here),
         back_to="/records" + (f"?{urlencode([*here, ('page', page)])}" if here or page else ""),
     )
 
 
 @router.get("/records/{scheme_id}/{record_id:path}")
-def record(request: Request, scheme_id: str, record_id: str, user: User) -> Response:
+def record(request: Request, scheme_id: Key, record_id: Key, user: User) -> Response:
     detail = views.record_detail(console_of(request), scheme_id, record_id)
     if detail is None:
         return not_found(request)
@@ -120,21 +114,25 @@ async def replay(request: Request, user: Csrf) -> Response:
         except (ValueError, TypeError):
             continue
     by_filter = form.get("mode") == "filter"
-    body = ReplayRequest(
-        records=[] if by_filter else keys,
-        scheme_id=str(form.get("scheme") or "") or None,
-        status=[str(s) for s in form.getlist("status") if s in RECORD_STATUSES],
-        record_id=str(form.get("id") or "") or None,
-        number=str(form.get("number") or "") or None,
-        since=_when(str(form.get("since") or "")),
-        until=_when(str(form.get("until") or "")),
-    )
     t = translator(request.state.lang)
     if not by_filter and not keys:
         flash(request, t("no_records"), "error")
     else:
         try:
+            body = ReplayRequest.model_validate(
+                {
+                    "records": [] if by_filter else keys,
+                    "scheme_id": str(form.get("scheme") or "") or None,
+                    "status": [str(s) for s in form.getlist("status") if s in RECORD_STATUSES],
+                    "record_id": str(form.get("id") or "") or None,
+                    "number": str(form.get("number") or "") or None,
+                    "since": str(form.get("since") or "").strip() or None,
+                    "until": str(form.get("until") or "").strip() or None,
+                }
+            )
             result = views.replay(console_of(request), body)
+        except ValidationError as exc:
+            flash(request, "; ".join(problems(exc.errors())), "error")
         except ValueError as exc:
             flash(request, str(exc), "error")
         else:
