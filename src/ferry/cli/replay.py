@@ -89,8 +89,8 @@ def replay(
     wild = next((rid for rid in record_ids or () if selects_everything(rid)), None)
     if wild is not None:
         raise typer.BadParameter(
-            f"{printable(repr(wild))} is blank or only wildcards (* % ? _), which would replay every record; "
-            "give exact record ids, or select by --status / --window",
+            f"{printable(repr(wild))} is blank or only wildcards, which would replay every record; "
+            "give exact record ids, or --status / --window",
             param_hint="'--id'",
         )
     span = None

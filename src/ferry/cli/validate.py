@@ -30,7 +30,7 @@ def _describe(loaded: Any) -> str:
 @guarded
 def validate(
     files: Annotated[
-        list[Path],
+        list[str],  # not Path: a path with a NUL byte is reported as such, not as a usage error
         typer.Argument(
             metavar="FILE",
             help="Scheme files (.yaml) or bare QEasy metadata (.json/.jsonc).",
@@ -53,9 +53,9 @@ def validate(
 
     bad = errors = 0
     for file in files:
-        name = printable(str(file), 300)
+        name = printable(file, 300)
         try:
-            loaded = load_any(file)
+            loaded = load_any(Path(file))
         except ConfigError as exc:
             issues = issues_of(exc)
             print_issues(name, issues)
