@@ -19,7 +19,7 @@ from ferry._text import clip, shown
 from ferry.console import _api, _pages, _pages_data
 from ferry.console._context import Console
 from ferry.console._i18n import LANG_COOKIE, LANGUAGES, pick_language, translator
-from ferry.console._limits import MAX_BODY_BYTES, BodyLimit, problems
+from ferry.console._limits import MAX_BODY_BYTES, BadParameter, BodyLimit, problems
 from ferry.console._runner import BackgroundRunner
 from ferry.console._web import HERE, CsrfRejected, LoginRequired, api_user, render
 from ferry.errors import Issue
@@ -166,6 +166,13 @@ def _add_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": detail, "message": "; ".join(lines)}, status_code=422)
+
+    @app.exception_handler(BadParameter)
+    def bad_value(request: Request, exc: BadParameter) -> Response:
+        """422 for a parameter a route checks itself (a page's time field)."""
+        if not request.url.path.startswith("/api/"):
+            return render(request, "message.html", status_code=422, message=str(exc))
+        return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=422)
 
     @app.exception_handler(LoginRequired)
     def login_required(request: Request, exc: LoginRequired) -> Response:

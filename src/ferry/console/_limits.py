@@ -93,7 +93,8 @@ _TIME = TypeAdapter(Time)
 
 
 class BadParameter(ValueError):
-    """A request parameter is out of bounds; ``str()`` names the parameter."""
+    """A request parameter is out of bounds; ``str()`` names the parameter. The app answers
+    it with 422 (the message page for a page, JSON for the API)."""
 
 
 def parse_time(text: str | None, name: str) -> datetime | None:

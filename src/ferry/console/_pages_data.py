@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, ValidationError
+from starlette.datastructures import FormData
 
 from ferry.console import _views as views
 from ferry.console._charts import Series, line_chart
 from ferry.console._i18n import translator
-from ferry.console._limits import BadParameter, Key, Page, RowId, parse_time, problems
+from ferry.console._limits import Key, Page, RowId, parse_time, problems
 from ferry.console._models import RecordKey, ReplayRequest
 from ferry.console._pages import back, not_found, safe_next
 from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render
@@ -62,18 +63,14 @@ def records(
     page: Page = 0,
 ) -> Response:
     statuses = [s for s in request.query_params.getlist("status") if s in RECORD_STATUSES]
-    try:
-        start, end = parse_time(since, "since"), parse_time(until, "until")
-    except BadParameter as exc:
-        return render(request, "message.html", status_code=422, message=str(exc))
     result = views.search_records(
         console_of(request),
         scheme_id=scheme or None,
         status=statuses,
         record_id=id or None,
         number=number or None,
-        since=start,
-        until=end,
+        since=parse_time(since, "since"),
+        until=parse_time(until, "until"),
         limit=PAGE,
         offset=page * PAGE,
     )
@@ -103,9 +100,8 @@ def record(request: Request, scheme_id: Key, record_id: Key, user: User) -> Resp
     return render(request, "record.html", r=detail, key=key, here=request.url.path)
 
 
-@router.post("/records/replay")
-async def replay(request: Request, user: Csrf) -> Response:
-    form = await request.form()
+def _selected(form: FormData) -> list[RecordKey]:
+    """The records ticked on the page (``sel``: ``["scheme", "id"]`` in JSON); bad ones skipped."""
     keys: list[RecordKey] = []
     for value in form.getlist("sel"):
         try:
@@ -113,24 +109,42 @@ async def replay(request: Request, user: Csrf) -> Response:
             keys.append(RecordKey(scheme_id=str(scheme_id), record_id=str(record_id)))
         except (ValueError, TypeError):
             continue
-    by_filter = form.get("mode") == "filter"
+    return keys
+
+
+def _replay_request(form: FormData, keys: list[RecordKey]) -> ReplayRequest:
+    """The form as a :class:`ReplayRequest`: ``keys``, or the search filter when ``mode=filter``.
+
+    Raises:
+        ValidationError: A field out of bounds (a time outside 1970-9998, an over-long id).
+    """
+
+    def text(name: str) -> str | None:
+        return str(form.get(name) or "").strip() or None
+
+    return ReplayRequest.model_validate(
+        {
+            "records": [] if form.get("mode") == "filter" else keys,
+            "scheme_id": text("scheme"),
+            "status": [str(s) for s in form.getlist("status") if s in RECORD_STATUSES],
+            "record_id": str(form.get("id") or "") or None,
+            "number": str(form.get("number") or "") or None,
+            "since": text("since"),
+            "until": text("until"),
+        }
+    )
+
+
+@router.post("/records/replay")
+async def replay(request: Request, user: Csrf) -> Response:
+    form = await request.form()
+    keys = _selected(form)
     t = translator(request.state.lang)
-    if not by_filter and not keys:
+    if form.get("mode") != "filter" and not keys:
         flash(request, t("no_records"), "error")
     else:
         try:
-            body = ReplayRequest.model_validate(
-                {
-                    "records": [] if by_filter else keys,
-                    "scheme_id": str(form.get("scheme") or "") or None,
-                    "status": [str(s) for s in form.getlist("status") if s in RECORD_STATUSES],
-                    "record_id": str(form.get("id") or "") or None,
-                    "number": str(form.get("number") or "") or None,
-                    "since": str(form.get("since") or "").strip() or None,
-                    "until": str(form.get("until") or "").strip() or None,
-                }
-            )
-            result = views.replay(console_of(request), body)
+            result = views.replay(console_of(request), _replay_request(form, keys))
         except ValidationError as exc:
             flash(request, "; ".join(problems(exc.errors())), "error")
         except ValueError as exc:

@@ -275,6 +275,32 @@ REPLAY_LIMIT = 10_000
 """Most records one replay by filter sends back (the newest matching ones)."""
 
 
+def _matching(console: Console, request: ReplayRequest) -> Sequence[LedgerRow]:
+    """The newest :data:`REPLAY_LIMIT` records matching the request's filter.
+
+    Raises:
+        ValueError: The filter selects everything (see :func:`replay`).
+    """
+    record_id = None if selects_everything(request.record_id) else request.record_id
+    number = None if selects_everything(request.number) else request.number
+    if not (request.status or record_id or number or request.since or request.until):
+        raise ValueError(
+            "select records or give at least one filter besides the scheme: a status, a record id "
+            "or number (blank or wildcards only, such as * or %, select everything and are no "
+            "filter), or a time range; a replay of everything is refused"
+        )
+    zone = zone_of(console.loaded(), request.scheme_id)
+    return console.store.find_records(
+        request.scheme_id or None,
+        status=list(request.status) or None,
+        record_id=record_id,
+        number=number,
+        since=local_time(request.since, zone),
+        until=local_time(request.until, zone),
+        limit=REPLAY_LIMIT,
+    )
+
+
 def replay(console: Console, request: ReplayRequest) -> ReplayResult:
     """Send the selected records, or those matching the filter, back to ``pending``; then,
     with ``deliver``, start delivering each scheme concerned.
@@ -286,29 +312,9 @@ def replay(console: Console, request: ReplayRequest) -> ReplayResult:
     """
     targets: dict[str, list[str]] = defaultdict(list)
     status = list(request.status) or None
-    for key in request.records:
+    keys = request.records or _matching(console, request)
+    for key in keys:
         targets[key.scheme_id].append(key.record_id)
-    if not request.records:
-        record_id = None if selects_everything(request.record_id) else request.record_id
-        number = None if selects_everything(request.number) else request.number
-        if not (status or record_id or number or request.since or request.until):
-            raise ValueError(
-                "select records or give at least one filter besides the scheme: a status, a record id "
-                "or number (blank or wildcards only, such as * or %, select everything and are no "
-                "filter), or a time range; a replay of everything is refused"
-            )
-        zone = zone_of(console.loaded(), request.scheme_id)
-        rows = console.store.find_records(
-            request.scheme_id or None,
-            status=status,
-            record_id=record_id,
-            number=number,
-            since=local_time(request.since, zone),
-            until=local_time(request.until, zone),
-            limit=REPLAY_LIMIT,
-        )
-        for row in rows:
-            targets[row.scheme_id].append(row.record_id)
     total, messages = 0, []
     for scheme_id, ids in sorted(targets.items()):
         count = console.store.replay(scheme_id, record_ids=ids, status=None if request.records else status)
