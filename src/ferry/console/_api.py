@@ -9,6 +9,9 @@ in ``X-CSRF-Token``; keep the session cookie and send the token with every POST:
                    headers={"X-CSRF-Token": token}).json()["csrf_token"]
     s.post("/api/records/replay", json={"scheme_id": "004", "status": ["error"]},
            headers={"X-CSRF-Token": token})
+
+Every parameter is bounded where it is declared (:mod:`ferry.console._limits`): a bad one is
+answered 422 with FastAPI's ``detail`` list and a ``message`` naming it, a body over 2 MB 413.
 """
 
 from __future__ import annotations
