@@ -223,13 +223,12 @@ def _read_bytes(path: Path) -> bytes:
     if info.st_size > MAX_BYTES:
         raise DocumentError(_too_large(shown, info.st_size, MAX_BYTES), hint=_SIZE_HINT)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise DocumentError(f"cannot read {shown}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise DocumentError(f"{shown} is not a regular file", hint=_FILE_HINT)
-        data = file.read(MAX_BYTES + 1)
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise DocumentError(f"{shown} is not a regular file", hint=_FILE_HINT)
+            data = file.read(MAX_BYTES + 1)
+    except OSError as exc:  # unreadable, or a special file that fails on read (/proc/self/mem)
+        raise DocumentError(f"cannot read {shown}: {exc.strerror or exc}", hint=_FILE_HINT) from None
     if len(data) > MAX_BYTES:
         raise DocumentError(_too_large(shown, len(data), MAX_BYTES), hint=_SIZE_HINT)
     return data
