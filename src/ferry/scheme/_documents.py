@@ -103,8 +103,10 @@ def _blank_extensions(text: str) -> str:
         token = match.group()
         if token != ",":
             return token
-        before = blanked[: match.start()].rstrip()[-1:]
-        return token if before in ("", ",", "[", "{") else " "
+        before = match.start() - 1
+        while before >= 0 and blanked[before].isspace():
+            before -= 1
+        return token if before < 0 or blanked[before] in ",[{" else " "
 
     return _TRAILING_COMMAS.sub(trailing, blanked)
 
