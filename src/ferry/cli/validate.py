@@ -66,7 +66,7 @@ def validate(
     total = len(files)
     summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
     if errors:
-        summary += f" ({errors} error{'s' if errors != 1 else ''})"
+        summary += f" ({errors:,} error{'s' if errors != 1 else ''})"
     echo(summary, style="bold")
     raise typer.Exit(EXIT_INVALID if bad else EXIT_OK)
 
