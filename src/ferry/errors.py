@@ -55,12 +55,16 @@ class Issue:
     hint: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.path}: {self.message}" if self.path else self.message
+        """``path: message (got value)`` and an indented hint; every part is cut to a readable
+        length (a value from a hostile file can be megabytes long)."""
+        from ferry._text import clip, shown
+
+        message = clip(self.message, 1000)
+        text = f"{clip(self.path, 300)}: {message}" if self.path else message
         if self.got is not None:
-            got = repr(self.got)
-            text += f" (got {got if len(got) <= 80 else got[:77] + '...'})"
+            text += f" (got {shown(self.got, 80)})"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {clip(self.hint, 1000)}"
         return text
 
 
@@ -70,10 +74,14 @@ class SchemeError(ConfigError):
     def __init__(self, issues: list[Issue], source: str | None = None) -> None:
         self.issues = list(issues)
         self.source = source
-        head = f"{source}: " if source else ""
+        from ferry._text import printable
+
+        head = f"{printable(source, 300)}: " if source else ""
         count = len(self.issues)
-        lines = [f"{head}{count} error{'s' if count != 1 else ''} in scheme"]
-        lines += [str(issue) for issue in self.issues]
+        lines = [f"{head}{count:,} error{'s' if count != 1 else ''} in scheme"]
+        lines += [str(issue) for issue in self.issues[:100]]
+        if count > 100:
+            lines.append(f"... and {count - 100:,} more errors")
         super().__init__("\n".join(lines))
 
 

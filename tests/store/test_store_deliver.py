@@ -228,6 +228,18 @@ def test_replay_by_status_and_window(store: Store) -> None:
 def test_replay_needs_a_filter(store: Store) -> None:
     with pytest.raises(ValueError, match="record_ids, status or window"):
         store.replay("s")
+
+
+@pytest.mark.parametrize("wildcard", ["*", "%", "**", "_", " ", "", "* *"])
+def test_replay_refuses_an_id_that_selects_everything(store: Store, wildcard: str) -> None:
+    _put(store, "a", "b")
+    store.claim("s", 2, T0)
+    store.record_results("s", [RecordResult("a", "dead", error="x"), RecordResult("b", "finished")])
+
+    with pytest.raises(ValueError, match="blank or only wildcards; replay takes exact record ids"):
+        store.replay("s", record_ids=["a", wildcard])
+
+    assert store.count_by_status("s") == {"pending": 0, "queued": 0, "finished": 1, "error": 0, "dead": 1}
     with pytest.raises(ValueError, match="unknown status 'failed'"):
         store.replay("s", status="failed")
 

@@ -15,6 +15,7 @@ def test_exported_members() -> None:
         "UpsertResult",
         "Waiting",
         "open_store",
+        "selects_everything",
     ]
     assert ferry.store.ID_LENGTH == 191, "ids and numbers fit a MySQL utf8mb4 index"
     for name in set(ferry.store.__all__) - {"ID_LENGTH"}:

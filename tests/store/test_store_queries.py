@@ -50,6 +50,26 @@ FILTER_CASES = [
     ("status", {"status": "pending"}, [("s", "A%_1"), ("s", "SO-10"), ("s", "so-3")]),
     ("statuses", {"status": ["finished", "dead"]}, [("s", "SO-1"), ("s", "SO-2")]),
     ("combined", {"status": "dead", "number": "XS*"}, [("s", "SO-2")]),
+    (
+        "number-star-alone-is-no-filter",
+        {"number": "*"},
+        [("s", i) for i in ("A%_1", "SO-1", "SO-10", "SO-2", "so-3")],
+    ),
+    (
+        "number-percent-is-no-filter",
+        {"number": "%"},
+        [("s", i) for i in ("A%_1", "SO-1", "SO-10", "SO-2", "so-3")],
+    ),
+    (
+        "id-blank-is-no-filter",
+        {"record_id": "  "},
+        [("s", i) for i in ("A%_1", "SO-1", "SO-10", "SO-2", "so-3")],
+    ),
+    (
+        "id-wildcards-only-is-no-filter",
+        {"record_id": "%_**"},
+        [("s", i) for i in ("A%_1", "SO-1", "SO-10", "SO-2", "so-3")],
+    ),
 ]
 """(case id, filters, expected (scheme, id) pairs); run as one test per backend to share the setup."""
 

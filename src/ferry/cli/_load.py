@@ -32,13 +32,20 @@ def issues_of(exc: ConfigError) -> list[Issue]:
     return [Issue("", "\n".join([lines[0], *rest]), None, hint)]
 
 
+SHOWN_ISSUES = 100
+"""Most issues printed per file; a generated file can hold 100,000 duplicates of one mistake."""
+
+
 def print_issues(file: str, issues: Sequence[Issue], *, err: bool = False) -> None:
-    """``INVALID file: N errors`` then every issue, its hint indented below it."""
+    """``INVALID file: N errors`` then every issue (the first :data:`SHOWN_ISSUES`), its hint
+    indented below it."""
     count = len(issues)
-    echo(f"INVALID {file}: {count} error{'s' if count != 1 else ''}", style="bold red", err=err)
-    for issue in issues:
+    echo(f"INVALID {file}: {count:,} error{'s' if count != 1 else ''}", style="bold red", err=err)
+    for issue in issues[:SHOWN_ISSUES]:
         for line in redact(str(issue)).splitlines():
             echo(f"  {line}", err=err)
+    if count > SHOWN_ISSUES:
+        echo(f"  ... and {count - SHOWN_ISSUES:,} more errors; fix these first", err=err)
 
 
 def describe_connection(conn: Any) -> str:

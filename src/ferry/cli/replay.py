@@ -8,12 +8,14 @@ arrive is harmless.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ferry._text import printable
 from ferry.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -36,6 +38,34 @@ class ReplayStatus(StrEnum):
     error = "error"
     dead = "dead"
     finished = "finished"
+
+
+def _check_ids(record_ids: list[str]) -> None:
+    """Refuse an id that would select every record (blank, or only wildcards such as ``*``)."""
+    from ferry.store import selects_everything
+
+    wild = next((rid for rid in record_ids if selects_everything(rid)), None)
+    if wild is not None:
+        raise typer.BadParameter(
+            f"{printable(repr(wild))} is blank or only wildcards, which would replay every record; "
+            "give exact record ids, or --status / --window",
+            param_hint="'--id'",
+        )
+
+
+def _span(window: tuple[str, str] | None) -> tuple[datetime, datetime] | None:
+    """``--window START END`` as times, START before END."""
+    if window is None:
+        return None
+    span = (
+        parse_time(window[0], option="'--window' START"),
+        parse_time(window[1], option="'--window' END"),
+    )
+    if span[0] >= span[1]:
+        raise typer.BadParameter(
+            f"START {window[0]!r} must be before END {window[1]!r}", param_hint="'--window'"
+        )
+    return span
 
 
 @guarded
@@ -72,9 +102,11 @@ def replay(
     """Set matching records back to pending and print how many; the next delivery sends them.
 
     Give at least one of --id, --status, --window; given together, a record must match all.
-    Without --status every matching record is replayed whatever its state (except one being
-    delivered right now). Deliver them with `ferry run SCHEME.yaml --deliver-only`, or add
-    --run SCHEME.yaml to deliver at once. Exit code 2 for an unknown scheme or bad options.
+    --id takes exact ids: a blank id or one made only of wildcards (*, %, ?, _) is refused, as
+    it would replay everything. Without --status every matching record is replayed whatever
+    its state (except one being delivered right now). Deliver them with
+    `ferry run SCHEME.yaml --deliver-only`, or add --run SCHEME.yaml to deliver at once.
+    Exit code 2 for an unknown scheme or bad options.
 
     Example:
 
@@ -82,16 +114,8 @@ def replay(
     """
     if not (record_ids or status or window):
         raise typer.BadParameter("say which records to replay", param_hint="'--id' / '--status' / '--window'")
-    span = None
-    if window is not None:
-        span = (
-            parse_time(window[0], option="'--window' START"),
-            parse_time(window[1], option="'--window' END"),
-        )
-        if span[0] >= span[1]:
-            raise typer.BadParameter(
-                f"START {window[0]!r} must be before END {window[1]!r}", param_hint="'--window'"
-            )
+    _check_ids(record_ids or [])
+    span = _span(window)
     scheme = None
     if run_file is not None:
         (scheme,) = load_schemes([run_file])

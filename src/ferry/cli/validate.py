@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ferry._text import printable, shown
 from ferry.cli._common import EXIT_INVALID, EXIT_OK, echo, guarded
 from ferry.cli._load import describe_connection, issues_of, print_issues
 from ferry.errors import ConfigError
@@ -23,9 +24,9 @@ def _describe(loaded: Any) -> str:
     if isinstance(loaded, Scheme):
         source = describe_connection(getattr(loaded, "source_connection", None))
         target = describe_connection(getattr(loaded, "target_connection", None))
-        return f"scheme {loaded.id!r} ({loaded.name}); source: {source}; target: {target}"
+        return f"scheme {shown(loaded.id)} ({printable(loaded.name)}); source: {source}; target: {target}"
     side = "source" if isinstance(loaded, SourceMetadata) else "target"
-    return f"{side} metadata, api {getattr(loaded, 'api', '?')!r}"
+    return f"{side} metadata, api {shown(getattr(loaded, 'api', '?'))}"
 
 
 def _lookup_cycle(schemes: list[Any]) -> bool:
@@ -41,7 +42,7 @@ def _lookup_cycle(schemes: list[Any]) -> bool:
 @guarded
 def validate(
     files: Annotated[
-        list[Path],
+        list[str],  # not Path: a path with a NUL byte is reported as such, not as a usage error
         typer.Argument(
             metavar="FILE",
             help="Scheme files (.yaml), bare QEasy metadata (.json/.jsonc) or connections files.",
@@ -53,7 +54,9 @@ def validate(
     path and a hint (every unset ${VAR} of a file at once).
 
     Nothing is fetched or written (`ferry check` connects for real). Exit code 0 when every
-    file is valid, 2 otherwise.
+    file is valid, 2 otherwise. Only regular files are read (not a FIFO, device or directory),
+    JSON up to 16 MB and YAML up to 1 MB; nesting deeper than 100 levels, integers beyond 64
+    bits and NaN or infinite numbers are reported with their path.
 
     Example:
 
@@ -65,22 +68,23 @@ def validate(
     bad = errors = 0
     schemes: dict[str, Scheme] = {}
     for file in files:
+        name = printable(file, 300)
         try:
-            loaded = load_any(file)
+            loaded = load_any(Path(file))
         except ConfigError as exc:
             issues = issues_of(exc)
-            print_issues(str(file), issues)
+            print_issues(name, issues)
             bad += 1
             errors += len(issues)
             continue
         if isinstance(loaded, Scheme):
             schemes[loaded.id] = loaded
-        echo(f"OK {file}: {_describe(loaded)}", style="green")
+        echo(f"OK {name}: {_describe(loaded)}", style="green")
     cycle = _lookup_cycle(list(schemes.values()))
     total = len(files)
     summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
     if errors:
-        summary += f" ({errors} error{'s' if errors != 1 else ''})"
+        summary += f" ({errors:,} error{'s' if errors != 1 else ''})"
     if cycle:
         summary += "; their lookups form a cycle"
     echo(summary, style="bold")

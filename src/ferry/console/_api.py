@@ -9,17 +9,20 @@ in ``X-CSRF-Token``; keep the session cookie and send the token with every POST:
                    headers={"X-CSRF-Token": token}).json()["csrf_token"]
     s.post("/api/records/replay", json={"scheme_id": "004", "status": ["error"]},
            headers={"X-CSRF-Token": token})
+
+Every parameter is bounded where it is declared (:mod:`ferry.console._limits`): a bad one is
+answered 422 with FastAPI's ``detail`` list and a ``message`` naming it, a body over 2 MB 413.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from ferry.console import _views as views
 from ferry.console._auth import authenticate, check_csrf, csrf_token
+from ferry.console._limits import MAX_OFFSET, Key, Offset, RowId, Time
 from ferry.console._models import (
     ActionResult,
     Alerts,
@@ -46,6 +49,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api", tags=["console"])
 User = Annotated[str, Depends(api_user)]
 Csrf = Annotated[str, Depends(api_csrf)]
+_NAIVE = "without a zone, in the scheme's zone (Asia/Shanghai when no scheme_id is given); years 1970-9998."
 
 
 def _clean(request: Request, model: Any) -> Any:
@@ -111,21 +115,21 @@ def schemes(request: Request, user: User) -> Any:
 
 
 @router.get("/schemes/{scheme_id}", response_model=SchemeDetail)
-def scheme(request: Request, scheme_id: str, user: User) -> Any:
+def scheme(request: Request, scheme_id: Key, user: User) -> Any:
     """Flow steps, field mapping and validation issues of one scheme."""
     return _clean(request, _found(views.scheme_detail(console_of(request), scheme_id), "scheme"))
 
 
 @router.get("/schemes/{scheme_id}/preview", response_model=PreviewModel)
 def preview(
-    request: Request, scheme_id: str, user: User, limit: Annotated[int, Query(ge=1, le=50)] = 5
+    request: Request, scheme_id: Key, user: User, limit: Annotated[int, Query(ge=1, le=50)] = 5
 ) -> Any:
     """Dry run: the newest ledger records mapped and packed as a run would send them."""
     return _clean(request, _found(views.scheme_preview(console_of(request), scheme_id, limit), "scheme"))
 
 
 @router.post("/schemes/{scheme_id}/enabled", response_model=ActionResult)
-def enable(request: Request, scheme_id: str, body: EnableRequest, user: Csrf) -> ActionResult:
+def enable(request: Request, scheme_id: Key, body: EnableRequest, user: Csrf) -> ActionResult:
     """Switch a scheme on or off (the scheduler skips disabled schemes)."""
     result = views.set_enabled(console_of(request), scheme_id, body.enabled)
     if not result.ok:
@@ -134,7 +138,7 @@ def enable(request: Request, scheme_id: str, body: EnableRequest, user: Csrf) ->
 
 
 @router.post("/schemes/{scheme_id}/run", response_model=ActionResult)
-def run(request: Request, scheme_id: str, user: Csrf) -> ActionResult:
+def run(request: Request, scheme_id: Key, user: Csrf) -> ActionResult:
     """Run a scheme now (collect and deliver) in the background."""
     result = views.run_now(console_of(request), scheme_id)
     if not result.ok:
@@ -149,7 +153,7 @@ def run(request: Request, scheme_id: str, user: Csrf) -> ActionResult:
 def runs(
     request: Request,
     user: User,
-    scheme_id: str | None = None,
+    scheme_id: Key | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """Run history, newest first, with counts."""
@@ -158,7 +162,7 @@ def runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
-def run_detail(request: Request, run_id: int, user: User) -> Any:
+def run_detail(request: Request, run_id: RowId, user: User) -> Any:
     """One run: counts, per-window detail and its first 2,000 log lines (the run page pages through all)."""
     return _clean(request, _found(views.run_detail(console_of(request), run_id), "run"))
 
@@ -170,16 +174,17 @@ def run_detail(request: Request, run_id: int, user: User) -> Any:
 def records(
     request: Request,
     user: User,
-    scheme_id: str | None = None,
-    status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    record_id: Annotated[str | None, Query(description="Exact id, or a prefix ending in *.")] = None,
-    number: Annotated[str | None, Query(description="Exact number, or a prefix ending in *.")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    scheme_id: Key | None = None,
+    status: Annotated[list[str], Query(max_length=10)] = [],  # noqa: B006 - FastAPI copies defaults
+    record_id: Annotated[Key | None, Query(description="Exact id, or a prefix ending in *.")] = None,
+    number: Annotated[Key | None, Query(description="Exact number, or a prefix ending in *.")] = None,
+    since: Annotated[Time | None, Query(description=f"Updated at or after; {_NAIVE}")] = None,
+    until: Annotated[Time | None, Query(description=f"Updated before; {_NAIVE}")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query(description=f"Rows to skip, at most {MAX_OFFSET:,}.")] = 0,
 ) -> Any:
-    """Search the ledger; ``since``/``until`` bound the last update."""
+    """Search the ledger; ``since``/``until`` bound the last update. An id or number that is
+    blank or only wildcards (``*``, ``%``) is no filter."""
     page = views.search_records(
         console_of(request),
         scheme_id=scheme_id,
@@ -195,14 +200,18 @@ def records(
 
 
 @router.get("/records/{scheme_id}/{record_id:path}", response_model=RecordDetail)
-def record(request: Request, scheme_id: str, record_id: str, user: User) -> Any:
+def record(request: Request, scheme_id: Key, record_id: Key, user: User) -> Any:
     """A record: content, mapped payload, target response, last error and attempt history."""
     return _clean(request, _found(views.record_detail(console_of(request), scheme_id, record_id), "record"))
 
 
 @router.post("/records/replay", response_model=ReplayResult)
 def replay(request: Request, body: ReplayRequest, user: Csrf) -> ReplayResult:
-    """Send records back to pending: the listed ones, or every one matching the filter."""
+    """Send records back to pending: the listed ones, or every one matching the filter.
+
+    422 when no real filter is given: a scheme alone, or an id or number that is blank or only
+    wildcards (``*``, ``%``, ``**``), would replay everything.
+    """
     _statuses(body.status)
     try:
         return views.replay(console_of(request), body)

@@ -10,13 +10,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from ferry._text import clip, shown
 from ferry.console import _api, _pages, _pages_data
 from ferry.console._context import Console
 from ferry.console._i18n import LANG_COOKIE, LANGUAGES, pick_language, translator
+from ferry.console._limits import MAX_BODY_BYTES, BadParameter, BodyLimit, problems
 from ferry.console._runner import BackgroundRunner
 from ferry.console._web import HERE, CsrfRejected, LoginRequired, api_user, render
 from ferry.errors import Issue
@@ -138,7 +141,39 @@ def _add_special_routes(app: FastAPI, console: Console) -> None:
         return RedirectResponse("/static/ferry.svg", status_code=301)
 
 
+def _echoed(value: Any) -> Any:
+    """A request value as a 422 answer may echo it: short, whatever was sent."""
+    if value is None or isinstance(value, bool | int | float):
+        return value if not isinstance(value, int) or value.bit_length() <= 64 else shown(value)
+    return clip(value, 200) if isinstance(value, str) else shown(value)
+
+
 def _add_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        """422 naming every bad parameter: JSON for the API (FastAPI's ``detail`` list, inputs
+        cut short, and one ``message``), the message page for the pages."""
+        lines = problems(list(exc.errors()))
+        if not request.url.path.startswith("/api/"):
+            return render(request, "message.html", status_code=422, message="; ".join(lines))
+        detail = [
+            {
+                "type": e.get("type"),
+                "loc": list(e.get("loc", ())),
+                "msg": e.get("msg"),
+                "input": _echoed(e.get("input")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail, "message": "; ".join(lines)}, status_code=422)
+
+    @app.exception_handler(BadParameter)
+    def bad_value(request: Request, exc: BadParameter) -> Response:
+        """422 for a parameter a route checks itself (a page's time field)."""
+        if not request.url.path.startswith("/api/"):
+            return render(request, "message.html", status_code=422, message=str(exc))
+        return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=422)
+
     @app.exception_handler(LoginRequired)
     def login_required(request: Request, exc: LoginRequired) -> Response:
         from urllib.parse import quote
@@ -178,3 +213,4 @@ def _add_middleware(app: FastAPI, secret_key: str) -> None:
         same_site="lax",
         https_only=False,
     )
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # outermost: refuse before reading

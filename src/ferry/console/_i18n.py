@@ -217,6 +217,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "select records or give at least one filter; a replay of everything is refused",
         "请选择记录或至少给出一个过滤条件；不允许重推全部记录",
     ),
+    "msg.replay_invalid": ("nothing replayed: {problems}", "未重推：{problems}"),
 }
 
 

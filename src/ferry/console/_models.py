@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ferry.console._limits import MAX_KEY, MAX_REPLAY_KEYS, Key, Time
+
 __all__ = [
     "ActionResult",
     "ActivityModel",
@@ -53,8 +55,8 @@ class SessionInfo(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    username: str
-    password: str
+    username: str = Field(max_length=MAX_KEY)
+    password: str = Field(max_length=1024)
 
 
 class ActionResult(BaseModel):
@@ -224,20 +226,26 @@ class RecordDetail(RecordSummary):
 
 
 class RecordKey(BaseModel):
-    scheme_id: str
-    record_id: str
+    scheme_id: Key
+    record_id: Key
 
 
 class ReplayRequest(BaseModel):
-    """Either ``records`` (selected rows) or a filter (scheme, status, id, number, time)."""
+    """Either ``records`` (selected rows) or a filter: a status, a record id or number (exact,
+    or a prefix ending in ``*``) or a time range, optionally narrowed to one scheme.
 
-    records: list[RecordKey] = Field(default_factory=list)
-    scheme_id: str | None = None
-    status: list[str] = Field(default_factory=list)
-    record_id: str | None = None
-    number: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    A filter that selects everything is refused: none given, only a scheme, or an id or number
+    that is blank or only wildcards (``*``, ``%``, ``**``). A time without a zone is in the
+    scheme's zone (Asia/Shanghai when no loaded scheme is named).
+    """
+
+    records: list[RecordKey] = Field(default_factory=list, max_length=MAX_REPLAY_KEYS)
+    scheme_id: Key | None = None
+    status: list[str] = Field(default_factory=list, max_length=10)
+    record_id: Key | None = None
+    number: Key | None = None
+    since: Time | None = None
+    until: Time | None = None
     deliver: bool = Field(True, description="Start delivering the replayed records right away.")
 
 

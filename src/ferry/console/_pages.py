@@ -14,6 +14,7 @@ from ferry.console import _views as views
 from ferry.console._auth import authenticate, check_csrf, list_users
 from ferry.console._charts import Series, line_chart
 from ferry.console._i18n import translator
+from ferry.console._limits import Key
 from ferry.console._web import (
     SHANGHAI,
     CsrfRejected,
@@ -124,7 +125,7 @@ def schemes(request: Request, user: User) -> Response:
 
 
 @router.get("/schemes/{scheme_id}")
-def scheme(request: Request, scheme_id: str, user: User) -> Response:
+def scheme(request: Request, scheme_id: Key, user: User) -> Response:
     console = console_of(request)
     detail = views.scheme_detail(console, scheme_id)
     if detail is None:
@@ -140,7 +141,7 @@ def _scheme_url(scheme_id: str, back_to: str) -> str:
 @router.post("/schemes/{scheme_id}/enabled")
 def enable(
     request: Request,
-    scheme_id: str,
+    scheme_id: Key,
     user: Csrf,
     enabled: Annotated[str, Form()] = "1",
     back_to: Annotated[str, Form()] = "",
@@ -151,7 +152,7 @@ def enable(
 
 
 @router.post("/schemes/{scheme_id}/run")
-def run(request: Request, scheme_id: str, user: Csrf, back_to: Annotated[str, Form()] = "") -> Response:
+def run(request: Request, scheme_id: Key, user: Csrf, back_to: Annotated[str, Form()] = "") -> Response:
     result = views.run_now(console_of(request), scheme_id)
     flash(request, result.key, result.params, "ok" if result.ok else "error")
     return back(_scheme_url(scheme_id, back_to))

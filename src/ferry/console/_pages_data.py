@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import Field, ValidationError
+from starlette.datastructures import FormData
 
 from ferry.console import _views as views
 from ferry.console._charts import Series, line_chart
 from ferry.console._i18n import translator
+from ferry.console._limits import Key, Page, RowId, parse_time, problems
 from ferry.console._models import RecordKey, ReplayRequest
 from ferry.console._pages import back, not_found, safe_next
 from ferry.console._runpage import run_page
@@ -29,22 +31,11 @@ Csrf = Annotated[str, Depends(page_csrf)]
 PAGE = 50
 
 
-def _when(text: str | None) -> datetime | None:
-    """A time typed in a form (``2024-06-01T10:00``, naive = Asia/Shanghai), ``None`` if blank or bad."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
-
-
 # -- runs -----------------------------------------------------------------------------------
 
 
 @router.get("/runs")
-def runs(request: Request, user: User, scheme: str = "") -> Response:
+def runs(request: Request, user: User, scheme: Key = "") -> Response:
     console = console_of(request)
     items = views.list_runs(console, scheme or None, limit=200)
     schemes = [s.id for s in views.scheme_summaries(console)]
@@ -53,7 +44,13 @@ def runs(request: Request, user: User, scheme: str = "") -> Response:
 
 @router.get("/runs/{run_id}")
 def run(
-    request: Request, run_id: int, user: User, wpage: int = 1, lpage: int = 1, show: str = "", log: str = ""
+    request: Request,
+    run_id: RowId,
+    user: User,
+    wpage: Page = 1,
+    lpage: Page = 1,
+    show: Key = "",
+    log: Key = "",
 ) -> Response:
     page = run_page(
         console_of(request).store,
@@ -77,12 +74,12 @@ def run(
 def records(
     request: Request,
     user: User,
-    scheme: str = "",
-    id: str = "",
-    number: str = "",
-    since: str = "",
-    until: str = "",
-    page: int = 0,
+    scheme: Key = "",
+    id: Key = "",
+    number: Key = "",
+    since: Annotated[str, Field(max_length=64)] = "",
+    until: Annotated[str, Field(max_length=64)] = "",
+    page: Page = 0,
 ) -> Response:
     statuses = [s for s in request.query_params.getlist("status") if s in RECORD_STATUSES]
     result = views.search_records(
@@ -91,10 +88,10 @@ def records(
         status=statuses,
         record_id=id or None,
         number=number or None,
-        since=_when(since),
-        until=_when(until),
+        since=parse_time(since, "since"),
+        until=parse_time(until, "until"),
         limit=PAGE,
-        offset=max(page, 0) * PAGE,
+        offset=page * PAGE,
     )
     query = {"scheme": scheme, "id": id, "number": number, "since": since, "until": until}
     here = [(k, v) for k, v in query.items() if v] + [("status", s) for s in statuses]
@@ -107,14 +104,14 @@ def records(
         selected=statuses,
         all_statuses=RECORD_STATUSES,
         schemes=schemes,
-        page=max(page, 0),
+        page=page,
         here_query=urlencode(here),
         back_to="/records" + (f"?{urlencode([*here, ('page', page)])}" if here or page else ""),
     )
 
 
 @router.get("/records/{scheme_id}/{record_id:path}")
-def record(request: Request, scheme_id: str, record_id: str, user: User) -> Response:
+def record(request: Request, scheme_id: Key, record_id: Key, user: User) -> Response:
     console = console_of(request)
     detail = views.record_detail(console, scheme_id, record_id)
     if detail is None:
@@ -124,9 +121,8 @@ def record(request: Request, scheme_id: str, record_id: str, user: User) -> Resp
     return render(request, "record.html", r=detail, key=key, here=request.url.path, loaded=loaded)
 
 
-@router.post("/records/replay")
-async def replay(request: Request, user: Csrf) -> Response:
-    form = await request.form()
+def _selected(form: FormData) -> list[RecordKey]:
+    """The records ticked on the page (``sel``: ``["scheme", "id"]`` in JSON); bad ones skipped."""
     keys: list[RecordKey] = []
     for value in form.getlist("sel"):
         try:
@@ -134,20 +130,45 @@ async def replay(request: Request, user: Csrf) -> Response:
             keys.append(RecordKey(scheme_id=str(scheme_id), record_id=str(record_id)))
         except (ValueError, TypeError):
             continue
-    by_filter = form.get("mode") == "filter"
-    body = ReplayRequest(
-        records=[] if by_filter else keys,
-        scheme_id=str(form.get("scheme") or "") or None,
-        status=[str(s) for s in form.getlist("status") if s in RECORD_STATUSES],
-        record_id=str(form.get("id") or "") or None,
-        number=str(form.get("number") or "") or None,
-        since=_when(str(form.get("since") or "")),
-        until=_when(str(form.get("until") or "")),
+    return keys
+
+
+def _replay_request(form: FormData, keys: list[RecordKey]) -> ReplayRequest:
+    """The form as a :class:`ReplayRequest`: ``keys``, or the search filter when ``mode=filter``.
+
+    Raises:
+        ValidationError: A field out of bounds (a time outside 1970-9998, an over-long id).
+    """
+
+    def text(name: str) -> str | None:
+        return str(form.get(name) or "").strip() or None
+
+    return ReplayRequest.model_validate(
+        {
+            "records": [] if form.get("mode") == "filter" else keys,
+            "scheme_id": text("scheme"),
+            "status": [str(s) for s in form.getlist("status") if s in RECORD_STATUSES],
+            "record_id": str(form.get("id") or "") or None,
+            "number": str(form.get("number") or "") or None,
+            "since": text("since"),
+            "until": text("until"),
+        }
     )
-    if not by_filter and not keys:
+
+
+@router.post("/records/replay")
+async def replay(request: Request, user: Csrf) -> Response:
+    form = await request.form()
+    keys = _selected(form)
+    if form.get("mode") != "filter" and not keys:
         flash(request, "no_records", kind="error")
     else:
-        _replay_and_say(request, body)
+        try:
+            body = _replay_request(form, keys)
+        except ValidationError as exc:
+            flash(request, "msg.replay_invalid", {"problems": "; ".join(problems(exc.errors()))}, "error")
+        else:
+            _replay_and_say(request, body)
     return back(safe_next(str(form.get("back_to") or "/records")))
 
 

@@ -11,6 +11,7 @@ from ferry.console import _queries
 from ferry.console._context import Console
 from ferry.console._flow import connection_label, flow_steps, mapping_rows
 from ferry.console._i18n import say
+from ferry.console._limits import local_time, zone_of
 from ferry.console._models import (
     ActionResult,
     ActivityModel,
@@ -37,7 +38,7 @@ from ferry.console._models import (
 )
 from ferry.errors import FerryError, Issue
 from ferry.scheme.model import Scheme
-from ferry.store import LedgerRow
+from ferry.store import LedgerRow, selects_everything
 from ferry.store._models import RECORD_STATUSES
 
 __all__ = [
@@ -237,18 +238,20 @@ def search_records(
     limit: int = 50,
     offset: int = 0,
 ) -> RecordPage:
-    """Ledger rows matching every given filter, most recently updated first.
+    """Ledger rows matching every given filter, most recently updated first; a time without a
+    zone is in the scheme's zone (Asia/Shanghai when ``scheme_id`` names no loaded scheme).
 
     Raises:
         ValueError: An unknown status.
     """
+    zone = zone_of(console.loaded(), scheme_id)
     rows = console.store.find_records(
         scheme_id or None,
         status=list(status) or None,
         record_id=record_id or None,
         number=number or None,
-        since=since,
-        until=until,
+        since=local_time(since, zone),
+        until=local_time(until, zone),
         limit=limit + 1,
         offset=offset,
     )
@@ -290,32 +293,46 @@ REPLAY_LIMIT = 10_000
 """Most records one replay by filter sends back (the newest matching ones)."""
 
 
+def _matching(console: Console, request: ReplayRequest) -> Sequence[LedgerRow]:
+    """The newest :data:`REPLAY_LIMIT` records matching the request's filter.
+
+    Raises:
+        ValueError: The filter selects everything (see :func:`replay`).
+    """
+    record_id = None if selects_everything(request.record_id) else request.record_id
+    number = None if selects_everything(request.number) else request.number
+    if not (request.status or record_id or number or request.since or request.until):
+        raise ValueError(
+            "select records or give at least one filter besides the scheme: a status, a record id "
+            "or number (blank or wildcards only, such as * or %, select everything and are no "
+            "filter), or a time range; a replay of everything is refused"
+        )
+    zone = zone_of(console.loaded(), request.scheme_id)
+    return console.store.find_records(
+        request.scheme_id or None,
+        status=list(request.status) or None,
+        record_id=record_id,
+        number=number,
+        since=local_time(request.since, zone),
+        until=local_time(request.until, zone),
+        limit=REPLAY_LIMIT,
+    )
+
+
 def replay(console: Console, request: ReplayRequest) -> ReplayResult:
     """Send the selected records, or those matching the filter, back to ``pending``; then,
     with ``deliver``, start delivering each scheme concerned.
 
     Raises:
-        ValueError: Neither records nor any filter given, or an unknown status.
+        ValueError: Neither records nor a real filter given (a scheme alone, or an id or number
+            that selects everything, is none: :func:`~ferry.store.selects_everything`), or an
+            unknown status.
     """
     targets: dict[str, list[str]] = defaultdict(list)
     status = list(request.status) or None
-    for key in request.records:
+    keys = request.records or _matching(console, request)
+    for key in keys:
         targets[key.scheme_id].append(key.record_id)
-    if not request.records:
-        filters = (request.scheme_id, status, request.record_id, request.number, request.since, request.until)
-        if not any(filters):
-            raise ValueError("select records or give at least one filter; a replay of everything is refused")
-        rows = console.store.find_records(
-            request.scheme_id or None,
-            status=status,
-            record_id=request.record_id or None,
-            number=request.number or None,
-            since=request.since,
-            until=request.until,
-            limit=REPLAY_LIMIT,
-        )
-        for row in rows:
-            targets[row.scheme_id].append(row.record_id)
     total, started = 0, []
     for scheme_id, ids in sorted(targets.items()):
         count = console.store.replay(scheme_id, record_ids=ids, status=None if request.records else status)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ferry._text import clip
 from ferry.errors import ConfigError, Issue, UnsetVariableError
 from ferry.scheme._documents import DocumentError, read_document
 from ferry.scheme.model import Scheme
@@ -45,7 +46,9 @@ def _read_mapping(source: Any, base_dir: Path) -> tuple[Mapping[str, Any] | None
     try:
         data = read_document(file)
     except DocumentError as exc:
-        return {}, [Issue("connections", f"cannot read {source}: {exc.describe()}", None, _READ_HINT)]
+        where = f" at {exc.path}" if exc.path else ""
+        message = f"cannot read {clip(str(source), 300)}: {exc.describe()}{where}"
+        return {}, [Issue("connections", message, None, exc.hint or _READ_HINT)]
     if data is None:
         return {}, []
     if not isinstance(data, Mapping):

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from ferry._text import clip
 from ferry.errors import Issue, SchemeError
 from ferry.scheme._connections import is_connections_file, parse_connections_file, resolve_connections
 from ferry.scheme._documents import DocumentError, parse_text, read_document
@@ -162,8 +163,12 @@ def _name(source: Any) -> str | None:
 
 
 def _document_issue(path: str, exc: DocumentError, file: str | None = None) -> Issue:
-    what = f"cannot read {file}: " if file else ""
-    hint = (
+    """The issue of a document that cannot be read: at ``path`` (a side's ``metadata``), or at
+    the bad value's own path inside it (``source.request[1].value``)."""
+    what = f"cannot read {clip(file, 300)}: " if file else ""
+    if exc.path:
+        path = f"{path.removesuffix('.metadata')}.{exc.path}" if path else exc.path
+    hint = exc.hint or (
         "fix the syntax at that position; // comments and trailing commas are accepted in JSON"
         if exc.line is not None
         else "check the path; relative paths are resolved against the scheme file's folder"
@@ -194,7 +199,8 @@ def _side_metadata(
         try:
             data = read_document(file)
         except DocumentError as exc:
-            return None, [_document_issue(f"{side}.metadata", exc, str(value) if exc.line else None)]
+            named = exc.line is not None or bool(exc.path)
+            return None, [_document_issue(f"{side}.metadata", exc, str(value) if named else None)]
         return parse_metadata(data, side)
     if value is None:
         return None, [
@@ -235,6 +241,19 @@ def load_scheme(
         raw, name, base_dir = _load_scheme_data(path_or_text)
     except DocumentError as exc:
         raise SchemeError([_document_issue("", exc)], source=_name(path_or_text)) from None
+    return _scheme_from(raw, name, base_dir, connections=connections, env=env, check=check)
+
+
+def _scheme_from(
+    raw: Any,
+    name: str | None,
+    base_dir: Path,
+    *,
+    connections: str | Path | Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> Scheme:
+    """Validate a parsed scheme document; see :func:`load_scheme`."""
     if not isinstance(raw, Mapping):
         issue = Issue(
             "", f"a scheme must be a mapping, not {type(raw).__name__}", None, "see examples/*/scheme.yaml"
@@ -324,7 +343,7 @@ def load_any(
     except DocumentError as exc:
         raise SchemeError([_document_issue("", exc)], source=str(path)) from None
     if isinstance(data, Mapping) and ("source" in data or "target" in data) and "api" not in data:
-        return load_scheme(path, env=env)
+        return _scheme_from(data, str(path), Path(path).resolve().parent, env=env)
     if is_connections_file(data):
         connections, found = parse_connections_file(data, env=env)
         if found:

@@ -25,10 +25,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ferry._text import shown
 from ferry.scheme.metadata import SourceMetadata, TargetMetadata
 
 __all__ = [
     "DEFAULT_RETRY_LADDER",
+    "MAX_DURATION",
     "SHANGHAI",
     "ScheduleSpec",
     "Scheme",
@@ -44,18 +46,33 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$", re.IGNO
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
+MAX_DURATION = timedelta(days=36500)
+"""Longest duration a scheme may write (100 years): a window step or wait beyond it is a typo."""
+
+
 def parse_duration(value: Any) -> timedelta:
-    """``"20s"``, ``"5m"``, ``"1h"``, ``"7d"``, ``"2w"``, a number of seconds, or a timedelta."""
+    """``"20s"``, ``"5m"``, ``"1h"``, ``"7d"``, ``"2w"``, a number of seconds, or a timedelta.
+
+    Raises:
+        ValueError: Not a duration, not finite, or longer than :data:`MAX_DURATION`.
+    """
     if isinstance(value, timedelta):
         return value
+    seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
+        seconds = value
+    elif isinstance(value, str):
         m = _DURATION.match(value)
         if m:
             unit = m.group(2).lower() if m.group(2) else None
-            return timedelta(seconds=float(m.group(1)) * _UNITS[unit])
-    raise ValueError(f"invalid duration {value!r}; write e.g. 30s, 5m, 1h, 7d or a number of seconds")
+            seconds = float(m.group(1)) * _UNITS[unit]
+    if seconds is None:
+        raise ValueError(
+            f"invalid duration {shown(value)}; write e.g. 30s, 5m, 1h, 7d or a number of seconds"
+        )
+    if not abs(seconds) <= MAX_DURATION.total_seconds():  # also NaN
+        raise ValueError(f"duration {shown(value, 40)} is longer than {MAX_DURATION.days:,} days")
+    return timedelta(seconds=seconds)
 
 
 class _Strict(BaseModel):
@@ -111,6 +128,8 @@ class WindowSpec(_Strict):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=SHANGHAI)
+        if value is not None and not 1970 <= value.year < 9000:
+            raise ValueError(f"must be between 1970 and 8999 (got year {value.year})")
         return value
 
     @field_validator("step")

@@ -8,8 +8,17 @@ the schema is created only by the Alembic migrations shipped in ``ferry/store/mi
     UpsertResult(new=1, changed=0, unchanged=0, redelivered=0)
 """
 
-from ferry.store._models import LedgerRow, RecordResult, UpsertResult, Waiting
+from ferry.store._models import LedgerRow, RecordResult, UpsertResult, Waiting, selects_everything
 from ferry.store._schema import ID_LENGTH
 from ferry.store._store import Store, open_store
 
-__all__ = ["ID_LENGTH", "LedgerRow", "RecordResult", "Store", "UpsertResult", "Waiting", "open_store"]
+__all__ = [
+    "ID_LENGTH",
+    "LedgerRow",
+    "RecordResult",
+    "Store",
+    "UpsertResult",
+    "Waiting",
+    "open_store",
+    "selects_everything",
+]

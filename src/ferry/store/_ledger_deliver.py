@@ -17,7 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ferry.store._hot import LEDGER_FIELDS, Hot, hot_sql
-from ferry.store._models import RECORD_STATUSES, RESULT_STATUSES, LedgerRow, RecordResult
+from ferry.store._models import (
+    RECORD_STATUSES,
+    RESULT_STATUSES,
+    LedgerRow,
+    RecordResult,
+    selects_everything,
+)
 from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads, to_text
@@ -229,6 +235,28 @@ def _column_values(hot: Any, part: Sequence[tuple[Any, ...]], index: int) -> tup
     return hot.case_by_id(len(part)), tuple(params)
 
 
+def _replay_statuses(
+    record_ids: Sequence[str] | None,
+    status: str | Sequence[str] | None,
+    window: tuple[datetime, datetime] | None,
+) -> list[str]:
+    """The statuses a replay selects, once its filter is known to select less than everything.
+
+    Raises:
+        ValueError: No filter, an id that is blank or only wildcards, or an unknown status.
+    """
+    if record_ids is None and status is None and window is None:
+        raise ValueError("replay needs record_ids, status or window; refusing to replay a whole scheme")
+    wild = next(filter(selects_everything, record_ids or ()), None)
+    if wild is not None:
+        raise ValueError(f"record id {wild!r} is blank or only wildcards; replay takes exact record ids")
+    statuses = [status] if isinstance(status, str) else list(status or [])
+    unknown = [s for s in statuses if s not in RECORD_STATUSES]
+    if unknown:
+        raise ValueError(f"unknown status {unknown[0]!r}; known: {', '.join(RECORD_STATUSES)}")
+    return statuses
+
+
 def replay(
     conn: sa.Connection,
     scheme_id: str,
@@ -239,12 +267,7 @@ def replay(
     now: datetime,
 ) -> int:
     """Send matching rows (never ``queued`` ones) back to ``pending``; return how many."""
-    if record_ids is None and status is None and window is None:
-        raise ValueError("replay needs record_ids, status or window; refusing to replay a whole scheme")
-    statuses = [status] if isinstance(status, str) else list(status or [])
-    unknown = [s for s in statuses if s not in RECORD_STATUSES]
-    if unknown:
-        raise ValueError(f"unknown status {unknown[0]!r}; known: {', '.join(RECORD_STATUSES)}")
+    statuses = _replay_statuses(record_ids, status, window)
     where = [L.c.scheme_id == scheme_id, L.c.status != "queued"]
     if status is not None:
         where.append(L.c.status.in_(statuses))

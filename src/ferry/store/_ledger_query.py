@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ferry.store._ledger_deliver import LEDGER_COLUMNS, row_to_ledger
-from ferry.store._models import RECORD_STATUSES, LedgerRow, Waiting
+from ferry.store._models import RECORD_STATUSES, LedgerRow, Waiting, selects_everything
 from ferry.store._schema import ledger, record_attempts
 from ferry.store._sql import aware, chunks
 from ferry.store.codec import loads
@@ -99,10 +99,10 @@ def find_records(
         if unknown:
             raise ValueError(f"unknown status {unknown[0]!r}; known: {', '.join(RECORD_STATUSES)}")
         where.append(L.c.status.in_(statuses))
-    if record_id is not None:
-        where.append(_match(L.c.record_id, record_id))
-    if number is not None:
-        where.append(_match(L.c.number, number))
+    if not selects_everything(record_id):
+        where.append(_match(L.c.record_id, str(record_id)))
+    if not selects_everything(number):
+        where.append(_match(L.c.number, str(number)))
     if since is not None:
         where.append(L.c.updated_at >= aware(since, "since"))
     if until is not None:

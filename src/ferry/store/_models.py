@@ -15,6 +15,7 @@ __all__ = [
     "RecordResult",
     "UpsertResult",
     "Waiting",
+    "selects_everything",
 ]
 
 RECORD_STATUSES = ("pending", "queued", "finished", "error", "dead")
@@ -25,6 +26,19 @@ RUN_KINDS = ("run", "collect", "deliver", "replay")
 RUN_STATUSES = ("running", "succeeded", "partial", "failed")
 
 ResultStatus = Literal["finished", "error", "dead"]
+
+WILDCARDS = frozenset("*%?_")
+"""Characters that stand for "anything" in one search syntax or another (ours, SQL, glob)."""
+
+
+def selects_everything(pattern: str | None) -> bool:
+    """Whether an id or number ``pattern`` is no filter at all: ``None``, blank, or made only of
+    wildcards and spaces (``*``, ``%``, ``**``, ``" * "``).
+
+    The one rule searches and replays share: a search treats such a pattern as absent, and a
+    replay refuses it, so no spelling of "everything" passes for a filter.
+    """
+    return pattern is None or all(char in WILDCARDS or char.isspace() for char in pattern)
 
 
 @dataclass(frozen=True, slots=True)

@@ -442,6 +442,10 @@ class Store:
         Filters combine with AND: ``record_ids``, ``status`` (one or several) and ``window``
         (``window_start`` in ``[a, b)``). At least one is required. ``queued`` rows (in
         flight) are never replayed. Returns the number of rows replayed.
+
+        Raises:
+            ValueError: No filter, an unknown status, or a record id that is blank or only
+                wildcards (:func:`selects_everything`): ids are matched exactly.
         """
         with self._tx(write=True) as conn:
             return _ledger_deliver.replay(
@@ -479,8 +483,9 @@ class Store:
         """Search rows, most recently updated first.
 
         ``record_id``/``number`` match exactly, or by prefix when they end with ``*``
-        (``'SO-2024*'``), case-sensitively on every backend. ``since``/``until`` bound
-        ``updated_at`` to ``[since, until)``.
+        (``'SO-2024*'``), case-sensitively on every backend; a pattern that selects
+        everything (blank or only wildcards, :func:`selects_everything`) is no filter.
+        ``since``/``until`` bound ``updated_at`` to ``[since, until)``.
         """
         with self._tx() as conn:
             return _ledger_query.find_records(
