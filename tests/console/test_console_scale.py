@@ -90,7 +90,9 @@ def test_a_thousand_window_run_is_one_small_page_with_its_windows_and_log_paged(
     first = client.get(f"/runs/{run_id}")
     second = client.get(f"/runs/{run_id}", params={"wpage": 2, "lpage": 3})
     every = client.get(f"/runs/{run_id}", params={"show": "all", "wpage": 2})
-    beyond = client.get(f"/runs/{run_id}", params={"wpage": 10**30, "lpage": -5})
+    beyond = client.get(f"/runs/{run_id}", params={"wpage": 999, "lpage": 0})
+    hostile = client.get(f"/runs/{run_id}", params={"wpage": 10**30, "lpage": -5})
+    assert hostile.status_code == 422, "pages out of any bound are refused, not clamped"
 
     for page in (first, second, every, beyond):
         assert page.status_code == 200 and len(page.content) < PAGE_LIMIT, len(page.content)
