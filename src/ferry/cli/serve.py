@@ -82,8 +82,10 @@ def _alert_hook(
     """``(hook(now), interval, close)`` evaluating the alert rules, or no hook."""
     if config is None:
         return None, timedelta(minutes=1), lambda: None
+    from ferry.cli.alerts import warn_misconfigured
     from ferry.observe.alerts import AlertMonitor
 
+    warn_misconfigured(config)  # said once here, not at every evaluation
     monitor = AlertMonitor(store, config, schemes={s.id: s for s in schemes})
 
     def hook(now: datetime) -> None:
@@ -168,7 +170,9 @@ def serve(
     a second Ctrl-C exits at once (still safe: the next run goes on from the ledger).
 
     The web console runs beside the scheduler (log in with a user from `ferry users add`);
-    --alerts evaluates the alert rules every settings.interval and lists them in the console.
+    --alerts evaluates the alert rules every settings.interval and lists them in the console;
+    a channel whose variables are unset or empty is reported once at start and its notices
+    are skipped.
 
     Example:
 

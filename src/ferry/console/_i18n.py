@@ -146,6 +146,9 @@ LABELS: dict[str, tuple[str, str]] = {
         "禁止：表单的 CSRF 令牌缺失或错误，请刷新页面。",
     ),
     "not_found": ("Not found", "未找到"),
+    "throttled": ("Throttled", "限流"),
+    "misconfigured": ("Skipped: channel misconfigured", "已跳过：渠道未配置"),
+    "latest_notices": ("Latest notices kept / all", "保留的最近通知 / 全部"),
 }
 
 
