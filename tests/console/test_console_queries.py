@@ -93,6 +93,22 @@ def test_api_stats_bucket_calls_and_percentiles(store) -> None:
     assert stats[("k3", "Save")].calls == 1, "a call older than the period is left out"
 
 
+def test_api_stats_count_throttled_calls_apart_from_errors(store) -> None:
+    now = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+    at = now - timedelta(minutes=10)
+    calls = [{"connection": "km", "api": "list", "started_at": at, "duration_ms": 5}] * 6
+    calls += [
+        {"connection": "km", "api": "list", "started_at": at, "status": "throttled", "error_code": "7"}
+    ] * 3
+    calls += [{"connection": "km", "api": "list", "started_at": at, "error_code": "5xx"}]
+    store.log_api_calls(calls)
+
+    [km] = api_stats(store, now, hours=1, buckets=1)
+
+    assert (km.calls, km.errors, km.throttled, km.error_rate) == (10, 1, 3, 0.1)
+    assert (km.buckets[0].errors, km.buckets[0].throttled) == (1, 3)
+
+
 def test_alert_history_and_the_run_log_in_pages(store) -> None:
     now = datetime.now(UTC)
     with store.transaction(write=True) as conn:

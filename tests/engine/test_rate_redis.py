@@ -74,6 +74,18 @@ def test_reservations_count_calls_in_sliding_windows_like_the_store(any_backend:
     assert b.reserve("other:app", RULES, 130.0) == 0.0
 
 
+def test_a_finished_call_counts_from_its_end_in_both_backends(any_backend: Any) -> None:
+    b = any_backend
+    assert [b.reserve("km:app", [(2, 1.0)], t) for t in (100.0, 100.1)] == [0.0, 0.0]
+    b.finish("km:app", 100.0, 100.6)  # the calls took 0.6 s
+    b.finish("km:app", 100.1, 100.7)
+    # counted from their starts both would have left the second by 101.1; from their ends, 101.6
+    assert b.reserve("km:app", [(2, 1.0)], 101.05) == pytest.approx(100.6 + 1.0 - 101.05)
+    assert b.reserve("km:app", [(2, 1.0)], 101.6) == 0.0
+    b.finish("km:app", 50.0, 101.7)  # a call longer than the window, dropped meanwhile: counted anew
+    assert b.reserve("km:app", [(2, 1.0)], 101.8) == pytest.approx(101.6 + 1.0 - 101.8)
+
+
 def test_the_n_plus_first_call_waits_until_the_oldest_leaves_the_second(
     backend: RedisRateBackend,
 ) -> None:

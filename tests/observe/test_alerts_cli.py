@@ -79,6 +79,6 @@ def test_evaluate_sends_once_and_incidents_lists_it(
     assert listed.exit_code == 0
     [incident] = json.loads(listed.output)
     assert (incident["rule"], incident["subject"], incident["status"]) == ("run_failed", "orders", "open")
-    assert incident["notices"] == {"sent": 2, "failed": 0, "last_error": None}
+    assert incident["notices"] == {"total": 2, "sent": 2, "failed": 0, "skipped": 0, "last_error": None}
     table = ferry(store, "incidents", "--status", "open")
     assert table.exit_code == 0 and "orders" in table.output

@@ -91,7 +91,7 @@ def test_n_failures_send_one_alert_then_one_recovery_on_every_channel(
         (again.incident_id, "open"),
         (resolved.incident_id, "resolved"),
     ]
-    assert incidents[1]["notices"] == {"sent": 10, "failed": 0, "last_error": None}
+    assert incidents[1]["notices"] == {"total": 10, "sent": 10, "failed": 0, "skipped": 0, "last_error": None}
     assert [(n["channel"], n["kind"]) for n in list_notices(store, resolved.incident_id)][-5:] == [
         (ch, "recovery") for ch in (*HTTP_CHANNELS, "mail")
     ]
@@ -168,7 +168,7 @@ def test_rules_are_described_for_the_console(receiver: Receiver) -> None:
     described = describe_rules(config(receiver))
     assert described[0] == {
         "name": "run_failed", "type": "run_failed", "severity": "critical", "schemes": [],
-        "channels": ["ding", "wecom", "feishu", "hook"],
+        "channels": ["ding", "wecom", "feishu", "hook"], "misconfigured": [],
         "description": "Fires when the latest finished run/collect/deliver run of a scheme failed "
         "(runs a shutdown stopped do not count).",
         "description_zh": "触发条件：方案最近一次结束的运行/采集/推送失败（因停机而中止的运行不计）。",

@@ -228,6 +228,25 @@ def test_api_error_burst_counts_errors_in_the_window_per_connection_and_api(stor
     assert set(only) == {"kis:/open/q"}
 
 
+def test_api_error_burst_never_counts_throttling_answers_as_errors(store: Store) -> None:
+    at = NOW - timedelta(minutes=5)
+    throttled = {
+        "connection": "km",
+        "api": "/router",
+        "started_at": at,
+        "status": "throttled",
+        "error_code": "7",
+    }
+    store.log_api_calls([throttled] * 9 + [{"connection": "km", "api": "/router", "started_at": at}] * 3)
+    calls(store, "km", at, errors=1, api="/router")
+    found = findings(store, {"type": "api_error_burst", "errors": 5, "window": "10m"})
+    assert not found["km:/router"].firing
+    assert found["km:/router"].summary.startswith(
+        "1 error(s) in 13 call(s) to /router on km in the last 10m; 9 throttled (rate limit waited out, "
+        "not counted"
+    )
+
+
 @pytest.mark.parametrize("minutes", [0, 1, 29, 30, 31, 59, 60, 61, 200])
 def test_first_id_since_bisects_to_the_first_row_at_or_after_the_time(store: Store, minutes: int) -> None:
     t0 = NOW - timedelta(hours=1)

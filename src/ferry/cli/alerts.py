@@ -23,9 +23,9 @@ from ferry.cli._common import (
 from ferry.cli._tables import fitted_table
 
 if TYPE_CHECKING:
-    from ferry.observe.alerts import AlertConfig
+    from ferry.observe.alerts import AlertConfig, Notice
 
-__all__ = ["app", "register"]
+__all__ = ["app", "register", "warn_misconfigured"]
 
 app = typer.Typer(name="alerts", no_args_is_help=True)
 
@@ -56,7 +56,9 @@ def _load(file: Path) -> AlertConfig:
 def check(file: FileArg) -> None:
     """Validate an alerts file (every problem with its path) and print its channels and rules.
 
-    Secrets come from ``${VAR}`` references and are never printed.
+    Secrets come from ``${VAR}`` references and are never printed. A channel whose variables
+    are unset or empty is reported as misconfigured (exit 0: the file is valid; `ferry serve`
+    skips that channel's notices and says so once at start).
 
     Example:
 
@@ -71,6 +73,9 @@ def check(file: FileArg) -> None:
     echo(f"OK {file}: {len(config.channels)} channel(s), {len(config.rules)} rule(s)", style="green")
     with httpx.Client() as client:
         for name, spec in config.channels.items():
+            if name in config.misconfigured:
+                echo(f"  {config.misconfigured_line(name)}", style="yellow")
+                continue
             echo(f"  channel {name}: {build_channel(name, spec, client=client).describe()}")
     for rule in describe_rules(config):
         echo(f"  rule {rule['name']} [{rule['severity']}] -> {', '.join(rule['channels']) or '(no channel)'}")
@@ -88,6 +93,8 @@ def test(
 ) -> None:
     """Send a test notice to one channel; exit 1 (or 2 for a configuration problem) if it is refused.
 
+    A channel whose variables are unset or empty is not tried: exit 2, naming them.
+
     Example:
 
         ferry alerts test alerts.yaml ops-dingtalk
@@ -104,6 +111,8 @@ def test(
             EXIT_INVALID,
             hint=f"channels in {file}: {', '.join(config.channels)}",
         )
+    if channel in config.misconfigured:
+        fail(config.misconfigured_line(channel), EXIT_INVALID)
     with httpx.Client() as client:
         target = build_channel(channel, config.channels[channel], client=client)
         target.send(probe_message(config))
@@ -134,18 +143,19 @@ def evaluate(
 
     config = _load(file)
     loaded = load_schemes(schemes or [])
+    warn_misconfigured(config)
     with open_store() as store, AlertMonitor(store, config, schemes={s.id: s for s in loaded}) as monitor:
         events = monitor.evaluate()
         for rule, error in monitor.rule_errors.items():
             echo(f"rule {rule} could not be evaluated: {error}", style="yellow", err=True)
     for event in events:
-        sent = ", ".join(f"{n.channel} {'ok' if n.ok else 'FAILED'}" for n in event.notices) or "nothing sent"
+        sent = ", ".join(f"{n.channel} {_outcome(n)}" for n in event.notices) or "nothing sent"
         echo(
             f"#{event.incident_id} {event.change:8} {event.rule} {event.subject}: {truncate(event.summary, 160)}"
         )
         echo(f"    {sent}")
         for notice in event.notices:
-            if notice.error:
+            if notice.error and not notice.skipped:
                 echo(f"    {notice.channel}: {notice.error}", style="yellow")
     if not events:
         echo("nothing is firing", style="green")
@@ -161,7 +171,9 @@ def incidents(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List alert incidents, newest first, with the notices sent for each.
+    """List alert incidents, newest first, with the notices sent, failed and skipped for each
+    (a notice to a misconfigured channel is skipped). Counts are of the notices kept: an
+    incident keeps its latest 20 and counts them all (notices.total in --json).
 
     Example:
 
@@ -179,20 +191,31 @@ def incidents(
     if not found:
         echo("no incidents", style="dim")
         raise typer.Exit(EXIT_OK)
-    headers = ("id", "rule", "subject", "status", "opened", "resolved", "sent", "failed", "summary")
+    headers = (
+        "id", "rule", "subject", "status", "opened", "resolved", "sent", "failed", "skipped", "summary"
+    )  # fmt: skip
     rows = [
         (
             str(i["id"]), i["rule"], i["subject"], i["status"], fmt_time(i["opened_at"]),
             fmt_time(i["resolved_at"]), str(i["notices"]["sent"]), str(i["notices"]["failed"]),
-            truncate(i["summary"], 1000),
+            str(i["notices"]["skipped"]), truncate(i["summary"], 1000),
         )
         for i in found
     ]  # fmt: skip
     console = stdout_console()
-    console.print(
-        fitted_table(headers, rows, width=console.width, right={"id", "sent", "failed"}, flex="summary")
-    )
+    right = {"id", "sent", "failed", "skipped"}
+    console.print(fitted_table(headers, rows, width=console.width, right=right, flex="summary"))
     raise typer.Exit(EXIT_OK)
+
+
+def warn_misconfigured(config: AlertConfig) -> None:
+    """Say once, on stderr, which channels are misconfigured and what they lack."""
+    for line in config.misconfigured_lines():
+        echo(f"warning: {line}", style="yellow", err=True)
+
+
+def _outcome(notice: Notice) -> str:
+    return "skipped (misconfigured)" if notice.skipped else "ok" if notice.ok else "FAILED"
 
 
 def register(main: typer.Typer) -> None:

@@ -91,8 +91,10 @@ def _alert_hook(
     """``(hook(now), interval, close)`` evaluating the alert rules, or no hook."""
     if config is None:
         return None, timedelta(minutes=1), lambda: None
+    from ferry.cli.alerts import warn_misconfigured
     from ferry.observe.alerts import AlertMonitor
 
+    warn_misconfigured(config)  # said once here, not at every evaluation
     monitor = AlertMonitor(store, config, schemes={s.id: s for s in schemes})
 
     def hook(now: datetime) -> None:
@@ -235,7 +237,8 @@ def serve(
     schemes others look up in (_mongoQuery, _findCollection, settings.lookup_scheme) first
     (--no-initial-run: only the crontabs). The web console runs beside the scheduler (log
     in with a user from `ferry users add`); --alerts evaluates the alert rules every
-    settings.interval and lists them in the console.
+    settings.interval and lists them in the console; a channel whose variables are unset or
+    empty is reported once at start and its notices are skipped.
 
     Example:
 

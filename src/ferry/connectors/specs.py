@@ -55,6 +55,7 @@ __all__ = [
     "Paging",
     "SqlConnection",
     "WriteAck",
+    "env_references",
     "expand_env",
     "mask_url",
 ]
@@ -123,6 +124,12 @@ def _expand(
     if isinstance(data, list | tuple):
         return [_expand(value, env, f"{path}[{i}]", missing, found) for i, value in enumerate(data)]
     return data
+
+
+def env_references(text: str) -> list[tuple[str, str | None]]:
+    """The ``${VAR}`` references in ``text`` as ``(VAR, default)`` pairs (``default`` is
+    ``None`` without ``:-``), in order, as :func:`expand_env` reads them."""
+    return [(m.group(1), m.group(2)) for m in _ENV_REF.finditer(text) if m.group(1)]
 
 
 _SQL_URL = re.compile(r"^[A-Za-z][\w+.-]*://")

@@ -218,6 +218,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "请选择记录或至少给出一个过滤条件；不允许重推全部记录",
     ),
     "msg.replay_invalid": ("nothing replayed: {problems}", "未重推：{problems}"),
+    "throttled": ("Throttled", "限流"),
+    "misconfigured": ("Skipped: channel misconfigured", "已跳过：渠道未配置"),
+    "rule.misconfigured": ("Misconfigured channels", "未配置的渠道"),
+    "latest_notices": ("Latest notices kept / all", "保留的最近通知 / 全部"),
 }
 
 

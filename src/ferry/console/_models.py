@@ -261,6 +261,7 @@ class ApiBucketModel(BaseModel):
     start: datetime
     calls: int
     errors: int
+    throttled: int = 0
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
@@ -271,6 +272,8 @@ class ApiStatModel(BaseModel):
     api: str
     calls: int
     errors: int
+    throttled: int = 0
+    """Throttling answers (the vendor's rate limit, waited out): not counted in ``errors``."""
     error_rate: float
     p50: float | None = None
     p95: float | None = None
@@ -284,6 +287,8 @@ class AlertNotice(BaseModel):
     at: datetime
     ok: bool
     error: str | None = None
+    skipped: bool = False
+    """Not sent: the channel is misconfigured (``error`` names what it lacks)."""
 
 
 class AlertIncident(BaseModel):
@@ -296,6 +301,8 @@ class AlertIncident(BaseModel):
     opened_at: datetime
     last_seen_at: datetime
     resolved_at: datetime | None = None
+    notice_count: int = 0
+    """Every notice recorded for the incident; ``notices`` holds only the latest."""
     notices: list[AlertNotice] = Field(default_factory=list)
 
 

@@ -132,6 +132,7 @@ class ApiBucket:
     start: datetime
     calls: int = 0
     errors: int = 0
+    throttled: int = 0
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
@@ -139,12 +140,17 @@ class ApiBucket:
 
 @dataclass
 class ApiStat:
-    """Calls, errors and latency percentiles (ms) of one ``connection`` + ``api``."""
+    """Calls, errors, throttled calls and latency percentiles (ms) of one ``connection`` + ``api``.
+
+    ``errors`` are calls with status ``error``; a throttling answer (status ``throttled``: the
+    vendor's rate limit, waited out) is counted in ``throttled`` instead.
+    """
 
     connection: str
     api: str
     calls: int = 0
     errors: int = 0
+    throttled: int = 0
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
@@ -156,10 +162,14 @@ class ApiStat:
         return self.errors / self.calls if self.calls else 0.0
 
 
+def _status(calls: list[tuple[datetime, int | None, str]], status: str) -> int:
+    return sum(1 for call in calls if call[2] == status)
+
+
 def api_stats(
     store: Store, now: datetime, *, hours: int = 24, buckets: int = 24, limit: int = API_CALL_LIMIT
 ) -> list[ApiStat]:
-    """Per ``(connection, api)``: calls, errors and p50/p95/p99 latency over the last ``hours``,
+    """Per ``(connection, api)``: calls, errors, throttled calls and p50/p95/p99 latency over the last ``hours``,
     overall and in ``buckets`` equal time buckets, from the newest ``limit`` calls."""
     since = now - timedelta(hours=hours)
     width = timedelta(hours=hours) / buckets
@@ -181,7 +191,8 @@ def api_stats(
             grouped[(connection, api)].append((started, duration, status))
     stats = []
     for (connection, api), calls in sorted(grouped.items()):
-        stat = ApiStat(connection, api, calls=len(calls), errors=sum(1 for c in calls if c[2] != "ok"))
+        stat = ApiStat(connection, api, calls=len(calls), errors=_status(calls, "error"))
+        stat.throttled = _status(calls, "throttled")
         durations = [float(c[1]) for c in calls if c[1] is not None]
         stat.p50, stat.p95, stat.p99 = (percentile(durations, q) for q in (50, 95, 99))
         per: list[list[tuple[datetime, int | None, str]]] = [[] for _ in range(buckets)]
@@ -194,7 +205,8 @@ def api_stats(
                 ApiBucket(
                     since + width * i,
                     calls=len(members),
-                    errors=sum(1 for c in members if c[2] != "ok"),
+                    errors=_status(members, "error"),
+                    throttled=_status(members, "throttled"),
                     p50=percentile(times, 50),
                     p95=percentile(times, 95),
                     p99=percentile(times, 99),
@@ -205,7 +217,8 @@ def api_stats(
 
 
 def alert_history(store: Store, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest ``limit`` incidents, each with its ``notices`` (oldest first)."""
+    """The newest ``limit`` incidents, each with the ``notices`` it keeps (its latest, oldest
+    first) and ``notice_count`` (all of them)."""
     query = sa.select(alert_incidents).order_by(alert_incidents.c.id.desc()).limit(limit)
     with store.transaction() as conn:
         incidents = [row._asdict() for row in conn.execute(query)]

@@ -4,7 +4,8 @@ The same contract as the store's budget (:mod:`ferry.store._rate`), kept in two 
 budget key and changed only by Lua scripts, so a reservation is atomic across every process
 and host using the Redis server:
 
-- ``{prefix}{<key>}:calls`` -- a sorted set, one member per reserved call, scored by its time;
+- ``{prefix}{<key>}:calls`` -- a sorted set, one member per reserved call, scored by its time
+  (the reservation, moved to the call's end when it ends);
 - ``{prefix}{<key>}:not_before`` -- the time before which no call may start (a throttling
   answer pushed it forward).
 
@@ -31,6 +32,7 @@ when a backend is built.
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Sequence
@@ -81,6 +83,17 @@ if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) en
 return '0'
 """
 
+# KEYS: calls. ARGV: started, ended, member, ttl_ms. Moves one call recorded at `started` to
+# `ended` (the pacer counts a call from its end); records it anew if it expired meanwhile.
+_FINISH = """
+local hit = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+local member = ARGV[3]
+if #hit > 0 then member = hit[1] end
+redis.call('ZADD', KEYS[1], ARGV[2], member)
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1
+"""
+
 # KEYS: not_before. ARGV: until, now, slack_ms. Only ever moves not_before forward.
 _PENALIZE = """
 local untl = tonumber(ARGV[1])
@@ -101,6 +114,9 @@ class RedisRateBackend:
         self.prefix = prefix
         self._reserve = client.register_script(_RESERVE)
         self._penalize = client.register_script(_PENALIZE)
+        self._finish = client.register_script(_FINISH)
+        self._longest: dict[str, float] = {}
+        """The longest window each key was reserved with (how long a finished call matters)."""
 
     def keys(self, key: str) -> tuple[str, str]:
         """The Redis keys of budget ``key``: ``(calls, not_before)``."""
@@ -117,8 +133,19 @@ class RedisRateBackend:
         args: list[Any] = [repr(float(now)), uuid.uuid4().hex, _SLACK_MS]
         for limit, seconds in rules:
             args += [int(limit), repr(float(seconds))]
+        self._longest[key] = max((seconds for _, seconds in rules), default=0.0)
         answer = self._run(self._reserve, list(self.keys(key)), args, "reserving an API call")
         return max(0.0, float(answer))
+
+    def finish(self, key: str, started: float, ended: float) -> None:
+        """Count the call of ``key`` recorded at ``started`` from ``ended`` on.
+
+        Raises:
+            RetriableError: Redis did not answer.
+        """
+        ttl = math.ceil(self._longest.get(key, 60.0) * 1000) + _SLACK_MS
+        args = [repr(float(started)), repr(float(ended)), uuid.uuid4().hex, ttl]
+        self._run(self._finish, [self.keys(key)[0]], args, "counting an API call from its end")
 
     def penalize(self, key: str, until: float, now: float) -> None:
         """Hold every call on ``key`` until ``until`` (epoch seconds); never shortens a hold.

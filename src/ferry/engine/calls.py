@@ -1,7 +1,9 @@
 """Timing and logging every connector call into the store's ``api_calls`` table.
 
 Each attempt is one row (a retried call leaves its failed attempts too), so the console's
-API-asset view can show calls, error rates and latency per vendor API. Rows are buffered and
+API-asset view can show calls, error rates and latency per vendor API. A throttling answer
+(:class:`~ferry.errors.ThrottledError`: the vendor said "slow down", Ferry waits and retries)
+is stored with status ``throttled``, not ``error``: it is pacing, not a failing API. Rows are buffered and
 written with the page or the deliver batch they belong to (:meth:`CallLog.take`, in the same
 transaction), or on their own by :meth:`CallLog.flush` (a failed fetch, a reconcile read).
 """
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ferry._redact import redact
+from ferry.errors import ThrottledError
 from ferry.store import Store
 
 __all__ = ["CallLog"]
@@ -32,7 +35,8 @@ class CallLog:
         self.pending: list[dict[str, Any]] = []
 
     def timed(self, api: str, fn: Callable[[], T], records: Callable[[T], int]) -> T:
-        """Call ``fn``; record its duration, outcome and record count; re-raise its error."""
+        """Call ``fn``; record its duration, outcome (``ok``, ``error`` or ``throttled``) and
+        record count; re-raise its error."""
         started = datetime.now(UTC)
         clock = time.perf_counter()
         entry: dict[str, Any] = {
@@ -47,7 +51,7 @@ class CallLog:
         except Exception as exc:
             entry.update(
                 duration_ms=round((time.perf_counter() - clock) * 1000, 3),
-                status="error",
+                status="throttled" if isinstance(exc, ThrottledError) else "error",
                 error_code=getattr(exc, "code", None) or type(exc).__name__,
                 error_message=redact(str(exc))[:1000],
                 records=0,

@@ -24,7 +24,7 @@ from ferry.engine.gc_tuning import page_committed
 from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window, plan_windows
-from ferry.errors import FatalError, RecordError, RetriableError, ThrottledError
+from ferry.errors import FatalError, RecordError, RetriableError
 from ferry.expr import EvalContext
 from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
@@ -341,16 +341,13 @@ class Collector:
             self.progress("retry", attempt=attempt, error=str(exc))
 
         def fetch() -> Page:
-            self.pacer.wait()
-            try:
-                return self.calls.timed(
+            return self.pacer.run(
+                lambda: self.calls.timed(
                     self.meta.api,
                     lambda: self.source.fetch(self.meta.api, self.meta.method, request, state),
                     lambda page: len(page.records),
                 )
-            except ThrottledError as exc:
-                self.pacer.penalize(exc.retry_after)
-                raise
+            )
 
         try:
             return call_with_retry(

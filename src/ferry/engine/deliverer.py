@@ -20,7 +20,7 @@ from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
 from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
-from ferry.errors import ConfigError, RecordError, RetriableError, ThrottledError
+from ferry.errors import ConfigError, RecordError, RetriableError
 from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
 from ferry.store import RecordResult, Store
@@ -289,12 +289,7 @@ class Deliverer:
         pacer = pacer_for(target, target.limits, self.store)
 
         def write() -> Sequence[Outcome]:
-            pacer.wait()
-            try:
-                return self.calls.timed(delivery.api, lambda: target.write(delivery), len)
-            except ThrottledError as exc:
-                pacer.penalize(exc.retry_after)
-                raise
+            return pacer.run(lambda: self.calls.timed(delivery.api, lambda: target.write(delivery), len))
 
         outcomes = call_with_retry(write, self.retry, on_retry=on_retry)
         seen = {o.record_id for o in outcomes}

@@ -5,6 +5,15 @@ so the pacer does too: before a call it waits until the call would not be the ``
 any one second (or minute). A throttling answer feeds back: :meth:`Pacer.penalize` holds every
 call on the same credentials for the time the vendor asked for.
 
+A call is counted from when it *ended* (:meth:`Pacer.run`), not from when it was let through.
+The vendor counts a call when the request reaches it, some time after Ferry let it go: how long
+after varies (signing, connection set-up, the network, a busy host). Counted from its start, a
+call that left late and the calls that left on time after it could land within one vendor
+second although their starts were more than a second apart -- the throttling a clean run met.
+The vendor has received a call before Ferry has its answer, so counting from the answer never
+lets ``n+1`` calls reach the vendor within a window, whatever the delays. A call still in
+flight counts from its start.
+
 With a store (the engine always passes its own), the budget is a :class:`SharedPacer`: calls
 are reserved in the store, so every process and run using the same credentials -- a scheduler,
 a manual ``ferry run``, two schemes on one app key -- paces together. The key is the
@@ -19,14 +28,17 @@ see :mod:`ferry.engine._rate_redis`. ``redis`` is imported only when that variab
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ferry.connectors.base import Limits
+from ferry.errors import FerryError, ThrottledError
 
 __all__ = [
     "REDIS_PREFIX_ENV",
@@ -46,6 +58,10 @@ REDIS_PREFIX_ENV = "FERRY_RATE_REDIS_PREFIX"
 
 _MARGIN = 1.02
 """Windows are stretched by 2% so clock granularity never lands a call on the boundary."""
+
+T = TypeVar("T")
+
+log = logging.getLogger("ferry.engine.pacing")
 
 
 class Pacer:
@@ -81,19 +97,46 @@ class Pacer:
         return bool(self.rules)
 
     def wait(self) -> float:
-        """Block until one more call fits the budget, then count it. Returns the seconds waited."""
+        """Block until one more call fits the budget, then count it from now. Returns the
+        seconds waited. :meth:`run` is what callers use: it counts the call from its end."""
+        return self._take()[0]
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Wait for the budget, call ``fn`` and count the call from when it ended (see the
+        module docstring). A :class:`~ferry.errors.ThrottledError` from ``fn`` holds the
+        budget for the vendor's ``retry_after`` (:meth:`penalize`) and is re-raised."""
+        stamp = self._take()[1]
+        try:
+            return fn()
+        except ThrottledError as exc:
+            self.penalize(exc.retry_after)
+            raise
+        finally:
+            if stamp is not None:
+                self._finish(stamp)
+
+    def _take(self) -> tuple[float, float | None]:
+        """``(seconds waited, the call's stamp in history or None when nothing is counted)``."""
         if not self.rules and not self.not_before:
-            return 0.0
+            return 0.0, None
         waited = 0.0
         while True:
             with self._lock:
                 delay = self._delay(self.clock())
                 if delay <= 0:
-                    self.history.append(self.clock())
+                    stamp = self.clock()
+                    self.history.append(stamp)
                     self.waited += waited
-                    return waited
+                    return waited, stamp
             self.sleep(delay)
             waited += delay
+
+    def _finish(self, stamp: float) -> None:
+        """Count the call stamped ``stamp`` from now (the end of the call)."""
+        with self._lock:
+            with contextlib.suppress(ValueError):  # already dropped: older than the longest window
+                self.history.remove(stamp)
+            self.history.append(self.clock())  # the latest stamp: history stays in order
 
     def penalize(self, seconds: float | None) -> None:
         """The vendor throttled us: hold every call for ``seconds`` (1 s when it did not say)."""
@@ -127,6 +170,11 @@ class RateBackend(Protocol):
         clock). Never shortens a hold already in place."""
         ...
 
+    def finish(self, key: str, started: float, ended: float) -> None:
+        """The call :meth:`reserve` recorded at ``started`` ended at ``ended``: count it from
+        ``ended`` on (recorded anew if it was dropped meanwhile)."""
+        ...
+
 
 class StoreRateBackend:
     """The budget counted in Ferry's store (``Store.reserve_call`` / ``penalize_calls``)."""
@@ -141,6 +189,10 @@ class StoreRateBackend:
     def penalize(self, key: str, until: float, now: float) -> None:
         """See :meth:`RateBackend.penalize`."""
         self.store.penalize_calls(key, until)
+
+    def finish(self, key: str, started: float, ended: float) -> None:
+        """See :meth:`RateBackend.finish`."""
+        self.store.finish_call(key, started, ended)
 
 
 class SharedPacer:
@@ -174,13 +226,38 @@ class SharedPacer:
         return bool(self.rules)
 
     def wait(self) -> float:
-        """Block until the backend records one more call for this key. Returns the seconds waited."""
+        """Block until the backend records one more call for this key, counted from now.
+        Returns the seconds waited. :meth:`run` is what callers use."""
+        return self._take()[0]
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """As :meth:`Pacer.run`, counted in the backend for every process sharing the key.
+
+        Counting the call from its end is bookkeeping: if the backend fails then, the call
+        keeps its start time and the failure is logged, never raised -- raising would make
+        the caller retry a call (maybe a write) that the vendor already took.
+        """
+        started = self._take()[1]
+        try:
+            return fn()
+        except ThrottledError as exc:
+            self.penalize(exc.retry_after)
+            raise
+        finally:
+            try:
+                self.backend.finish(self.key, started, self.clock())
+            except FerryError as exc:
+                log.warning("rate budget %s: could not count a call from its end: %s", self.key, exc)
+
+    def _take(self) -> tuple[float, float]:
+        """``(seconds waited, the time the call was recorded at)``."""
         waited = 0.0
         while True:
-            delay = self.backend.reserve(self.key, self.rules, self.clock())
+            now = self.clock()
+            delay = self.backend.reserve(self.key, self.rules, now)
             if delay <= 0:
                 self.waited += waited
-                return waited
+                return waited, now
             step = min(delay, 5.0)  # re-check: another process may have been penalised meanwhile
             self.sleep(step)
             waited += step

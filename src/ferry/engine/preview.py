@@ -55,9 +55,10 @@ def first_page(
     }
     request = collector.render(variables, now=window.end)
 
-    def fetch() -> Page:
-        collector.pacer.wait()  # within the vendor's call budget, shared with any run going on
-        return source.fetch(collector.meta.api, collector.meta.method, request, state)
+    def fetch() -> Page:  # within the vendor's call budget, shared with any run going on
+        return collector.pacer.run(
+            lambda: source.fetch(collector.meta.api, collector.meta.method, request, state)
+        )
 
     page = call_with_retry(fetch, retry) if retry is not None else fetch()
     return window, request, page

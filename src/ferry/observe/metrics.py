@@ -4,7 +4,9 @@
 a handful of aggregate queries in one read transaction, so a scrape is right whichever process
 collected, delivered or called the APIs, and survives restarts. The ledger is read only through
 its ``ix_ledger_due`` index (``GROUP BY scheme_id, status``); run durations and API latencies are
-bucketed in SQL.
+bucketed in SQL. A throttling answer (the vendor's "slow down", waited out and retried) is a
+call with status ``throttled``: counted in ``ferry_api_throttled_total``, never in
+``ferry_api_errors_total``.
 
 =========================================  =========  ========================================
 metric                                      type       labels
@@ -251,6 +253,7 @@ class StoreCollector(Collector):
         ).group_by(*group)
         calls: dict[tuple[str, str, str], int] = defaultdict(int)
         errors: dict[tuple[str, str, str], int] = defaultdict(int)
+        throttled: dict[tuple[str, str], int] = defaultdict(int)
         records: dict[tuple[str, str], int] = defaultdict(int)
         latency: dict[tuple[str, str], list[float]] = {}
         width = len(API_LATENCY_BUCKETS)
@@ -259,6 +262,8 @@ class StoreCollector(Collector):
             records[(connection, api)] += int(recs or 0)
             if status == "error":
                 errors[(connection, api, code or "unknown")] += int(count)
+            elif status == "throttled":
+                throttled[(connection, api)] += int(count)
             acc = latency.setdefault((connection, api), [0.0] * (width + 2))
             acc[0] += int(timed)
             acc[1] += float(sum_ms or 0) / 1000
@@ -274,6 +279,11 @@ class StoreCollector(Collector):
         )
         for key in sorted(errors):
             errors_f.add_metric(list(key), errors[key])
+        throttled_f = CounterMetricFamily(
+            "ferry_api_throttled",
+            "API calls the vendor answered with its rate limit (waited out and retried; not errors).",
+            labels=["connection", "api"],
+        )
         records_f = CounterMetricFamily(
             "ferry_api_records", "Records the API calls returned or took.", labels=["connection", "api"]
         )
@@ -281,12 +291,13 @@ class StoreCollector(Collector):
             "ferry_api_latency_seconds", "API call latency.", labels=["connection", "api"]
         )
         for pair in sorted(records):
+            throttled_f.add_metric(list(pair), throttled[pair])
             records_f.add_metric(list(pair), records[pair])
             timed, sum_s, *bucket_counts = latency[pair]
             latency_f.add_metric(
                 list(pair), _histogram_buckets(bucket_counts, API_LATENCY_BUCKETS, int(timed)), sum_s
             )
-        return [calls_f, errors_f, records_f, latency_f]
+        return [calls_f, errors_f, throttled_f, records_f, latency_f]
 
     def _alerts(self, conn: sa.Connection) -> list[Metric]:
         family = GaugeMetricFamily("ferry_alerts_open", "Open alert incidents by rule.", labels=["rule"])

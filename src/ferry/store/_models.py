@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "API_CALL_STATUSES",
     "RECORD_STATUSES",
     "RESULT_STATUSES",
     "RUN_KINDS",
@@ -24,6 +25,9 @@ RESULT_STATUSES = ("finished", "error", "dead")
 """States a delivery result may set."""
 RUN_KINDS = ("run", "collect", "deliver", "replay")
 RUN_STATUSES = ("running", "succeeded", "partial", "failed")
+API_CALL_STATUSES = ("ok", "error", "throttled")
+"""An API call answered (``ok``), failed (``error``), or was told to slow down (``throttled``:
+the vendor's rate limit; Ferry waited and tried again, so it is not an API error)."""
 
 ResultStatus = Literal["finished", "error", "dead"]
 

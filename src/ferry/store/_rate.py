@@ -4,7 +4,9 @@ A reservation locks the key's ``rate_keys`` row (``SELECT ... FOR UPDATE``; SQLi
 transaction serialises anyway), drops calls older than the longest window, and checks every
 rule ``(limit, seconds)`` against the calls still inside its window. If one more call fits, it
 is recorded and the delay is 0; otherwise nothing is recorded and the caller learns how long to
-wait. ``penalize`` pushes ``not_before`` forward when the vendor throttled.
+wait. ``finish`` moves a call's time to when it ended (the pacer counts a call from its end,
+see :mod:`ferry.engine.pacing`). ``penalize`` pushes ``not_before`` forward when the vendor
+throttled.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ferry.store._schema import rate_calls, rate_keys
 
-__all__ = ["penalize", "reserve"]
+__all__ = ["finish", "penalize", "reserve"]
 
 K, C = rate_keys, rate_calls
 
@@ -54,6 +56,14 @@ def reserve(conn: sa.Connection, key: str, rules: Sequence[tuple[int, float]], n
         return delay
     conn.execute(sa.insert(C).values(key=key, at=now))
     return 0.0
+
+
+def finish(conn: sa.Connection, key: str, started: float, ended: float) -> None:
+    """Count the call of ``key`` recorded at ``started`` from ``ended`` on; record it anew if
+    it was dropped meanwhile (a call longer than the longest window)."""
+    moved = conn.execute(sa.update(C).where(C.c.key == key, C.c.at == started).values(at=ended))
+    if moved.rowcount == 0:
+        conn.execute(sa.insert(C).values(key=key, at=ended))
 
 
 def penalize(conn: sa.Connection, key: str, until: float) -> None:

@@ -136,7 +136,7 @@ rate_keys = sa.Table(
     "rate_keys",
     metadata,
     sa.Column("key", ID, primary_key=True),
-    sa.Column("not_before", sa.Float, nullable=False),
+    sa.Column("not_before", sa.Double, nullable=False),
 )
 """One row per rate-budget key; locked while a call is reserved (see ``_rate``)."""
 
@@ -145,7 +145,7 @@ rate_calls = sa.Table(
     metadata,
     sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
     sa.Column("key", ID, nullable=False),
-    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
     sa.Index("ix_rate_calls_key_at", "key", "at"),
 )
 """Recent calls per key (epoch seconds), for sliding-window budgets shared by processes."""
@@ -175,7 +175,7 @@ api_calls = sa.Table(
     sa.Column("api", sa.String(255), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("duration_ms", sa.Integer),
-    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("error_code", sa.String(64)),
     sa.Column("error_message", MEDIUM_TEXT),
     sa.Column("records", sa.Integer, nullable=False),
@@ -228,9 +228,11 @@ alert_incidents = sa.Table(
     sa.Column("opened_at", UTCDateTime, nullable=False),
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime),
+    sa.Column("notice_count", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_alert_incidents_open", "rule", "subject", "status"),
 )
-"""One row per incident: a rule firing for a subject, from first failure to recovery."""
+"""One row per incident: a rule firing for a subject, from first failure to recovery;
+``notice_count`` counts every notice recorded for it (``alert_notices`` keeps only the latest)."""
 
 alert_notices = sa.Table(
     "alert_notices",
@@ -242,9 +244,12 @@ alert_notices = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("error", MEDIUM_TEXT),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_alert_notices_incident", "incident_id", "id"),
 )
-"""Each alert or recovery notice sent (or attempted) to a channel."""
+"""Each alert or recovery notice sent (or attempted, or ``skipped`` for a misconfigured channel)
+to a channel; ``attempt`` numbers the sends of one notice. Only an incident's latest rows are kept."""
 
 users = sa.Table(
     "users",

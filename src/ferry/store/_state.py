@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ferry._redact import redact
-from ferry.store._models import RUN_KINDS, RUN_STATUSES
+from ferry.store._models import API_CALL_STATUSES, RUN_KINDS, RUN_STATUSES
 from ferry.store._schema import ID_LENGTH, api_calls, run_events, runs, schemes, window_cursors
 from ferry.store._sql import aware, upsert
 from ferry.store.codec import dumps, loads, to_text
@@ -211,8 +211,8 @@ def _api_call_row(call: dict[str, Any], now: datetime) -> dict[str, Any]:
     if missing:
         raise ValueError(f"API call is missing {', '.join(missing)}: {call!r:.200}")
     status = call.get("status") or ("error" if call.get("error_code") or call.get("error_message") else "ok")
-    if status not in ("ok", "error"):
-        raise ValueError(f"API call status must be 'ok' or 'error' (got {status!r})")
+    if status not in API_CALL_STATUSES:
+        raise ValueError(f"API call status must be one of {', '.join(API_CALL_STATUSES)} (got {status!r})")
     started = aware(call.get("started_at"), "started_at") or now
     duration = call.get("duration_ms")
     code = call.get("error_code")

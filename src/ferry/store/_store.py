@@ -526,6 +526,13 @@ class Store:
         with self._tx(write=True) as conn:
             return _rate.reserve(conn, key, rules, now)
 
+    @guarded("counting an API call from its end")
+    def finish_call(self, key: str, started: float, ended: float) -> None:
+        """The call :meth:`reserve_call` recorded on ``key`` at ``started`` ended at ``ended``
+        (epoch seconds): count it from ``ended`` on."""
+        with self._tx(write=True) as conn:
+            _rate.finish(conn, key, started, ended)
+
     @guarded("recording a throttling answer")
     def penalize_calls(self, key: str, until: float) -> None:
         """Hold every call on the rate budget ``key`` until ``until`` (epoch seconds)."""
@@ -625,8 +632,8 @@ class Store:
         """Store API call records (one ``executemany``).
 
         Keys: ``connection`` and ``api`` (required), ``run_id``, ``scheme_id``,
-        ``started_at`` (tz-aware; default now), ``duration_ms``, ``status`` (``ok``/``error``;
-        default from whether an error is given), ``error_code``, ``error_message``,
+        ``started_at`` (tz-aware; default now), ``duration_ms``, ``status`` (``ok``/``error``/
+        ``throttled``; default from whether an error is given), ``error_code``, ``error_message``,
         ``records`` (default 0).
         """
         with self._tx(write=True) as conn:

@@ -39,6 +39,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
@@ -226,7 +227,11 @@ class DeadLettersRule(_Rule):
 
 
 class ApiErrorBurstRule(_Rule):
-    """Fires while a connection's API answered ``errors`` or more errors within ``window``."""
+    """Fires while a connection's API answered ``errors`` or more errors within ``window``.
+
+    A throttling answer (the vendor's rate limit, waited out and retried) is not an error here:
+    it is counted as ``throttled`` (``ferry_api_throttled_total``).
+    """
 
     type: Literal["api_error_burst"]
     errors: int = Field(5, ge=1, description="Errors within the window that make a burst.")
@@ -271,7 +276,33 @@ class AlertConfig(_Strict):
     settings: AlertSettings = Field(default_factory=AlertSettings)
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
+    _misconfigured: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
     def channels_of(self, rule: RuleSpec) -> list[str]:
         """The channel names ``rule`` notifies, in file order."""
         return list(self.channels) if rule.channels is None else list(rule.channels)
+
+    @property
+    def misconfigured(self) -> dict[str, list[str]]:
+        """Channels that cannot work as configured, by name: the ``${VAR}`` variables each needs
+        that are unset or empty (found by :func:`~ferry.observe.alerts.load_alert_config`).
+        Their notices are skipped, not sent (see :class:`~ferry.observe.alerts.AlertMonitor`)."""
+        return dict(self._misconfigured)
+
+    def mark_misconfigured(self, found: dict[str, list[str]]) -> None:
+        """Record which channels are misconfigured (the loader does, after validation)."""
+        self._misconfigured = {name: list(names) for name, names in found.items() if names}
+
+    def misconfigured_lines(self) -> list[str]:
+        """One line per misconfigured channel, naming it and its unset variables."""
+        return [self.misconfigured_line(name) for name in self._misconfigured]
+
+    def misconfigured_line(self, name: str) -> str:
+        """What is wrong with misconfigured channel ``name``, and what to do, in one line."""
+        names = self._misconfigured.get(name, [])
+        one = len(names) == 1
+        return (
+            f"alert channel {name!r} is misconfigured: {', '.join(names)} {'is' if one else 'are'} "
+            f"unset or empty; its notices are skipped (counted as misconfigured): set "
+            f"{'it' if one else 'them'} and restart Ferry"
+        )

@@ -8,10 +8,16 @@ Problems are reported all at once, as for schemes (docs/style.md, rule 3)::
         hint: known: ops-dingtalk, mail
 
 A value is never echoed in a message: it may be a secret.
+
+A channel that references a variable which is unset or empty (``${DINGTALK_TOKEN:-}`` with no
+``DINGTALK_TOKEN``) is valid but *misconfigured*: it cannot reach anyone, so it is reported once
+(:meth:`AlertConfig.misconfigured_lines`) and its notices are skipped rather than failing every
+evaluation. An optional signing ``secret`` that is empty as a whole is simply off, as if omitted.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,11 +25,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from ferry._redact import remember_secrets
-from ferry.connectors.specs import expand_env
+from ferry.connectors.specs import env_references, expand_env
 from ferry.errors import ConfigError, Issue, UnsetVariableError
 from ferry.observe.alerts.config import CHANNEL_TYPES, RULE_TYPES, AlertConfig
 
-__all__ = ["load_alert_config", "parse_alert_config"]
+__all__ = ["load_alert_config", "parse_alert_config", "unset_variables"]
+
+OPTIONAL_WHEN_EMPTY = frozenset({"secret"})
+"""Channel fields that are off when empty (a robot without 加签/signature)."""
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -86,6 +95,36 @@ def _cross_checks(data: Mapping[str, Any]) -> list[Issue]:
     return issues
 
 
+def unset_variables(spec: Any, env: Mapping[str, str], field: str = "") -> list[str]:
+    """The variables ``spec`` (one raw channel) references that are unset or empty and have no
+    non-empty default, in order, each once; a field of :data:`OPTIONAL_WHEN_EMPTY` that would be
+    empty as a whole does not count."""
+    if isinstance(spec, str):
+        return _unset_in(spec, env, field)
+    found: list[str] = []
+    if isinstance(spec, Mapping):
+        found = [var for key, value in spec.items() for var in unset_variables(value, env, str(key))]
+    elif isinstance(spec, list):
+        found = [var for value in spec for var in unset_variables(value, env, field)]
+    return list(dict.fromkeys(found))
+
+
+def _unset_in(text: str, env: Mapping[str, str], field: str) -> list[str]:
+    missing = [var for var, default in env_references(text) if not env.get(var) and not default]
+    if (
+        field in OPTIONAL_WHEN_EMPTY
+        and expand_env(text, connection="", env={**env, **dict.fromkeys(missing, "")}) == ""
+    ):
+        return []  # an optional field left empty is off, as if omitted
+    return list(dict.fromkeys(missing))
+
+
+def _misconfigured(channels: Any, env: Mapping[str, str] | None) -> dict[str, list[str]]:
+    values = os.environ if env is None else env
+    raw = channels if isinstance(channels, Mapping) else {}
+    return {str(name): unset_variables(spec, values) for name, spec in raw.items()}
+
+
 def parse_alert_config(
     data: Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None, source: str = "alerts"
 ) -> AlertConfig:
@@ -130,6 +169,7 @@ def parse_alert_config(
         lines += ["  " + line for issue in issues for line in str(issue).splitlines()]
         raise ConfigError("\n".join(lines))
     assert config is not None
+    config.mark_misconfigured(_misconfigured(channels, env))
     return config
 
 

@@ -8,6 +8,11 @@ that is a new incident. A send that fails is recorded (``ok=False`` and the reas
 again on each evaluation, up to ``settings.max_attempts``, while the incident is open or was
 resolved within the last day; a failing channel never stops the others or the monitor.
 
+A channel the alerts file leaves misconfigured (a ``${VAR}`` it needs is unset or empty, see
+:attr:`AlertConfig.misconfigured`) is never sent to: each notice due to it is recorded once as
+``skipped`` (with the variables it lacks), not tried and failed every evaluation. Once the
+variables are set and Ferry restarts, the channel gets the alerts of the incidents still open.
+
 Run one monitor per store (``ferry serve`` runs it in one process): two monitors evaluating
 the same store at the same instant could both open the same incident.
 """
@@ -55,6 +60,8 @@ class Notice:
     kind: Literal["alert", "recovery"]
     ok: bool
     error: str | None = None
+    skipped: bool = False
+    """Not sent: the channel is misconfigured (``error`` names the unset variables)."""
 
 
 @dataclass
@@ -71,8 +78,9 @@ class AlertEvent:
 
 
 def describe_rules(config: AlertConfig) -> list[dict[str, Any]]:
-    """Every rule as ``{name, type, severity, schemes, channels, description, description_zh}``
-    (console, CLI)."""
+    """Every rule as ``{name, type, severity, schemes, channels, misconfigured, description,
+    description_zh}`` (console, CLI); ``misconfigured`` lists those of its channels whose notices
+    are skipped."""
     return [
         {
             "name": rule.name,
@@ -80,6 +88,7 @@ def describe_rules(config: AlertConfig) -> list[dict[str, Any]]:
             "severity": rule.severity,
             "schemes": list(rule.schemes),
             "channels": config.channels_of(rule),
+            "misconfigured": [c for c in config.channels_of(rule) if c in config.misconfigured],
             "description": describe_rule(rule),
             "description_zh": describe_rule_zh(rule),
         }
@@ -114,9 +123,14 @@ class AlertMonitor:
         self.schemes: Mapping[str, Scheme] = dict(schemes or {})
         self._own_client = http_client is None
         self._client = http_client or httpx.Client(follow_redirects=False)
+        self.misconfigured: dict[str, list[str]] = {
+            name: names for name, names in config.misconfigured.items() if name not in (channels or {})
+        }
+        """Channels whose notices are skipped, with the variables they lack."""
         self.channels: dict[str, Channel] = {
             name: build_channel(name, spec, client=self._client, clock=clock)
             for name, spec in config.channels.items()
+            if name not in self.misconfigured
         }
         self.channels.update(channels or {})
         self._rules: dict[str, RuleSpec] = {rule.name: rule for rule in config.rules}
@@ -206,7 +220,7 @@ class AlertMonitor:
             owing = inc.recent_incidents(conn, list(self._rules), now, RETRY_WINDOW)
             state = inc.notice_state(conn, [row["id"] for row in owing])
         for row, channel, kind in self._due(owing, state):
-            notice = self._send(row, channel, kind, current, now)
+            notice = self._send(row, channel, kind, current, now, state.get((row["id"], channel, kind)))
             event = events.get(row["id"])
             if event is None:
                 firing = row["status"] == inc.OPEN
@@ -216,9 +230,8 @@ class AlertMonitor:
         return sorted(events.values(), key=lambda e: e.incident_id)
 
     def _due(
-        self, owing: list[dict[str, Any]], state: Mapping[tuple[int, str, str], tuple[int, bool]]
+        self, owing: list[dict[str, Any]], state: Mapping[tuple[int, str, str], inc.NoticeState]
     ) -> list[tuple[dict[str, Any], str, Literal["alert", "recovery"]]]:
-        limit = self.config.settings.max_attempts
         due: list[tuple[dict[str, Any], str, Literal["alert", "recovery"]]] = []
         for row in owing:
             rule = self._rules.get(row["rule"])
@@ -227,14 +240,28 @@ class AlertMonitor:
             for channel in self.config.channels_of(rule):
                 alert = state.get((row["id"], channel, "alert"))
                 if row["status"] == inc.OPEN:
-                    if alert is None or (not alert[1] and alert[0] < limit):
+                    if self._wants(channel, alert):
                         due.append((row, channel, "alert"))
                     continue
                 recovery = state.get((row["id"], channel, "recovery"))
-                told = alert is not None  # only channels that heard (or were sent) the alert
-                if told and (recovery is None or (not recovery[1] and recovery[0] < limit)):
+                if self._told(channel, alert) and self._wants(channel, recovery):
                     due.append((row, channel, "recovery"))
         return due
+
+    def _wants(self, channel: str, notice: inc.NoticeState | None) -> bool:
+        """Whether ``channel`` should get (or skip) this notice now: a misconfigured channel
+        once (recorded as skipped), another until one send is taken or attempts run out."""
+        if channel in self.misconfigured:
+            return notice is None
+        if notice is None or notice.attempts == 0:
+            return True
+        return not notice.delivered and notice.attempts < self.config.settings.max_attempts
+
+    def _told(self, channel: str, alert: inc.NoticeState | None) -> bool:
+        """Only channels that heard (or were sent, or skipped) the alert get its recovery."""
+        if alert is None:
+            return False
+        return alert.attempts > 0 or channel in self.misconfigured
 
     def _message(
         self, row: Mapping[str, Any], kind: Literal["alert", "recovery"], finding: Finding | None
@@ -271,7 +298,11 @@ class AlertMonitor:
         kind: Literal["alert", "recovery"],
         current: Mapping[tuple[str, str], Finding],
         now: datetime,
+        before: inc.NoticeState | None,
     ) -> Notice:
+        if channel_name in self.misconfigured:
+            return self._skip(row["id"], channel_name, kind, now)
+        attempt = (before.attempts if before is not None else 0) + 1
         channel = self.channels[channel_name]
         error: str | None = None
         try:
@@ -284,8 +315,17 @@ class AlertMonitor:
             error = redact(text) if callable(redact) else redact_text(text)
             log.warning("alert notice not delivered (%s, incident %s): %s", kind, row["id"], error)
         with self.store.transaction(write=True) as conn:
-            inc.record_notice(conn, row["id"], channel_name, kind, error is None, error, now)
+            inc.record_notice(conn, row["id"], channel_name, kind, error is None, error, now, attempt=attempt)
         return Notice(row["id"], channel_name, kind, error is None, error)
+
+    def _skip(
+        self, incident_id: int, channel: str, kind: Literal["alert", "recovery"], now: datetime
+    ) -> Notice:
+        """Record the notice as skipped: ``channel`` is misconfigured."""
+        reason = f"skipped: channel misconfigured ({', '.join(self.misconfigured[channel])} unset or empty)"
+        with self.store.transaction(write=True) as conn:
+            inc.record_notice(conn, incident_id, channel, kind, False, reason, now, attempt=0, skipped=True)
+        return Notice(incident_id, channel, kind, False, reason, skipped=True)
 
     def send_test(self, channel: str, now: datetime | None = None) -> None:
         """Send a test notice to ``channel`` (nothing is recorded).
@@ -294,6 +334,8 @@ class AlertMonitor:
             ConfigError: Unknown channel, or the channel refused the notice for good.
             RetriableError: The channel could not be reached or failed for now.
         """
+        if channel in self.misconfigured:
+            raise ConfigError(self.config.misconfigured_line(channel))
         if channel not in self.channels:
             known = ", ".join(self.channels) or "(none defined)"
             raise ConfigError(f"unknown alert channel {channel!r}; known: {known}")

@@ -14,7 +14,8 @@ returned at all is healthy too. Every query is an aggregate over an index:
 - ``dead_letters``: ``ledger`` rows of the watched schemes in status ``dead`` (``ix_ledger_due``),
   counting those that went dead in the window.
 - ``api_error_burst``: API calls in the window (ids bisected on ``started_at``), per connection
-  and API.
+  and API. Only calls with status ``error`` count; ``throttled`` ones (the vendor's rate limit,
+  waited out) are shown in the summary but never make a burst.
 """
 
 from __future__ import annotations
@@ -283,51 +284,78 @@ def _dead_letters(rule: DeadLettersRule, conn: sa.Connection, ctx: RuleContext) 
 
 
 def _api_error_burst(rule: ApiErrorBurstRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
-    import fnmatch
-
     since = ctx.now - rule.window
     first = first_id_since(conn, api_calls, api_calls.c.started_at, since - BISECT_SLACK)
     if first is None:
         return []
-    errors = sa.func.sum(sa.case((api_calls.c.status == "error", 1), else_=0))
+    window = fmt_duration(rule.window)
+    out = []
+    for (connection, api), (calls, errs, throttled) in sorted(_api_totals(rule, conn, ctx, first).items()):
+        firing = errs >= rule.errors
+        summary = f"{errs} error(s) in {calls} call(s) to {api} on {connection} in the last {window}"
+        if throttled:
+            summary += f"; {throttled} throttled (rate limit waited out, not counted; 限流 {throttled} 次)"
+        if firing:
+            summary += f" (≥ {rule.errors}; 接口报错 {errs} 次)"
+            summary += _last_api_error(conn, first, connection, api)
+        hint = f"check connection {connection!r} and the vendor's status; ferry runs"
+        facts = {"connection": connection, "api": api, "calls": calls, "errors": errs, "throttled": throttled}
+        out.append(_finding(rule, f"{connection}:{api}"[:191], firing, summary, hint, facts))
+    return out
+
+
+def _api_totals(
+    rule: ApiErrorBurstRule, conn: sa.Connection, ctx: RuleContext, first: int
+) -> dict[tuple[str, str], list[int]]:
+    """``{(connection, api): [calls, errors, throttled]}`` in the rule's window, of the watched
+    schemes and connections. Only status ``error`` is an error: a throttling answer is pacing."""
+    import fnmatch
+
+    def status_is(value: str) -> Any:
+        return sa.func.sum(sa.case((api_calls.c.status == value, 1), else_=0))
+
+    since = ctx.now - rule.window
     rows = conn.execute(
-        sa.select(api_calls.c.connection, api_calls.c.api, api_calls.c.scheme_id, sa.func.count(), errors)
+        sa.select(
+            api_calls.c.connection,
+            api_calls.c.api,
+            api_calls.c.scheme_id,
+            sa.func.count(),
+            status_is("error"),
+            status_is("throttled"),
+        )
         .where(api_calls.c.id >= first, api_calls.c.started_at >= since, api_calls.c.started_at <= ctx.now)
         .group_by(api_calls.c.connection, api_calls.c.api, api_calls.c.scheme_id)
     ).all()
     totals: dict[tuple[str, str], list[int]] = {}
-    for connection, api, sid, calls, errs in rows:
+    for connection, api, sid, calls, errs, throttled in rows:
         if rule.schemes and not rule.watches(sid):
             continue
         if rule.connections and not any(fnmatch.fnmatchcase(connection, p) for p in rule.connections):
             continue
-        bucket = totals.setdefault((connection, api), [0, 0])
+        bucket = totals.setdefault((connection, api), [0, 0, 0])
         bucket[0] += int(calls)
         bucket[1] += int(errs or 0)
-    window = fmt_duration(rule.window)
-    out = []
-    for (connection, api), (calls, errs) in sorted(totals.items()):
-        firing = errs >= rule.errors
-        summary = f"{errs} error(s) in {calls} call(s) to {api} on {connection} in the last {window}"
-        if firing:
-            last = conn.execute(
-                sa.select(api_calls.c.error_code, api_calls.c.error_message)
-                .where(
-                    api_calls.c.id >= first,
-                    api_calls.c.connection == connection,
-                    api_calls.c.api == api,
-                    api_calls.c.status == "error",
-                )
-                .order_by(api_calls.c.id.desc())
-                .limit(1)
-            ).first()
-            summary += f" (≥ {rule.errors}; 接口报错 {errs} 次)"
-            if last is not None:
-                summary += f"; last: {last.error_code or '?'} {_first_line(last.error_message, 200)}".rstrip()
-        hint = f"check connection {connection!r} and the vendor's status; ferry runs"
-        facts = {"connection": connection, "api": api, "calls": calls, "errors": errs}
-        out.append(_finding(rule, f"{connection}:{api}"[:191], firing, summary, hint, facts))
-    return out
+        bucket[2] += int(throttled or 0)
+    return totals
+
+
+def _last_api_error(conn: sa.Connection, first: int, connection: str, api: str) -> str:
+    """``"; last: <code> <message>"`` of the newest error of ``connection``/``api`` (or "")."""
+    last = conn.execute(
+        sa.select(api_calls.c.error_code, api_calls.c.error_message)
+        .where(
+            api_calls.c.id >= first,
+            api_calls.c.connection == connection,
+            api_calls.c.api == api,
+            api_calls.c.status == "error",
+        )
+        .order_by(api_calls.c.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return ""
+    return f"; last: {last.error_code or '?'} {_first_line(last.error_message, 200)}".rstrip()
 
 
 _EVALUATORS: dict[str, Any] = {
