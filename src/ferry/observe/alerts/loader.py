@@ -179,21 +179,18 @@ def load_alert_config(path: str | Path, *, env: Mapping[str, str] | None = None)
     Raises:
         ConfigError: The file cannot be read or parsed, or is invalid (every problem listed).
     """
-    import yaml
+    from ferry.scheme import DocumentError, read_document
 
     file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
+    try:  # a regular file within the size limits only: never a FIFO or a device (it would hang)
+        data = read_document(file)
+    except DocumentError as exc:
+        what = exc.describe()
+        where = "" if str(file) in what else f" {file}"
         raise ConfigError(
-            f"cannot read alert config {file}: {exc.strerror or exc}\n"
+            f"cannot read alert config{where}: {what}\n"
             "  hint: pass the path of an alerts.yaml (see examples/alerts.yaml)"
         ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{file}: {problem}{where}") from None
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError(
             f"{file}: an alert config must be a mapping with channels/rules, not a {type(data).__name__}"
