@@ -33,6 +33,7 @@ TABLE_COUNTS: tuple[str, ...] = (
 """The counts a run table shows, in order."""
 _DROP_ORDER = (
     "repeated",
+    "rejected",
     "delivered_unchanged",
     "no_id",
     "pending",

@@ -174,7 +174,8 @@ def _outcome(
     if planned.matches(failing):
         line = (
             f"{report.scheme_id}: {c.still_failing:,} records failing as planned: {planned.why} "
-            f"({planned.reason}); see them: ferry records --scheme {report.scheme_id} --status error"
+            f"({planned.reason}); see them: ferry --store {store.url} records --scheme {report.scheme_id} "
+            "--status error"
         )
         return EXIT_OK, [(line, "cyan")]
     unplanned = (
