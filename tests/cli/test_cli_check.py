@@ -156,6 +156,21 @@ def test_create_tables_creates_a_missing_database_and_its_tables(env: dict[str, 
             con.cursor().execute(f"DROP DATABASE IF EXISTS `{missing}`")
 
 
+def test_create_tables_creates_the_connection_s_own_database_when_the_statement_names_another(
+    env: dict[str, str], examples: Path, database: str
+) -> None:
+    own = f"ferry_test_{uuid.uuid4().hex[:12]}"  # the MOM URL names it; 000's UPDATE names `database`.
+    url = f"mysql+pymysql://root@127.0.0.1:3306/{own}?charset=utf8mb4"
+    try:
+        result = ferry({**env, "MOM_MYSQL_URL": url}, "check", "--create-tables", schemes(examples)[0])
+        assert result.exit_code == 0, result.output
+        assert f"{MES}: created database {own}; ran schema.sql in {database} (1 statement)" in result.output
+        assert "FAILED" not in row(result.output, "mom_mysql")
+    finally:
+        with pymysql.connect(**MARIADB, autocommit=True) as con:
+            con.cursor().execute(f"DROP DATABASE IF EXISTS `{own}`")
+
+
 def test_a_missing_table_fails_naming_the_statement_and_create_tables(
     env: dict[str, str], examples: Path
 ) -> None:

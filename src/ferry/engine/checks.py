@@ -228,7 +228,7 @@ def create_tables(
     """
     import sqlalchemy as sa
 
-    from ferry.connectors._sql_create import apply_schema
+    from ferry.connectors._sql_create import apply_schema, create_database
 
     conn = scheme.target_connection
     if not isinstance(conn, SqlConnection):
@@ -237,7 +237,11 @@ def create_tables(
     if not script.is_file():
         return f"no {script.name} beside the scheme file: nothing created"
     url = _script_url(scheme, conn)
+    own = conn.url.get_secret_value()
     try:
+        # the connection's own database too, when the script's tables live in another one
+        # (``ty_mes.mt_so_head`` with a URL naming ``mes``): the target connects to it
+        own_created = own != url and create_database(own)
         created, count, added = apply_schema(url, script.read_text(encoding="utf-8"), rows or {})
     except (sa.exc.SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
@@ -246,7 +250,8 @@ def create_tables(
             "  hint: the URL's user needs the right to create databases and tables; "
             "or create them yourself from that file"
         ) from None
-    return _created(sa.engine.make_url(url).database, created, f"{script.name}", count, added)
+    done = _created(sa.engine.make_url(url).database, created, f"{script.name}", count, added)
+    return f"created database {sa.engine.make_url(own).database}; {done}" if own_created else done
 
 
 def _created(database: str | None, created: bool, script: str, count: int, added: dict[str, int]) -> str:
