@@ -8,7 +8,7 @@ import pytest
 from sqltest_helpers import Db
 
 from ferry.connectors._sql_read import paged_sql
-from ferry.connectors.base import Page, PageState
+from ferry.connectors.base import Page, PageState, Rejected
 from ferry.errors import ConfigError
 
 DDL = (
@@ -109,3 +109,19 @@ def test_unknown_table_is_a_config_error_quoting_the_server(db: Db) -> None:
         db.connector.fetch("SELECT id FROM no_such_table ORDER BY id", "GET", {}, PageState())
     assert "no_such_table" in str(info.value)
     assert "sql connection 'testdb'" in str(info.value)
+
+
+def test_a_row_with_nan_or_infinity_stands_as_a_rejected_record_not_a_silent_null(postgres: Db) -> None:
+    postgres.run(
+        "CREATE TABLE readings (id INT PRIMARY KEY, value DOUBLE PRECISION)",
+        "INSERT INTO readings VALUES (1, 1.5), (2, 'NaN'), (3, 'Infinity'), (4, '-Infinity'), (5, 2.5)",
+    )
+    (page,) = read_all(postgres, "SELECT id, value FROM readings ORDER BY id", {}, page_size=10)
+
+    good = [r for r in page.records if not isinstance(r, Rejected)]
+    bad = [r for r in page.records if isinstance(r, Rejected)]
+    assert good == [{"id": 1, "value": 1.5}, {"id": 5, "value": 2.5}]
+    assert [r.position for r in bad] == [1, 2, 3], "each in its place, none dropped"
+    assert "column value=nan is not a finite number" in bad[0].reason
+    assert "column value=inf is not a finite number" in bad[1].reason
+    assert b"'id': 3" in bad[1].raw

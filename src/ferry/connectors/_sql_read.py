@@ -11,16 +11,19 @@ without it a database may return rows in a different order on each page.
 from __future__ import annotations
 
 import base64
+import math
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from ferry.connectors.base import Rejected
 from ferry.errors import ConfigError
 
-__all__ = ["json_friendly", "paged_sql"]
+__all__ = ["json_friendly", "paged_sql", "row_record"]
 
 _STRIP = re.compile(
     r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|`[^`]*`|--[^\n]*|\#[^\n]*|/\*.*?\*/""",
@@ -68,6 +71,19 @@ def _duration(value: timedelta) -> str:
     hours, rest = divmod(abs(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def row_record(keys: Sequence[str], row: Sequence[Any], position: int) -> dict[str, Any]:
+    """One result row as a record (:func:`json_friendly` values), or a :class:`Rejected` in its
+    place when a column holds a number JSON and the ledger cannot keep (``NaN``, ``Infinity``:
+    PostgreSQL floats allow them) -- a dead letter with the reason, never a silent ``null``."""
+    record = dict(zip(keys, map(json_friendly, row), strict=True))
+    bad = [key for key, value in record.items() if type(value) is float and not math.isfinite(value)]
+    if bad:
+        columns = ", ".join(f"{key}={record[key]!r}" for key in bad)
+        reason = f"column {columns} is not a finite number (JSON and the ledger cannot keep it)"
+        return Rejected(repr(record).encode("utf-8", "backslashreplace"), reason, position)
+    return record
 
 
 def json_friendly(value: Any) -> Any:

@@ -61,7 +61,7 @@ from ferry.connectors._sql_ack import count_changed_rows
 from ferry.connectors._sql_batch import adapt_params
 from ferry.connectors._sql_errors import translate
 from ferry.connectors._sql_inspect import CREATE_HINT, missing_objects
-from ferry.connectors._sql_read import json_friendly, paged_sql
+from ferry.connectors._sql_read import paged_sql, row_record
 from ferry.connectors._sql_write import connect_translated, write_batchexecute, write_execute
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import SqlConnection
@@ -162,7 +162,7 @@ class SqlConnector:
             try:
                 result = conn.execute(statement, params)
                 keys = list(result.keys())
-                records = [dict(zip(keys, map(json_friendly, row), strict=True)) for row in result]
+                records = [row_record(keys, row, i) for i, row in enumerate(result)]
             except StatementError as exc:
                 if not isinstance(exc, DBAPIError):  # e.g. a :parameter with no value
                     raise ConfigError(f"{self._label}: {str(exc).splitlines()[0]}") from exc
