@@ -249,6 +249,19 @@ def test_replay_by_status_sets_records_pending_and_says_how_many(ferry, ledger, 
     assert store.get_record("shop-orders", "2").status == "error"
 
 
+def test_replay_says_which_dead_letters_of_collection_it_left(ferry, ledger, store):
+    letter = RecordResult("noid-9", "dead", error="source record has no id: field 'id' is missing or empty")
+    store.upsert_records("shop-orders", [("noid-9", None, {"客户": "?"})], window=W2, dead_letters=[letter])
+
+    result = ferry("replay", "shop-orders", "--status", "dead")
+
+    assert result.exit_code == 0, result.output
+    assert "1 record of scheme shop-orders set back to pending" in result.output
+    assert "1 dead letter from collecting left as it is" in result.output
+    assert "ferry records --scheme shop-orders --status dead" in result.output
+    assert store.get_record("shop-orders", "noid-9").status == "dead"
+
+
 def test_replay_by_ids(ferry, ledger, store):
     result = ferry("replay", "shop-orders", "--id", "1", "--id", "2")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from console_env import SCHEME_ID, ConsoleEnv, json_of, status_of
 
+from ferry.store import RecordResult
+
 
 @pytest.fixture
 def token(env: ConsoleEnv) -> str:
@@ -144,9 +146,23 @@ def test_replay_selected_without_delivery_leaves_them_pending(env: ConsoleEnv, t
             headers={"X-CSRF-Token": token},
         )
     )
-    assert answer == {"replayed": 2, "messages": [], "started": []}
+    assert answer == {"replayed": 2, "kept": 0, "messages": [], "started": []}
     assert [status_of(env.store, i) for i in picked] == ["pending", "pending"]
     assert status_of(env.store, env.seeded.error_ids[2]) == "error"
+
+
+def test_replay_keeps_a_dead_letter_of_collection_and_says_so(env: ConsoleEnv, token: str) -> None:
+    letter = RecordResult("noid-7", "dead", error="source record has no id: field 'id' is missing or empty")
+    env.store.upsert_records(SCHEME_ID, [("noid-7", None, {"v": 0})], dead_letters=[letter])
+    answer = json_of(
+        env.client.post(
+            "/api/records/replay",
+            json={"records": [{"scheme_id": SCHEME_ID, "record_id": "noid-7"}], "deliver": False},
+            headers={"X-CSRF-Token": token},
+        )
+    )
+    assert (answer["replayed"], answer["kept"]) == (0, 1)
+    assert status_of(env.store, "noid-7") == "dead"
 
 
 def test_replay_refuses_an_empty_filter(env: ConsoleEnv, token: str) -> None:

@@ -298,3 +298,19 @@ def test_claimed_rows_carry_their_sqlite_rowids_and_results_go_straight_to_those
     assert got["b"] == ("finished", '{"rows":2}', None)
     assert got["x"][0] == "error" and got["x"][2] == "no"
     assert got["k"][0] == got["a"][0] == "queued" and got["before"][0] == "pending"
+
+
+def test_replay_leaves_the_dead_letters_of_collection_and_says_how_many(store: Store) -> None:
+    letter = RecordResult("noid-1", "dead", error="source record has no id: field 'id' is missing or empty")
+    store.upsert_records("s", [("a", None, {"id": "a"}), ("noid-1", None, {"v": 0})], dead_letters=[letter])
+    store.claim("s", 5, T0)
+    store.record_results("s", [RecordResult("a", "dead", error="rejected by target")])
+
+    by_status = store.replay("s", status="dead")
+    by_id = store.replay("s", record_ids=["noid-1"])
+
+    assert (by_status, by_status.kept) == (1, 1), "the delivery that died goes back; the no-id letter stays"
+    assert (by_id, by_id.kept) == (0, 1)
+    rows = {r.record_id: r for r in store.find_records("s", limit=10)}
+    assert (rows["a"].status, rows["noid-1"].status) == ("pending", "dead")
+    assert rows["noid-1"].last_error == letter.error

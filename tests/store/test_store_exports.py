@@ -11,6 +11,7 @@ def test_exported_members() -> None:
         "ID_LENGTH",
         "LedgerRow",
         "RecordResult",
+        "Replayed",
         "Store",
         "UpsertResult",
         "Waiting",

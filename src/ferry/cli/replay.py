@@ -145,6 +145,14 @@ def replay(
             f"{count:,} record{'s' if count != 1 else ''} of scheme {scheme_id} set back to pending",
             style="bold",
         )
+        if count.kept:
+            echo(
+                f"{count.kept:,} dead letter{'s' if count.kept != 1 else ''} from collecting left as "
+                f"{'they are' if count.kept != 1 else 'it is'}: a record without an id or that could not "
+                "be read has nothing to deliver again; fix it at the source (see: ferry records "
+                f"--scheme {scheme_id} --status dead)",
+                style="yellow",
+            )
         if scheme is None:
             if count:
                 echo(f"deliver them with: ferry run <{scheme_id} scheme file> --deliver-only", style="dim")

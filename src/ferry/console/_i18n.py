@@ -218,6 +218,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "请选择记录或至少给出一个过滤条件；不允许重推全部记录",
     ),
     "msg.replay_invalid": ("nothing replayed: {problems}", "未重推：{problems}"),
+    "msg.dead_letters_kept": (
+        "{count} dead letters from collecting left as they are: a record without an id or that "
+        "could not be read has nothing to deliver again; fix it at the source",
+        "{count} 条采集时产生的死信保持不变：缺少ID或无法读取的记录没有可重推的内容，请在源端修正",
+    ),
     "throttled": ("Throttled", "限流"),
     "misconfigured": ("Skipped: channel misconfigured", "已跳过：渠道未配置"),
     "rule.misconfigured": ("Misconfigured channels", "未配置的渠道"),

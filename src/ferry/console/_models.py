@@ -251,6 +251,11 @@ class ReplayRequest(BaseModel):
 
 class ReplayResult(BaseModel):
     replayed: int
+    kept: int = Field(
+        0,
+        description="Dead letters from collecting that matched and were left as they are (a record "
+        "without an id or that could not be read has nothing to deliver again).",
+    )
     messages: list[str] = Field(default_factory=list)
     started: list[ActionResult] = Field(
         default_factory=list, description="The deliveries started after the replay, one per scheme."

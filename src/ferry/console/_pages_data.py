@@ -180,6 +180,8 @@ def _replay_and_say(request: Request, body: ReplayRequest) -> None:
         flash(request, "msg.replay_refused", kind="error")
         return
     flash(request, "msg.replayed", {"count": result.replayed})
+    if result.kept:
+        flash(request, "msg.dead_letters_kept", {"count": result.kept}, "error")
     for started in result.started:
         flash(request, started.key, started.params, "ok" if started.ok else "error")
 

@@ -333,17 +333,13 @@ def replay(console: Console, request: ReplayRequest) -> ReplayResult:
     keys = request.records or _matching(console, request)
     for key in keys:
         targets[key.scheme_id].append(key.record_id)
-    total, started = 0, []
+    total, kept, started = 0, 0, []
     for scheme_id, ids in sorted(targets.items()):
         count = console.store.replay(scheme_id, record_ids=ids, status=None if request.records else status)
-        total += count
+        total, kept = total + count, kept + count.kept
         if count and request.deliver:
             started.append(start_run(console, scheme_id, collect=False))
-    return _replayed(total, started)
-
-
-def _replayed(total: int, started: list[ActionResult]) -> ReplayResult:
-    return ReplayResult(replayed=total, messages=[s.message for s in started], started=started)
+    return ReplayResult(replayed=total, kept=kept, messages=[s.message for s in started], started=started)
 
 
 def api_assets(console: Console, now: datetime | None = None, hours: int = 24) -> list[ApiStatModel]:

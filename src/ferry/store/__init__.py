@@ -8,7 +8,7 @@ the schema is created only by the Alembic migrations shipped in ``ferry/store/mi
     UpsertResult(new=1, changed=0, unchanged=0, redelivered=0)
 """
 
-from ferry.store._models import LedgerRow, RecordResult, UpsertResult, Waiting, selects_everything
+from ferry.store._models import LedgerRow, RecordResult, Replayed, UpsertResult, Waiting, selects_everything
 from ferry.store._schema import ID_LENGTH
 from ferry.store._store import Store, open_store
 
@@ -16,6 +16,7 @@ __all__ = [
     "ID_LENGTH",
     "LedgerRow",
     "RecordResult",
+    "Replayed",
     "Store",
     "UpsertResult",
     "Waiting",

@@ -257,6 +257,26 @@ def _replay_statuses(
     return statuses
 
 
+def _replay_where(
+    scheme_id: str,
+    statuses: Sequence[str],
+    status: str | Sequence[str] | None,
+    window: tuple[datetime, datetime] | None,
+) -> list[Any]:
+    where = [L.c.scheme_id == scheme_id, L.c.status != "queued"]
+    if status is not None:
+        where.append(L.c.status.in_(statuses))
+    if window is not None:
+        start, end = aware(window[0], "window[0]"), aware(window[1], "window[1]")
+        where += [L.c.window_start >= start, L.c.window_start < end]
+    return where
+
+
+COLLECTED_DEAD_LETTER = sa.and_(L.c.status == "dead", L.c.attempts == 0)
+"""A dead letter its collection made (no id, unreadable, an id the ledger cannot keep): dead
+without a delivery attempt. There is nothing to deliver again; its fix is at the source."""
+
+
 def replay(
     conn: sa.Connection,
     scheme_id: str,
@@ -265,20 +285,23 @@ def replay(
     status: str | Sequence[str] | None,
     window: tuple[datetime, datetime] | None,
     now: datetime,
-) -> int:
-    """Send matching rows (never ``queued`` ones) back to ``pending``; return how many."""
-    statuses = _replay_statuses(record_ids, status, window)
-    where = [L.c.scheme_id == scheme_id, L.c.status != "queued"]
-    if status is not None:
-        where.append(L.c.status.in_(statuses))
-    if window is not None:
-        start, end = aware(window[0], "window[0]"), aware(window[1], "window[1]")
-        where += [L.c.window_start >= start, L.c.window_start < end]
+) -> tuple[int, int]:
+    """Send matching rows (never ``queued`` ones, never dead letters of collection) back to
+    ``pending``; return ``(how many, how many dead letters of collection matched and stayed)``."""
+    where = _replay_where(scheme_id, _replay_statuses(record_ids, status, window), status, window)
     values = {"status": "pending", "attempts": 0, "requeue": False, "next_attempt_at": now, "updated_at": now}
-    if record_ids is None:
-        return conn.execute(sa.update(L).where(*where).values(values)).rowcount
-    total = 0
-    for part in chunks(list(dict.fromkeys(record_ids))):
-        stmt = sa.update(L).where(*where, L.c.record_id.in_(part)).values(values)
-        total += conn.execute(stmt).rowcount
-    return total
+    parts = [None] if record_ids is None else chunks(list(dict.fromkeys(record_ids)))
+    total = kept = 0
+    for part in parts:
+        scope = where if part is None else [*where, L.c.record_id.in_(part)]
+        kept += conn.execute(sa.select(sa.func.count()).where(*scope, COLLECTED_DEAD_LETTER)).scalar_one()
+        total += conn.execute(sa.update(L).where(*scope, ~COLLECTED_DEAD_LETTER).values(values)).rowcount
+    return total, kept
+
+
+def mark_collected_dead_letters(conn: sa.Connection, scheme_id: str, record_ids: Sequence[str]) -> None:
+    """Mark rows its collection just stored as dead letters (:data:`COLLECTED_DEAD_LETTER`)."""
+    for part in chunks(list(record_ids)):
+        conn.execute(
+            sa.update(L).where(L.c.scheme_id == scheme_id, L.c.record_id.in_(part)).values(attempts=0)
+        )

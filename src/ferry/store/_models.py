@@ -14,6 +14,7 @@ __all__ = [
     "RUN_STATUSES",
     "LedgerRow",
     "RecordResult",
+    "Replayed",
     "UpsertResult",
     "Waiting",
     "selects_everything",
@@ -70,6 +71,19 @@ class LedgerRow:
     updated_at: datetime
     delivered_at: datetime | None
     run_id: int | None = None
+
+
+class Replayed(int):
+    """How many rows a replay sent back to ``pending`` (an ``int``), and in :attr:`kept` how many
+    dead letters of collection it matched and left as they are: a record without an id or that
+    could not be read has nothing to deliver again (its fix is at the source)."""
+
+    kept: int
+
+    def __new__(cls, replayed: int, kept: int = 0) -> Replayed:
+        self = super().__new__(cls, replayed)
+        self.kept = kept
+        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from ferry.store._engine import BUSY_TIMEOUT_MS, WRITE_OPTION, create_store_engi
 from ferry.store._errors import guarded, translate
 from ferry.store._hot import hot_for
 from ferry.store._ledger_write import Claimed
-from ferry.store._models import LedgerRow, RecordResult, UpsertResult, Waiting
+from ferry.store._models import LedgerRow, RecordResult, Replayed, UpsertResult, Waiting
 from ferry.store._sql import utcnow
 from ferry.store._write_lock import writer_lock
 
@@ -345,6 +345,7 @@ class Store:
             )
             if dead_letters:  # in the same transaction: no deliverer ever sees them pending
                 _ledger_deliver.record_results(conn, scheme_id, dead_letters, now)
+                _ledger_deliver.mark_collected_dead_letters(conn, scheme_id, list(dead))
                 claimed = [row for row in claimed if row[0] not in dead]
             if calls:
                 _state.log_api_calls(conn, calls, now)
@@ -436,21 +437,24 @@ class Store:
         record_ids: Sequence[str] | None = None,
         status: str | Sequence[str] | None = None,
         window: tuple[datetime, datetime] | None = None,
-    ) -> int:
+    ) -> Replayed:
         """Send matching rows back to ``pending`` (``attempts=0``, due now, ``last_error`` kept).
 
         Filters combine with AND: ``record_ids``, ``status`` (one or several) and ``window``
         (``window_start`` in ``[a, b)``). At least one is required. ``queued`` rows (in
-        flight) are never replayed. Returns the number of rows replayed.
+        flight) are never replayed, nor the dead letters collection made (a record without an
+        id or that could not be read: nothing to deliver). Returns the number of rows replayed,
+        with the dead letters matched and kept in ``.kept``.
 
         Raises:
             ValueError: No filter, an unknown status, or a record id that is blank or only
                 wildcards (:func:`selects_everything`): ids are matched exactly.
         """
         with self._tx(write=True) as conn:
-            return _ledger_deliver.replay(
+            replayed, kept = _ledger_deliver.replay(
                 conn, scheme_id, record_ids=record_ids, status=status, window=window, now=utcnow()
             )
+        return Replayed(replayed, kept)
 
     # -- ledger: reading ---------------------------------------------------------------------
 
