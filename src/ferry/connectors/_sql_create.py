@@ -9,12 +9,12 @@ statements of a ``schema.sql`` one by one (``--`` comments and quoted ``;`` are 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 __all__ = ["add_rows", "apply_schema", "create_database", "run_script", "statements"]
 
@@ -39,6 +39,22 @@ def statements(script: str) -> list[str]:
     return [s for s in out if s]
 
 
+_SERVERS: dict[str, tuple[Callable[[URL], URL], str, Callable[[str], str]]] = {
+    # backend: (the server-level URL, "does it exist" with :n, CREATE DATABASE for a name)
+    "mysql": (
+        lambda url: url._replace(database=None),  # URL.set(database=None) keeps it
+        "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n",
+        lambda name: "CREATE DATABASE `{}` CHARACTER SET utf8mb4".format(name.replace("`", "``")),
+    ),
+    "postgresql": (
+        lambda url: url.set(database="postgres"),
+        "SELECT 1 FROM pg_database WHERE datname = :n",
+        lambda name: 'CREATE DATABASE "{}"'.format(name.replace('"', '""')),
+    ),
+}
+_SERVERS["mariadb"] = _SERVERS["mysql"]
+
+
 def create_database(url: str) -> bool:
     """Create the database ``url`` names unless it exists; whether it was created.
 
@@ -54,33 +70,19 @@ def create_database(url: str) -> bool:
         if name != ":memory:":
             Path(name).parent.mkdir(parents=True, exist_ok=True)
         return False
-    if backend in ("mysql", "mariadb"):
-        server = sa.create_engine(parsed._replace(database=None))  # URL.set(database=None) keeps it
-        try:
-            with server.connect() as conn:
-                found = conn.execute(
-                    sa.text("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :n"), {"n": name}
-                ).first()
-                if found is None:
-                    quoted = name.replace("`", "``")
-                    conn.execute(sa.text(f"CREATE DATABASE `{quoted}` CHARACTER SET utf8mb4"))
-                return found is None
-        finally:
-            server.dispose()
-    if backend == "postgresql":
-        server = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with server.connect() as conn:
-                found = conn.execute(
-                    sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-                ).first()
-                if found is None:
-                    quoted = name.replace('"', '""')
-                    conn.execute(sa.text(f'CREATE DATABASE "{quoted}"'))
-                return found is None
-        finally:
-            server.dispose()
-    return False
+    server_of = _SERVERS.get(backend)
+    if server_of is None:
+        return False
+    server_url, exists, create = server_of
+    server = sa.create_engine(server_url(parsed), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            found = conn.execute(sa.text(exists), {"n": name}).first()
+            if found is None:
+                conn.execute(sa.text(create(name)))
+            return found is None
+    finally:
+        server.dispose()
 
 
 def run_script(engine: Engine, script: str) -> int:

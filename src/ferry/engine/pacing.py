@@ -106,14 +106,7 @@ class Pacer:
         module docstring). A :class:`~ferry.errors.ThrottledError` from ``fn`` holds the
         budget for the vendor's ``retry_after`` (:meth:`penalize`) and is re-raised."""
         stamp = self._take()[1]
-        try:
-            return fn()
-        except ThrottledError as exc:
-            self.penalize(exc.retry_after)
-            raise
-        finally:
-            if stamp is not None:
-                self._finish(stamp)
+        return _counted(fn, self.penalize, None if stamp is None else lambda: self._finish(stamp))
 
     def _take(self) -> tuple[float, float | None]:
         """``(seconds waited, the call's stamp in history or None when nothing is counted)``."""
@@ -238,16 +231,13 @@ class SharedPacer:
         the caller retry a call (maybe a write) that the vendor already took.
         """
         started = self._take()[1]
+        return _counted(fn, self.penalize, lambda: self._finish(started))
+
+    def _finish(self, started: float) -> None:
         try:
-            return fn()
-        except ThrottledError as exc:
-            self.penalize(exc.retry_after)
-            raise
-        finally:
-            try:
-                self.backend.finish(self.key, started, self.clock())
-            except FerryError as exc:
-                log.warning("rate budget %s: could not count a call from its end: %s", self.key, exc)
+            self.backend.finish(self.key, started, self.clock())
+        except FerryError as exc:
+            log.warning("rate budget %s: could not count a call from its end: %s", self.key, exc)
 
     def _take(self) -> tuple[float, float]:
         """``(seconds waited, the time the call was recorded at)``."""
@@ -266,6 +256,22 @@ class SharedPacer:
         """The vendor throttled us: hold every process's calls on this key."""
         now = self.clock()
         self.backend.penalize(self.key, now + (seconds if seconds else 1.0), now)
+
+
+def _counted(
+    fn: Callable[[], T], penalize: Callable[[float | None], None], finish: Callable[[], None] | None
+) -> T:
+    """Call ``fn`` for a pacer: a throttling answer holds the budget (``penalize`` with the
+    vendor's ``retry_after``) and is re-raised; ``finish`` counts the call from its end, however
+    it ended."""
+    try:
+        return fn()
+    except ThrottledError as exc:
+        penalize(exc.retry_after)
+        raise
+    finally:
+        if finish is not None:
+            finish()
 
 
 def budget_key(connector: object) -> str:
