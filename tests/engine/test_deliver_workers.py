@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ferry.engine import worker
-from ferry.engine.worker import deliver_workers
+from ferry.engine.hosts import choose as worker
+from ferry.engine.hosts import deliver_workers
 from ferry.scheme.loader import load_scheme
 
 

@@ -1,17 +1,18 @@
-"""The garbage collector is tuned while a run is active and restored afterwards."""
+"""The process host tunes the garbage collector while it runs and restores it; other hosts leave it alone."""
 
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from fakes import FakeSource, FakeTarget
+from fakes import FakeSource
 
-from ferry.engine import gc_tuning
-from ferry.engine.gc_tuning import RUN_THRESHOLDS, run_gc
+from ferry.engine.hosts import process_wide as gc_tuning
+from ferry.engine.hosts.process_wide import RUN_THRESHOLDS, run_gc
 from ferry.engine.runner import run_scheme
 from ferry.scheme.loader import load_scheme
 from ferry.store import open_store
@@ -27,13 +28,8 @@ def default_gc():
     gc.set_threshold(*before)
 
 
-def test_a_run_sees_the_tuned_collector_and_leaves_the_old_settings_behind(tmp_path) -> None:
-    seen: list[tuple[tuple[int, int, int], int]] = []
-
-    def progress(event: str, **info: object) -> None:
-        seen.append((gc.get_threshold(), gc.get_freeze_count()))
-
-    scheme = load_scheme(
+def _scheme(stream: str, target_url: str) -> object:
+    return load_scheme(
         {
             "id": "orders",
             "name": "orders",
@@ -42,29 +38,56 @@ def test_a_run_sees_the_tuned_collector_and_leaves_the_old_settings_behind(tmp_p
                 "metadata": {"api": "/orders", "effect": "QUERY", "id": "id"},
             },
             "target": {
-                "connection": {"type": "sql", "url": "sqlite://"},
+                "connection": {"type": "sql", "url": target_url},
                 "metadata": {
-                    "api": "save",
+                    "api": "batchexecute",
                     "effect": "EXECUTE",
                     "request": [{"field": "id", "value": "{id}"}],
+                    "otherRequest": [{"field": "main_sql", "value": "REPLACE INTO t (id) VALUES"}],
                 },
             },
             "window": {"start": "2024-05-03 00:00:00", "step": "1d"},
-            "settings": {"stream": "thread"},
+            "settings": {"stream": stream, "deliver_workers": 1},
         }
     )
+
+
+def _run(tmp_path, stream: str) -> tuple[object, list[tuple[tuple[int, int, int], int]]]:
+    seen: list[tuple[tuple[int, int, int], int]] = []
+
+    def progress(event: str, **info: object) -> None:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+
+    target = tmp_path / "target.db"
+    sqlite3.connect(target).execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").connection.commit()
     store = open_store(f"sqlite:///{tmp_path / 'ferry.db'}")
     try:
         records = [{"id": i} for i in range(5)]
         report = run_scheme(
-            scheme, store, now=NOW, source=FakeSource(records), target=FakeTarget(), progress=progress
+            _scheme(stream, f"sqlite:///{target}"),
+            store,
+            now=NOW,
+            source=FakeSource(records),
+            progress=progress,
         )
     finally:
         store.close()
+    return report, seen
+
+
+def test_the_process_host_tunes_the_collector_while_it_runs_and_restores_it(tmp_path) -> None:
+    report, seen = _run(tmp_path, "process")
     assert report.status == "succeeded" and report.counts.delivered == 5
     assert seen and all(threshold == RUN_THRESHOLDS and frozen > 0 for threshold, frozen in seen)
     assert gc.get_threshold() == (700, 10, 10)
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("stream", ["thread", "inline"])
+def test_other_hosts_leave_the_process_settings_alone(tmp_path, stream: str) -> None:
+    report, seen = _run(tmp_path, stream)
+    assert report.status == "succeeded" and report.counts.delivered == 5
+    assert seen and all(threshold == (700, 10, 10) and frozen == 0 for threshold, frozen in seen)
 
 
 def test_overlapping_runs_in_threads_restore_only_when_the_last_one_ends() -> None:

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from fakes import FakeSource, FakeTarget
 
-from ferry.engine import pipeline
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
+from ferry.engine.hosts import _handover as handover
+from ferry.engine.hosts import base as hosts_base
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.runner import run_scheme
 from ferry.errors import RetriableError
@@ -100,8 +101,8 @@ def test_new_rows_are_delivered_from_the_handover_not_claimed_by_query(store):
 
 
 def test_a_page_the_deliverer_has_no_room_for_is_stored_pending_and_claimed(store, monkeypatch):
-    monkeypatch.setattr(pipeline, "CREDITS", 0)
-    monkeypatch.setattr(pipeline, "CREDIT_WAIT", 0.0)
+    monkeypatch.setattr(hosts_base, "CREDITS", 0)
+    monkeypatch.setattr(hosts_base, "CREDIT_WAIT", 0.0)
     claimed = spy_claims(store)
     report = run_scheme(
         scheme(), store, now=NOW, source=FakeSource(RECORDS[:]), target=FakeTarget(), retry=FAST
@@ -124,10 +125,10 @@ def test_rows_a_failing_deliverer_did_not_deliver_go_back_to_pending(store):
 
 
 def test_rows_claimed_by_a_page_commit_that_were_never_delivered_are_recovered(store):
-    result, batch = pipeline.claim_page(
+    result, batch = handover.hand_over(
         store, "orders", [("1", "A1", RECORDS[0]), ("2", "A2", RECORDS[1])], window=(NOW, NOW)
     )
-    assert result.new == 2 and [row[0] for row in batch.rows] == ["1", "2"]
+    assert result.new == 2 and batch.record_ids() == ["1", "2"]
     assert statuses(store) == {"1": "queued", "2": "queued"}  # then the process died
     target = FakeTarget()
     report = run_scheme(scheme(), store, now=NOW, collect=False, target=target, retry=FAST)
@@ -139,11 +140,11 @@ def test_only_new_ids_are_claimed_and_handed_rows_read_as_the_ledger_stores_them
     store = open_store(any_db_url)
     store.upsert_records("orders", [("1", "A1", {"v": 1})])
     page = [("1", "A1", {"v": 2}), ("2", "A2", {"v": 1.5, "d": {"b": [1, None]}})]
-    result, batch = pipeline.claim_page(store, "orders", page, on_change="redeliver", window=(NOW, NOW))
+    result, batch = handover.hand_over(store, "orders", page, on_change="redeliver", window=(NOW, NOW))
     assert (result.new, result.changed, result.redelivered) == (1, 1, 1)
-    assert [row[0] for row in batch.rows] == ["2"]
+    assert batch.record_ids() == ["2"]
     assert statuses(store) == {"1": "pending", "2": "queued"}
-    (handed,) = batch.ledger_rows()
+    (handed,) = batch.rows()
     stored = store.get_record("orders", "2")
     assert handed.content == stored.content and handed.attempts == stored.attempts == 0
     assert (handed.window_start, handed.window_end) == (stored.window_start, stored.window_end)
@@ -154,9 +155,9 @@ def test_rows_of_different_windows_in_one_batch_map_with_their_own_window(store)
     deliverer = Deliverer(scheme(), FakeTarget(), store, RunCounts())
     early, late = datetime(2024, 5, 1, tzinfo=TZ), datetime(2024, 5, 2, tzinfo=TZ)
     rows = [
-        pipeline.HandedRow("1", RECORDS[0], 0, early, late),
-        pipeline.HandedRow("2", RECORDS[1], 0, late, NOW),
-        pipeline.HandedRow("3", {"no": "A3", "amount": 1, "qty": 0}, 0, late, NOW),
+        handover.HandedRow("1", RECORDS[0], 0, early, late),
+        handover.HandedRow("2", RECORDS[1], 0, late, NOW),
+        handover.HandedRow("3", {"no": "A3", "amount": 1, "qty": 0}, 0, late, NOW),
     ]
     batch = deliverer.prepare(rows, NOW)
     assert [(rid, p["since"]) for rid, p in batch.items] == [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ferry.engine.runner import _window_totals
+from ferry.engine.run_record import _window_totals
 from ferry.store import RecordResult, open_store
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -20,7 +20,6 @@ from ferry.connectors.base import Page, PageState, Rejected, SourceConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
 from ferry.engine.dead_letters import PageKeeper, Row
-from ferry.engine.gc_tuning import page_committed
 from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.windows import Window, plan_windows
@@ -79,7 +78,7 @@ class Collector:
         self.after_page = after_page
         self.upsert = upsert or store.upsert_records
         """Stores a page (:meth:`Store.upsert_records`'s signature); a streaming deliverer's
-        ``upsert`` hands the new rows over as well (:mod:`ferry.engine.pipeline`)."""
+        ``upsert`` hands the new rows over as well (:mod:`ferry.engine.hosts`)."""
         self.stop = stop
         self.log = log
         self.details: list[dict[str, Any]] = []
@@ -233,7 +232,6 @@ class Collector:
             cursor = (cursor_kind, end) if (last and cursor_kind and not short) else None
             self._store(rows, window, cursor)
             self._page_done(window, state, page, rows, stats)
-            page_committed()  # bounds the garbage in reference cycles (ferry.engine.gc_tuning)
             if not last:
                 self._checkpoint()
         passes = 0

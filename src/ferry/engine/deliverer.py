@@ -29,14 +29,14 @@ from ferry.transform.mapping import Mapper
 from ferry.transform.packing import BATCH_APIS, pack
 
 if TYPE_CHECKING:
-    from ferry.engine.pipeline import HandedBatch
+    from ferry.engine.hosts._handover import HandedBatch
 
-__all__ = ["Deliverer", "DueRow", "PreparedBatch", "release_rows"]
+__all__ = ["Deliverer", "DueRow", "PreparedBatch"]
 
 
 class DueRow(Protocol):
-    """What delivering reads of a claimed row: a :class:`~ferry.store.LedgerRow`, or a
-    :class:`~ferry.engine.pipeline.HandedRow` the collector handed over."""
+    """What delivering reads of a claimed row: a :class:`~ferry.store.LedgerRow`, or a row
+    the collector handed over."""
 
     @property
     def record_id(self) -> str: ...
@@ -48,14 +48,6 @@ class DueRow(Protocol):
     def window_start(self) -> datetime | None: ...
     @property
     def window_end(self) -> datetime | None: ...
-
-
-def release_rows(store: Store, scheme_id: str, record_ids: Sequence[str]) -> int:
-    """Return claimed rows this process will not deliver to ``pending``; how many were queued."""
-    if not record_ids:
-        return 0
-    with store.transaction(write=True) as conn:
-        return release(conn, scheme_id, record_ids, datetime.now(UTC))
 
 
 def _already_current(outcomes: Sequence[Outcome]) -> int:
@@ -189,12 +181,12 @@ class Deliverer:
         return batches
 
     def deliver_handed(self, batch: HandedBatch, now: datetime | None = None) -> None:
-        """Deliver rows the collector claimed for this deliverer (see :mod:`ferry.engine.pipeline`),
-        in batches of ``settings.batch_size``. When a stop is asked first, nothing is delivered
-        and :attr:`halted` is set: the rows stay ``queued`` until the next run recovers them."""
+        """Deliver rows the collector claimed for this deliverer (see :mod:`ferry.engine.hosts`),
+        in batches of ``settings.batch_size``. When a stop is asked first, the rows not
+        delivered yet go back to ``pending`` and :attr:`halted` is set."""
         if self.target is None:
             raise ConfigError(f"scheme {self.scheme.id}: no target connection to deliver to")
-        rows = batch.ledger_rows()
+        rows = batch.rows()
         rowids = batch.rowids()
         size = self.scheme.settings.batch_size
         start = 0
@@ -208,9 +200,16 @@ class Deliverer:
                 self.deliver_rows(part, now or datetime.now(UTC), rowids)
         finally:
             if start < len(rows):  # stopped or failed: the rest waits for a claim, not a restart
-                left = len(rows) - start  # taken up, given back unwritten
-                self.counts.add(due=left, pending=left)
-                release_rows(self.store, self.scheme.id, [row.record_id for row in rows[start:]])
+                self.give_back([row.record_id for row in rows[start:]])
+
+    def give_back(self, record_ids: Sequence[str]) -> None:
+        """Return rows handed to this deliverer that it will not write to ``pending``, counted
+        as taken up and still pending."""
+        if not record_ids:
+            return
+        self.counts.add(due=len(record_ids), pending=len(record_ids))
+        with self.store.transaction(write=True) as conn:
+            release(conn, self.scheme.id, record_ids, datetime.now(UTC))
 
     def deliver_rows(
         self, rows: Sequence[DueRow], now: datetime, rowids: Mapping[str, int] | None = None

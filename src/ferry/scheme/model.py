@@ -172,9 +172,12 @@ class SchemeSettings(_Strict):
     call_retry: CallRetrySpec = Field(
         default_factory=CallRetrySpec, description="Backoff of a failing source or target call within a run."
     )
-    stream: Literal["process", "thread"] = Field(
+    stream: Literal["process", "thread", "inline"] = Field(
         "process",
-        description="While collecting, deliver in a child process (two CPU cores; Linux) or a thread.",
+        description=(
+            "Where delivery runs while collecting: in child processes (two CPU cores; Linux), a thread, "
+            "or inline between pages (one thread, nothing concurrent)."
+        ),
     )
     deliver_workers: int | None = Field(
         None,

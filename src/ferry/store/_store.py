@@ -117,6 +117,15 @@ class Store:
         if self._writer is not None:
             self._writer.close()
 
+    @property
+    def shared_across_processes(self) -> bool:
+        """Whether another process (a forked deliver child) can open this same store: every
+        database but an in-memory SQLite one."""
+        if self.dialect != "sqlite":
+            return True
+        database = self._engine.url.database or ""
+        return database not in ("", ":memory:") and "mode=memory" not in self.url
+
     def reopen(self, *, checkpoints: bool = True) -> Store:
         """A new store on the same database, for use in a forked child process.
 
@@ -465,6 +474,46 @@ class Store:
             return _ledger_query.count_by_status(conn, scheme_id)
 
     @guarded("counting waiting records")
+    @guarded("counting the ledger rows of windows")
+    def window_totals(
+        self, scheme_id: str, spans: Sequence[tuple[datetime, datetime]]
+    ) -> list[tuple[int, int]]:
+        """Per span ``[start, end)``: the ledger rows collected in it and how many of those are
+        ``finished``. One grouped scan of the scheme's rows (the ledger has no index on the window)."""
+        if not spans:
+            return []
+        from ferry.store._schema import ledger
+
+        c = ledger.c
+        query = (
+            sa.select(c.window_start, c.status, sa.func.count())
+            .where(
+                c.scheme_id == scheme_id,
+                c.window_start >= min(start for start, _ in spans),
+                c.window_start < max(end for _, end in spans),
+            )
+            .group_by(c.window_start, c.status)
+        )
+        with self._tx() as conn:
+            groups = conn.execute(query).all()
+        totals = []
+        for start, end in spans:
+            inside = [(status, n) for at, status, n in groups if at is not None and start <= at < end]
+            totals.append((sum(n for _, n in inside), sum(n for status, n in inside if status == "finished")))
+        return totals
+
+    @guarded("reading the scheme's lease")
+    def leased(self, scheme_id: str) -> bool:
+        """Whether a scheduler (``ferry serve``) holds an unexpired lease on the scheme."""
+        from ferry.store._schema import scheme_leases
+
+        c = scheme_leases.c
+        with self._tx() as conn:
+            held = conn.execute(
+                sa.select(c.owner).where(c.scheme_id == scheme_id, c.expires_at > utcnow()).limit(1)
+            ).first()
+        return held is not None
+
     def waiting(self, scheme_id: str) -> Waiting:
         """What the scheme still has undelivered: pending, in error, dead, and since which run
         its failing rows fail (what a run summary reports after the run)."""

@@ -1,0 +1,64 @@
+"""The body of a forked deliver child: its own store connection and target, the one loop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ferry.engine.counts import RunCounts
+from ferry.engine.hosts.base import DeliverJob
+from ferry.engine.hosts.loop import DeliverLoop
+from ferry.engine.hosts.process_wide import die_with_parent
+from ferry.errors import ConfigError
+
+__all__ = ["DELIVER_FIELDS", "child_main"]
+
+DELIVER_FIELDS = ("due", "delivered", "delivered_unchanged", "failed", "dead", "pending", "retries")
+
+
+def _numbers(counts: RunCounts) -> dict[str, int]:
+    return {name: getattr(counts, name) for name in DELIVER_FIELDS}
+
+
+def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> None:
+    """Deliver ``job``'s handed pages and due rows until told to stop; report through ``pipe``:
+    ``progress`` messages, ``room`` after each handed page, then ``done`` with the counts, or
+    ``config``/``error`` with the reason. Never returns (``os._exit``)."""
+    try:  # interim until the store's fork guard lands
+        from ferry.store import after_fork_in_child  # type: ignore[attr-defined]
+
+        after_fork_in_child()
+    except ImportError:  # pragma: no cover
+        pass
+    die_with_parent(parent)
+    status = 0
+    try:
+        from ferry.connectors.registry import build_target
+
+        store = job.store.reopen(checkpoints=False)  # interim: the store decides once it can
+        target = build_target(job.scheme.target_connection)
+        counts = RunCounts()
+
+        def progress(event: str, **info: Any) -> None:
+            if event in ("deliver", "recovered", "retry"):
+                info.pop("counts", None)
+                pipe.send(("progress", event, info, _numbers(counts)))
+
+        own = DeliverJob(job.scheme, store, counts, job.now, job.run_id, job.retry, progress)
+        deliverer = own.deliverer(target)
+        deliverer.skip_recovery()  # the parent recovered queued rows once, before forking
+        DeliverLoop(
+            deliverer, job.now, inbox, delivered_page=lambda: pipe.send(("room",)), idle_wait=0.05
+        ).run()
+        target.close()
+        store.close()
+        pipe.send(("done", _numbers(counts)))
+    except BaseException as exc:  # reported to the parent, which fails the run with it
+        kind = "config" if isinstance(exc, ConfigError) else "error"
+        with contextlib.suppress(OSError):
+            pipe.send((kind, f"{exc}" if kind == "config" else f"deliver worker: {exc}"))
+        status = 1
+    finally:
+        os._exit(status)
