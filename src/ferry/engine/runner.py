@@ -28,6 +28,7 @@ from ferry.engine.events import RunLog, scheme_secrets
 from ferry.engine.gc_tuning import run_gc
 from ferry.engine.pipeline import DeliverThread
 from ferry.engine.retry import RetryPolicy
+from ferry.engine.window_report import WindowReport
 from ferry.engine.worker import DeliverPool, can_fork, deliver_workers
 from ferry.errors import ConfigError, FatalError, FerryError, RetriableError
 from ferry.scheme.model import Scheme
@@ -60,7 +61,7 @@ class RunReport:
     """``succeeded`` | ``partial`` (some records failed) | ``failed`` (the run stopped) | ``invalid``."""
     counts: RunCounts
     error: str | None = None
-    windows: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[WindowReport] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -104,18 +105,14 @@ def _deliver_in_processes(scheme: Scheme, store: Store, target_injected: bool) -
     return scheme.settings.stream == "process" and not target_injected and not in_memory and can_fork()
 
 
-def _window_totals(store: Store, scheme_id: str, windows: list[dict[str, Any]]) -> None:
-    """Add to each window's detail what the ledger holds for it and how much of that is
+def _window_totals(store: Store, scheme_id: str, windows: list[WindowReport]) -> None:
+    """Add to each window's report what the ledger holds for it and how much of that is
     delivered (beside the API's ``total``), for reconciliation at a glance.
 
     One grouped scan of the scheme's rows for all windows (counted by collecting window and
     status), not one fetch of every row per window: the ledger has no index on the window.
     """
-    spans = [
-        (datetime.fromisoformat(d["start"]), datetime.fromisoformat(d["end"]), d)
-        for d in windows
-        if "start" in d
-    ]
+    spans = [(w.start, w.end, w) for w in windows]
     if not spans:
         return
     from ferry.store._schema import ledger
@@ -135,10 +132,10 @@ def _window_totals(store: Store, scheme_id: str, windows: list[dict[str, Any]]) 
             groups = conn.execute(query).all()
     except FerryError:  # the run record matters more than these figures
         return
-    for start, end, detail in spans:
+    for start, end, report in spans:
         inside = [(status, n) for at, status, n in groups if at is not None and start <= at < end]
-        detail["ledger"] = sum(n for _, n in inside)
-        detail["delivered"] = sum(n for status, n in inside if status == "finished")
+        report.ledger = sum(n for _, n in inside)
+        report.delivered = sum(n for status, n in inside if status == "finished")
 
 
 def _leased(store: Store, scheme_id: str) -> bool:
@@ -361,5 +358,7 @@ def run_scheme(
         if report.error:
             log.error(report.error)
         log.write("info" if stored in ("succeeded", "partial") else "error", _summary(report))
-        store.finish_run(run_id, stored, counts.as_dict(), report.error, report.windows)
+        store.finish_run(
+            run_id, stored, counts.as_dict(), report.error, [w.as_dict() for w in report.windows]
+        )
     return report
