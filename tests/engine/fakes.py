@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
@@ -32,6 +33,9 @@ class FakeSource:
 
     def close(self) -> None:
         pass
+
+    def vendor_time(self) -> datetime | None:
+        return None  # no vendor clock: the cursor is never held back
 
 
 @dataclass

@@ -83,7 +83,7 @@ def two_runs(tmp_path: Path, *, follow: bool, skew: float) -> tuple[set[str], li
         )
         assert again.status == "succeeded", again.error
         ids = {r.record_id for r in store.find_records(scheme.id, limit=10_000)}
-    return ids, report.windows
+    return ids, [w.as_dict() for w in report.windows]  # as the run record stores them
 
 
 @pytest.mark.parametrize("follow", [True, False], ids=["on", "off"])

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ferry.engine.run_record import _window_totals
+from ferry.engine.window_report import WindowReport
+from ferry.engine.windows import Window
 from ferry.store import RecordResult, open_store
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -21,14 +23,13 @@ def test_each_window_counts_the_rows_collected_in_it_and_those_delivered(any_db_
     store.claim("s", 10, DAY3)
     store.record_results("s", [RecordResult("1", "finished"), RecordResult("3", "finished")])
     store.record_results("s", [RecordResult("2", "error", error="no")])
-    details = [
-        {"start": DAY1.isoformat(), "end": DAY2.isoformat()},
-        {"start": DAY2.isoformat(), "end": DAY3.isoformat()},
-        {"start": DAY1.isoformat(), "end": DAY3.isoformat()},  # overlaps both
-        {"start": DAY3.isoformat(), "end": (DAY3 + timedelta(days=1)).isoformat()},
-        {"window": "no start: left alone"},
+    reports = [
+        WindowReport.of(Window(DAY1, DAY2)),
+        WindowReport.of(Window(DAY2, DAY3)),
+        WindowReport.of(Window(DAY1, DAY3)),  # overlaps both
+        WindowReport.of(Window(DAY3, DAY3 + timedelta(days=1))),
     ]
-    _window_totals(store, "s", details)
-    counts = [(d.get("ledger"), d.get("delivered")) for d in details]
-    assert counts == [(2, 1), (1, 1), (3, 2), (0, 0), (None, None)]
+    _window_totals(store, "s", reports)
+    counts = [(w.ledger, w.delivered) for w in reports]
+    assert counts == [(2, 1), (1, 1), (3, 2), (0, 0)]
     store.close()

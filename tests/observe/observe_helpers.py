@@ -272,6 +272,9 @@ class FakeSource:
     def close(self) -> None:
         pass
 
+    def vendor_time(self) -> datetime | None:
+        return None  # no vendor clock: the cursor is never held back
+
 
 @dataclass
 class FakeTarget:

@@ -155,6 +155,9 @@ class EmptySource:
     def close(self) -> None:
         pass
 
+    def vendor_time(self) -> None:
+        return None
+
 
 def test_a_ferry_run_beside_serve_does_not_close_the_served_run(stores):
     store, _ = stores

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
@@ -150,6 +150,16 @@ class SourceConnector(Protocol):
 
         The connector applies its own paging parameters (page number, offset, cursor) on top
         of ``request`` and decides from the response whether another page follows.
+        """
+        ...
+
+    def vendor_time(self) -> datetime | None:
+        """The vendor's clock as its last response's ``Date`` header told it (tz-aware), or
+        ``None`` for a source without one (a database, an API that sends no ``Date``).
+
+        The collector keeps a window's cursor from passing this time less the scheme's lag
+        (``settings.follow_vendor_clock``), so a vendor whose clock is behind Ferry's cannot
+        stamp a later change into a window already read. ``None`` holds nothing back.
         """
         ...
 

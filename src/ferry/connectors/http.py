@@ -32,7 +32,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -262,3 +262,8 @@ class HttpConnector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def vendor_time(self) -> datetime | None:
+        """``None``: this connector reads no vendor clock from its answers (their ``Date``
+        header), so the collector holds no window's cursor back."""
+        return None

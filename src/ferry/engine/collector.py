@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from ferry.engine.counts import RunCounts
 from ferry.engine.dead_letters import PageKeeper, Row
 from ferry.engine.pacing import pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
+from ferry.engine.window_report import WindowReport
 from ferry.engine.windows import Window, plan_windows
 from ferry.errors import FatalError, RecordError, RetriableError
 from ferry.expr import EvalContext
@@ -42,6 +44,26 @@ Progress = Callable[..., None]
 MAX_PAGES_PER_WINDOW = 100_000
 VERIFY_PASSES = 2
 """Re-reads of a window whose records fell short of the API's total."""
+
+
+@dataclass
+class _Reading:
+    """One window being read: its report, the passes so far, the distinct ids they saw and
+    where the cursor goes once the window is done."""
+
+    window: Window
+    report: WindowReport
+    cursor_kind: str | None
+    end: datetime
+    """The window's end, or earlier when the vendor's clock is behind (:meth:`Collector._cursor_end`)."""
+    seen: set[Any] = field(default_factory=set)
+    passes: int = 0
+    """0 on the first read, then the number of the re-read."""
+
+    def short(self) -> int:
+        """How many distinct records are missing from the API's total (0 without a total)."""
+        total = self.report.total
+        return 0 if total is None else max(total - len(self.seen), 0)
 
 
 class Collector:
@@ -81,8 +103,8 @@ class Collector:
         ``upsert`` hands the new rows over as well (:mod:`ferry.engine.hosts`)."""
         self.stop = stop
         self.log = log
-        self.details: list[dict[str, Any]] = []
-        """Per-window detail of the windows :meth:`collect` completed so far."""
+        self.details: list[WindowReport] = []
+        """The reports of the windows :meth:`collect` completed so far."""
         self.keep = compile_condition(meta.condition)
         self.request = Mapper(
             meta.request, base="source.request", lookup_scheme=scheme.settings.lookup_scheme
@@ -121,8 +143,8 @@ class Collector:
             connector_max=self.source.limits.max_window,
         )
 
-    def collect(self, now: datetime) -> list[dict[str, Any]]:
-        """Collect every planned window; returns per-window detail for the run record."""
+    def collect(self, now: datetime) -> list[WindowReport]:
+        """Collect every planned window; returns their reports for the run record."""
         self.details = details = []
         windows = self.plan(now)
         for i, window in enumerate(windows):
@@ -137,7 +159,7 @@ class Collector:
         if reason:
             raise FatalError(reason)
 
-    def remedy(self, now: datetime) -> dict[str, Any]:
+    def remedy(self, now: datetime) -> WindowReport:
         """The omissionRemedy sweep: the source request with ``takeOverRequest`` fields replaced."""
         remedy = self.meta.omissionRemedy
         if remedy is None or not remedy.takeOverRequest:
@@ -150,11 +172,11 @@ class Collector:
         try:
             end = now - self.scheme.window.lag
             before = self.counts.new
-            stats = self.collect_window(Window(end - self.scheme.window.step, end), cursor_kind=None)
+            report = self.collect_window(Window(end - self.scheme.window.step, end), cursor_kind=None)
             found = self.counts.new - before  # every new record here was missed by the main windows
-            self.counts.recovered += found - stats.get("recovered", 0)
-            stats["recovered"] = found
-            return stats
+            self.counts.recovered += found - (report.recovered or 0)
+            report.recovered = found
+            return report
         finally:
             self.request = saved
 
@@ -198,7 +220,7 @@ class Collector:
             yield state, page, rows
             state = page.next
 
-    def collect_window(self, window: Window, *, cursor_kind: str | None) -> dict[str, Any]:
+    def collect_window(self, window: Window, *, cursor_kind: str | None) -> WindowReport:
         """Page through one window; commit each page; move the cursor once the window is complete.
 
         The cursor moves in the transaction of the window's last page -- unless the API reported
@@ -208,92 +230,101 @@ class Collector:
         moves after that.
         """
         started = time.monotonic()
-        stats: dict[str, Any] = {
-            "window": str(window),
-            "start": window.start.isoformat(),
-            "end": window.end.isoformat(),
-            "pages": 0,
-            "fetched": 0,
-            "stored": 0,
-            "total": None,
-        }
-        seen: set[Any] = set()
+        read = _Reading(window, WindowReport.of(window), cursor_kind, window.end)
         new_before = self.counts.new
-        verify = self.scheme.settings.verify_totals
-        end = window.end
-        for state, page, rows in self.pages(window):
-            if state.index == 0:
-                end = self._cursor_end(window, stats)
-            if page.total is not None:  # the largest: records modified out of the window lower it
-                stats["total"] = max(page.total, stats["total"] or 0)
-                seen.update(self._raw_ids(page.records))  # only ever compared with a total
-            last = page.next is None
-            short = verify and last and stats["total"] is not None and len(seen) < stats["total"]
-            cursor = (cursor_kind, end) if (last and cursor_kind and not short) else None
-            self._store(rows, window, cursor)
-            self._page_done(window, state, page, rows, stats)
-            if not last:
-                self._checkpoint()
-        passes = 0
-        while verify and stats["total"] is not None and len(seen) < stats["total"] and passes < VERIFY_PASSES:
-            passes += 1
+        for _ in self._passes(read):
+            for state, page, rows in self.pages(window):
+                self._take_page(read, state, page, rows)
+        if read.passes and cursor_kind:
+            self.store.set_cursor(self.scheme.id, cursor_kind, read.end)
+        report = read.report
+        report.short = read.short() or None
+        self.counts.windows += 1
+        report.seconds = round(time.monotonic() - started, 3)
+        if self.log is not None:
+            self._log_window(window, report, self.counts.new - new_before, cursor_kind)
+        return report
+
+    def _passes(self, read: _Reading) -> Iterator[int]:
+        """The passes over a window: the first read (pass 0), then a re-read while the distinct
+        records fall short of the API's total, at most :data:`VERIFY_PASSES` times."""
+        yield read.passes
+        while self._reread_due(read):
+            read.passes += 1
             self.counts.verified += 1
-            self.progress("verify", window=window, short=stats["total"] - len(seen))
+            self.progress("verify", window=read.window, short=read.short())
             if self.log is not None:
                 self.log.warning(
-                    f"window {window}: {stats['total'] - len(seen)} records short of the API's total "
-                    f"{stats['total']}; reading it again (pass {passes})"
+                    f"window {read.window}: {read.short()} records short of the API's total "
+                    f"{read.report.total}; reading it again (pass {read.passes})"
                 )
-            for state, page, rows in self.pages(window):
-                seen.update(self._raw_ids(page.records))
-                if page.total is not None:
-                    stats["total"] = max(page.total, stats["total"] or 0)
-                new = self._store(rows, window, None)
-                self.counts.recovered += new
-                stats["recovered"] = stats.get("recovered", 0) + new
-                self._page_done(window, state, page, rows, stats)
-                self._checkpoint()
-        if passes and cursor_kind:
-            self.store.set_cursor(self.scheme.id, cursor_kind, end)
-        if stats["total"] is not None and len(seen) < stats["total"]:
-            stats["short"] = stats["total"] - len(seen)
-        self.counts.windows += 1
-        stats["seconds"] = round(time.monotonic() - started, 3)
-        if self.log is not None:
-            self._log_window(window, stats, self.counts.new - new_before, cursor_kind)
-        return stats
+            yield read.passes
 
-    def _log_window(self, window: Window, stats: dict[str, Any], new: int, cursor_kind: str | None) -> None:
+    def _reread_due(self, read: _Reading) -> bool:
+        """Whether the window is to be read again: verifying, short, and passes left."""
+        return bool(self.scheme.settings.verify_totals and read.short() and read.passes < VERIFY_PASSES)
+
+    def _take_page(self, read: _Reading, state: PageState, page: Page, rows: list[Row]) -> None:
+        """Store one page of a pass. Pass 0 moves the cursor with the window's last page unless
+        the window is to be read again; a re-read counts the new records it stores as recovered."""
+        first = read.passes == 0
+        if first and state.index == 0:  # the vendor's clock as the window's first answer told it
+            read.end = self._cursor_end(read.window, read.report)
+        self._note_total(read, page)
+        last = page.next is None
+        new = self._store(rows, read.window, self._page_cursor(read, last))
+        if not first:
+            self.counts.recovered += new
+            read.report.recovered = (read.report.recovered or 0) + new
+        self._page_done(read.window, state, page, rows, read.report)
+        if not (first and last):  # after the first pass's last page, the window is not done
+            self._checkpoint()
+
+    def _note_total(self, read: _Reading, page: Page) -> None:
+        """Keep the largest total the API reported (records modified out of the window lower it)
+        and the distinct ids read, which are only ever compared with a total."""
+        if page.total is not None:
+            read.report.total = max(page.total, read.report.total or 0)
+        if page.total is not None or read.passes:
+            read.seen.update(self._raw_ids(page.records))
+
+    def _page_cursor(self, read: _Reading, last: bool) -> tuple[str, datetime] | None:
+        """The cursor to move with a page: with the first pass's last page, unless re-read."""
+        if not (last and read.cursor_kind) or read.passes or self._reread_due(read):
+            return None
+        return (read.cursor_kind, read.end)
+
+    def _log_window(self, window: Window, report: WindowReport, new: int, cursor_kind: str | None) -> None:
         assert self.log is not None
-        total = "" if stats["total"] is None else f", API total {stats['total']}"
+        total = "" if report.total is None else f", API total {report.total}"
         text = (
-            f"window {window} committed{' (cursor moved)' if cursor_kind else ''}: {stats['pages']} pages, "
-            f"{stats['fetched']} fetched, {stats['stored']} stored, {new} new{total}"
+            f"window {window} committed{' (cursor moved)' if cursor_kind else ''}: {report.pages} pages, "
+            f"{report.fetched} fetched, {report.stored} stored, {new} new{total}"
         )
-        if stats.get("recovered"):
-            text += f"; {stats['recovered']} recovered by re-reading"
-        if stats.get("short"):
-            self.log.warning(f"{text}; still {stats['short']} short of the total")
+        if report.recovered:
+            text += f"; {report.recovered} recovered by re-reading"
+        if report.short:
+            self.log.warning(f"{text}; still {report.short} short of the total")
         else:
             self.log.info(text)
 
-    def _cursor_end(self, window: Window, stats: dict[str, Any]) -> datetime:
+    def _cursor_end(self, window: Window, report: WindowReport) -> datetime:
         """Where the cursor may go once ``window`` is read: its end, but never past the vendor's
         own clock (as its first page's ``Date`` header told it) less the lag and a second.
 
         A vendor whose clock is behind Ferry's stamps a record it changes after this read with a
         time before the window's end; the next window starts early enough to see it
-        (``settings.follow_vendor_clock``; the held-back seconds are in the window's detail).
+        (``settings.follow_vendor_clock``; the held-back seconds are in the window's report).
+        A source without a clock (:meth:`SourceConnector.vendor_time` is ``None``) holds nothing back.
         """
-        told = getattr(self.source, "vendor_time", None)
-        vendor_now = told() if callable(told) and self.scheme.settings.follow_vendor_clock else None
+        vendor_now = self.source.vendor_time() if self.scheme.settings.follow_vendor_clock else None
         if vendor_now is None:
             return window.end
         limit = vendor_now - self.scheme.window.lag - timedelta(seconds=1)
         if limit >= window.end:
             return window.end
         held = (window.end - limit).total_seconds()
-        stats["held_back_s"] = round(held, 1)
+        report.held_back_s = round(held, 1)
         if self.log is not None:
             self.log.warning(
                 f"window {window}: the vendor's clock is {held:.0f} s behind the window's end; "
@@ -302,12 +333,12 @@ class Collector:
         return limit
 
     def _page_done(
-        self, window: Window, state: PageState, page: Page, rows: list[Row], stats: dict[str, Any]
+        self, window: Window, state: PageState, page: Page, rows: list[Row], report: WindowReport
     ) -> None:
         self.counts.pages += 1
-        stats["pages"] += 1
-        stats["fetched"] += len(page.records)
-        stats["stored"] += len(rows)
+        report.pages += 1
+        report.fetched += len(page.records)
+        report.stored += len(rows)
         self.progress("page", window=window, page=state.index, records=len(page.records), counts=self.counts)
         if self.after_page is not None:
             self.after_page()

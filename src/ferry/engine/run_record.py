@@ -17,6 +17,7 @@ from typing import Any
 
 from ferry.engine.counts import RunCounts
 from ferry.engine.events import RunLog, scheme_secrets
+from ferry.engine.window_report import WindowReport
 from ferry.errors import ConfigError, FerryError
 from ferry.scheme.model import Scheme
 from ferry.store import Store
@@ -42,7 +43,7 @@ class RunReport:
     """``succeeded`` | ``partial`` (some records failed) | ``failed`` (the run stopped) | ``invalid``."""
     counts: RunCounts
     error: str | None = None
-    windows: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[WindowReport] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -94,7 +95,7 @@ class RunRecord:
         self.counts = RunCounts()
         self.report = RunReport(scheme.id, run_id, "running", self.counts)
         self.log = RunLog(store, run_id, secrets=scheme_secrets(scheme))
-        self.committed: Callable[[], list[dict[str, Any]]] = list
+        self.committed: Callable[[], list[WindowReport]] = list
         """The windows committed so far (read when the run ends before reporting them)."""
         self._started = time.monotonic()
 
@@ -155,25 +156,22 @@ class RunRecord:
         if report.error:
             self.log.error(report.error)
         self.log.write("info" if stored in ("succeeded", "partial") else "error", summary(report))
-        self.store.finish_run(self.run_id, stored, counts.as_dict(), report.error, report.windows)
+        self.store.finish_run(
+            self.run_id, stored, counts.as_dict(), report.error, [w.as_dict() for w in report.windows]
+        )
 
 
-def _window_totals(store: Store, scheme_id: str, windows: list[dict[str, Any]]) -> None:
-    """Add to each window's detail what the ledger holds for it and how much of that is
+def _window_totals(store: Store, scheme_id: str, windows: list[WindowReport]) -> None:
+    """Add to each window's report what the ledger holds for it and how much of that is
     delivered (beside the API's ``total``), for reconciliation at a glance."""
-    spans = [
-        (datetime.fromisoformat(d["start"]), datetime.fromisoformat(d["end"]), d)
-        for d in windows
-        if "start" in d
-    ]
-    if not spans:
+    if not windows:
         return
     try:
-        totals = store.window_totals(scheme_id, [(start, end) for start, end, _ in spans])
+        totals = store.window_totals(scheme_id, [(w.start, w.end) for w in windows])
     except FerryError:  # the run record matters more than these figures
         return
-    for (_, _, detail), (held, delivered) in zip(spans, totals, strict=True):
-        detail["ledger"], detail["delivered"] = held, delivered
+    for window, (held, delivered) in zip(windows, totals, strict=True):
+        window.ledger, window.delivered = held, delivered
 
 
 def _waiting(store: Store, scheme_id: str, counts: RunCounts) -> None:
