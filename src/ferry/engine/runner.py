@@ -32,6 +32,7 @@ from ferry.engine.worker import DeliverPool, can_fork, deliver_workers
 from ferry.errors import ConfigError, FatalError, FerryError, RetriableError
 from ferry.scheme.model import Scheme
 from ferry.store import Store
+from ferry.transform.plan import compile_scheme
 
 __all__ = [
     "EXIT_FAILED",
@@ -83,8 +84,9 @@ def _connectors(
 ) -> tuple[SourceConnector | None, TargetConnector | None]:
     from ferry.connectors.registry import build_source, build_target
 
-    source = build_source(scheme.source_connection, transport=transport) if collect else None
-    target = build_target(scheme.target_connection, transport=transport) if deliver else None
+    plan = compile_scheme(scheme)
+    source = build_source(plan.source.connection, transport=transport) if collect else None
+    target = build_target(plan.target.connection, transport=transport) if deliver else None
     return source, target
 
 
@@ -211,7 +213,7 @@ def _check_target_first(scheme: Scheme, target: TargetConnector | None, *, befor
     except RetriableError:
         return
     if issues:
-        label = scheme.target_connection.label()
+        label = compile_scheme(scheme).target.connection.label()
         raise ConfigError("\n".join(f"{label}: {issue}" for issue in issues))
 
 

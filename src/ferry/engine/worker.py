@@ -86,9 +86,10 @@ def _child(
     try:
         from ferry.connectors.registry import build_target
         from ferry.engine.deliverer import Deliverer
+        from ferry.transform.plan import compile_scheme
 
         own_store = store.reopen(checkpoints=False)  # the collecting parent's thread checkpoints
-        target = build_target(scheme.target_connection)
+        target = build_target(compile_scheme(scheme).target.connection)  # inherited: not compiled again
         counts = RunCounts()
 
         def progress(event: str, **info: Any) -> None:
