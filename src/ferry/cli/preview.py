@@ -23,8 +23,8 @@ def preview_document(scheme: Scheme, result: PreviewResult, *, from_ledger: bool
     return {
         "scheme": scheme.id,
         "from": "ledger" if from_ledger else "source",
-        "source": describe_connection(getattr(scheme, "source_connection", None)),
-        "target": describe_connection(getattr(scheme, "target_connection", None)),
+        "source": describe_connection(scheme.source_connection),
+        "target": describe_connection(scheme.target_connection),
         "window": None if window is None else {"start": window.start, "end": window.end},
         "request": result.request,
         "records": [{"id": record_id, "payload": payload} for record_id, payload in result.records],
@@ -122,8 +122,9 @@ def preview(
         try:
             if not from_ledger:
                 from ferry.connectors.registry import build_source
+                from ferry.transform.plan import compile_scheme
 
-                source = build_source(scheme.source_connection)
+                source = build_source(compile_scheme(scheme).source.connection)
             result = run_preview(scheme, store, limit=limit, source=source, from_ledger=from_ledger)
         finally:
             if source is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from ferry.cli._common import (
 )
 from ferry.cli._load import load_schemes
 from ferry.cli._tables import fitted_table
+
+if TYPE_CHECKING:
+    from ferry.engine.reconcile import ReconcileReport
 
 __all__ = ["reconcile", "register"]
 
@@ -61,13 +64,14 @@ def reconcile(
 
     from ferry.connectors.registry import build_source
     from ferry.engine.reconcile import reconcile as run_reconcile
+    from ferry.transform.plan import compile_scheme
 
     (scheme,) = load_schemes([scheme_file])
     start = parse_time(since, option="'--since'", tz=scheme.tz)
     end = parse_time(until, option="'--until'", tz=scheme.tz) if until else datetime.now(scheme.tz)
     if end <= start:
         raise typer.BadParameter("must be after --since", param_hint="'--until'")
-    source = build_source(scheme.source_connection)
+    source = build_source(compile_scheme(scheme).source.connection)
     try:
         with open_store() as store:
             report = run_reconcile(scheme, store, source, since=start, until=end, repair=repair)
@@ -87,47 +91,50 @@ def reconcile(
             }
         )
     else:
-        console = stdout_console()
-        headers = [
-            "window",
-            "source",
-            "api total",
-            "ledger",
-            "delivered",
-            "missing",
-            "changed",
-            "extra",
-            "repaired",
-        ]
-        cells = [
-            [
-                str(w.window),
-                f"{w.source:,}",
-                "" if w.source_total is None else f"{w.source_total:,}",
-                f"{w.ledger:,}",
-                f"{w.delivered:,}",
-                f"{len(w.missing):,}",
-                f"{len(w.changed):,}",
-                f"{len(w.extra):,}",
-                f"{w.repaired:,}",
-            ]
-            for w in report.windows
-        ]
-        console.print(fitted_table(headers, cells, width=console.width, right=set(headers[1:])))
-        echo(
-            f"{report.scheme_id}: {report.missing:,} missing, {report.changed:,} changed, "
-            f"{report.extra:,} extra, {report.repaired:,} repaired",
-            style="bold",
-        )
-        for w in report.windows:
-            if w.missing:
-                shown = ", ".join(w.missing[:10]) + (" ..." if len(w.missing) > 10 else "")
-                echo(f"  missing in {w.window}: {shown}")
-        if report.missing and not repair:
-            echo(
-                f"  queue them with: ferry reconcile {scheme_file} --since '{since}' --repair", style="yellow"
-            )
+        _print_report(report, f"ferry reconcile {scheme_file} --since '{since}' --repair", repair=repair)
     raise typer.Exit(EXIT_FAILED if report.missing and not repair else EXIT_OK)
+
+
+def _print_report(report: ReconcileReport, again: str, *, repair: bool) -> None:
+    """The per-window table, the totals and the missing ids; ``again`` repairs them."""
+    console = stdout_console()
+    headers = [
+        "window",
+        "source",
+        "api total",
+        "ledger",
+        "delivered",
+        "missing",
+        "changed",
+        "extra",
+        "repaired",
+    ]
+    cells = [
+        [
+            str(w.window),
+            f"{w.source:,}",
+            "" if w.source_total is None else f"{w.source_total:,}",
+            f"{w.ledger:,}",
+            f"{w.delivered:,}",
+            f"{len(w.missing):,}",
+            f"{len(w.changed):,}",
+            f"{len(w.extra):,}",
+            f"{w.repaired:,}",
+        ]
+        for w in report.windows
+    ]
+    console.print(fitted_table(headers, cells, width=console.width, right=set(headers[1:])))
+    echo(
+        f"{report.scheme_id}: {report.missing:,} missing, {report.changed:,} changed, "
+        f"{report.extra:,} extra, {report.repaired:,} repaired",
+        style="bold",
+    )
+    for w in report.windows:
+        if w.missing:
+            shown = ", ".join(w.missing[:10]) + (" ..." if len(w.missing) > 10 else "")
+            echo(f"  missing in {w.window}: {shown}")
+    if report.missing and not repair:
+        echo(f"  queue them with: {again}", style="yellow")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,12 +18,14 @@ __all__ = ["register", "validate"]
 def _describe(loaded: Any) -> str:
     from ferry.scheme.metadata import SourceMetadata
     from ferry.scheme.model import Scheme
+    from ferry.transform.plan import compile_scheme
 
     if isinstance(loaded, dict):
         return "connections: " + ", ".join(describe_connection(conn) for conn in loaded.values())
     if isinstance(loaded, Scheme):
-        source = describe_connection(getattr(loaded, "source_connection", None))
-        target = describe_connection(getattr(loaded, "target_connection", None))
+        plan = compile_scheme(loaded)  # compiled by the loader once valid: what a run uses
+        source = describe_connection(plan.source.connection)
+        target = describe_connection(plan.target.connection)
         return f"scheme {shown(loaded.id)} ({printable(loaded.name)}); source: {source}; target: {target}"
     side = "source" if isinstance(loaded, SourceMetadata) else "target"
     return f"{side} metadata, api {shown(getattr(loaded, 'api', '?'))}"

@@ -126,6 +126,17 @@ def dashboard(console: Console, now: datetime | None = None) -> Dashboard:
     )
 
 
+def _compiled_values(scheme: Scheme) -> dict[str, Any]:
+    """The values of the scheme's plan (compiled once, by the loader), for validation to take
+    instead of compiling them again; none when the scheme does not compile (loaded unchecked)."""
+    from ferry.transform.plan import compile_scheme
+
+    try:
+        return dict(compile_scheme(scheme).values)
+    except FerryError:
+        return {}
+
+
 def scheme_detail(console: Console, scheme_id: str) -> SchemeDetail | None:
     """Flow, mapping table and validation of one scheme; ``None`` when unknown."""
     summary = next((s for s in scheme_summaries(console) if s.id == scheme_id), None)
@@ -138,7 +149,7 @@ def scheme_detail(console: Console, scheme_id: str) -> SchemeDetail | None:
     from ferry.scheme.validate import validate_scheme
 
     try:
-        issues = validate_scheme(scheme)
+        issues = validate_scheme(scheme, compiled=_compiled_values(scheme))
     except FerryError as exc:
         issues = [Issue("", str(exc))]
     detail.issues = [issue_model(i) for i in issues]

@@ -34,6 +34,7 @@ from ferry.engine.retry import RetryPolicy
 from ferry.errors import ConfigError, FerryError, Issue
 from ferry.scheme.model import Scheme
 from ferry.store import Store
+from ferry.transform.plan import compile_scheme
 
 __all__ = ["CheckResult", "check_scheme", "check_schemes", "create_tables", "target_problems"]
 
@@ -74,11 +75,6 @@ def _failed(scheme: Scheme, side: str, label: str, exc: FerryError) -> CheckResu
     return CheckResult(scheme.id, side, label, False, message, hint)
 
 
-def _label(conn: Any) -> str:
-    """The connection's safe label (a parsed spec; passwords masked)."""
-    return str(conn.label())
-
-
 def check_source(
     scheme: Scheme,
     store: Store,
@@ -90,10 +86,11 @@ def check_source(
     """Fetch the first page of the scheme's current window (nothing is stored)."""
     from ferry.connectors.registry import build_source
 
-    label = _label(scheme.source_connection)
+    plan = compile_scheme(scheme).source
+    label = plan.connection.label()
     owned = source is None
     try:
-        connector = source or build_source(scheme.source_connection, transport=transport)
+        connector = source or build_source(plan.connection, transport=transport)
     except FerryError as exc:
         return _failed(scheme, "source", label, exc)
     try:
@@ -105,9 +102,8 @@ def check_source(
     finally:
         if owned:
             connector.close()
-    api = scheme.source_meta.api if scheme.source_meta is not None else "?"
     found = f"{len(page.records)} record{'s' if len(page.records) != 1 else ''}"
-    return CheckResult(scheme.id, "source", label, True, f"{api}: first page of {window}: {found}")
+    return CheckResult(scheme.id, "source", label, True, f"{plan.api}: first page of {window}: {found}")
 
 
 def target_problems(scheme: Scheme, target: TargetConnector) -> list[Issue]:
@@ -121,11 +117,12 @@ def target_problems(scheme: Scheme, target: TargetConnector) -> list[Issue]:
 
     if not isinstance(target, SqlConnector):
         return []
-    return target.check(scheme.target_meta)
+    return target.check(compile_scheme(scheme).target.meta)
 
 
 def _target_results(scheme: Scheme, target: TargetConnector, label: str) -> list[CheckResult]:
-    if isinstance(scheme.target_connection, LedgerConnection):
+    connection = compile_scheme(scheme).target.connection
+    if isinstance(connection, LedgerConnection):
         return [
             CheckResult(scheme.id, "target", label, True, "records stay in Ferry's ledger: nothing to reach")
         ]
@@ -134,7 +131,7 @@ def _target_results(scheme: Scheme, target: TargetConnector, label: str) -> list
         return [
             CheckResult(scheme.id, "target", label, False, f"{i.path}: {i.message}", i.hint) for i in issues
         ]
-    if isinstance(scheme.target_connection, SqlConnection):
+    if isinstance(connection, SqlConnection):
         tables = sorted(set(_tables_of(scheme)))
         what = f"tables and columns present: {', '.join(tables)}" if tables else "no table named"
         return [CheckResult(scheme.id, "target", label, True, f"connected; {what}")]
@@ -146,11 +143,12 @@ def _target_results(scheme: Scheme, target: TargetConnector, label: str) -> list
 def _tables_of(scheme: Scheme) -> list[str]:
     from ferry.scheme._sql_checks import written_tables
 
-    conn = scheme.target_connection
-    if scheme.target_meta is None or not isinstance(conn, SqlConnection):
+    plan = compile_scheme(scheme).target
+    conn = plan.connection
+    if not isinstance(conn, SqlConnection):
         return []
     dialect = conn.url.get_secret_value().split(":", 1)[0].split("+", 1)[0]
-    return [use.name for use in written_tables(scheme.target_meta, dialect)]
+    return [use.name for use in written_tables(plan.meta, dialect)]
 
 
 def check_target(
@@ -159,10 +157,11 @@ def check_target(
     """Connect to (or log in at) the scheme's target and look up what it writes; writes nothing."""
     from ferry.connectors.registry import build_target
 
-    label = _label(scheme.target_connection)
+    connection = compile_scheme(scheme).target.connection
+    label = connection.label()
     owned = target is None
     try:
-        connector = target or build_target(scheme.target_connection, transport=transport)
+        connector = target or build_target(connection, transport=transport)
     except FerryError as exc:
         return [_failed(scheme, "target", label, exc)]
     try:
@@ -230,7 +229,7 @@ def create_tables(
 
     from ferry.connectors._sql_create import apply_schema, create_database
 
-    conn = scheme.target_connection
+    conn = compile_scheme(scheme).target.connection
     if not isinstance(conn, SqlConnection):
         return "not a SQL target: nothing to create"
     script = Path(scheme.base_dir or ".") / "schema.sql"

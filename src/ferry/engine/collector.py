@@ -28,11 +28,9 @@ from ferry.engine.windows import Window, plan_windows
 from ferry.errors import FatalError, RecordError, RetriableError
 from ferry.expr import EvalContext
 from ferry.expr.paths import resolve_path
-from ferry.scheme.metadata import FieldSpec
 from ferry.scheme.model import Scheme
 from ferry.store import Store, UpsertResult
-from ferry.transform.condition import compile_condition
-from ferry.transform.mapping import Mapper
+from ferry.transform.plan import compile_scheme
 
 if TYPE_CHECKING:
     from ferry.engine.events import RunLog
@@ -87,8 +85,8 @@ class Collector:
         """``stop`` returns a reason once the run must end: checked after every committed
         page (a checkpoint), it makes the collector raise ``FatalError(reason)``. ``log``
         receives one event per committed window and per verification re-read."""
-        meta = scheme.source_meta
-        assert meta is not None, "scheme metadata not loaded"
+        plan = compile_scheme(scheme).source
+        meta = plan.meta
         self.scheme = scheme
         self.meta = meta
         self.source = source
@@ -105,17 +103,14 @@ class Collector:
         self.log = log
         self.details: list[WindowReport] = []
         """The reports of the windows :meth:`collect` completed so far."""
-        self.keep = compile_condition(meta.condition)
-        self.request = Mapper(
-            meta.request, base="source.request", lookup_scheme=scheme.settings.lookup_scheme
-        )
-        self.other = Mapper(
-            meta.otherRequest, base="source.otherRequest", lookup_scheme=scheme.settings.lookup_scheme
-        )
+        self.keep = plan.keep
+        self.request = plan.request
+        self.other = plan.other
+        self.remedy_request = plan.remedy
         self.page_size = self._page_size()
         self._page = RunCounts()
         """The collect counts of the page being read, added to :attr:`counts` once it is stored."""
-        self.keeper = PageKeeper(meta.id, meta.number, meta.beatFlat or [], self._page)
+        self.keeper = PageKeeper(plan.id_field, plan.number_field, plan.beat_flat, self._page)
         self.calls = CallLog(store, scheme.id, run_id, source.name)
         self.pacer = pacer_for(source, source.limits, store)
 
@@ -161,14 +156,9 @@ class Collector:
 
     def remedy(self, now: datetime) -> WindowReport:
         """The omissionRemedy sweep: the source request with ``takeOverRequest`` fields replaced."""
-        remedy = self.meta.omissionRemedy
-        if remedy is None or not remedy.takeOverRequest:
+        if self.remedy_request is None:
             raise FatalError(f"scheme {self.scheme.id} has no omissionRemedy.takeOverRequest to sweep with")
-        override = {f.field: f for f in remedy.takeOverRequest}
-        fields: list[FieldSpec] = [override.pop(f.field, f) for f in self.meta.request] + list(
-            override.values()
-        )
-        saved, self.request = self.request, Mapper(fields, base="source.omissionRemedy.takeOverRequest")
+        saved, self.request = self.request, self.remedy_request
         try:
             end = now - self.scheme.window.lag
             before = self.counts.new

@@ -25,8 +25,8 @@ from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
 from ferry.store import RecordResult, Store
 from ferry.store._ledger_deliver import release
-from ferry.transform.mapping import Mapper
-from ferry.transform.packing import BATCH_APIS, pack
+from ferry.transform.packing import pack
+from ferry.transform.plan import compile_scheme
 
 if TYPE_CHECKING:
     from ferry.engine.hosts._handover import HandedBatch
@@ -81,8 +81,8 @@ class Deliverer:
     ) -> None:
         """``stop`` is checked before each batch is claimed; once it returns a true value,
         :meth:`deliver` returns and :attr:`halted` is set (every claimed batch is recorded)."""
-        meta = scheme.target_meta
-        assert meta is not None, "scheme metadata not loaded"
+        plan = compile_scheme(scheme).target
+        meta = plan.meta
         self.scheme = scheme
         self.meta = meta
         self.target = target
@@ -94,17 +94,9 @@ class Deliverer:
         self.lookups = lookups or InMemoryLookups(
             store.iter_lookup_rows, default_scheme=scheme.settings.lookup_scheme
         )
-        settings = scheme.settings
-        self.mapper = Mapper(
-            meta.request,
-            base="target.request",
-            lookup_scheme=settings.lookup_scheme,
-            raw_text_on_error=settings.function_raw_text_on_error,
-        )
-        self.options_mapper = Mapper(
-            meta.otherRequest, base="target.otherRequest", lookup_scheme=settings.lookup_scheme
-        )
-        self.whole_batch = meta.api in BATCH_APIS
+        self.mapper = plan.request
+        self.options_mapper = plan.other
+        self.whole_batch = plan.whole_batch
         self.calls = CallLog(store, scheme.id, run_id, target.name if target is not None else "")
         self._recovered = False
         self.stop = stop

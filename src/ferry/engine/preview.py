@@ -19,6 +19,7 @@ from ferry.engine.windows import Window
 from ferry.scheme.model import Scheme
 from ferry.store import LedgerRow, Store
 from ferry.transform.packing import pack
+from ferry.transform.plan import compile_scheme
 
 __all__ = ["PreviewResult", "first_page", "preview"]
 
@@ -112,13 +113,14 @@ def preview(
             if rid not in dead
         ]
     batch = deliverer.prepare(rows, at)
+    target = compile_scheme(scheme).target
     deliveries = pack(
-        deliverer.meta.operation,
-        deliverer.meta.api,
-        deliverer.meta.method,
+        target.operation,
+        target.api,
+        target.method,
         batch.items,
         deliverer.options(at),
-        whole_batch=deliverer.whole_batch,
+        whole_batch=target.whole_batch,
         on_no_match=scheme.settings.on_no_match,
     )
     return PreviewResult(window, request, batch.items, deliveries, {**dead, **batch.failures}, counts)

@@ -31,6 +31,7 @@ from ferry.engine.windows import Window, plan_windows
 from ferry.scheme.model import Scheme
 from ferry.store import RecordResult, Store
 from ferry.store.codec import content_hash
+from ferry.transform.plan import compile_scheme
 
 __all__ = ["ReconcileReport", "WindowCheck", "reconcile"]
 
@@ -175,7 +176,7 @@ def _repair(
     result = store.upsert_records(
         scheme.id,
         [(rid, seen[rid][0], seen[rid][1]) for rid in todo],
-        id_check=scheme.source_meta.idCheck if scheme.source_meta else True,
+        id_check=compile_scheme(scheme).source.id_check,
         on_change=scheme.settings.on_change,
         window=(window.start, window.end),
         dead_letters=[

@@ -34,6 +34,7 @@ from ferry.engine.run_record import (
 from ferry.errors import ConfigError, FatalError, RetriableError
 from ferry.scheme.model import Scheme
 from ferry.store import Store
+from ferry.transform.plan import compile_scheme
 
 __all__ = [
     "EXIT_FAILED",
@@ -59,13 +60,14 @@ def _connectors(
     """The run's connectors: those passed in, else built from the scheme (and closed after)."""
     from ferry.connectors.registry import build_source, build_target
 
+    plan = compile_scheme(scheme)
     owned: list[SourceConnector | TargetConnector] = []
     try:
         if collect and source is None:
-            source = build_source(scheme.source_connection, transport=transport)
+            source = build_source(plan.source.connection, transport=transport)
             owned.append(source)
         if deliver and target is None:
-            target = build_target(scheme.target_connection, transport=transport)
+            target = build_target(plan.target.connection, transport=transport)
             owned.append(target)
         yield (source if collect else None), (target if deliver else None)
     finally:
@@ -87,7 +89,7 @@ def _check_target_first(scheme: Scheme, target: TargetConnector | None, *, befor
     except RetriableError:
         return
     if issues:
-        label = scheme.target_connection.label()
+        label = compile_scheme(scheme).target.connection.label()
         raise ConfigError("\n".join(f"{label}: {issue}" for issue in issues))
 
 

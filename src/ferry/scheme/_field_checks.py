@@ -34,6 +34,9 @@ class FieldContext:
     lookup_scheme: str | None = None
     references: dict[str, frozenset[str]] = field(default_factory=dict)
     """Row paths read by each compiled value, by value path (filled while checking)."""
+    compiled: dict[str, Any] = field(default_factory=dict)
+    """Compiled values by value path: one found here, compiled from the very value checked, is
+    not compiled again; each value compiled while checking is added (the plan takes them)."""
 
 
 def _expr_api() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
@@ -83,10 +86,13 @@ def _compile(value: Any, path: str, ctx: FieldContext) -> list[Issue]:
     if compile_value is None:
         ctx.references[path] = _placeholder_refs(value)
         return []
-    try:
-        compiled = compile_value(value, path=path, default_lookup_scheme=ctx.lookup_scheme)
-    except ExpressionError as exc:
-        return [expression_issue(exc, path)]
+    compiled = ctx.compiled.get(path)
+    if getattr(compiled, "source", None) is not value:
+        try:
+            compiled = compile_value(value, path=path, default_lookup_scheme=ctx.lookup_scheme)
+        except ExpressionError as exc:
+            return [expression_issue(exc, path)]
+        ctx.compiled[path] = compiled
     ctx.references[path] = frozenset(getattr(compiled, "references", frozenset()))
     return []
 

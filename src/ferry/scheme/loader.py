@@ -5,7 +5,7 @@
     meta = load_metadata("examples/001-kuaimai-aftersale-to-mysql/source.json")   # side from effect
     scheme = load_scheme("examples/001-kuaimai-aftersale-to-mysql/scheme.yaml")
     scheme.source_meta.api            # 'erp.aftersale.list.query'
-    scheme.target_connection          # the parsed connection spec (or its dict)
+    scheme.target_connection          # the parsed connection spec (a ConnectionSpec)
 
 Nothing stops at the first error: syntax, model and semantic problems of the scheme, both
 metadata documents and the connections are collected as :class:`~ferry.errors.Issue` objects
@@ -228,7 +228,9 @@ def load_scheme(
         connections: overrides the scheme's own ``connections`` (a path to a connections.yaml,
             relative to the current directory, or a mapping name -> spec).
         env: variables for ``${VAR}`` in connections (default: the process environment).
-        check: also run the semantic checks of :func:`ferry.scheme.validate.validate_scheme`.
+        check: also run the semantic checks of :func:`ferry.scheme.validate.validate_scheme`
+            and, when they find nothing, compile the scheme's plan from the values they compiled
+            (:func:`ferry.transform.plan.compile_scheme`; remembered, so no run compiles again).
 
     Returns:
         The scheme with ``source_meta``, ``target_meta``, ``base_dir``, ``source_connection``
@@ -272,28 +274,45 @@ def _scheme_from(
     scheme.source_meta = source_meta  # type: ignore[assignment]
     scheme.target_meta = target_meta  # type: ignore[assignment]
     scheme.base_dir = str(base_dir)
-
-    if connections is None and any(i.path == "connections" for i in issues):
-        scheme.source_connection = scheme.target_connection = None  # already reported; no cascade
-    else:
-        conn_source: Any = connections if connections is not None else scheme.connections
-        conn_base = Path.cwd() if connections is not None else base_dir
-        broken = {
-            side
-            for side in ("source", "target")
-            if any(i.path in (side, f"{side}.connection") for i in issues)
-        }
-        resolved, found = resolve_connections(scheme, conn_source, conn_base, env=env, skip=broken)
-        issues += _new_only(found, issues)
-        scheme.source_connection, scheme.target_connection = resolved
-
+    issues += _connect(scheme, issues, connections, base_dir, env)
     if check:
-        from ferry.scheme.validate import validate_scheme
-
-        issues += _new_only(validate_scheme(scheme), issues)
+        issues += _checked(scheme, issues)
     if issues:
         raise SchemeError(issues, source=name)
     return scheme
+
+
+def _connect(
+    scheme: Scheme,
+    reported: list[Issue],
+    connections: str | Path | Mapping[str, Any] | None,
+    base_dir: Path,
+    env: Mapping[str, str] | None,
+) -> list[Issue]:
+    """Resolve the scheme's connections (``scheme.source_connection`` ...); the new issues."""
+    if connections is None and any(i.path == "connections" for i in reported):
+        scheme.source_connection = scheme.target_connection = None  # already reported; no cascade
+        return []
+    conn_source: Any = connections if connections is not None else scheme.connections
+    conn_base = Path.cwd() if connections is not None else base_dir
+    broken = {
+        side for side in ("source", "target") if any(i.path in (side, f"{side}.connection") for i in reported)
+    }
+    resolved, found = resolve_connections(scheme, conn_source, conn_base, env=env, skip=broken)
+    scheme.source_connection, scheme.target_connection = resolved
+    return _new_only(found, reported)
+
+
+def _checked(scheme: Scheme, reported: list[Issue]) -> list[Issue]:
+    """The semantic issues of the scheme; when there is none at all, its plan is compiled from
+    the values the checks compiled (:func:`ferry.scheme.validate.plan_issues`)."""
+    from ferry.scheme.validate import plan_issues, validate_scheme
+
+    compiled: dict[str, Any] = {}
+    found = _new_only(validate_scheme(scheme, compiled=compiled), reported)
+    if reported or found:
+        return found
+    return plan_issues(scheme, compiled)
 
 
 def _reject_internal_keys(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Issue]]:

@@ -37,7 +37,18 @@ def _lookup_values(scheme: Scheme) -> Iterator[str]:
 
 
 def lookup_dependencies(scheme: Scheme) -> frozenset[str]:
-    """Ids of the schemes whose ledgers ``scheme`` looks up in (never its own id)."""
+    """Ids of the schemes whose ledgers ``scheme`` looks up in (never its own id): those of its
+    plan (:attr:`ferry.transform.plan.Plan.lookups`), or, for a scheme that does not compile,
+    those its compiling values name."""
+    from ferry.transform.plan import compile_scheme
+
+    try:
+        return compile_scheme(scheme).lookups
+    except ConfigError:
+        return _named_dependencies(scheme)
+
+
+def _named_dependencies(scheme: Scheme) -> frozenset[str]:
     default = scheme.settings.lookup_scheme
     found: set[str] = {default} if default else set()
     for value in _lookup_values(scheme):

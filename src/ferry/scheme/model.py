@@ -24,8 +24,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ferry._text import shown
+from ferry.connectors.specs import ConnectionSpec
 from ferry.scheme.metadata import SourceMetadata, TargetMetadata
 
 __all__ = [
@@ -251,10 +253,10 @@ class Scheme(_Strict):
     source_meta: SourceMetadata | None = Field(None, exclude=True)
     target_meta: TargetMetadata | None = Field(None, exclude=True)
     base_dir: str | None = Field(None, exclude=True)
-    source_connection: Any = Field(None, exclude=True)
-    """The resolved source connection spec (a registry ConnectionSpec, or its dict)."""
-    target_connection: Any = Field(None, exclude=True)
-    """The resolved target connection spec (a registry ConnectionSpec, or its dict)."""
+    source_connection: SkipJsonSchema[ConnectionSpec | None] = Field(None, exclude=True)
+    """The resolved source connection spec (``None`` until the loader resolves it)."""
+    target_connection: SkipJsonSchema[ConnectionSpec | None] = Field(None, exclude=True)
+    """The resolved target connection spec (``None`` until the loader resolves it)."""
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,24 +12,27 @@ Checked: value expressions compile (templates, formatters, ``_function``, lookup
 duplicate field names; ``parent`` links; target arrays whose source array cannot be inferred;
 the source ``id``, ``beatFlat`` names and ``condition`` values; crontabs; ``operation``; the
 retry ladder and window durations; MySQL ``batchexecute``/``execute`` statements. Connection
-names are checked by the loader, which holds the connections.
+names are checked by the loader, which holds the connections. Once nothing is found, the loader
+compiles the scheme's plan from the values checked here (:func:`plan_issues`): the values are
+compiled once, and whatever the plan still refuses is reported the same way.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from croniter import croniter
 
-from ferry.errors import Issue
-from ferry.scheme._field_checks import FieldContext, check_fields
+from ferry.errors import ConfigError, ExpressionError, Issue
+from ferry.scheme._field_checks import FieldContext, check_fields, expression_issue
 from ferry.scheme._sql_checks import check_sql_target
 from ferry.scheme.metadata import ConditionRule, Metadata, SourceMetadata, TargetMetadata
 from ferry.scheme.model import Scheme
 
-__all__ = ["check_crontab", "validate_metadata", "validate_scheme"]
+__all__ = ["check_crontab", "plan_issues", "validate_metadata", "validate_scheme"]
 
 _NAME = re.compile(r"^[^\W\d]\w*(?:\.\w+)*$")
 _VALUE_FREE = frozenset({"notnull", "isnull"})
@@ -165,6 +168,7 @@ def validate_metadata(
     *,
     lookup_scheme: str | None = None,
     prefix: str | None = None,
+    compiled: dict[str, Any] | None = None,
 ) -> list[Issue]:
     """Semantic issues of one metadata document, located under ``prefix`` (default: ``side``).
 
@@ -173,9 +177,11 @@ def validate_metadata(
         side: ``"source"`` or ``"target"``.
         lookup_scheme: default scheme id for ``_mongoQuery`` without one (``settings.lookup_scheme``).
         prefix: path prefix of the issues.
+        compiled: compiled values by path (compiled with ``lookup_scheme``): a value found there
+            is not compiled again, and every value compiled is added.
     """
     p = prefix if prefix is not None else side
-    ctx = FieldContext(side=side, lookup_scheme=lookup_scheme)
+    ctx = FieldContext(side=side, lookup_scheme=lookup_scheme, compiled={} if compiled is None else compiled)
     issues: list[Issue] = []
     for name in ("request", "otherRequest"):
         issues += check_fields(getattr(meta, name), f"{p}.{name}", ctx)
@@ -244,14 +250,20 @@ def _check_window(scheme: Scheme) -> list[Issue]:
     return issues
 
 
-def validate_scheme(scheme: Scheme) -> list[Issue]:
-    """Every semantic issue of a loaded scheme (metadata that failed to load is skipped)."""
+def validate_scheme(scheme: Scheme, *, compiled: dict[str, Any] | None = None) -> list[Issue]:
+    """Every semantic issue of a loaded scheme (metadata that failed to load is skipped).
+
+    ``compiled`` maps value paths to compiled values (``settings.lookup_scheme`` the default of
+    ``_mongoQuery``), such as a plan's :attr:`~ferry.transform.plan.Plan.values`: a value found
+    there is not compiled again, and every value the checks compile is added, for
+    :func:`plan_issues` to build the plan from.
+    """
     issues: list[Issue] = []
     lookup = scheme.settings.lookup_scheme
     if scheme.source_meta is not None:
-        issues += validate_metadata(scheme.source_meta, "source", lookup_scheme=lookup)
+        issues += validate_metadata(scheme.source_meta, "source", lookup_scheme=lookup, compiled=compiled)
     if scheme.target_meta is not None:
-        issues += validate_metadata(scheme.target_meta, "target", lookup_scheme=lookup)
+        issues += validate_metadata(scheme.target_meta, "target", lookup_scheme=lookup, compiled=compiled)
     for name in ("source", "target", "omissionRemedy"):
         issues += check_crontab(getattr(scheme.schedule, name), f"schedule.{name}")
     remedy = scheme.source_meta.omissionRemedy if scheme.source_meta is not None else None
@@ -267,3 +279,24 @@ def validate_scheme(scheme: Scheme) -> list[Issue]:
     issues += _check_ladder(scheme)
     issues += _check_window(scheme)
     return issues
+
+
+_LOCATED = re.compile(r"^(?P<path>[\w.\[\]]+): (?P<message>.*)$", re.DOTALL)
+
+
+def plan_issues(scheme: Scheme, compiled: Mapping[str, Any] | None = None) -> list[Issue]:
+    """Compile the plan a run uses (:func:`ferry.transform.plan.compile_scheme`) from the values
+    :func:`validate_scheme` compiled (``compiled``): what it refuses, as issues (``[]`` once it
+    compiles; the plan is then remembered, so no run compiles the scheme again)."""
+    from ferry.transform.plan import compile_scheme
+
+    try:
+        compile_scheme(scheme, compiled=compiled)
+    except ExpressionError as exc:
+        return [expression_issue(exc, exc.path)]
+    except ConfigError as exc:
+        text, _, hint = str(exc).partition("\n  hint: ")
+        found = _LOCATED.match(text)
+        path, message = (found["path"], found["message"]) if found else ("", text)
+        return [Issue(path, message, None, hint or None)]
+    return []

@@ -18,12 +18,12 @@ Fields nest either through ``children`` or through ``parent`` (by field name) /
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ferry.errors import ConfigError, ExpressionError, RecordError
+from ferry.errors import ConfigError, RecordError
 from ferry.expr import CompiledValue, EvalContext, compile_value
 from ferry.expr.parsers import get_parser
 from ferry.expr.paths import resolve_path
@@ -80,14 +80,25 @@ def _arrange(fields: Sequence[FieldSpec], base: str) -> list[tuple[FieldSpec, st
     return entries
 
 
-def _compile(entry: tuple[FieldSpec, str, list[Any]], lookup_scheme: str | None) -> _Node:
+Compiled = Mapping[str, CompiledValue]
+"""Values already compiled, by their scheme path (``target.request[3].value``)."""
+
+
+def _value(value: Any, path: str, lookup_scheme: str | None, compiled: Compiled | None) -> CompiledValue:
+    """``compiled[path]`` when it was compiled from this very value, else ``value`` compiled now."""
+    done = compiled.get(path) if compiled else None
+    if done is not None and done.source is value:
+        return done
+    return compile_value(value, path=path, default_lookup_scheme=lookup_scheme)
+
+
+def _compile(
+    entry: tuple[FieldSpec, str, list[Any]], lookup_scheme: str | None, compiled: Compiled | None
+) -> _Node:
     spec, path, kids = entry
-    node = _Node(spec=spec, path=path, children=[_compile(k, lookup_scheme) for k in kids])
+    node = _Node(spec=spec, path=path, children=[_compile(k, lookup_scheme, compiled) for k in kids])
     if node.kind == "scalar" or (node.kind == "array" and not node.children):
-        try:
-            node.value = compile_value(spec.value, path=f"{path}.value", default_lookup_scheme=lookup_scheme)
-        except ExpressionError:
-            raise
+        node.value = _value(spec.value, f"{path}.value", lookup_scheme, compiled)
     if spec.parser is not None:
         params = spec.parser.model_dump(exclude={"name"})
         node.parser = get_parser(spec.parser.name, params)
@@ -120,10 +131,18 @@ def _array_candidates(node: _Node) -> tuple[str, ...]:
 
 
 def compile_fields(
-    fields: Sequence[FieldSpec], *, base: str, lookup_scheme: str | None = None
+    fields: Sequence[FieldSpec],
+    *,
+    base: str,
+    lookup_scheme: str | None = None,
+    compiled: Compiled | None = None,
 ) -> list[_Node]:
-    """Compile a metadata field list once; raises ConfigError/ExpressionError with the scheme path."""
-    return [_compile(entry, lookup_scheme) for entry in _arrange(fields, base)]
+    """Compile a metadata field list once; raises ConfigError/ExpressionError with the scheme path.
+
+    ``compiled`` holds values compiled before (by validation), by path: a value found there,
+    compiled from the same object with the same ``lookup_scheme``, is taken as it is.
+    """
+    return [_compile(entry, lookup_scheme, compiled) for entry in _arrange(fields, base)]
 
 
 def _coerce(kind: str, value: Any) -> Any:
@@ -156,10 +175,26 @@ class Mapper:
         base: str = "target.request",
         lookup_scheme: str | None = None,
         raw_text_on_error: bool = False,
+        compiled: Compiled | None = None,
     ) -> None:
-        self.nodes = compile_fields(fields, base=base, lookup_scheme=lookup_scheme)
+        """Compile ``fields`` located at ``base``; ``compiled`` as :func:`compile_fields` takes it.
+
+        Raises:
+            ConfigError: A value, parser or ``parent`` link does not compile (an
+                :class:`~ferry.errors.ExpressionError` for a value), named by its scheme path.
+        """
+        self.nodes = compile_fields(fields, base=base, lookup_scheme=lookup_scheme, compiled=compiled)
         self.raw_text_on_error = raw_text_on_error
         self._fields = [(node.spec.field, self._build(node)) for node in self.nodes]
+
+    def values(self) -> Iterator[CompiledValue]:
+        """Every compiled value of the mapping, nested fields included."""
+        stack = list(self.nodes)
+        while stack:
+            node = stack.pop()
+            if node.value is not None:
+                yield node.value
+            stack.extend(node.children)
 
     def map(self, ctx: EvalContext) -> dict[str, Any]:
         """Evaluate every field for ``ctx.row``. Raises RecordError naming the failing field's path."""

@@ -36,9 +36,10 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
     status = 0
     try:
         from ferry.connectors.registry import build_target
+        from ferry.transform.plan import compile_scheme
 
         store = job.store.reopen(checkpoints=False)  # interim: the store decides once it can
-        target = build_target(job.scheme.target_connection)
+        target = build_target(compile_scheme(job.scheme).target.connection)  # inherited, not compiled again
         counts = RunCounts()
 
         def progress(event: str, **info: Any) -> None:
