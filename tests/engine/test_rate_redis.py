@@ -22,7 +22,14 @@ from test_shared_rate_budget import run_two
 
 from ferry.connectors.base import Limits
 from ferry.engine._rate_redis import RedisRateBackend, mask_url, redis_backend
-from ferry.engine.pacing import REDIS_PREFIX_ENV, REDIS_URL_ENV, SharedPacer, StoreRateBackend, pacer_for
+from ferry.engine.pacing import (
+    REDIS_PREFIX_ENV,
+    REDIS_URL_ENV,
+    RateSharing,
+    SharedPacer,
+    StoreRateBackend,
+    pacer_for,
+)
 from ferry.errors import ConfigError, RetriableError
 from ferry.sandbox import Sandbox
 from ferry.store import open_store
@@ -179,7 +186,7 @@ def test_pacer_for_uses_redis_when_configured(
 ) -> None:
     monkeypatch.setenv(REDIS_URL_ENV, redis_url)
     monkeypatch.setenv(REDIS_PREFIX_ENV, redis_prefix)
-    pacer = pacer_for(_Source(), Limits(rate_per_second=5))
+    pacer = pacer_for(_Source(), Limits(rate_per_second=5), sharing=RateSharing.from_env())
     assert isinstance(pacer, SharedPacer)
     assert isinstance(pacer.backend, RedisRateBackend)
     assert pacer.backend.prefix == redis_prefix
@@ -217,7 +224,7 @@ def test_a_bad_url_is_a_config_error_naming_the_url_without_its_password(
 ) -> None:
     monkeypatch.setenv(REDIS_URL_ENV, url)
     with pytest.raises(ConfigError, match=expected) as caught:
-        pacer_for(_Source(), Limits(rate_per_second=5))
+        pacer_for(_Source(), Limits(rate_per_second=5), sharing=RateSharing.from_env())
     message = str(caught.value)
     assert "s3cret" not in message
     assert mask_url(url) in message and "***" in message
@@ -237,3 +244,19 @@ def test_redis_lost_mid_run_is_retriable_and_masks_the_password(monkeypatch: pyt
 def test_a_backend_is_built_once_per_url_and_prefix(redis_url: str, redis_prefix: str) -> None:
     assert redis_backend(redis_url, redis_prefix) is redis_backend(redis_url, redis_prefix)
     assert redis_backend(redis_url, redis_prefix) is not redis_backend(redis_url, f"{redis_prefix}x")
+
+
+def test_the_environment_is_read_where_the_process_starts_never_inside_a_run(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    monkeypatch.setenv(REDIS_URL_ENV, redis_url)
+    store = open_store("sqlite://")
+    try:
+        pacer = pacer_for(_Source(), Limits(rate_per_second=5), store)  # no sharing passed in
+        assert isinstance(pacer, SharedPacer) and isinstance(pacer.backend, StoreRateBackend)
+    finally:
+        store.close()
+    assert RateSharing.from_env({REDIS_URL_ENV: "redis://h/0", REDIS_PREFIX_ENV: "p:"}) == RateSharing(
+        "redis://h/0", "p:"
+    )
+    assert RateSharing.from_env({}) == RateSharing()

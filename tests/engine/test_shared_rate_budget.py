@@ -32,10 +32,11 @@ def collect_in_child(
 ) -> None:
     import os
 
+    from ferry.engine.pacing import RateSharing
     from ferry.engine.retry import RetryPolicy
     from ferry.engine.runner import run_scheme
 
-    os.environ.update(process_env)  # e.g. the Redis budget's URL and prefix
+    os.environ.update(process_env)  # e.g. the Redis budget's URL and prefix, read as a command would
     raw = yaml.safe_load(SEED["002"].path.with_name("connections.yaml").read_text(encoding="utf-8"))
     raw["jushuitan"]["rate_per_second"] = PER_SECOND
     scheme = load_seed(SEED["002"], env=env, connections=raw, since=world.ANCHOR - timedelta(days=14))
@@ -48,6 +49,7 @@ def collect_in_child(
             deliver=False,
             now=RUN_UNTIL.replace(tzinfo=scheme.tz),
             retry=RetryPolicy(attempts=20, base_delay=0.01, max_delay=0.05),
+            rates=RateSharing.from_env(),
         )
     done.put((report.status, report.counts.fetched, report.error))
 

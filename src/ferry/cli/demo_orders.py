@@ -58,6 +58,7 @@ def demo_orders(
     """
     from ferry.cli._common import parse_time
     from ferry.demo.server import DemoSource
+    from ferry.engine.pacing import RateSharing
     from ferry.engine.runner import run_scheme
     from ferry.scheme.loader import load_scheme
 
@@ -74,7 +75,9 @@ def demo_orders(
                 scheme = load_scheme(SCHEMES_DIR / name, env=env)
                 now = parse_time(DEMO_UNTIL, option="'--until'", tz=scheme.tz)
                 with reporter_for(scheme.id, console) as reporter:
-                    report = run_scheme(scheme, store, now=now, progress=reporter)
+                    report = run_scheme(
+                        scheme, store, now=now, progress=reporter, rates=RateSharing.from_env()
+                    )
                     if isinstance(reporter, LiveReporter):
                         reporter.finish()
                 print_report(report)

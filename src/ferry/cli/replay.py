@@ -158,10 +158,13 @@ def replay(
                 echo(f"deliver them with: ferry run <{scheme_id} scheme file> --deliver-only", style="dim")
             raise typer.Exit(EXIT_OK)
         from ferry.cli.run import print_report
+        from ferry.engine.pacing import RateSharing
         from ferry.engine.runner import run_scheme
 
         with reporter_for(scheme.id, stdout_console()) as reporter:
-            report = run_scheme(scheme, store, collect=False, deliver=True, progress=reporter)
+            report = run_scheme(
+                scheme, store, collect=False, deliver=True, progress=reporter, rates=RateSharing.from_env()
+            )
             if isinstance(reporter, LiveReporter):
                 reporter.finish()
     print_report(report)

@@ -109,6 +109,7 @@ def run(
 
         ferry run examples/products/scheme.yaml examples/stock-in/scheme.yaml --until "2024-05-01 00:00:00"
     """
+    from ferry.engine.pacing import RateSharing
     from ferry.engine.runner import run_scheme
 
     if collect_only and deliver_only:
@@ -137,6 +138,7 @@ def run(
                     remedy=remedy,
                     now=now,
                     progress=reporter,
+                    rates=RateSharing.from_env(),
                 )
                 if isinstance(reporter, LiveReporter):
                     reporter.finish()

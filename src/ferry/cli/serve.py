@@ -248,6 +248,7 @@ def serve(
     import time
 
     from ferry.cli.run import print_report
+    from ferry.engine.pacing import RateSharing
     from ferry.observe.alerts import load_alert_config
     from ferry.schedule import Scheduler
 
@@ -256,7 +257,14 @@ def serve(
     with open_store() as store:
         startup = _before_start(loaded, store, check=not no_check, initial=initial_run, once=once)
         hook, every, close_alerts = _alert_hook(alert_config, store, loaded)
-        scheduler = Scheduler(loaded, store, periodic=hook, periodic_every=every, startup=startup)
+        scheduler = Scheduler(
+            loaded,
+            store,
+            periodic=hook,
+            periodic_every=every,
+            startup=startup,
+            run_options={"rates": RateSharing.from_env()},
+        )
         scheduler.prepare()
         _print_schedule(scheduler)
         if once:

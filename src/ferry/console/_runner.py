@@ -166,19 +166,21 @@ class BackgroundRunner:
 
     def _work(self, scheme: Scheme, state: RunState, collect: bool, phases: tuple[str, ...]) -> None:
         run = self._run
+        options = dict(self.options)
         if run is None:
+            from ferry.engine.pacing import RateSharing
             from ferry.engine.runner import run_scheme
 
             run = run_scheme
-        settings = scheme.settings.model_copy(update={"stream": "thread"})
-        threaded = scheme.model_copy(update={"settings": settings})
+            # the console's process runs other threads: never fork a deliverer here
+            options = {"fork_deliverers": False, "rates": RateSharing.from_env(), **options}
         done = threading.Event()
         keeper = threading.Thread(
             target=self._keep_leases, args=(scheme.id, phases, done), name="ferry-console-lease", daemon=True
         )
         keeper.start()
         try:
-            report = run(threaded, self.store, collect=collect, deliver=True, **self.options)
+            report = run(scheme, self.store, collect=collect, deliver=True, **options)
             state.status = str(getattr(report, "status", "succeeded"))
             state.run_id = getattr(report, "run_id", None)
             state.error = getattr(report, "error", None)

@@ -21,7 +21,7 @@ from ferry.connectors.base import Page, PageState, Rejected, SourceConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
 from ferry.engine.dead_letters import PageKeeper, Row
-from ferry.engine.pacing import pacer_for
+from ferry.engine.pacing import RateSharing, pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.window_report import WindowReport
 from ferry.engine.windows import Window, plan_windows
@@ -81,6 +81,7 @@ class Collector:
         upsert: Callable[..., UpsertResult] | None = None,
         stop: Callable[[], str | None] | None = None,
         log: RunLog | None = None,
+        rates: RateSharing | None = None,
     ) -> None:
         """``stop`` returns a reason once the run must end: checked after every committed
         page (a checkpoint), it makes the collector raise ``FatalError(reason)``. ``log``
@@ -112,7 +113,7 @@ class Collector:
         """The collect counts of the page being read, added to :attr:`counts` once it is stored."""
         self.keeper = PageKeeper(plan.id_field, plan.number_field, plan.beat_flat, self._page)
         self.calls = CallLog(store, scheme.id, run_id, source.name)
-        self.pacer = pacer_for(source, source.limits, store)
+        self.pacer = pacer_for(source, source.limits, store, rates)
 
     def _page_size(self) -> int:
         limits = self.source.limits

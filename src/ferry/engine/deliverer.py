@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ferry.connectors.base import Outcome, TargetConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
-from ferry.engine.pacing import pacer_for
+from ferry.engine.pacing import RateSharing, pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.errors import ConfigError, RecordError, RetriableError
 from ferry.expr import EvalContext, InMemoryLookups
@@ -78,6 +78,7 @@ class Deliverer:
         retry: RetryPolicy | None = None,
         lookups: InMemoryLookups | None = None,
         stop: Callable[[], object] | None = None,
+        rates: RateSharing | None = None,
     ) -> None:
         """``stop`` is checked before each batch is claimed; once it returns a true value,
         :meth:`deliver` returns and :attr:`halted` is set (every claimed batch is recorded)."""
@@ -100,6 +101,8 @@ class Deliverer:
         self.calls = CallLog(store, scheme.id, run_id, target.name if target is not None else "")
         self._recovered = False
         self.stop = stop
+        self.rates = rates
+        """Where the target's budget is shared (see :func:`~ferry.engine.pacing.pacer_for`)."""
         self.halted = False
 
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
@@ -277,7 +280,7 @@ class Deliverer:
             self.counts.retries += 1
             self.progress("retry", attempt=attempt, error=str(exc))
 
-        pacer = pacer_for(target, target.limits, self.store)
+        pacer = pacer_for(target, target.limits, self.store, self.rates)
 
         def write() -> Sequence[Outcome]:
             return pacer.run(lambda: self.calls.timed(delivery.api, lambda: target.write(delivery), len))

@@ -21,9 +21,11 @@ connection's :meth:`budget_key` (vendor, endpoint and app identity), so two conn
 the same credentials share one budget whatever they are called.
 
 Where the shared budget lives is a :class:`RateBackend`: the store by default
-(:class:`StoreRateBackend`), or Redis when ``FERRY_RATE_REDIS_URL`` is set (e.g.
-``redis://127.0.0.1:6379/0``; keys under ``FERRY_RATE_REDIS_PREFIX``, default ``ferry:rate:``),
-see :mod:`ferry.engine._rate_redis`. ``redis`` is imported only when that variable is set.
+(:class:`StoreRateBackend`), or Redis when the run's :class:`RateSharing` names one. The
+commands read it from ``FERRY_RATE_REDIS_URL`` (e.g. ``redis://127.0.0.1:6379/0``; keys under
+``FERRY_RATE_REDIS_PREFIX``, default ``ferry:rate:``) where the process starts
+(:meth:`RateSharing.from_env`) and pass it to the run; see :mod:`ferry.engine._rate_redis`.
+``redis`` is imported only when a run is given a Redis URL.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ferry.connectors.base import Limits
@@ -45,6 +48,7 @@ __all__ = [
     "REDIS_URL_ENV",
     "Pacer",
     "RateBackend",
+    "RateSharing",
     "SharedPacer",
     "StoreRateBackend",
     "budget_key",
@@ -55,6 +59,24 @@ REDIS_URL_ENV = "FERRY_RATE_REDIS_URL"
 """When set, shared budgets live in this Redis instead of the store."""
 REDIS_PREFIX_ENV = "FERRY_RATE_REDIS_PREFIX"
 """Prefix of the Redis keys (default ``ferry:rate:``), for deployments sharing one Redis."""
+
+
+@dataclass(frozen=True)
+class RateSharing:
+    """Where a run shares the budgets that limit anything: Redis when ``redis_url`` is set,
+    else the store."""
+
+    redis_url: str | None = None
+    redis_prefix: str | None = None
+    """Prefix of the Redis keys (default ``ferry:rate:``)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RateSharing:
+        """The sharing that ``FERRY_RATE_REDIS_URL`` and ``FERRY_RATE_REDIS_PREFIX`` ask for
+        (read by the commands where the process starts, never inside a run)."""
+        env = os.environ if environ is None else environ
+        return cls(env.get(REDIS_URL_ENV) or None, env.get(REDIS_PREFIX_ENV) or None)
+
 
 _MARGIN = 1.02
 """Windows are stretched by 2% so clock granularity never lands a call on the boundary."""
@@ -287,21 +309,24 @@ _PACERS: dict[tuple[str, str, float | None, float | None], Pacer] = {}
 _PACERS_LOCK = threading.Lock()
 
 
-def pacer_for(connector: object, limits: Limits, store: Any = None) -> Pacer | SharedPacer:
+def pacer_for(
+    connector: object, limits: Limits, store: Any = None, sharing: RateSharing | None = None
+) -> Pacer | SharedPacer:
     """The pacer of ``connector``'s budget. When the budget limits anything it is shared: in
-    Redis when ``FERRY_RATE_REDIS_URL`` is set (whether or not a store is given), else through
-    ``store`` when given; otherwise one pacer per process (by connector module, name and budget).
+    Redis when ``sharing`` names one (whether or not a store is given), else through ``store``
+    when given; otherwise one pacer per process (by connector module, name and budget).
 
     Raises:
-        ConfigError: ``FERRY_RATE_REDIS_URL`` is invalid or Redis does not answer at first contact.
+        ConfigError: The Redis URL is invalid or Redis does not answer at first contact.
     """
     limited = bool(limits.rate_per_second or limits.rate_per_minute)
-    url = os.environ.get(REDIS_URL_ENV)
+    url = sharing.redis_url if sharing is not None else None
     if limited and (url or store is not None):
         if url:
             from ferry.engine._rate_redis import DEFAULT_PREFIX, redis_backend
 
-            budget: Any = redis_backend(url, os.environ.get(REDIS_PREFIX_ENV) or DEFAULT_PREFIX)
+            prefix = sharing.redis_prefix if sharing is not None else None
+            budget: Any = redis_backend(url, prefix or DEFAULT_PREFIX)
         else:
             budget = StoreRateBackend(store)
         return SharedPacer(budget, budget_key(connector), limits.rate_per_second, limits.rate_per_minute)

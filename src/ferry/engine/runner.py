@@ -20,6 +20,7 @@ from ferry.connectors.base import SourceConnector, TargetConnector
 from ferry.engine.checks import target_problems
 from ferry.engine.collector import Collector, Progress
 from ferry.engine.hosts import DeliverJob, Host, build_host, choose_host
+from ferry.engine.pacing import RateSharing
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.run_record import (
     EXIT_FAILED,
@@ -121,6 +122,7 @@ def run_scheme(
     stop: StopHook = None,
     close_interrupted: bool = True,
     fork_deliverers: bool = True,
+    rates: RateSharing | None = None,
 ) -> RunReport:
     """Run ``scheme`` once: plan windows up to ``now``, collect them, deliver what is due.
 
@@ -141,6 +143,8 @@ def run_scheme(
         fork_deliverers: Allow the process host (``settings.stream: process``); the scheduler
             passes ``False`` because forking a process that runs other threads is unsafe, so
             its streaming runs deliver in a thread (see :func:`~ferry.engine.hosts.choose_host`).
+        rates: Where rate budgets are shared across processes: Redis when it names one, else
+            the store (the commands pass :meth:`RateSharing.from_env`).
     """
     if retry is None:
         spec = scheme.settings.call_retry
@@ -156,7 +160,7 @@ def run_scheme(
         _connectors(scheme, transport, source, target, collect=collect, deliver=deliver) as (source, target),
     ):
         _check_target_first(scheme, target, before_collecting=collect)
-        job = DeliverJob(scheme, store, record.counts, record.at, record.run_id, retry, progress, halt)
+        job = DeliverJob(scheme, store, record.counts, record.at, record.run_id, retry, progress, halt, rates)
         host_kind = choose_host(
             scheme,
             store,
@@ -179,6 +183,7 @@ def run_scheme(
                 upsert=host.store_page,
                 stop=halt,
                 log=record.log,
+                rates=rates,
             )
             if source is not None
             else None

@@ -47,7 +47,7 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
                 info.pop("counts", None)
                 pipe.send(("progress", event, info, _numbers(counts)))
 
-        own = DeliverJob(job.scheme, store, counts, job.now, job.run_id, job.retry, progress)
+        own = DeliverJob(job.scheme, store, counts, job.now, job.run_id, job.retry, progress, rates=job.rates)
         deliverer = own.deliverer(target)
         deliverer.skip_recovery()  # the parent recovered queued rows once, before forking
         DeliverLoop(

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from ferry.connectors.base import TargetConnector
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
+from ferry.engine.pacing import RateSharing
 from ferry.engine.retry import RetryPolicy
 from ferry.scheme.model import Scheme
 from ferry.store import Store, UpsertResult
@@ -48,6 +49,8 @@ class DeliverJob:
     progress: Callable[..., None] | None = None
     stop: Callable[[], object] | None = None
     """Checked before each deliver batch (see :class:`~ferry.engine.deliverer.Deliverer`)."""
+    rates: RateSharing | None = None
+    """Where rate budgets are shared (Redis, else the store)."""
 
     def deliverer(
         self, target: TargetConnector | None, *, store: Store | None = None, counts: RunCounts | None = None
@@ -62,6 +65,7 @@ class DeliverJob:
             progress=self.progress,
             retry=self.retry,
             stop=self.stop,
+            rates=self.rates,
         )
 
 

@@ -64,7 +64,13 @@ class _Child:
         self._pipe, child_end = ctx.Pipe(duplex=False)
         self._inbox = ctx.Queue()
         job = DeliverJob(
-            self.job.scheme, self.job.store, RunCounts(), self.job.now, self.job.run_id, self.job.retry
+            self.job.scheme,
+            self.job.store,
+            RunCounts(),
+            self.job.now,
+            self.job.run_id,
+            self.job.retry,
+            rates=self.job.rates,
         )
         args = (child_end, self._inbox, os.getpid(), job)
         self._proc = ctx.Process(target=child_main, args=args, name="ferry-deliver", daemon=True)
