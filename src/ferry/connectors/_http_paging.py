@@ -1,4 +1,5 @@
-"""Paging rules of the generic HTTP connector: which parameters to send, and whether more follow."""
+"""Paging of the generic HTTP connector: its connection's ``paging`` and ``last_page`` as a
+:class:`~ferry.connectors.paging.Paginator`, and what an answer says about the next page."""
 
 from __future__ import annotations
 
@@ -6,39 +7,53 @@ from typing import Any
 
 from ferry.connectors._dotted import MISSING, get_path
 from ferry.connectors.base import PageState
+from ferry.connectors.paging import (
+    CursorPaginator,
+    LastPageRule,
+    OffsetPaginator,
+    PageNumberPaginator,
+    Paginator,
+    SinglePagePaginator,
+    no_more_flag,
+    only_empty_page,
+    rows_reach_total,
+    short_page,
+)
 from ferry.connectors.specs import HttpConnection
 from ferry.errors import RetriableError
 
-__all__ = ["effective_page_size", "next_state", "paging_params"]
+__all__ = ["next_state", "paginator_for"]
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t"})
+_RULES: dict[str, LastPageRule] = {
+    "short_page": short_page,
+    "total": rows_reach_total,
+    "empty": only_empty_page,
+    "flag": no_more_flag,
+}
+"""``last_page.rule`` -> the rule: ``total`` compares the rows read with the total."""
 
 
-def effective_page_size(spec: HttpConnection, state: PageState) -> int:
-    """``state.page_size`` capped at ``paging.max_page_size`` (never below 1)."""
-    size = max(1, int(state.page_size))
-    cap = spec.paging.max_page_size
-    return min(size, cap) if cap else size
-
-
-def paging_params(spec: HttpConnection, state: PageState, size: int) -> dict[str, Any]:
-    """The paging parameters for ``state``; they override same-named request parameters.
+def paginator_for(spec: HttpConnection) -> Paginator:
+    """The paginator ``spec.paging`` and ``spec.last_page`` describe.
 
     page: ``page_param = start + state.index``; offset: ``offset_param = state.offset``;
     cursor: ``cursor_param = state.cursor`` (omitted on the first page); all three also send
-    ``size_param = size``. Style ``none`` sends nothing.
+    ``size_param = size``, the size capped at ``max_page_size``. Style ``none`` sends nothing.
     """
     paging = spec.paging
-    if paging.style == "none":
-        return {}
-    params: dict[str, Any] = {paging.size_param: size}
+    common: dict[str, Any] = {
+        "size_param": paging.size_param,
+        "cap": paging.max_page_size,
+        "last": _RULES[spec.last_page.rule],
+    }
     if paging.style == "page":
-        params[paging.page_param] = paging.start + state.index
-    elif paging.style == "offset":
-        params[paging.offset_param] = state.offset
-    elif state.cursor is not None:
-        params[paging.cursor_param] = state.cursor
-    return params
+        return PageNumberPaginator(page_param=paging.page_param, base=paging.start, **common)
+    if paging.style == "offset":
+        return OffsetPaginator(offset_param=paging.offset_param, **common)
+    if paging.style == "cursor":
+        return CursorPaginator(cursor_param=paging.cursor_param, **common)
+    return SinglePagePaginator()
 
 
 def _truthy(value: Any) -> bool:
@@ -47,17 +62,28 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+def _has_more(spec: HttpConnection, document: Any, where: str) -> bool | None:
+    """The flag of ``last_page`` rule ``flag`` as "more pages follow" (``None`` for other rules)."""
+    rule = spec.last_page
+    if rule.rule != "flag":
+        return None
+    flag = get_path(document, rule.flag_path)
+    if flag is MISSING:
+        raise RetriableError(f"{where}: response has no flag at {rule.flag_path!r} (last_page rule flag)")
+    return _truthy(flag) if rule.flag_means == "more" else not _truthy(flag)
+
+
 def next_state(
     spec: HttpConnection,
+    pager: Paginator,
     *,
     document: Any,
     records: list[dict[str, Any]],
     state: PageState,
-    size: int,
     total: int | None,
     where: str,
 ) -> PageState | None:
-    """Decide from the response whether another page follows, and where it starts.
+    """Where the page after ``state`` starts, or ``None`` (``pager`` decides from the answer).
 
     An empty page always ends paging. For the cursor style a missing/empty next cursor also
     ends it, and a cursor equal to the current one is an error (the API would loop forever).
@@ -68,35 +94,13 @@ def next_state(
     """
     if spec.paging.style == "none" or not records:
         return None
-    count = len(records)
-    rule = spec.last_page
-    if rule.rule == "short_page":
-        last = count < size
-    elif rule.rule == "empty":
-        last = False
-    elif rule.rule == "total":
-        if total is None:
-            raise RetriableError(
-                f"{where}: response has no total at {spec.total_path!r} (last_page rule total)"
-            )
-        last = state.offset + count >= total
-    else:
-        flag = get_path(document, rule.flag_path)
-        if flag is MISSING:
-            raise RetriableError(f"{where}: response has no flag at {rule.flag_path!r} (last_page rule flag)")
-        more = _truthy(flag) if rule.flag_means == "more" else not _truthy(flag)
-        last = not more
-    cursor = None
-    if spec.paging.style == "cursor":
-        cursor = get_path(document, spec.paging.cursor_path)
-        if cursor is MISSING or cursor is None or cursor == "":
-            return None
-        if cursor == state.cursor:
-            raise RetriableError(
-                f"{where}: the next cursor equals the current one ({cursor!r}); paging would loop"
-            )
-    if last:
-        return None
-    return PageState(
-        index=state.index + 1, page_size=state.page_size, offset=state.offset + count, cursor=cursor
-    )
+    if spec.last_page.rule == "total" and total is None:
+        raise RetriableError(f"{where}: response has no total at {spec.total_path!r} (last_page rule total)")
+    has_more = _has_more(spec, document, where)
+    cursor = get_path(document, spec.paging.cursor_path) if spec.paging.style == "cursor" else None
+    try:
+        return pager.after(
+            state, records, total=total, has_more=has_more, cursor=None if cursor is MISSING else cursor
+        )
+    except RetriableError as exc:
+        raise RetriableError(f"{where}: {exc}") from exc

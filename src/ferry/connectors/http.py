@@ -44,7 +44,7 @@ from ferry._redact import redact
 from ferry.connectors._dotted import MISSING, get_path
 from ferry.connectors._http_ack import acknowledged
 from ferry.connectors._http_client import open_client
-from ferry.connectors._http_paging import effective_page_size, next_state, paging_params
+from ferry.connectors._http_paging import next_state, paginator_for
 from ferry.connectors._lenient import decode_page, reject_non_objects
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import HttpConnection
@@ -107,6 +107,8 @@ class HttpConnector:
             page_base=spec.paging.start,
             rate_per_second=spec.rate_per_second,
         )
+        self.pager = paginator_for(spec)
+        """The connection's ``paging`` and ``last_page`` (:mod:`ferry.connectors._http_paging`)."""
         self._label = spec.label()
         self._secrets = spec.secret_values()
         self._secret_names = spec.secret_names()
@@ -130,8 +132,7 @@ class HttpConnector:
 
     def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
         """Fetch one page of records; see the module docstring for paging and errors."""
-        size = effective_page_size(self.spec, state)
-        values = {**request, **paging_params(self.spec, state, size)}
+        values = {**request, **self.pager.request_fields(state)}
         response = self._send(method, api, values)
         where = f"{self._label}: {method.upper()} {api}"
         if response.is_success:
@@ -154,7 +155,7 @@ class HttpConnector:
             records = reject_non_objects(records)
         total = self._total(document)
         following = next_state(
-            self.spec, document=document, records=records, state=state, size=size, total=total, where=where
+            self.spec, self.pager, document=document, records=records, state=state, total=total, where=where
         )
         return Page(records=records, next=following, total=total)
 

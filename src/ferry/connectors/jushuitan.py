@@ -39,6 +39,13 @@ from ferry.connectors._jushuitan_codes import EXPIRED, OK, error_for, result_cod
 from ferry.connectors._jushuitan_sign import biz_text, random_code, sign
 from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource
 from ferry.connectors.base import Limits, Page, PageState
+from ferry.connectors.paging import (
+    PageNumberPaginator,
+    first_known,
+    last_numbered_page,
+    no_more_flag,
+    short_page,
+)
 from ferry.errors import RetriableError
 
 __all__ = ["DEFAULT_LIMITS", "JushuitanConnection", "JushuitanConnector"]
@@ -130,6 +137,14 @@ class JushuitanConnector(VendorSource):
         self.name = spec.name
         self.limits = spec.limits(DEFAULT_LIMITS)
         self.client = VendorClient(spec, transport=transport)
+        self.pager = PageNumberPaginator(
+            page_param="page_index",
+            size_param="page_size",
+            base=self.limits.page_base,
+            cap=self.limits.max_page_size,
+            last=first_known(no_more_flag, last_numbered_page, short_page),
+        )
+        """``has_next``, else ``page_count``, else a short page (see the module docstring)."""
         self.clock = time.time
         """Epoch seconds for ``timestamp`` (tests replace it)."""
         self.renewals = 0
@@ -141,18 +156,26 @@ class JushuitanConnector(VendorSource):
 
     def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
         """Fetch page ``state.index + 1`` of ``api``; see the module docstring for the rules."""
-        size = max(1, int(state.page_size))
-        if self.limits.max_page_size:
-            size = min(size, self.limits.max_page_size)
         biz = {
             key: (_as_list(value) if key in LIST_FIELDS else value)
             for key, value in request.items()
             if value is not None
         }
-        page_index = state.index + self.limits.page_base
-        biz["page_index"] = page_index
-        biz["page_size"] = size
-        data = self.call(api, biz)
+        biz.update(self.pager.request_fields(state))
+        data, records = self._datas(api, self.call(api, biz))
+        total = _int_or_none(data.get("data_count"))
+        has_next = data.get("has_next")
+        following = self.pager.after(
+            state,
+            records,
+            total=total,
+            pages=_int_or_none(data.get("page_count")),
+            has_more=None if has_next is None else _truthy(has_next),
+        )
+        return Page(records=records, next=following, total=total)
+
+    def _datas(self, api: str, data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The answer's ``data`` object (``null``: an empty one) and its ``datas`` records."""
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -164,21 +187,7 @@ class JushuitanConnector(VendorSource):
             raise RetriableError(
                 f"{self.client.where(api)}: datas is not a list of objects: {self.client.quote(str(records))}"
             )
-        total = _int_or_none(data.get("data_count"))
-        if not records:
-            return Page(records=[], next=None, total=total)
-        if "has_next" in data and data["has_next"] is not None:
-            last = not _truthy(data["has_next"])
-        elif _int_or_none(data.get("page_count")) is not None:
-            last = page_index >= int(data["page_count"])
-        else:
-            last = len(records) < size
-        following = (
-            None
-            if last
-            else PageState(index=state.index + 1, page_size=size, offset=state.offset + len(records))
-        )
-        return Page(records=records, next=following, total=total)
+        return data, records
 
     # -- calls ------------------------------------------------------------------------------
 

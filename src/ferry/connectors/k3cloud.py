@@ -26,7 +26,9 @@ parameters and columns (:mod:`ferry.connectors._k3cloud_query`) and sent as
 ``{"data": {"FormId", "FieldKeys", "FilterString", "OrderString", "TopRowCount", "StartRow",
 "Limit"}}``; ``StartRow = state.offset`` and ``Limit`` = the page size override the request's.
 The last page is the one with fewer rows than ``Limit``; the next page starts ``Limit`` rows
-later. A ``TopRowCount`` > 0 is passed on as the vendor's absolute end row. An error answer
+later (:attr:`K3CloudConnector.pager`). The query reports no total, so a row that leaves the
+result set while it is paged shifts the later rows back and the next page skips one, unseen. A
+``TopRowCount`` > 0 is passed on as the vendor's absolute end row. An error answer
 (``[[{"Result": {"ResponseStatus": ...}}]]``) for a bad field, form or filter (``MsgCode`` 8,
 9, 11 ..., or 4 with ``...不存在``/``GetRealExpress``) is a ``ConfigError`` quoting the vendor;
 ``MsgCode`` 10 (no data) is an empty page; the rest as :mod:`ferry.connectors._k3cloud_status`
@@ -66,6 +68,7 @@ from ferry.connectors._k3cloud_status import (
 )
 from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
+from ferry.connectors.paging import OffsetPaginator, short_page
 from ferry.errors import ConfigError, FerryError, RetriableError
 
 __all__ = ["K3CloudConnection", "K3CloudConnector"]
@@ -154,6 +157,16 @@ class K3CloudConnector(VendorSource):
         self.limits = spec.limits(DEFAULTS)
         self.client = VendorClient(spec, transport=transport)
         self.session = K3CloudSession(spec, self.client, clock=clock)
+        self.pager = OffsetPaginator(
+            offset_param="StartRow",
+            size_param="Limit",
+            cap=self.limits.max_page_size,
+            last=short_page,
+            advance="size",
+        )
+        """``StartRow``/``Limit``; a page with fewer rows than ``Limit`` is the last. ``StartRow`` is
+        a position: it advances by ``Limit``, not by the rows served (a row repeated from the
+        previous page must not make the next page skip one)."""
 
     # -- source ---------------------------------------------------------------------------
 
@@ -166,21 +179,14 @@ class K3CloudConnector(VendorSource):
             )
         where = self.client.where(service)
         plan = plan_query(request, where=where)
-        size = max(1, min(int(state.page_size), self.limits.max_page_size or MAX_PAGE_SIZE))
         top = plan.top_row_count
         if top and state.offset >= top:
             return Page(records=[], next=None)
-        data = {**plan.params, "TopRowCount": top, "StartRow": state.offset, "Limit": size}
+        data = {**plan.params, "TopRowCount": top, **self.pager.request_fields(state)}
         document = self.session.call(FORM_SERVICE + service, {"data": data}, api=service)
         rows = self._rows(service, document)
         records = rows_to_records(plan, rows, where=where)
-        following = None
-        if len(rows) >= size:
-            # StartRow is a position: advance by Limit, not by the rows served (a row repeated
-            # from the previous page must not make the next page skip one).
-            following = PageState(
-                index=state.index + 1, page_size=state.page_size, offset=state.offset + size
-            )
+        following = self.pager.after(state, rows)
         return Page(records=records, next=following)
 
     def _rows(self, service: str, document: Any) -> list[Any]:

@@ -46,6 +46,7 @@ from pydantic import Field, SecretStr
 from ferry.connectors._kis_session import Answer, KisSession
 from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
+from ferry.connectors.paging import PageNumberPaginator, first_known, last_numbered_page, short_page
 from ferry.errors import ConfigError, RetriableError
 
 __all__ = ["KisConnection", "KisConnector"]
@@ -93,17 +94,23 @@ class KisConnector(VendorSource):
         self.limits = spec.limits(LIMITS)
         self.client = VendorClient(spec, transport=transport)
         self.session = KisSession(spec, self.client)
+        self.pager = PageNumberPaginator(
+            page_param="CurrentPage",
+            size_param="ItemsOfPage",
+            base=self.limits.page_base,
+            cap=self.limits.max_page_size,
+            last=first_known(last_numbered_page, short_page),
+        )
+        """Page ``TotalPage`` is the last (a short page when the answer has no page count)."""
 
     # -- source -----------------------------------------------------------------------------
 
     def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
         """Fetch one page of a KIS list API (always ``POST``; see the module docstring)."""
         path = _path(api)
-        size = max(1, min(state.page_size, self.limits.max_page_size or state.page_size))
-        page_no = state.index + self.limits.page_base
-        body: dict[str, Any] = {**request, "CurrentPage": page_no, "ItemsOfPage": size}
+        body: dict[str, Any] = {**request, **self.pager.request_fields(state)}
         if "PageSize" in request:
-            body["PageSize"] = size
+            body["PageSize"] = self.pager.page_size(state)
         answer = self.session.call(path, body)
         if answer.errcode != 0:
             raise self.client.config_error(
@@ -113,14 +120,8 @@ class KisConnector(VendorSource):
         rows = data.get("List") or []
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise RetriableError(f"{self.client.where(path)}: data.List is not a list of objects")
-        pages = _int(data.get("TotalPage", data.get("TotalPages")))
-        last = not rows or (page_no >= pages if pages is not None else len(rows) < size)
-        following = (
-            None
-            if last
-            else PageState(index=state.index + 1, page_size=state.page_size, offset=state.offset + len(rows))
-        )
-        return Page(records=rows, next=following, total=_int(data.get("TotalItems")))
+        total, pages = _int(data.get("TotalItems")), _int(data.get("TotalPage", data.get("TotalPages")))
+        return Page(records=rows, next=self.pager.after(state, rows, total=total, pages=pages), total=total)
 
     # -- target -----------------------------------------------------------------------------
 

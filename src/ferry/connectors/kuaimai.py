@@ -54,6 +54,7 @@ from pydantic import Field, SecretStr
 from ferry.connectors._kuaimai_sign import SignMethod, signed_form
 from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource, form_text
 from ferry.connectors.base import Limits, Page, PageState
+from ferry.connectors.paging import PageNumberPaginator, any_of, no_more_flag, pages_reach_total, short_page
 from ferry.errors import FerryError, RetriableError
 
 __all__ = ["DEFAULT_LIMITS", "KuaimaiConnection", "KuaimaiConnector"]
@@ -144,6 +145,14 @@ class KuaimaiConnector(VendorSource):
         self.limits = spec.limits(DEFAULT_LIMITS)
         self.client = VendorClient(spec, transport=transport)
         self.url = router_url(spec.base_url)
+        self.pager = PageNumberPaginator(
+            page_param="pageNo",
+            size_param="pageSize",
+            base=self.limits.page_base,
+            cap=self.limits.max_page_size,
+            last=any_of(short_page, no_more_flag, pages_reach_total),
+        )
+        """The last page: empty, short, ``hasNext: false`` or ``pageNo * pageSize >= total``."""
         self.clock = clock
         self._secret = spec.app_secret.get_secret_value()
         self._session = spec.session.get_secret_value()
@@ -158,25 +167,27 @@ class KuaimaiConnector(VendorSource):
 
         ``method`` (the scheme's HTTP verb) is ignored: the gateway takes form POSTs only.
         """
-        size = max(1, min(int(state.page_size), self.limits.max_page_size or 200))
-        page_no = self.limits.page_base + state.index
         business = {k: v for k, v in form_text(request).items() if v != ""}
-        business.update(pageNo=str(page_no), pageSize=str(size))
+        business.update({k: str(v) for k, v in self.pager.request_fields(state).items()})
         body = self.call(api, business)
-        records = body.get("list")
         total = _int_or_none(body.get("total"))
+        records = self._records(api, body, total)
+        flag = body.get("hasNext")
+        has_more = flag if isinstance(flag, bool) else None
+        following = self.pager.after(state, records, total=total, has_more=has_more)
+        return Page(records=records, next=following, total=total)
+
+    def _records(self, api: str, body: dict[str, Any], total: int | None) -> list[dict[str, Any]]:
+        """The answer's ``list`` of records; an empty result may omit it, but only ``total == 0``
+        proves the result empty."""
+        records = body.get("list")
         if records is None and total == 0:
-            records = []  # an empty result may omit the list; without total == 0 that is no proof
+            return []
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise RetriableError(
                 f"{self.client.where(api)}: response has no list of records: {self.client.quote(str(body))}"
             )
-        last = not records or len(records) < size or body.get("hasNext") is False
-        if last or (total is not None and page_no * size >= total):
-            following = None
-        else:
-            following = PageState(index=state.index + 1, page_size=size, offset=state.offset + len(records))
-        return Page(records=records, next=following, total=total)
+        return records
 
     def close(self) -> None:
         """Close the HTTP client."""

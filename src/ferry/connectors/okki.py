@@ -37,6 +37,7 @@ from pydantic import Field, SecretStr
 
 from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource, form_text
 from ferry.connectors.base import Limits, Page, PageState
+from ferry.connectors.paging import PageNumberPaginator, first_known, pages_reach_total, short_page
 from ferry.errors import RetriableError
 
 __all__ = ["OkkiConnection", "OkkiConnector"]
@@ -72,15 +73,21 @@ class OkkiConnector(VendorSource):
         self.name = spec.name
         self.limits = spec.limits(LIMITS)
         self.client = VendorClient(spec, transport=transport)
+        self.pager = PageNumberPaginator(
+            page_param="start_index",
+            size_param="count",
+            base=self.limits.page_base,
+            cap=self.limits.max_page_size,
+            last=first_known(pages_reach_total, short_page),
+        )
+        """``start_index * count >= totalItem`` (a short page without ``totalItem``) is the last."""
         self._token: str | None = None
         self.tokens_fetched = 0
         """How many tokens this connector asked for (tests)."""
 
     def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
         """Fetch one page; see the module docstring for paging and errors."""
-        size = max(1, min(state.page_size, self.limits.max_page_size or state.page_size))
-        page_no = state.index + self.limits.page_base
-        values = form_text({**request, "start_index": page_no, "count": size})
+        values = form_text({**request, **self.pager.request_fields(state)})
         document = self._call(method, api, values)
         data = document.get("data")
         data = data if isinstance(data, dict) else {}
@@ -89,12 +96,7 @@ class OkkiConnector(VendorSource):
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise RetriableError(f"{self.client.where(api)}: data.list is not a list of objects")
         total = _int(data.get("totalItem"))
-        last = not rows or (page_no * size >= total if total is not None else len(rows) < size)
-        following = (
-            None
-            if last
-            else PageState(index=state.index + 1, page_size=state.page_size, offset=state.offset + len(rows))
-        )
+        following = self.pager.after(state, rows, total=total)
         return Page(records=rows, next=following, total=total)
 
     def _call(self, method: str, api: str, values: dict[str, str]) -> dict[str, Any]:

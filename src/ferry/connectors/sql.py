@@ -65,6 +65,7 @@ from ferry.connectors._sql_inspect import CREATE_HINT, missing_objects
 from ferry.connectors._sql_read import paged_sql, row_record
 from ferry.connectors._sql_write import connect_translated, write_batchexecute, write_execute
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
+from ferry.connectors.paging import OffsetPaginator, short_page
 from ferry.connectors.specs import SqlConnection
 from ferry.errors import ConfigError, FatalError, Issue
 from ferry.scheme._sql_checks import written_tables
@@ -85,6 +86,10 @@ class SqlConnector:
     """Source and target for one :class:`SqlConnection` (one pooled SQLAlchemy engine)."""
 
     limits = Limits(default_page_size=1000, page_base=1)
+    pager = OffsetPaginator(offset_param="_ferry_offset", size_param="_ferry_limit", last=short_page)
+    """``LIMIT :_ferry_limit OFFSET :_ferry_offset``; a page with fewer rows than the limit is the last.
+    No cap and no total: a row that leaves the result set while it is paged shifts the rows after it
+    one place back, so the next page starts one row late and skips one (see :mod:`ferry.connectors.paging`)."""
 
     def __init__(self, spec: SqlConnection, *, transport: Any = None) -> None:
         """Create the engine (no connection is opened yet). ``transport`` is ignored.
@@ -156,8 +161,7 @@ class SqlConnector:
             raise ConfigError(f"{self._label}: source needs a SELECT in api or otherRequest.main_sql")
         sqlite = self.engine.dialect.name == "sqlite"
         params = adapt_params({k: v for k, v in request.items() if k != "main_sql"}, sqlite=sqlite)
-        size = max(1, int(state.page_size))
-        params.update(_ferry_limit=size, _ferry_offset=int(state.offset))
+        params.update(self.pager.request_fields(state))
         statement = text(paged_sql(sql))
         with connect_translated(self.engine, self._translate) as conn:
             try:
@@ -169,12 +173,7 @@ class SqlConnector:
                     raise ConfigError(f"{self._label}: {str(exc).splitlines()[0]}") from exc
                 message = self._translate(exc)  # raises for config and retriable errors
                 raise ConfigError(f"{self._label}: query failed on its parameters: {message}") from exc
-        following = None
-        if len(records) >= size:
-            following = PageState(
-                index=state.index + 1, page_size=state.page_size, offset=state.offset + len(records)
-            )
-        return Page(records=records, next=following)
+        return Page(records=records, next=self.pager.after(state, records))
 
     # -- check ----------------------------------------------------------------------------
 

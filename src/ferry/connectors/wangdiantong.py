@@ -47,7 +47,6 @@ as bad credentials.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -59,6 +58,7 @@ from pydantic import Field, SecretStr, model_validator
 from ferry.connectors._vendor import VendorClient, VendorConnection, VendorSource, form_text, window_limit
 from ferry.connectors._wdt_sign import qimen_sign, wdt_sign
 from ferry.connectors.base import Limits, Page, PageState
+from ferry.connectors.paging import PageNumberPaginator, first_known, pages_reach_total, short_page
 from ferry.errors import ConfigError, RetriableError
 
 __all__ = ["WangdiantongConnection", "WangdiantongConnector"]
@@ -147,15 +147,21 @@ class WangdiantongConnector(VendorSource):
         self.name = spec.name
         self.limits = spec.limits(LIMITS)
         self.client = VendorClient(spec, transport=transport)
+        self.pager = PageNumberPaginator(
+            page_param="page_no",
+            size_param="page_size",
+            base=self.limits.page_base,
+            cap=self.limits.max_page_size,
+            last=first_known(pages_reach_total, short_page),
+        )
+        """``ceil(total_count / page_size)`` pages, else a short page is the last."""
         self.clock = clock
         self._secret = spec.app_secret.get_secret_value()
 
     def fetch(self, api: str, method: str, request: Mapping[str, Any], state: PageState) -> Page:
         """Fetch page ``state.index`` (sent as 0-based ``page_no``) of one query."""
-        size = max(1, min(int(state.page_size), self.limits.max_page_size or state.page_size))
         values = {key: value for key, value in form_text(request).items() if value != ""}
-        values["page_no"] = str(state.index + self.limits.page_base)
-        values["page_size"] = str(size)
+        values.update({key: str(value) for key, value in self.pager.request_fields(state).items()})
         if self.spec.route == "qimen":
             name = qimen_method(api)
             body = self._qimen(name, values)
@@ -171,13 +177,7 @@ class WangdiantongConnector(VendorSource):
                 f"{self.client.quote(str(records))}"
             )
         total = _int_or_none(body.get("total_count"))
-        # The page count from total_count; a short page is the last when total_count is missing.
-        last = state.index + 1 >= math.ceil(total / size) if total is not None else len(records) < size
-        following = None
-        if records and not last:
-            following = PageState(
-                index=state.index + 1, page_size=state.page_size, offset=state.offset + len(records)
-            )
+        following = self.pager.after(state, records, total=total)
         return Page(records=records, next=following, total=total)
 
     # -- direct openapi2 --------------------------------------------------------------------

@@ -100,6 +100,13 @@ class Dataset:
             self._modified[rid] = modified or self.clock()
             self._hidden_until.pop(rid, None)
 
+    def remove(self, rid: str) -> None:
+        """Delete record ``rid``: no later query sees it (a record deleted at the vendor)."""
+        with self._lock:
+            self._rows.pop(rid, None)
+            self._modified.pop(rid, None)
+            self._hidden_until.pop(rid, None)
+
     def tick(self) -> None:
         """Count one API call (late records become visible after enough calls)."""
         with self._lock:
