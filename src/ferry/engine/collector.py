@@ -10,7 +10,6 @@ Re-reading a window after a crash is harmless: upserts are keyed by (scheme, rec
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 from ferry.connectors.base import Page, PageState, Rejected, SourceConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
-from ferry.engine.dead_letters import PageKeeper, Row
+from ferry.engine.dead_letters import Row
 from ferry.engine.pacing import RateSharing, pacer_for
+from ferry.engine.page_writer import PageWriter
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.window_report import WindowReport
 from ferry.engine.windows import Window, plan_windows
-from ferry.errors import FatalError, RecordError, RetriableError
+from ferry.errors import FatalError, RetriableError
 from ferry.expr import EvalContext
 from ferry.expr.paths import resolve_path
 from ferry.scheme.model import Scheme
@@ -97,9 +97,6 @@ class Collector:
         self.progress = progress or (lambda *a, **k: None)
         self.retry = retry or RetryPolicy()
         self.after_page = after_page
-        self.upsert = upsert or store.upsert_records
-        """Stores a page (:meth:`Store.upsert_records`'s signature); a streaming deliverer's
-        ``upsert`` hands the new rows over as well (:mod:`ferry.engine.hosts`)."""
         self.stop = stop
         self.log = log
         self.details: list[WindowReport] = []
@@ -109,10 +106,19 @@ class Collector:
         self.other = plan.other
         self.remedy_request = plan.remedy
         self.page_size = self._page_size()
-        self._page = RunCounts()
-        """The collect counts of the page being read, added to :attr:`counts` once it is stored."""
-        self.keeper = PageKeeper(plan.id_field, plan.number_field, plan.beat_flat, self._page)
         self.calls = CallLog(store, scheme.id, run_id, source.name)
+        self.writer = PageWriter(
+            scheme.id,
+            plan,
+            store,
+            counts,
+            self.calls,
+            upsert=upsert or store.upsert_records,
+            on_change=scheme.settings.on_change,
+            run_id=run_id,
+        )
+        """Stores each page (through ``upsert``: a host's ``store_page`` hands it over too)."""
+        self.keeper = self.writer.keeper
         self.pacer = pacer_for(source, source.limits, store, rates)
 
     def _page_size(self) -> int:
@@ -200,8 +206,7 @@ class Collector:
             except BaseException:
                 self.calls.flush()  # the failed attempts are logged even though no page follows
                 raise
-            self.keeper.new_page()
-            rows = self._rows(page.records)
+            rows = self.writer.rows(page.records)
             ids = [r[0] for r in rows]
             if previous_ids is not None and ids and ids == previous_ids and page.next is not None:
                 raise FatalError(
@@ -263,7 +268,7 @@ class Collector:
             read.end = self._cursor_end(read.window, read.report)
         self._note_total(read, page)
         last = page.next is None
-        new = self._store(rows, read.window, self._page_cursor(read, last))
+        new = self.writer.commit(rows, read.window, self._page_cursor(read, last))
         if not first:
             self.counts.recovered += new
             read.report.recovered = (read.report.recovered or 0) + new
@@ -379,84 +384,3 @@ class Collector:
             raise FatalError(
                 f"source {self.source.name}: giving up after {self.retry.attempts} attempts: {exc}"
             ) from exc
-
-    def _rows(self, records: list[dict[str, Any]]) -> list[Row]:
-        """The ledger rows of a page: filtered, flattened, dead letters in their place. The
-        page's collect counts go to :attr:`_page`, added to the run's once it is stored
-        (:meth:`_store`)."""
-        page = self._page = self.keeper.counts = RunCounts()
-        page.fetched = len(records)
-        rows: list[Row] = []
-        keeper, keep = self.keeper, self.keep
-        for record in records:
-            if type(record) is Rejected:
-                rows.append(keeper.rejected(record))
-                continue
-            kept = keep(record)
-            if kept is None:
-                page.filtered_out += 1
-                continue
-            keeper.add(kept, rows)
-        return rows
-
-    def _store(self, rows: list[Row], window: Window, cursor: tuple[str, datetime] | None) -> int:
-        """Upsert one page (and move ``cursor`` with it); returns how many records were new.
-
-        The page's counts (:attr:`_page`) are added to the run's once the page is stored.
-        """
-        page, self._page = self._page, RunCounts()
-        if not rows:
-            if cursor is not None:
-                self.store.set_cursor(self.scheme.id, cursor[0], cursor[1])
-            self.calls.flush()
-            self._count_page(page, UpsertResult(), rows)
-            return 0
-        calls = self.calls.take()  # stored in the page's transaction: one write turn per page
-        try:
-            try:
-                result = self._upsert(rows, window, cursor, calls)
-            except RecordError:  # content with no JSON form: the rare path, row by row
-                result = self._upsert(self.keeper.salvage(rows), window, cursor, calls)
-        except BaseException:
-            with contextlib.suppress(Exception):  # the run fails with the upsert's error
-                self.store.log_api_calls(calls)
-            raise
-        self._count_page(page, result, rows)
-        return result.new
-
-    def _count_page(self, page: RunCounts, result: UpsertResult, rows: list[Row]) -> None:
-        """Add a stored page's counts to the run's: the row counts of the upsert, and as
-        ``repeated`` the rows whose id came again on the page (the store kept the last)."""
-        stored = len(rows) - page.no_id - page.rejected  # dead letters are counted apart
-        self.counts.add(
-            fetched=page.fetched,
-            flattened=page.flattened,
-            filtered_out=page.filtered_out,
-            no_id=page.no_id,
-            rejected=page.rejected,
-            repeated=stored - result.total,
-            unchanged=result.unchanged,
-            new=result.new,
-            changed=result.changed,
-            due=page.due,
-            dead=page.dead,
-        )
-
-    def _upsert(
-        self,
-        rows: list[Row],
-        window: Window,
-        cursor: tuple[str, datetime] | None,
-        calls: list[dict[str, Any]],
-    ) -> UpsertResult:
-        return self.upsert(
-            self.scheme.id,
-            rows,
-            id_check=self.meta.idCheck,
-            on_change=self.scheme.settings.on_change,
-            window=(window.start, window.end),
-            run_id=self.run_id,
-            cursor=cursor,
-            dead_letters=self.keeper.results(self.run_id),
-            calls=calls,
-        )

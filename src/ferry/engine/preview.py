@@ -87,8 +87,7 @@ def preview(
         assert source is not None, "preview from the source needs a source connector"
         collector = Collector(scheme, source, store, counts)
         window, request, page = first_page(collector, at, limit)
-        collector.keeper.new_page()
-        sample = collector._rows(page.records)[:limit]
+        sample = collector.writer.rows(page.records)[:limit]
         letters = collector.keeper.letters
         dead = {rid: letters[rid] for rid, _, _ in sample if rid in letters}
         rows = [
