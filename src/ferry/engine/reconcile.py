@@ -125,36 +125,16 @@ def reconcile(
         connector_max=source.limits.max_window,
     )
     report = ReconcileReport(scheme.id, since, until)
-    redeliver = scheme.settings.on_change == "redeliver"
     returned: set[str] = set()
     for index, window in enumerate(windows):
         if progress is not None:
             progress("window", window=window, index=index, total=len(windows))
-        check = WindowCheck(window)
-        seen: dict[str, tuple[str | None, dict[str, Any]]] = {}
-        letters: dict[str, str] = {}  # dead letters, as a run would store them: id -> reason
-        for _, page, rows in collector.pages(window):
-            collector.calls.flush()  # no page is stored here: log its API calls now
-            if page.total is not None:
-                check.source_total = page.total
-            for rid, number, content in collector.keeper.salvage(rows):
-                seen[rid] = (number, content)
-            letters.update(collector.keeper.letters)
-        check.source = len(seen)
-        states = store.ledger_states(scheme.id, list(seen))
-        check.ledger = len(states)
-        check.delivered = sum(1 for _, status in states.values() if status == "finished")
-        check.missing = [rid for rid in seen if rid not in states]
-        check.changed = [
-            rid
-            for rid, (number, content) in seen.items()
-            if rid in states and states[rid][0] != content_hash(content)
-        ]
+        check, seen, letters = _read_window(collector, window)
+        _compare(store, scheme.id, check, seen)
         returned.update(seen)
         if repair:
-            check.repaired = _repair(
-                store, scheme, window, check.missing + (check.changed if redeliver else []), seen, letters
-            )
+            redeliver = check.changed if scheme.settings.on_change == "redeliver" else []
+            check.repaired = _repair(store, scheme, window, check.missing + redeliver, seen, letters)
         report.windows.append(check)
     for check in report.windows:
         held = store.window_states(scheme.id, check.window.start, check.window.end)
@@ -162,12 +142,43 @@ def reconcile(
     return report
 
 
+_Seen = dict[str, tuple[str | None, dict[str, Any]]]
+
+
+def _read_window(collector: Collector, window: Window) -> tuple[WindowCheck, _Seen, dict[str, str]]:
+    """Read every page of ``window`` as a run would, storing nothing: the window's check (its
+    API total), the records by id, and the dead letters a run would store (id -> reason)."""
+    check = WindowCheck(window)
+    seen: _Seen = {}
+    letters: dict[str, str] = {}
+    for _, page, rows in collector.pages(window):
+        collector.calls.flush()  # no page is stored here: log its API calls now
+        if page.total is not None:
+            check.source_total = page.total
+        for rid, number, content in collector.keeper.salvage(rows):
+            seen[rid] = (number, content)
+        letters.update(collector.keeper.letters)
+    check.source = len(seen)
+    return check, seen, letters
+
+
+def _compare(store: Store, scheme_id: str, check: WindowCheck, seen: _Seen) -> None:
+    """Fill ``check`` with what the ledger holds of ``seen``: missing, changed, delivered."""
+    states = store.ledger_states(scheme_id, list(seen))
+    check.ledger = len(states)
+    check.delivered = sum(1 for _, status in states.values() if status == "finished")
+    check.missing = [rid for rid in seen if rid not in states]
+    check.changed = [
+        rid for rid, (_, content) in seen.items() if rid in states and states[rid][0] != content_hash(content)
+    ]
+
+
 def _repair(
     store: Store,
     scheme: Scheme,
     window: Window,
     todo: list[str],
-    seen: dict[str, tuple[str | None, dict[str, Any]]],
+    seen: _Seen,
     letters: dict[str, str],
 ) -> int:
     """Store the records ``todo`` lists as a run would (its dead letters dead); how many."""
