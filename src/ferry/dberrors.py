@@ -78,7 +78,8 @@ CODES: tuple[Code, ...] = (
     Code("postgresql", ("42P01", "42703"), "configuration", "undefined table or column", missing_schema=True),
     Code("postgresql", ("42", "28000", "28P01", "3D000", "0A000", "3F000"), "configuration",
          "syntax or access rule, bad password, unknown database or schema, unsupported feature"),
-    Code("postgresql", ("22", "23", "P0"), "data", "data exception, integrity constraint, raised by a function"),
+    Code("postgresql", ("22", "23", "P0"), "data",
+         "data exception, integrity constraint, raised by a function"),
     Code("sqlite", ("no such table", "no such column"), "configuration", "table or column does not exist",
          missing_schema=True),
     Code("sqlite", ("database is locked", "database table is locked", "database is busy"), "retry",
@@ -235,10 +236,7 @@ def describe(exc: BaseException) -> str:
     err = unwrap(exc)
     family = _family(err)
     if family == "mysql":
-        code = _mysql_code(err)
-        args: tuple[Any, ...] = tuple(getattr(err, "args", ()))
-        message = str(args[1]) if len(args) > 1 else str(err)
-        return f"MySQL {code}: {message}" if code else f"MySQL: {message or type(err).__name__}"
+        return _describe_mysql(err)
     if family == "postgresql":
         return _describe_pg(err)
     if family == "sqlite":
@@ -248,6 +246,13 @@ def describe(exc: BaseException) -> str:
         # SQLAlchemy's own message; drop the "[SQL: ...] [parameters: ...]" trailer.
         return str(exc).split("\n", 1)[0]
     return f"{type(err).__name__}: {err}"
+
+
+def _describe_mysql(err: BaseException) -> str:
+    code = _mysql_code(err)
+    args: tuple[Any, ...] = tuple(getattr(err, "args", ()))
+    message = str(args[1]) if len(args) > 1 else str(err)
+    return f"MySQL {code}: {message}" if code else f"MySQL: {message or type(err).__name__}"
 
 
 def _describe_pg(err: BaseException) -> str:
