@@ -17,6 +17,7 @@ def test_nothing_public_is_left_out_of_all():
         "cli",
         "connectors",
         "console",
+        "dberrors",
         "demo",
         "sandbox",
         "schedule",

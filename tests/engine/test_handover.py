@@ -16,13 +16,12 @@ from fakes import FakeSource, FakeTarget
 
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
-from ferry.engine.hosts import _handover as handover
 from ferry.engine.hosts import base as hosts_base
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.runner import run_scheme
 from ferry.errors import RetriableError
 from ferry.scheme.loader import load_scheme
-from ferry.store import LedgerRow, open_store
+from ferry.store import HandedRow, LedgerRow, open_store
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2024, 5, 3, 12, 0, tzinfo=TZ)
@@ -125,8 +124,8 @@ def test_rows_a_failing_deliverer_did_not_deliver_go_back_to_pending(store):
 
 
 def test_rows_claimed_by_a_page_commit_that_were_never_delivered_are_recovered(store):
-    result, batch = handover.hand_over(
-        store, "orders", [("1", "A1", RECORDS[0]), ("2", "A2", RECORDS[1])], window=(NOW, NOW)
+    result, batch = store.hand_over(
+        "orders", [("1", "A1", RECORDS[0]), ("2", "A2", RECORDS[1])], window=(NOW, NOW)
     )
     assert result.new == 2 and batch.record_ids() == ["1", "2"]
     assert statuses(store) == {"1": "queued", "2": "queued"}  # then the process died
@@ -140,7 +139,7 @@ def test_only_new_ids_are_claimed_and_handed_rows_read_as_the_ledger_stores_them
     store = open_store(any_db_url)
     store.upsert_records("orders", [("1", "A1", {"v": 1})])
     page = [("1", "A1", {"v": 2}), ("2", "A2", {"v": 1.5, "d": {"b": [1, None]}})]
-    result, batch = handover.hand_over(store, "orders", page, on_change="redeliver", window=(NOW, NOW))
+    result, batch = store.hand_over("orders", page, on_change="redeliver", window=(NOW, NOW))
     assert (result.new, result.changed, result.redelivered) == (1, 1, 1)
     assert batch.record_ids() == ["2"]
     assert statuses(store) == {"1": "pending", "2": "queued"}
@@ -155,9 +154,9 @@ def test_rows_of_different_windows_in_one_batch_map_with_their_own_window(store)
     deliverer = Deliverer(scheme(), FakeTarget(), store, RunCounts())
     early, late = datetime(2024, 5, 1, tzinfo=TZ), datetime(2024, 5, 2, tzinfo=TZ)
     rows = [
-        handover.HandedRow("1", RECORDS[0], 0, early, late),
-        handover.HandedRow("2", RECORDS[1], 0, late, NOW),
-        handover.HandedRow("3", {"no": "A3", "amount": 1, "qty": 0}, 0, late, NOW),
+        HandedRow("1", RECORDS[0], 0, early, late),
+        HandedRow("2", RECORDS[1], 0, late, NOW),
+        HandedRow("3", {"no": "A3", "amount": 1, "qty": 0}, 0, late, NOW),
     ]
     batch = deliverer.prepare(rows, NOW)
     assert [(rid, p["since"]) for rid, p in batch.items] == [

@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 import psutil
 import pytest
 
-from ferry.engine.hosts import _handover as handover
 from ferry.engine.runner import run_scheme
 from ferry.scheme.loader import load_scheme
 from ferry.store import open_store
@@ -170,7 +169,7 @@ def test_a_stop_at_a_checkpoint_loses_nothing_and_the_next_run_goes_on(place, tm
 def test_rows_a_dead_run_left_queued_are_recovered(place, tmp_path, host: str) -> None:
     scheme, store = place(host, n=100)
     page = [(str(i), None, {"id": i, "name": f"item {i}", "qty": i % 7}) for i in range(1, 11)]
-    handover.hand_over(store, "items", page, window=(NOW, NOW))  # then the process died
+    store.hand_over("items", page, window=(NOW, NOW))  # then the process died
     assert _statuses(store) == {"queued": 10}
     report = run_scheme(scheme, store, now=NOW)
     assert report.status == "succeeded", report.error

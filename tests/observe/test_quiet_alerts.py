@@ -17,8 +17,8 @@ from ferry.cli.main import app
 from ferry.cli.serve import _alert_hook
 from ferry.console._queries import alert_history
 from ferry.observe.alerts import AlertMonitor, list_incidents, list_notices, parse_alert_config
-from ferry.observe.alerts.incidents import KEEP_NOTICES
 from ferry.store import Store
+from ferry.store.incidents import KEEP_NOTICES
 
 T0 = datetime(2024, 5, 3, 4, 0, tzinfo=UTC)
 UNSET = "FERRY_TEST_DING_TOKEN"

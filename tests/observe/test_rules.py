@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from observe_helpers import add_dead, add_run
 
 from ferry.observe.alerts import AlertMonitor, Finding, parse_alert_config
-from ferry.observe.alerts.rules import first_id_since
 from ferry.scheme.loader import load_scheme
 from ferry.store import Store
 from ferry.store._schema import api_calls
+from ferry.store.alert_queries import first_id_since
 
 NOW = datetime(2024, 5, 3, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, on a */5 slot
 

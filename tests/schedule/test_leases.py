@@ -13,9 +13,9 @@ from schedule_env import Recorder, at, small_scheme
 from ferry.connectors.base import Limits, Page
 from ferry.engine.runner import run_scheme
 from ferry.schedule import FakeClock, Scheduler, acquire_lease, lease_holders, release_lease
-from ferry.schedule._store import renew_lease
 from ferry.store import Store, open_store
 from ferry.store._schema import scheme_leases
+from ferry.store.leases import renew_lease
 
 TTL = timedelta(minutes=2)
 

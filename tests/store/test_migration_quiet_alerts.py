@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from alembic import command
 
 from ferry.observe.alerts import list_incidents
-from ferry.observe.alerts.incidents import notice_state
 from ferry.store import open_store
 from ferry.store._migrate import _config
+from ferry.store.incidents import notice_state
 
 AT = datetime(2024, 5, 3, 4, 0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ferry.store import Store, _checkpoint, open_store
+from ferry.store import Store, _checkpoint, after_fork_in_child, fork_guard, open_store
 from ferry.store._checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from ferry.store._write_lock import WriterLock
 
@@ -144,12 +145,8 @@ def test_a_deliver_child_leaves_checkpoints_to_its_collecting_parent(tmp_path: P
         parent.close()
 
 
-def test_a_fork_waits_until_the_checkpointer_is_out_of_sqlite(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A fork in the middle of a SQLite call would leave SQLite's mutexes held in the child
-    # (a forked deliver worker then hangs on its first query): the fork must wait.
-    db = str(tmp_path / "ferry.db")
+def _fork_during_a_checkpoint_call(db: str, monkeypatch: pytest.MonkeyPatch, *, guarded: bool) -> list[str]:
+    """Fork while a checkpointer thread is inside a (slow) SQLite call; what happened first."""
     events: list[str] = []
     inside = threading.Event()
 
@@ -164,10 +161,28 @@ def test_a_fork_waits_until_the_checkpointer_is_out_of_sqlite(
     thread = threading.Thread(target=checkpointer._checkpoint, args=(None,))
     thread.start()
     assert inside.wait(5)
-    pid = os.fork()
+    with fork_guard() if guarded else contextlib.nullcontext():
+        pid = os.fork()
     if pid == 0:
+        after_fork_in_child()
         os._exit(0)
     events.append("forked")
     os.waitpid(pid, 0)
     thread.join(5)
+    return events
+
+
+def test_a_fork_waits_until_the_checkpointer_is_out_of_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fork in the middle of a SQLite call would leave SQLite's mutexes held in the child
+    # (a forked deliver worker then hangs on its first query): the fork must wait.
+    events = _fork_during_a_checkpoint_call(str(tmp_path / "ferry.db"), monkeypatch, guarded=True)
     assert events == ["checkpoint call ended", "forked"]
+
+
+def test_nothing_is_installed_at_import_a_fork_waits_only_under_the_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _fork_during_a_checkpoint_call(str(tmp_path / "ferry.db"), monkeypatch, guarded=False)
+    assert events == ["forked", "checkpoint call ended"]

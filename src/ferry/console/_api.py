@@ -42,7 +42,7 @@ from ferry.console._models import (
     SessionInfo,
 )
 from ferry.console._web import api_csrf, api_user, console_of, session_user
-from ferry.store._models import RECORD_STATUSES
+from ferry.store import RECORD_STATUSES
 
 __all__ = ["router"]
 

@@ -16,11 +16,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from ferry.errors import ConfigError
 from ferry.store import Store
-from ferry.store._schema import users
+from ferry.store import users as rows
 
 __all__ = [
     "MIN_PASSWORD",
@@ -91,40 +89,27 @@ def add_user(store: Store, username: str, password: str, *, replace: bool = Fals
     _check_name(username)
     if len(password) < MIN_PASSWORD:
         raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
-    hashed = hash_password(password)
-    with store.transaction(write=True) as conn:
-        exists = conn.execute(sa.select(users.c.username).where(users.c.username == username)).first()
-        if exists is not None:
-            if not replace:
-                raise ConfigError(
-                    f"console user {username!r} already exists\n  hint: pass --replace to set a new password"
-                )
-            conn.execute(sa.update(users).where(users.c.username == username).values(password_hash=hashed))
-            return False
-        conn.execute(
-            sa.insert(users).values(username=username, password_hash=hashed, created_at=datetime.now(UTC))
+    created = rows.put_user(store, username, hash_password(password), datetime.now(UTC), replace=replace)
+    if created is None:
+        raise ConfigError(
+            f"console user {username!r} already exists\n  hint: pass --replace to set a new password"
         )
-    return True
+    return created
 
 
 def remove_user(store: Store, username: str) -> bool:
     """Delete a console user; ``False`` if there was none. Its open sessions end at their next request."""
-    with store.transaction(write=True) as conn:
-        return conn.execute(sa.delete(users).where(users.c.username == username)).rowcount > 0
+    return rows.delete_user(store, username)
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
     """``[{username, created_at, last_login_at}]`` by name (no hashes)."""
-    query = sa.select(users.c.username, users.c.created_at, users.c.last_login_at).order_by(users.c.username)
-    with store.transaction() as conn:
-        return [row._asdict() for row in conn.execute(query)]
+    return rows.list_users(store)
 
 
 def user_exists(store: Store, username: str) -> bool:
     """Whether ``username`` is a console user (checked on every request of a session)."""
-    with store.transaction() as conn:
-        query = sa.select(users.c.username).where(users.c.username == username)
-        return conn.execute(query).first() is not None
+    return rows.password_hash(store, username) is not None
 
 
 def authenticate(store: Store, username: str, password: str) -> bool:
@@ -133,16 +118,10 @@ def authenticate(store: Store, username: str, password: str) -> bool:
     An unknown user costs one scrypt like a known one, so timing does not tell which
     names exist.
     """
-    with store.transaction() as conn:
-        stored = conn.execute(
-            sa.select(users.c.password_hash).where(users.c.username == username)
-        ).scalar_one_or_none()
+    stored = rows.password_hash(store, username)
     ok = verify_password(password, stored or _DUMMY) and stored is not None
     if ok:
-        with store.transaction(write=True) as conn:
-            conn.execute(
-                sa.update(users).where(users.c.username == username).values(last_login_at=datetime.now(UTC))
-            )
+        rows.note_login(store, username, datetime.now(UTC))
     return ok
 
 

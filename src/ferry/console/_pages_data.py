@@ -21,7 +21,7 @@ from ferry.console._runpage import run_page
 from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render, zone_offset
 from ferry.engine.counts import SHOWN_COUNTS
 from ferry.observe.alerts.messages import RULE_TITLES
-from ferry.store._models import RECORD_STATUSES
+from ferry.store import RECORD_STATUSES
 
 __all__ = ["router"]
 

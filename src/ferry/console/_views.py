@@ -38,8 +38,7 @@ from ferry.console._models import (
 )
 from ferry.errors import FerryError, Issue
 from ferry.scheme.model import Scheme
-from ferry.store import LedgerRow, selects_everything
-from ferry.store._models import RECORD_STATUSES
+from ferry.store import RECORD_STATUSES, LedgerRow, selects_everything
 
 __all__ = [
     "alerts",

@@ -1,8 +1,8 @@
 """Sliding-window rate budgets shared through Redis (``FERRY_RATE_REDIS_URL``).
 
-The same contract as the store's budget (:mod:`ferry.store._rate`), kept in two keys per
-budget key and changed only by Lua scripts, so a reservation is atomic across every process
-and host using the Redis server:
+The same contract as the store's budget (:meth:`Store.reserve_call
+<ferry.store.Store.reserve_call>`), kept in two keys per budget key and changed only by Lua
+scripts, so a reservation is atomic across every process and host using the Redis server:
 
 - ``{prefix}{<key>}:calls`` -- a sorted set, one member per reserved call, scored by its time
   (the reservation, moved to the call's end when it ends);

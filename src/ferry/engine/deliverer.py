@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,12 +24,11 @@ from ferry.errors import ConfigError, RecordError, RetriableError
 from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
 from ferry.store import RecordResult, Store
-from ferry.store._ledger_deliver import release
 from ferry.transform.packing import pack
 from ferry.transform.plan import compile_scheme
 
 if TYPE_CHECKING:
-    from ferry.engine.hosts._handover import HandedBatch
+    from ferry.store import Handover
 
 __all__ = ["Deliverer", "DueRow", "PreparedBatch"]
 
@@ -175,14 +174,13 @@ class Deliverer:
             batches += 1
         return batches
 
-    def deliver_handed(self, batch: HandedBatch, now: datetime | None = None) -> None:
+    def deliver_handed(self, batch: Handover, now: datetime | None = None) -> None:
         """Deliver rows the collector claimed for this deliverer (see :mod:`ferry.engine.hosts`),
         in batches of ``settings.batch_size``. When a stop is asked first, the rows not
         delivered yet go back to ``pending`` and :attr:`halted` is set."""
         if self.target is None:
             raise ConfigError(f"scheme {self.scheme.id}: no target connection to deliver to")
         rows = batch.rows()
-        rowids = batch.rowids()
         size = self.scheme.settings.batch_size
         start = 0
         try:
@@ -192,7 +190,7 @@ class Deliverer:
                     return
                 part = rows[start : start + size]
                 start += size
-                self.deliver_rows(part, now or datetime.now(UTC), rowids)
+                self.deliver_rows(part, now or datetime.now(UTC), batch)
         finally:
             if start < len(rows):  # stopped or failed: the rest waits for a claim, not a restart
                 self.give_back([row.record_id for row in rows[start:]])
@@ -203,14 +201,11 @@ class Deliverer:
         if not record_ids:
             return
         self.counts.add(due=len(record_ids), pending=len(record_ids))
-        with self.store.transaction(write=True) as conn:
-            release(conn, self.scheme.id, record_ids, datetime.now(UTC))
+        self.store.release(self.scheme.id, record_ids)
 
-    def deliver_rows(
-        self, rows: Sequence[DueRow], now: datetime, rowids: Mapping[str, int] | None = None
-    ) -> None:
-        """Map, pack, write and record results for already-claimed ``rows`` (``rowids``: their
-        SQLite rowids when known, see :meth:`Store.record_results`).
+    def deliver_rows(self, rows: Sequence[DueRow], now: datetime, handover: Handover | None = None) -> None:
+        """Map, pack, write and record results for already-claimed ``rows`` (``handover``: the
+        hand-over they came in, if any, which lets the store record their results faster).
 
         The rows are counted once their results are recorded; if that never happens (an
         error before), they count as ``pending``: they stay ``queued`` until the next run
@@ -218,7 +213,7 @@ class Deliverer:
         """
         started = time.monotonic()
         try:
-            results, unchanged, fatal = self._deliver(rows, now, rowids)
+            results, unchanged, fatal = self._deliver(rows, now, handover)
         except BaseException:
             self.counts.add(due=len(rows), pending=len(rows))
             raise
@@ -235,7 +230,7 @@ class Deliverer:
             raise fatal
 
     def _deliver(
-        self, rows: Sequence[DueRow], now: datetime, rowids: Mapping[str, int] | None
+        self, rows: Sequence[DueRow], now: datetime, handover: Handover | None
     ) -> tuple[list[RecordResult], int, Exception | None]:
         """Write ``rows`` and record their results: (results, how many were already current,
         the error that made the target unavailable, if any)."""
@@ -269,7 +264,7 @@ class Deliverer:
             results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
             unchanged += _already_current(outcomes)
         calls = self.calls.take()  # stored with the results: one write turn per batch
-        self.store.record_results(self.scheme.id, results, rowids, calls)
+        self.store.record_results(self.scheme.id, results, calls, handover=handover)
         return results, unchanged, fatal
 
     def _write(self, delivery: Any) -> Sequence[Outcome]:

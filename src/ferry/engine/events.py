@@ -1,9 +1,10 @@
 """A run's log: coarse events (run started, window committed, re-reads, errors, final status).
 
-Each event is one row of the store's ``run_events`` table, written in its own short
-transaction as it happens, so the console shows a run's progress while it lasts and the log
-survives a crash. Events are per run and per window, never per record, so they cost nothing
-measurable beside the ledger writes.
+Each event is one line of the run's log in the store (:meth:`Store.add_run_event
+<ferry.store.Store.add_run_event>`), written in its own short transaction as it happens, so
+the console shows a run's progress while it lasts and the log survives a crash. Events are
+per run and per window, never per record, so they cost nothing measurable beside the ledger
+writes.
 
 Never a credential (invariant 5): every message passes through :func:`redact`, which masks the
 scheme's connection secrets, URL passwords and secret-looking query values.
@@ -19,11 +20,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ferry._redact import redact as redact_text
 from ferry.errors import FerryError
-from ferry.store._schema import run_events
 
 if TYPE_CHECKING:
     from ferry.scheme.model import Scheme
@@ -69,10 +67,8 @@ class RunLog:
         text = redact(message, self.secrets)
         if len(text) > MAX_MESSAGE:
             text = text[: MAX_MESSAGE - 1] + "…"
-        row = {"run_id": self.run_id, "at": datetime.now(UTC), "level": level, "message": text}
         try:
-            with self.store.transaction(write=True) as conn:
-                conn.execute(sa.insert(run_events).values(**row))
+            self.store.add_run_event(self.run_id, level, text, datetime.now(UTC))
         except FerryError:
             self.dropped += 1
 
@@ -91,10 +87,4 @@ class RunLog:
 
 def read_run_events(store: Store, run_id: int) -> list[dict[str, Any]]:
     """The run's events in the order written: ``{id, at, level, message}`` (``at`` tz-aware UTC)."""
-    stmt = (
-        sa.select(run_events.c.id, run_events.c.at, run_events.c.level, run_events.c.message)
-        .where(run_events.c.run_id == run_id)
-        .order_by(run_events.c.id)
-    )
-    with store.transaction() as conn:
-        return [row._asdict() for row in conn.execute(stmt)]
+    return store.list_run_events(run_id, limit=None)

@@ -1,7 +1,7 @@
 """Prometheus metrics read from the store at scrape time, so every process's work is counted.
 
 :func:`render_metrics` answers ``GET /metrics``. Nothing is counted in memory: each scrape runs
-a handful of aggregate queries in one read transaction, so a scrape is right whichever process
+a handful of aggregate queries (:mod:`ferry.store.reports`) in one read transaction, so a scrape is right whichever process
 collected, delivered or called the APIs, and survives restarts. The ledger is read only through
 its ``ix_ledger_due`` index (``GROUP BY scheme_id, status``); run durations and API latencies are
 bucketed in SQL. A throttling answer (the vendor's "slow down", waited out and retried) is a
@@ -44,8 +44,7 @@ from prometheus_client.utils import floatToGoString
 
 from ferry.engine.counts import SHOWN_COUNTS
 from ferry.errors import FerryError
-from ferry.store._models import RECORD_STATUSES
-from ferry.store._schema import alert_incidents, api_calls, ledger, runs, schemes
+from ferry.store import RECORD_STATUSES, reports
 
 if TYPE_CHECKING:
     from ferry.store import Store
@@ -63,7 +62,6 @@ RUN_DURATION_BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 1800
 API_LATENCY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 """Upper bounds (seconds) of the API latency histogram."""
 
-_FINISHED = ("succeeded", "partial", "failed")
 RECORD_BUCKETS: tuple[str, ...] = tuple(
     name for name in SHOWN_COUNTS if name not in ("windows", "pages", "retries", "verified", "recovered")
 )
@@ -72,35 +70,18 @@ record names them (:mod:`ferry.engine.counts`: ``fetched + flattened`` = the col
 ``due`` = the deliver buckets)."""
 
 
-def _json_count(column: Any, key: str, dialect: str) -> Any:
-    """SQL for the integer ``key`` of the JSON text ``column`` (0 when absent)."""
-    if dialect == "postgresql":
-        value = sa.func.json_extract_path_text(sa.cast(column, sa.JSON), key)
-    else:  # SQLite and MySQL/MariaDB share json_extract
-        value = sa.func.json_extract(column, f"$.{key}")
-    return sa.func.coalesce(sa.func.sum(sa.cast(value, sa.BigInteger)), 0)
-
-
-def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
-    """SQL for ``end - start`` in seconds (float) on this dialect."""
-    if dialect == "sqlite":
-        # julianday() is a double of ~2.46e6 days: rounding to the millisecond drops its noise.
-        return sa.func.round((sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0, 3)
-    if dialect in ("mysql", "mariadb"):
-        return sa.func.timestampdiff(sa.text("MICROSECOND"), start, end) / 1_000_000.0
-    return sa.extract("epoch", end - start)
-
-
-def _buckets(value: Any, bounds: Sequence[float]) -> list[Any]:
-    """``SUM(CASE WHEN value <= b THEN 1 ELSE 0 END)`` per bound: cumulative bucket counts."""
-    return [sa.func.sum(sa.case((value <= bound, 1), else_=0)) for bound in bounds]
-
-
 def _histogram_buckets(counts: Sequence[Any], bounds: Sequence[float], total: int) -> list[tuple[str, float]]:
     return [
         *((floatToGoString(b), float(c or 0)) for b, c in zip(bounds, counts, strict=True)),
         ("+Inf", float(total)),
     ]
+
+
+def _counter(name: str, doc: str, labels: list[str], values: dict[tuple[str, str, str], int]) -> Metric:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key in sorted(values):
+        family.add_metric(list(key), values[key])
+    return family
 
 
 class StoreCollector(Collector):
@@ -145,26 +126,16 @@ class StoreCollector(Collector):
 
     def _schemes(self, conn: sa.Connection) -> list[Metric]:
         enabled = GaugeMetricFamily("ferry_scheme_enabled", "1 if the scheme is enabled.", labels=["scheme"])
-        for sid, on in conn.execute(sa.select(schemes.c.id, schemes.c.enabled).order_by(schemes.c.id)):
+        for sid, on in reports.scheme_flags(conn).items():
             enabled.add_metric([sid], 1 if on else 0)
         return [enabled]
 
     def _ledger(self, conn: sa.Connection) -> list[Metric]:
-        due = sa.func.sum(
-            sa.case(
-                (sa.and_(ledger.c.status == "error", ledger.c.next_attempt_at <= self._now()), 1), else_=0
-            )
-        )
-        rows = conn.execute(
-            sa.select(ledger.c.scheme_id, ledger.c.status, sa.func.count(), due).group_by(
-                ledger.c.scheme_id, ledger.c.status
-            )
-        )
         by_scheme: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(RECORD_STATUSES, 0))
         due_errors: dict[str, int] = defaultdict(int)
-        for sid, status, count, due_count in rows:
-            by_scheme[sid][status] = int(count)
-            due_errors[sid] += int(due_count or 0)
+        for sid, status, count, due_count in reports.ledger_counts(conn, self._now()):
+            by_scheme[sid][status] = count
+            due_errors[sid] += due_count
         records = GaugeMetricFamily(
             "ferry_ledger_records", "Ledger records by scheme and status.", labels=["scheme", "status"]
         )
@@ -187,38 +158,24 @@ class StoreCollector(Collector):
             "ferry_runs", "Finished runs by scheme, kind and status.", labels=["scheme", "kind", "status"]
         )
         running = GaugeMetricFamily("ferry_runs_running", "Runs in progress.", labels=["scheme", "kind"])
-        group = (runs.c.scheme_id, runs.c.kind, runs.c.status)
-        for sid, kind, status, count in conn.execute(sa.select(*group, sa.func.count()).group_by(*group)):
+        for sid, kind, status, count in reports.run_counts(conn):
             if status == "running":
-                running.add_metric([sid, kind], int(count))
+                running.add_metric([sid, kind], count)
             else:
-                total.add_metric([sid, kind, status], int(count))
-        seconds = _seconds_between(runs.c.started_at, runs.c.finished_at, conn.dialect.name)
+                total.add_metric([sid, kind, status], count)
         durations = HistogramMetricFamily(
             "ferry_run_duration_seconds", "Duration of finished runs.", labels=["scheme", "kind"]
         )
-        query = (
-            sa.select(runs.c.scheme_id, runs.c.kind, sa.func.count(), sa.func.sum(seconds),
-                      *_buckets(seconds, RUN_DURATION_BUCKETS))
-            .where(runs.c.finished_at.is_not(None), runs.c.status.in_(_FINISHED))
-            .group_by(runs.c.scheme_id, runs.c.kind)
-        )  # fmt: skip
-        for sid, kind, count, sum_s, *bucket_counts in conn.execute(query):
-            buckets = _histogram_buckets(bucket_counts, RUN_DURATION_BUCKETS, int(count))
-            durations.add_metric([sid, kind], buckets, float(sum_s or 0))
+        for sid, kind, count, sum_s, bucket_counts in reports.run_durations(conn, RUN_DURATION_BUCKETS):
+            buckets = _histogram_buckets(bucket_counts, RUN_DURATION_BUCKETS, count)
+            durations.add_metric([sid, kind], buckets, sum_s)
         last = GaugeMetricFamily(
             "ferry_last_success_timestamp_seconds",
             "When the last succeeded or partial run finished (Unix time).",
             labels=["scheme", "kind"],
         )
-        query = (
-            sa.select(runs.c.scheme_id, runs.c.kind, sa.func.max(runs.c.finished_at))
-            .where(runs.c.status.in_(("succeeded", "partial")))
-            .group_by(runs.c.scheme_id, runs.c.kind)
-        )
-        for sid, kind, finished in conn.execute(query):
-            if finished is not None:
-                last.add_metric([sid, kind], finished.timestamp())
+        for sid, kind, finished in reports.last_successes(conn):
+            last.add_metric([sid, kind], finished.timestamp())
         return [total, running, durations, last, self._run_records(conn)]
 
     def _run_records(self, conn: sa.Connection) -> Metric:
@@ -228,57 +185,48 @@ class StoreCollector(Collector):
             "no_id + repeated + unchanged + new + changed; due = delivered + failed + dead + pending).",
             labels=["scheme", "bucket"],
         )
-        sums = [_json_count(runs.c.counts, name, conn.dialect.name) for name in RECORD_BUCKETS]
-        query = (
-            sa.select(runs.c.scheme_id, *sums)
-            .where(runs.c.status.in_(_FINISHED), runs.c.counts.is_not(None))
-            .group_by(runs.c.scheme_id)
-            .order_by(runs.c.scheme_id)
-        )
-        for sid, *values in conn.execute(query):
+        for sid, values in reports.run_count_sums(conn, RECORD_BUCKETS):
             for name, total in zip(RECORD_BUCKETS, values, strict=True):
-                records.add_metric([sid, name], float(total or 0))
+                records.add_metric([sid, name], float(total))
         return records
 
     def _api_calls(self, conn: sa.Connection) -> list[Metric]:
-        group = (api_calls.c.connection, api_calls.c.api, api_calls.c.status, api_calls.c.error_code)
-        ms = api_calls.c.duration_ms
-        query = sa.select(
-            *group,
-            sa.func.count(),
-            sa.func.sum(api_calls.c.records),
-            sa.func.count(ms),
-            sa.func.sum(ms),
-            *_buckets(ms, [b * 1000 for b in API_LATENCY_BUCKETS]),
-        ).group_by(*group)
+        groups = reports.api_call_groups(conn, [b * 1000 for b in API_LATENCY_BUCKETS])
         calls: dict[tuple[str, str, str], int] = defaultdict(int)
         errors: dict[tuple[str, str, str], int] = defaultdict(int)
         throttled: dict[tuple[str, str], int] = defaultdict(int)
         records: dict[tuple[str, str], int] = defaultdict(int)
         latency: dict[tuple[str, str], list[float]] = {}
         width = len(API_LATENCY_BUCKETS)
-        for connection, api, status, code, count, recs, timed, sum_ms, *bucket_counts in conn.execute(query):
-            calls[(connection, api, status)] += int(count)
-            records[(connection, api)] += int(recs or 0)
+        for connection, api, status, code, count, recs, timed, sum_ms, *bucket_counts in groups:
+            calls[(connection, api, status)] += count
+            records[(connection, api)] += recs
             if status == "error":
-                errors[(connection, api, code or "unknown")] += int(count)
+                errors[(connection, api, code or "unknown")] += count
             elif status == "throttled":
-                throttled[(connection, api)] += int(count)
+                throttled[(connection, api)] += count
             acc = latency.setdefault((connection, api), [0.0] * (width + 2))
-            acc[0] += int(timed)
-            acc[1] += float(sum_ms or 0) / 1000
+            acc[0] += timed
+            acc[1] += sum_ms / 1000
             for i, value in enumerate(bucket_counts):
-                acc[2 + i] += int(value or 0)
-        calls_f = CounterMetricFamily(
-            "ferry_api_calls", "Vendor API calls (each attempt).", labels=["connection", "api", "status"]
-        )
-        for key in sorted(calls):
-            calls_f.add_metric(list(key), calls[key])
-        errors_f = CounterMetricFamily(
-            "ferry_api_errors", "Failed API calls by error code.", labels=["connection", "api", "code"]
-        )
-        for key in sorted(errors):
-            errors_f.add_metric(list(key), errors[key])
+                acc[2 + i] += value
+        return [
+            _counter(
+                "ferry_api_calls", "Vendor API calls (each attempt).", ["connection", "api", "status"], calls
+            ),
+            _counter(
+                "ferry_api_errors", "Failed API calls by error code.", ["connection", "api", "code"], errors
+            ),
+            *self._per_api(records, throttled, latency),
+        ]
+
+    @staticmethod
+    def _per_api(
+        records: dict[tuple[str, str], int],
+        throttled: dict[tuple[str, str], int],
+        latency: dict[tuple[str, str], list[float]],
+    ) -> list[Metric]:
+        """The families with one series per connection and API (every API that was called)."""
         throttled_f = CounterMetricFamily(
             "ferry_api_throttled",
             "API calls the vendor answered with its rate limit (waited out and retried; not errors).",
@@ -297,17 +245,12 @@ class StoreCollector(Collector):
             latency_f.add_metric(
                 list(pair), _histogram_buckets(bucket_counts, API_LATENCY_BUCKETS, int(timed)), sum_s
             )
-        return [calls_f, errors_f, throttled_f, records_f, latency_f]
+        return [throttled_f, records_f, latency_f]
 
     def _alerts(self, conn: sa.Connection) -> list[Metric]:
         family = GaugeMetricFamily("ferry_alerts_open", "Open alert incidents by rule.", labels=["rule"])
-        query = (
-            sa.select(alert_incidents.c.rule, sa.func.count())
-            .where(alert_incidents.c.status == "open")
-            .group_by(alert_incidents.c.rule)
-        )
-        for rule, count in conn.execute(query):
-            family.add_metric([rule], int(count))
+        for rule, count in reports.open_alerts(conn):
+            family.add_metric([rule], count)
         return [family]
 
 

@@ -30,7 +30,7 @@ The rules (what each crontab runs: :mod:`ferry.schedule._jobs`):
 from ferry.schedule._clock import Clock, FakeClock, SystemClock
 from ferry.schedule._jobs import Job, jobs_of, latest_slot, next_slots
 from ferry.schedule._scheduler import Scheduler
-from ferry.schedule._store import acquire_lease, lease_holders, release_lease
+from ferry.store.leases import acquire_lease, lease_holders, release_lease
 
 __all__ = [
     "Clock",

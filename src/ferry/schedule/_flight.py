@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ferry.errors import FerryError
 from ferry.schedule._clock import Clock
 from ferry.schedule._jobs import Job
-from ferry.schedule._store import close_stale_runs, release_lease, renew_lease
+from ferry.store.leases import close_stale_runs, release_lease, renew_lease
 
 if TYPE_CHECKING:
     from ferry.engine.runner import RunReport

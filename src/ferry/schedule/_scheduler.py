@@ -23,14 +23,7 @@ from ferry.schedule._clock import Clock, SystemClock
 from ferry.schedule._flight import Flight, Runner, every_loop
 from ferry.schedule._jobs import STARTUP, Job, jobs_of, latest_slot, manual_job, next_slots, startup_job
 from ferry.schedule._status import Snapshot, scheme_status
-from ferry.schedule._store import (
-    acquire_lease,
-    claim_slot,
-    init_slot,
-    read_slots,
-    release_lease,
-    scheme_flags,
-)
+from ferry.store.leases import acquire_lease, claim_slot, init_slot, read_slots, release_lease
 
 if TYPE_CHECKING:
     from ferry.engine.runner import RunReport
@@ -267,7 +260,7 @@ class Scheduler:
         if self.stopping:
             return started
         self.prepare()
-        flags = scheme_flags(self.store)
+        flags = self.store.scheme_flags()
         with self._lock:
             self._blocked.clear()
             started += self._start_next_startup(now, flags)
@@ -417,7 +410,7 @@ class Scheduler:
         scheme's is the latest of those, else the store's latest run (a dict of ``runs``).
         """
         now = self.clock.now()
-        flags = scheme_flags(self.store)
+        flags = self.store.scheme_flags()
         with self._lock:
             seen = Snapshot(
                 dict(self._slots), set(self._flights), set(self._blocked), set(self._queued), dict(self._last)

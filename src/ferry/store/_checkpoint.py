@@ -18,7 +18,7 @@ A process that writes a file-backed store therefore runs one checkpointer thread
   during one writer turn (:class:`~ferry.store._write_lock.WriterLock`); a reader still
   using older pages makes that give up after :data:`READER_WAIT_S`, to try again next time;
 * it ends :data:`IDLE_S` after its process's last write and starts again with the next one;
-* a fork waits until the thread is between two SQLite calls (:data:`_NOT_FORKING`).
+* a fork made under :func:`fork_guard` waits until the thread is between two SQLite calls.
 
 Connections keep SQLite's own automatic checkpoint as a safety net, at
 :data:`AUTOCHECKPOINT_PAGES` (64 MB) instead of 1000 pages: it only fires if the thread
@@ -31,6 +31,9 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ferry.errors import RetriableError
 from ferry.store._write_lock import WriterLock
@@ -43,6 +46,8 @@ __all__ = [
     "RESTART_PAGES",
     "WAL_SIZE_LIMIT",
     "Checkpointer",
+    "after_fork_in_child",
+    "fork_guard",
 ]
 
 INTERVAL_S = 0.2
@@ -60,16 +65,55 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 _NOT_FORKING = threading.Lock()
-"""Held around every SQLite call of a checkpointer thread, and by a thread that forks.
+"""Held around every SQLite call of a checkpointer thread, and by :func:`fork_guard`.
 
 A fork copies SQLite's internal mutexes as they are; one held by a checkpointer in the middle
 of a call would stay held in the child for ever, and the child's first SQLite call (a forked
 deliver worker opening its store) would hang. Forking therefore waits for the call to end."""
-os.register_at_fork(
-    before=_NOT_FORKING.acquire,
-    after_in_parent=_NOT_FORKING.release,
-    after_in_child=_NOT_FORKING.release,
-)
+_LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+"""This process's checkpointers, for :func:`after_fork_in_child` to reset."""
+
+
+@contextmanager
+def fork_guard() -> Iterator[None]:
+    """Hold this around a fork (``os.fork()``, or ``start()`` of a ``fork``-context process).
+
+    Waits until no checkpointer thread of this process is inside a SQLite call and keeps them
+    out until the block ends, so the child never inherits SQLite's mutexes mid-call. The child
+    must call :func:`after_fork_in_child` first thing (inside the block or after it: in the
+    child, leaving the block releases nothing). Nothing is installed at import: the code that
+    forks (the process host) says so here.
+
+    The guard covers the store's own threads. Fork before starting other threads that use a
+    store, and close the stores you drop: the connections of an unclosed store are closed by
+    the garbage collector, in whichever thread it runs, unguarded.
+
+        with fork_guard():
+            pid = os.fork()
+        if pid == 0:
+            after_fork_in_child()
+    """
+    forker = os.getpid()
+    _NOT_FORKING.acquire()
+    try:
+        yield
+    finally:
+        if os.getpid() == forker:  # the child's copy is released by after_fork_in_child
+            _NOT_FORKING.release()
+
+
+def after_fork_in_child() -> None:
+    """Call first thing in a child forked under :func:`fork_guard`.
+
+    Releases the child's copy of the fork lock (held by the forking thread when the process was
+    copied) and forgets the parent's checkpointer threads, which do not exist here: a store of
+    the child's own starts its own thread with its first write. Harmless in a child forked
+    without the guard.
+    """
+    if _NOT_FORKING.locked():
+        _NOT_FORKING.release()
+    for checkpointer in list(_LIVE):
+        checkpointer.forget_thread()
 
 
 class Checkpointer:
@@ -84,6 +128,12 @@ class Checkpointer:
         self._pid = os.getpid()
         self._last_write = 0.0
         self._stop = threading.Event()
+        _LIVE.add(self)
+
+    def forget_thread(self) -> None:
+        """In a forked child: the parent's thread (and any lock it held) is not here."""
+        self._mutex = threading.Lock()
+        self._thread, self._pid, self._stop = None, os.getpid(), threading.Event()
 
     def wrote(self) -> None:
         """Note a committed write of this process; start the thread if it is not running."""
@@ -114,7 +164,8 @@ class Checkpointer:
         return sqlite3.connect(self.database, timeout=READER_WAIT_S, isolation_level=None)
 
     def _run(self) -> None:
-        conn = self.connect()
+        with _NOT_FORKING:  # opening and closing are SQLite calls too
+            conn = self.connect()
         try:
             while not self._stop.wait(INTERVAL_S):
                 self._checkpoint(conn)
@@ -123,7 +174,8 @@ class Checkpointer:
                         self._thread = None  # under the mutex: the next write starts another
                         return
         finally:
-            conn.close()
+            with _NOT_FORKING:
+                conn.close()
             with self._mutex:  # (a write after the idle check starts a new thread)
                 if self._thread is threading.current_thread():
                     self._thread = None

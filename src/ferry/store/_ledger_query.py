@@ -23,6 +23,7 @@ __all__ = [
     "record_history",
     "waiting",
     "window_states",
+    "window_totals",
 ]
 
 L = ledger
@@ -143,6 +144,36 @@ def window_states(conn: sa.Connection, scheme_id: str, start: datetime, end: dat
         L.c.window_start < aware(end, "end"),
     )
     return {rid: status for rid, status in conn.execute(query)}
+
+
+def window_totals(
+    conn: sa.Connection, scheme_id: str, spans: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[int, int]]:
+    """Per span ``[start, end)``: ``(rows whose window_start is in it, of those finished)``.
+
+    One grouped scan of the scheme's rows from the first start to the last end (counted by
+    window start and status), not one query per span: the ledger has no index on the window.
+    """
+    if not spans:
+        return []
+    query = (
+        sa.select(L.c.window_start, L.c.status, sa.func.count())
+        .where(
+            L.c.scheme_id == scheme_id,
+            L.c.window_start >= aware(min(start for start, _ in spans), "start"),
+            L.c.window_start < aware(max(end for _, end in spans), "end"),
+        )
+        .group_by(L.c.window_start, L.c.status)
+    )
+    groups = [(at, status == "finished", int(n)) for at, status, n in conn.execute(query) if at is not None]
+    return [_span_total(groups, start, end) for start, end in spans]
+
+
+def _span_total(
+    groups: Sequence[tuple[datetime, bool, int]], start: datetime, end: datetime
+) -> tuple[int, int]:
+    inside = [(finished, n) for at, finished, n in groups if start <= at < end]
+    return sum(n for _, n in inside), sum(n for finished, n in inside if finished)
 
 
 def record_history(conn: sa.Connection, scheme_id: str, record_id: str) -> list[dict[str, Any]]:

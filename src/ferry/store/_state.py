@@ -15,6 +15,7 @@ from ferry.store._sql import aware, upsert
 from ferry.store.codec import dumps, loads, to_text
 
 __all__ = [
+    "add_run_event",
     "count_run_events",
     "fail_running_runs",
     "finish_run",
@@ -27,6 +28,7 @@ __all__ = [
     "list_schemes",
     "log_api_calls",
     "save_scheme",
+    "scheme_flags",
     "set_scheme_enabled",
     "start_run",
 ]
@@ -81,6 +83,12 @@ def get_scheme(conn: sa.Connection, scheme_id: str) -> dict[str, Any] | None:
 def list_schemes(conn: sa.Connection) -> list[dict[str, Any]]:
     """Every scheme, by id."""
     return [_scheme_dict(row) for row in conn.execute(sa.select(schemes).order_by(schemes.c.id))]
+
+
+def scheme_flags(conn: sa.Connection) -> dict[str, bool]:
+    """``{scheme_id: enabled}`` of every scheme, by id."""
+    query = sa.select(schemes.c.id, schemes.c.enabled).order_by(schemes.c.id)
+    return {sid: bool(enabled) for sid, enabled in conn.execute(query)}
 
 
 def set_scheme_enabled(conn: sa.Connection, scheme_id: str, enabled: bool, now: datetime) -> bool:
@@ -177,18 +185,22 @@ def _events_of(run_id: int, levels: Sequence[str] | None) -> Any:
     return where if levels is None else sa.and_(where, run_events.c.level.in_(list(levels)))
 
 
+def add_run_event(conn: sa.Connection, run_id: int, level: str, message: str, at: datetime) -> None:
+    """Append one line to the run's log."""
+    conn.execute(sa.insert(run_events).values(run_id=run_id, at=at, level=level, message=message))
+
+
 def list_run_events(
-    conn: sa.Connection, run_id: int, offset: int, limit: int, levels: Sequence[str] | None
+    conn: sa.Connection, run_id: int, offset: int, limit: int | None, levels: Sequence[str] | None
 ) -> list[dict[str, Any]]:
-    """``limit`` of the run's events (of ``levels``, when given) from ``offset``, oldest first."""
+    """``limit`` (``None``: all) of the run's events (of ``levels``, when given) from ``offset``,
+    oldest first."""
     c = run_events.c
-    query = (
-        sa.select(c.id, c.at, c.level, c.message)
-        .where(_events_of(run_id, levels))
-        .order_by(c.id)
-        .offset(max(offset, 0))
-        .limit(max(limit, 0))
-    )
+    query = sa.select(c.id, c.at, c.level, c.message).where(_events_of(run_id, levels)).order_by(c.id)
+    if offset > 0:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(max(limit, 0))
     return [row._asdict() for row in conn.execute(query)]
 
 

@@ -12,6 +12,7 @@ from ferry.engine.hosts.base import DeliverJob
 from ferry.engine.hosts.loop import DeliverLoop
 from ferry.engine.hosts.process_wide import die_with_parent
 from ferry.errors import ConfigError
+from ferry.store import after_fork_in_child
 
 __all__ = ["DELIVER_FIELDS", "child_main"]
 
@@ -26,19 +27,14 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
     """Deliver ``job``'s handed pages and due rows until told to stop; report through ``pipe``:
     ``progress`` messages, ``room`` after each handed page, then ``done`` with the counts, or
     ``config``/``error`` with the reason. Never returns (``os._exit``)."""
-    try:  # interim until the store's fork guard lands
-        from ferry.store import after_fork_in_child  # type: ignore[attr-defined]
-
-        after_fork_in_child()
-    except ImportError:  # pragma: no cover
-        pass
+    after_fork_in_child()
     die_with_parent(parent)
     status = 0
     try:
         from ferry.connectors.registry import build_target
         from ferry.transform.plan import compile_scheme
 
-        store = job.store.reopen(checkpoints=False)  # interim: the store decides once it can
+        store = job.store.reopen()  # a child runs no checkpointer: the parent's copies the WAL
         target = build_target(compile_scheme(job.scheme).target.connection)  # inherited, not compiled again
         counts = RunCounts()
 

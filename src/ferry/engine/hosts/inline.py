@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ferry.connectors.base import TargetConnector
-from ferry.engine.hosts._handover import hand_over
 from ferry.engine.hosts.base import DeliverJob
 from ferry.engine.hosts.loop import STOP, DeliverLoop
 from ferry.store import Store, UpsertResult
@@ -57,7 +56,7 @@ class InlineHost:
         self.deliverer.recover()
 
     def store_page(self, scheme_id: str, records: Sequence[Any], **options: Any) -> UpsertResult:
-        result, batch = hand_over(self.job.store, scheme_id, records, **options)
+        result, batch = self.job.store.hand_over(scheme_id, records, **options)
         if len(batch):
             self._inbox.put(batch)
         return result

@@ -29,17 +29,11 @@ from ferry.connectors.base import TargetConnector
 from ferry.engine.counts import RunCounts
 from ferry.engine.hosts import base
 from ferry.engine.hosts._child import DELIVER_FIELDS, child_main
-from ferry.engine.hosts._handover import HandedBatch, hand_over
 from ferry.engine.hosts.base import DeliverJob
 from ferry.engine.hosts.loop import STOP, DeliverLoop, release_unread
 from ferry.engine.hosts.process_wide import page_committed, run_gc
 from ferry.errors import ConfigError, FatalError
-from ferry.store import UpsertResult
-
-try:  # interim until the store's fork guard lands
-    from ferry.store import fork_guard  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    fork_guard = contextlib.nullcontext
+from ferry.store import Handover, UpsertResult, fork_guard
 
 __all__ = ["ProcessHost"]
 
@@ -88,7 +82,7 @@ class _Child:
         assert self._pipe is not None
         return self._pipe
 
-    def hand(self, batch: HandedBatch) -> None:
+    def hand(self, batch: Handover) -> None:
         self.in_flight += 1
         self._inbox.put(batch)
 
@@ -172,7 +166,7 @@ class ProcessHost:
         child = self._room()
         if child is None:
             return self.job.store.upsert_records(scheme_id, records, **options)
-        result, batch = hand_over(self.job.store, scheme_id, records, **options)
+        result, batch = self.job.store.hand_over(scheme_id, records, **options)
         if len(batch):
             child.hand(batch)
         return result

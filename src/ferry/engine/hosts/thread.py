@@ -9,7 +9,6 @@ from typing import Any
 
 from ferry.connectors.base import TargetConnector
 from ferry.engine.hosts import base
-from ferry.engine.hosts._handover import hand_over
 from ferry.engine.hosts.base import DeliverJob
 from ferry.engine.hosts.loop import STOP, WAKE, DeliverLoop, release_unread
 from ferry.store import UpsertResult
@@ -50,7 +49,7 @@ class ThreadHost:
     def store_page(self, scheme_id: str, records: Sequence[Any], **options: Any) -> UpsertResult:
         if self._error is None and self._thread.is_alive() and self._room.acquire(timeout=self._wait):
             try:
-                result, batch = hand_over(self.job.store, scheme_id, records, **options)
+                result, batch = self.job.store.hand_over(scheme_id, records, **options)
             except BaseException:
                 self._room.release()
                 raise

@@ -9,11 +9,11 @@ See :mod:`ferry.observe.alerts.monitor` for the convergence contract.
 """
 
 from ferry.observe.alerts.config import AlertConfig
-from ferry.observe.alerts.incidents import list_incidents, list_notices
 from ferry.observe.alerts.loader import load_alert_config, parse_alert_config
 from ferry.observe.alerts.messages import Message
 from ferry.observe.alerts.monitor import AlertEvent, AlertMonitor, Notice, describe_rules
 from ferry.observe.alerts.rules import Finding
+from ferry.store.incidents import list_incidents, list_notices
 
 __all__ = [
     "AlertConfig",

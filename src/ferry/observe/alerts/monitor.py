@@ -27,15 +27,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
-import sqlalchemy as sa
 
 from ferry.errors import ConfigError
-from ferry.observe.alerts import incidents as inc
 from ferry.observe.alerts.channels import Channel, build_channel
 from ferry.observe.alerts.config import AlertConfig, RuleSpec
 from ferry.observe.alerts.messages import Message, describe_rule, describe_rule_zh, redact_text
 from ferry.observe.alerts.rules import Finding, RuleContext, evaluate_rule
-from ferry.store._schema import schemes as schemes_table
+from ferry.store import incidents as inc
 
 if TYPE_CHECKING:
     from ferry.scheme.model import Scheme
@@ -155,8 +153,7 @@ class AlertMonitor:
     # -- evaluation ----------------------------------------------------------------------------
 
     def _scheme_ids(self) -> list[str]:
-        with self.store.transaction() as conn:
-            stored = dict(conn.execute(sa.select(schemes_table.c.id, schemes_table.c.enabled)).all())
+        stored = self.store.scheme_flags()
         ids = {sid for sid, enabled in stored.items() if enabled}
         ids |= {sid for sid, s in self.schemes.items() if s.enabled and stored.get(sid, True)}
         return sorted(ids)

@@ -3,7 +3,8 @@
 A finding says, for one subject (a scheme id, or ``connection:api``), whether the rule fires
 and why, in one line with the counts. Subjects a rule looked at and found healthy come back
 with ``firing=False`` (their summary becomes the recovery text); a subject that is not
-returned at all is healthy too. Every query is an aggregate over an index:
+returned at all is healthy too. Every query is an aggregate over an index
+(:mod:`ferry.store.alert_queries`):
 
 - ``run_failed``: per scheme, its latest finished runs (``ix_runs_scheme``), except those a
   shutdown stopped (error ``stopped: ...``).
@@ -37,12 +38,12 @@ from ferry.observe.alerts.config import (
     StalledRule,
 )
 from ferry.observe.alerts.messages import fmt_duration, redact_text
-from ferry.store._schema import api_calls, ledger, runs, schemes
+from ferry.store import alert_queries as q
 
 if TYPE_CHECKING:
     from ferry.scheme.model import Scheme
 
-__all__ = ["Finding", "RuleContext", "evaluate_rule", "first_id_since"]
+__all__ = ["Finding", "RuleContext", "evaluate_rule"]
 
 BISECT_SLACK = timedelta(minutes=10)
 """Rows are written a little after their ``started_at`` (buffered per page, several processes):
@@ -82,30 +83,6 @@ class RuleContext:
     timezone: str = "Asia/Shanghai"
 
 
-def first_id_since(
-    conn: sa.Connection, table: sa.Table, column: sa.Column[Any], since: datetime
-) -> int | None:
-    """An id such that the rows with ``column >= since`` are exactly those with ``id >=`` it, by bisection.
-
-    About log2(rows) primary-key lookups instead of a scan; ``None`` when the table is empty.
-    Ids may have gaps; times only need to be nearly ordered (subtract a slack from ``since``).
-    """
-    low, high = conn.execute(sa.select(sa.func.min(table.c.id), sa.func.max(table.c.id))).one()
-    if high is None:
-        return None
-    low, high = int(low), int(high) + 1
-    while low < high:
-        mid = (low + high) // 2
-        row = conn.execute(
-            sa.select(table.c.id, column).where(table.c.id >= mid).order_by(table.c.id).limit(1)
-        ).first()
-        if row is None or row[1] >= since:
-            high = mid
-        else:
-            low = min(int(row[0]) + 1, high)
-    return low
-
-
 def _ago(now: datetime, then: datetime | None, tz: str) -> str:
     if then is None:
         return "never"
@@ -133,13 +110,7 @@ def _run_failed(rule: RunFailedRule, conn: sa.Connection, ctx: RuleContext) -> l
     for sid in ctx.scheme_ids:
         if not rule.watches(sid):
             continue
-        rows = conn.execute(
-            sa.select(runs.c.id, runs.c.kind, runs.c.status, runs.c.error, runs.c.finished_at)
-            .where(runs.c.scheme_id == sid, runs.c.status != "running", runs.c.kind.in_(rule.kinds))
-            .where(sa.or_(runs.c.error.is_(None), ~runs.c.error.startswith(STOPPED)))
-            .order_by(runs.c.id.desc())
-            .limit(RUN_HISTORY)
-        ).all()
+        rows = q.latest_runs(conn, sid, rule.kinds, RUN_HISTORY, skip_error=STOPPED)
         if not rows:
             continue
         streak = next((i for i, r in enumerate(rows) if r.status != "failed"), len(rows))
@@ -163,20 +134,22 @@ def _run_failed(rule: RunFailedRule, conn: sa.Connection, ctx: RuleContext) -> l
 
 
 def _error_ratio(rule: ErrorRatioRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    window = fmt_duration(rule.window)
+    return [
+        _ratio_finding(rule, sid, delivered, failed, dead, window)
+        for sid, (delivered, failed, dead) in sorted(_delivery_totals(rule, conn, ctx).items())
+    ]
+
+
+def _delivery_totals(rule: ErrorRatioRule, conn: sa.Connection, ctx: RuleContext) -> dict[str, list[int]]:
+    """``{scheme_id: [delivered, failed, dead]}`` summed over the watched schemes' runs that
+    finished in the rule's window."""
     since = ctx.now - rule.window
-    first = first_id_since(conn, runs, runs.c.started_at, since - LONGEST_RUN - BISECT_SLACK)
+    first = q.first_run_since(conn, since - LONGEST_RUN - BISECT_SLACK)
     if first is None:
-        return []
-    rows = conn.execute(
-        sa.select(runs.c.scheme_id, runs.c.counts).where(
-            runs.c.id >= first,
-            runs.c.finished_at >= since,
-            runs.c.finished_at <= ctx.now,
-            runs.c.status != "running",
-        )
-    )
+        return {}
     totals: dict[str, list[int]] = {}
-    for sid, counts_text in rows:
+    for sid, counts_text in q.finished_run_counts(conn, first, since, ctx.now):
         if sid not in ctx.scheme_ids or not rule.watches(sid):
             continue
         try:
@@ -186,22 +159,24 @@ def _error_ratio(rule: ErrorRatioRule, conn: sa.Connection, ctx: RuleContext) ->
         bucket = totals.setdefault(sid, [0, 0, 0])
         for i, key in enumerate(("delivered", "failed", "dead")):
             bucket[i] += int(counts.get(key) or 0)
-    out = []
-    window = fmt_duration(rule.window)
-    for sid, (delivered, failed, dead) in sorted(totals.items()):
-        bad, total = failed + dead, delivered + failed + dead
-        ratio = bad / total if total else 0.0
-        firing = total >= rule.min_records and ratio > rule.threshold
-        summary = (
-            f"{bad} of {total} deliveries failed in the last {window} ({ratio:.0%}, threshold "
-            f"{rule.threshold:.0%}; 失败率 {ratio:.0%}): {failed} to retry, {dead} dead"
-        )
-        if not firing and total < rule.min_records:
-            summary += f" (below min_records {rule.min_records})"
-        hint = f"ferry records --scheme {sid} --status error"
-        facts = {"failed": failed, "dead": dead, "delivered": delivered, "ratio": round(ratio, 4)}
-        out.append(_finding(rule, sid, firing, summary, hint, facts))
-    return out
+    return totals
+
+
+def _ratio_finding(
+    rule: ErrorRatioRule, sid: str, delivered: int, failed: int, dead: int, window: str
+) -> Finding:
+    bad, total = failed + dead, delivered + failed + dead
+    ratio = bad / total if total else 0.0
+    firing = total >= rule.min_records and ratio > rule.threshold
+    summary = (
+        f"{bad} of {total} deliveries failed in the last {window} ({ratio:.0%}, threshold "
+        f"{rule.threshold:.0%}; 失败率 {ratio:.0%}): {failed} to retry, {dead} dead"
+    )
+    if not firing and total < rule.min_records:
+        summary += f" (below min_records {rule.min_records})"
+    hint = f"ferry records --scheme {sid} --status error"
+    facts = {"failed": failed, "dead": dead, "delivered": delivered, "ratio": round(ratio, 4)}
+    return _finding(rule, sid, firing, summary, hint, facts)
 
 
 # -- stalled -----------------------------------------------------------------------------------
@@ -210,43 +185,45 @@ def _error_ratio(rule: ErrorRatioRule, conn: sa.Connection, ctx: RuleContext) ->
 def _stalled(rule: StalledRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
     from croniter import croniter
 
-    created = dict(conn.execute(sa.select(schemes.c.id, schemes.c.created_at)).all())
+    created = q.schemes_created(conn)
     out = []
     for sid, scheme in sorted(ctx.schemes.items()):
         expr = scheme.schedule.source
         if not expr or sid not in ctx.scheme_ids or not rule.watches(sid):
             continue
         slots = croniter(expr, (ctx.now - rule.grace).astimezone(scheme.tz))
-        missed = [slots.get_prev(datetime) for _ in range(rule.intervals)]
-        deadline = missed[-1]
-        ok = conn.execute(
-            sa.select(runs.c.started_at, runs.c.status)
-            .where(
-                runs.c.scheme_id == sid,
-                runs.c.kind.in_(("run", "collect")),
-                runs.c.status.in_(("succeeded", "partial", "running")),
-            )
-            .order_by(runs.c.id.desc())
-            .limit(1)
-        ).first()
-        last = ok.started_at if ok is not None else None
-        since = last if last is not None else created.get(sid)
-        firing = since is not None and since < deadline
-        if ok is not None and ok.status == "running":
-            state = f"a collect is running since {_ago(ctx.now, last, ctx.timezone)}"
-        else:
-            state = f"last successful collect: {_ago(ctx.now, last, ctx.timezone)}"
-        if firing:
-            summary = (
-                f"no successful collect in the last {rule.intervals} slots of '{expr}' "
-                f"(已连续 {rule.intervals} 个周期未成功采集); {state}"
-            )
-        else:
-            summary = f"collecting on schedule '{expr}'; {state}"
-        hint = f"ferry runs --scheme {sid}; is `ferry serve` running and the scheme enabled?"
-        facts = {"last_success": last.isoformat() if last else None, "deadline": deadline.isoformat()}
-        out.append(_finding(rule, sid, firing, summary, hint, facts))
+        deadline = [slots.get_prev(datetime) for _ in range(rule.intervals)][-1]
+        out.append(_stalled_finding(rule, sid, expr, deadline, q.latest_collect(conn, sid), created, ctx))
     return out
+
+
+def _stalled_finding(
+    rule: StalledRule,
+    sid: str,
+    expr: str,
+    deadline: datetime,
+    ok: tuple[datetime, str] | None,
+    created: Mapping[str, datetime],
+    ctx: RuleContext,
+) -> Finding:
+    """``ok``: the latest good (or running) collect's ``(started_at, status)``."""
+    last = ok[0] if ok is not None else None
+    since = last if last is not None else created.get(sid)
+    firing = since is not None and since < deadline
+    if ok is not None and ok[1] == "running":
+        state = f"a collect is running since {_ago(ctx.now, last, ctx.timezone)}"
+    else:
+        state = f"last successful collect: {_ago(ctx.now, last, ctx.timezone)}"
+    if firing:
+        summary = (
+            f"no successful collect in the last {rule.intervals} slots of '{expr}' "
+            f"(已连续 {rule.intervals} 个周期未成功采集); {state}"
+        )
+    else:
+        summary = f"collecting on schedule '{expr}'; {state}"
+    hint = f"ferry runs --scheme {sid}; is `ferry serve` running and the scheme enabled?"
+    facts = {"last_success": last.isoformat() if last else None, "deadline": deadline.isoformat()}
+    return _finding(rule, sid, firing, summary, hint, facts)
 
 
 # -- dead_letters ------------------------------------------------------------------------------
@@ -256,14 +233,7 @@ def _dead_letters(rule: DeadLettersRule, conn: sa.Connection, ctx: RuleContext) 
     watched = [sid for sid in ctx.scheme_ids if rule.watches(sid)]
     if not watched:
         return []
-    since = ctx.now - rule.window
-    recent = sa.func.sum(sa.case((ledger.c.updated_at >= since, 1), else_=0))
-    rows = conn.execute(
-        sa.select(ledger.c.scheme_id, sa.func.count(), recent)
-        .where(ledger.c.scheme_id.in_(watched), ledger.c.status == "dead")
-        .group_by(ledger.c.scheme_id)
-    ).all()
-    found = {sid: (int(total), int(new or 0)) for sid, total, new in rows}
+    found = q.dead_letter_counts(conn, watched, ctx.now - rule.window)
     window = fmt_duration(rule.window)
     out = []
     for sid in watched:
@@ -285,7 +255,7 @@ def _dead_letters(rule: DeadLettersRule, conn: sa.Connection, ctx: RuleContext) 
 
 def _api_error_burst(rule: ApiErrorBurstRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
     since = ctx.now - rule.window
-    first = first_id_since(conn, api_calls, api_calls.c.started_at, since - BISECT_SLACK)
+    first = q.first_api_call_since(conn, since - BISECT_SLACK)
     if first is None:
         return []
     window = fmt_duration(rule.window)
@@ -311,51 +281,28 @@ def _api_totals(
     schemes and connections. Only status ``error`` is an error: a throttling answer is pacing."""
     import fnmatch
 
-    def status_is(value: str) -> Any:
-        return sa.func.sum(sa.case((api_calls.c.status == value, 1), else_=0))
-
-    since = ctx.now - rule.window
-    rows = conn.execute(
-        sa.select(
-            api_calls.c.connection,
-            api_calls.c.api,
-            api_calls.c.scheme_id,
-            sa.func.count(),
-            status_is("error"),
-            status_is("throttled"),
-        )
-        .where(api_calls.c.id >= first, api_calls.c.started_at >= since, api_calls.c.started_at <= ctx.now)
-        .group_by(api_calls.c.connection, api_calls.c.api, api_calls.c.scheme_id)
-    ).all()
     totals: dict[tuple[str, str], list[int]] = {}
-    for connection, api, sid, calls, errs, throttled in rows:
+    for connection, api, sid, calls, errs, throttled in q.api_call_totals(
+        conn, first, ctx.now - rule.window, ctx.now
+    ):
         if rule.schemes and not rule.watches(sid):
             continue
         if rule.connections and not any(fnmatch.fnmatchcase(connection, p) for p in rule.connections):
             continue
         bucket = totals.setdefault((connection, api), [0, 0, 0])
-        bucket[0] += int(calls)
-        bucket[1] += int(errs or 0)
-        bucket[2] += int(throttled or 0)
+        bucket[0] += calls
+        bucket[1] += errs
+        bucket[2] += throttled
     return totals
 
 
 def _last_api_error(conn: sa.Connection, first: int, connection: str, api: str) -> str:
     """``"; last: <code> <message>"`` of the newest error of ``connection``/``api`` (or "")."""
-    last = conn.execute(
-        sa.select(api_calls.c.error_code, api_calls.c.error_message)
-        .where(
-            api_calls.c.id >= first,
-            api_calls.c.connection == connection,
-            api_calls.c.api == api,
-            api_calls.c.status == "error",
-        )
-        .order_by(api_calls.c.id.desc())
-        .limit(1)
-    ).first()
+    last = q.last_api_error(conn, first, connection, api)
     if last is None:
         return ""
-    return f"; last: {last.error_code or '?'} {_first_line(last.error_message, 200)}".rstrip()
+    code, message = last
+    return f"; last: {code or '?'} {_first_line(message, 200)}".rstrip()
 
 
 _EVALUATORS: dict[str, Any] = {

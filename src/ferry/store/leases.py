@@ -1,4 +1,4 @@
-"""The scheduler's shared state in the store: scheme leases and the last slot each job fired.
+"""Scheme leases and schedule slots: the state schedulers sharing a store agree through.
 
 Leases (``scheme_leases``) keep one collect (and one deliver) per scheme at a time across
 processes. Taking one is atomic on every backend: an ``UPDATE`` that only matches a row that
@@ -20,25 +20,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from ferry.store import Store
-from ferry.store._schema import runs, schedule_slots, scheme_leases, schemes
+from ferry.store._schema import runs, schedule_slots, scheme_leases
 from ferry.store.codec import to_text
+
+if TYPE_CHECKING:
+    from ferry.store import Store
 
 __all__ = [
     "acquire_lease",
     "claim_slot",
     "close_stale_runs",
+    "holds_lease",
     "init_slot",
     "lease_holders",
     "read_slots",
     "release_lease",
     "renew_lease",
-    "scheme_flags",
 ]
 
 
@@ -51,7 +53,8 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any])
         stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
     else:
         stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount == 1)
+    # SQLAlchemy counts an INSERT's rows only when asked (psycopg answers -1 otherwise)
+    return bool(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount == 1)
 
 
 def _lease(scheme_id: str, phase: str) -> sa.ColumnElement[bool]:
@@ -110,6 +113,13 @@ def lease_holders(store: Store, scheme_id: str | None = None) -> list[dict[str, 
         stmt = stmt.where(scheme_leases.c.scheme_id == scheme_id)
     with store.transaction() as conn:
         return [row._asdict() for row in conn.execute(stmt)]
+
+
+def holds_lease(conn: sa.Connection, scheme_id: str, now: datetime) -> bool:
+    """Whether anyone holds an unexpired lease (of any phase) on ``scheme_id`` at ``now``."""
+    c = scheme_leases.c
+    query = sa.select(c.owner).where(c.scheme_id == scheme_id, c.expires_at > now).limit(1)
+    return conn.execute(query).first() is not None
 
 
 def close_stale_runs(store: Store, scheme_id: str, kinds: Iterable[str], now: datetime) -> int:
@@ -172,9 +182,3 @@ def claim_slot(store: Store, scheme_id: str, job: str, slot: datetime, now: date
             .values(last_slot=slot, updated_at=now)
         ).rowcount
         return won == 1 or _insert_slot(conn, scheme_id, job, slot, now)
-
-
-def scheme_flags(store: Store) -> dict[str, bool]:
-    """``{scheme_id: enabled}`` as the store has it (the console switches it)."""
-    with store.transaction() as conn:
-        return {r.id: bool(r.enabled) for r in conn.execute(sa.select(schemes.c.id, schemes.c.enabled))}

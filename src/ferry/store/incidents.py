@@ -1,4 +1,4 @@
-"""Incidents and notices in the store: the memory that makes alerts converge.
+"""Alert incidents and notices: the memory that makes alerts converge (:mod:`ferry.observe.alerts`).
 
 An incident is one rule firing for one subject, from the first evaluation that saw it firing
 (``opened_at``) to the first that did not (``resolved_at``). At most one incident per
@@ -17,10 +17,11 @@ was removed from the alert config; nothing more is sent).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
@@ -28,7 +29,6 @@ from ferry.store._schema import alert_incidents, alert_notices
 from ferry.store.codec import to_text
 
 if TYPE_CHECKING:
-    from ferry.observe.alerts.rules import Finding
     from ferry.store import Store
 
 __all__ = [
@@ -36,7 +36,9 @@ __all__ = [
     "KEEP_NOTICES",
     "OPEN",
     "RESOLVED",
+    "Firing",
     "NoticeState",
+    "alert_history",
     "close_orphans",
     "list_incidents",
     "list_notices",
@@ -53,6 +55,19 @@ OPEN, RESOLVED, CLOSED = "open", "resolved", "closed"
 SUMMARY_LIMIT = 4000
 KEEP_NOTICES = 20
 """Notices kept per incident (the newest), besides the latest of each channel and kind."""
+
+
+class Firing(Protocol):
+    """What an incident records of a rule's finding (:class:`ferry.observe.alerts.Finding` is one)."""
+
+    @property
+    def rule(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,7 @@ def open_incidents(conn: sa.Connection, rules: Collection[str]) -> dict[tuple[st
     return {(row.rule, row.subject): row._asdict() for row in rows}
 
 
-def open_incident(conn: sa.Connection, finding: Finding, now: datetime) -> int:
+def open_incident(conn: sa.Connection, finding: Firing, now: datetime) -> int:
     """Insert an ``open`` incident for a firing finding; its id."""
     stmt = sa.insert(alert_incidents).values(
         rule=finding.rule,
@@ -93,7 +108,7 @@ def open_incident(conn: sa.Connection, finding: Finding, now: datetime) -> int:
     return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
 
 
-def touch_incident(conn: sa.Connection, incident_id: int, finding: Finding, now: datetime) -> None:
+def touch_incident(conn: sa.Connection, incident_id: int, finding: Firing, now: datetime) -> None:
     """Still firing: move ``last_seen_at`` and keep the latest summary and severity."""
     conn.execute(
         sa.update(alert_incidents)
@@ -274,3 +289,24 @@ def list_notices(store: Store, incident_id: int) -> list[dict[str, Any]]:
             .order_by(alert_notices.c.id)
         )
         return [row._asdict() for row in rows]
+
+
+def alert_history(store: Store, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest ``limit`` incidents, each with the ``notices`` it keeps (its latest, oldest
+    first) and ``notice_count`` (all of them)."""
+    query = sa.select(alert_incidents).order_by(alert_incidents.c.id.desc()).limit(limit)
+    with store.transaction() as conn:
+        incidents = [row._asdict() for row in conn.execute(query)]
+        ids = [incident["id"] for incident in incidents]
+        notices: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        if ids:
+            rows = conn.execute(
+                sa.select(alert_notices)
+                .where(alert_notices.c.incident_id.in_(ids))
+                .order_by(alert_notices.c.id)
+            )
+            for row in rows:
+                notices[row.incident_id].append(row._asdict())
+    for incident in incidents:
+        incident["notices"] = notices.get(incident["id"], [])
+    return incidents
