@@ -309,6 +309,15 @@ _PACERS: dict[tuple[str, str, float | None, float | None], Pacer] = {}
 _PACERS_LOCK = threading.Lock()
 
 
+def _shared_budget(sharing: RateSharing, store: Any) -> RateBackend:
+    """Redis when ``sharing`` names one, else the store."""
+    if not sharing.redis_url:
+        return StoreRateBackend(store)
+    from ferry.engine._rate_redis import DEFAULT_PREFIX, redis_backend
+
+    return redis_backend(sharing.redis_url, sharing.redis_prefix or DEFAULT_PREFIX)
+
+
 def pacer_for(
     connector: object, limits: Limits, store: Any = None, sharing: RateSharing | None = None
 ) -> Pacer | SharedPacer:
@@ -320,15 +329,9 @@ def pacer_for(
         ConfigError: The Redis URL is invalid or Redis does not answer at first contact.
     """
     limited = bool(limits.rate_per_second or limits.rate_per_minute)
-    url = sharing.redis_url if sharing is not None else None
-    if limited and (url or store is not None):
-        if url:
-            from ferry.engine._rate_redis import DEFAULT_PREFIX, redis_backend
-
-            prefix = sharing.redis_prefix if sharing is not None else None
-            budget: Any = redis_backend(url, prefix or DEFAULT_PREFIX)
-        else:
-            budget = StoreRateBackend(store)
+    sharing = sharing or RateSharing()
+    if limited and (sharing.redis_url or store is not None):
+        budget = _shared_budget(sharing, store)
         return SharedPacer(budget, budget_key(connector), limits.rate_per_second, limits.rate_per_minute)
     key = (
         type(connector).__module__,

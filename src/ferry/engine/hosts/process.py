@@ -172,11 +172,9 @@ class ProcessHost:
         return result
 
     def _room(self) -> _Child | None:
+        """The live child with the most room, waiting up to ``CREDIT_WAIT`` seconds for one."""
         deadline = time.monotonic() + base.CREDIT_WAIT
-        while True:
-            alive = [child for child in self.children if child.alive]
-            if not alive:
-                return None
+        while alive := [child for child in self.children if child.alive]:
             best = min(alive, key=lambda child: child.in_flight)
             if best.in_flight < base.CREDITS:
                 return best
@@ -185,6 +183,7 @@ class ProcessHost:
                 return None
             for child in alive:
                 child.poll()  # reads the room (and progress) messages that arrived
+        return None
 
     def page_done(self) -> None:
         for child in self.children:
