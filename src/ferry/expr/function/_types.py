@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "BIND_BY_TYPE",
@@ -75,9 +75,11 @@ class Kind(IntEnum):
     TIME = 7
 
 
-@dataclass(frozen=True, slots=True)
-class SqlType:
-    """A MySQL type: its kind and, for DEC/DBL/DATETIME/TIME, its scale."""
+class SqlType(NamedTuple):
+    """A MySQL type: its kind and, for DEC/DBL/DATETIME/TIME, its scale.
+
+    A named tuple, so that the specialisation caches, which hash a tuple of these per
+    record, hash and compare them without calling Python code."""
 
     kind: Kind
     scale: int = 0
@@ -91,10 +93,6 @@ class SqlType:
     def temporal(self) -> bool:
         """DATE, DATETIME or TIME."""
         return self.kind >= Kind.DATE
-
-    def __hash__(self) -> int:
-        # Specialisation caches hash a tuple of these per record: plain integer arithmetic.
-        return self.scale * 8 + self.kind
 
     def __repr__(self) -> str:
         return f"{self.kind.name}({self.scale})" if self.scale else self.kind.name
