@@ -450,6 +450,11 @@ def test_pymysql_fast_path_rows_fall_back_whenever_a_value_needs_escaping(mariad
 
     rows = [("plain", 1, Decimal("2.50"), None), *((text, -3, Decimal("0.1"), None) for text in TRICKY)]
     rows += [("plain", 2, Decimal("NaN"), None), ("Infinity", 2, Decimal("1E+3"), None), (None, 0, None, "x")]
+    rows += [
+        ("E+1 E-2", 5, Decimal("1E-7"), None),
+        ("-", 2**70, Decimal("-0.00"), None),
+        ("NULL", 0, None, None),
+    ]
     with mariadb.engine.connect() as conn:
         conn.exec_driver_sql(f"SET SESSION sql_mode = '{sql_mode}'")
         raw = conn.connection.dbapi_connection

@@ -24,6 +24,13 @@ def test_encode_keeps_source_key_order_and_hashes_canonically() -> None:
     assert digest == content_hash({"a": "中文", "z": 1})
 
 
+def test_encode_writes_non_string_keys_and_non_json_values_as_dumps_does() -> None:
+    content = {"b": {2: "two", 1: Decimal("1.50")}, "a": [date(2024, 5, 1)]}
+    text, digest = encode_content(content)
+    assert text == dumps(content) == '{"b":{"2":"two","1":"1.50"},"a":["2024-05-01"]}'
+    assert digest == content_hash({"a": ["2024-05-01"], "b": {"1": "1.50", "2": "two"}})
+
+
 def test_non_json_values_become_readable_text() -> None:
     value = {
         "amount": Decimal("12.50"),

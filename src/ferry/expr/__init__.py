@@ -12,7 +12,7 @@ from ferry.expr.formatters import FORMATTERS
 from ferry.expr.index import InMemoryLookups
 from ferry.expr.lookup import LookupProvider
 from ferry.expr.parsers import PARSERS, get_parser
-from ferry.expr.value import CompiledValue, compile_value
+from ferry.expr.value import CompiledValue, compile_value, located_error
 
 __all__ = [
     "DEFAULT_TZ",
@@ -24,4 +24,5 @@ __all__ = [
     "LookupProvider",
     "compile_value",
     "get_parser",
+    "located_error",
 ]

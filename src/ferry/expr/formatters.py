@@ -175,12 +175,13 @@ def _fast_local(value: Any, tz: tzinfo) -> int | None:
 
 
 def _datetime_value(value: Any, tz: tzinfo) -> Any:
-    local = _fast_local(value, tz)
-    if local is None:
-        return apply_formatter("datetime", value, tz)
-    days, rest = divmod(local, 86400)
-    minutes, seconds = divmod(rest, 60)
-    return _day_text(days) + " " + _HH_MM[minutes] + _SS[seconds]
+    if type(value) is int and 0 <= value < _MAX_FAST_EPOCH:  # _fast_local, inlined: per record
+        fixed = constant_offset(tz)
+        if fixed is not None and value >= fixed[0]:
+            days, rest = divmod(value + fixed[1], 86400)
+            day = _DAY_TEXT.get(days) or _day_text(days)
+            return day + " " + _HH_MM[rest // 60] + _SS[rest % 60]
+    return apply_formatter("datetime", value, tz)
 
 
 def _date_value(value: Any, tz: tzinfo) -> Any:

@@ -185,13 +185,17 @@ def _find_evaluator(scheme: str, field: str, conditions: list[tuple[str, Resolve
         ((name, get),) = conditions
 
         def evaluate_one(ctx: EvalContext) -> Any:
-            provider = _need_provider(ctx)
+            provider = ctx.lookups
+            if provider is None:
+                _need_provider(ctx)
             got = get(ctx)
             if got is None:
                 return None
             if type(got) is not str and isinstance(got, list | dict):
                 raise _not_single(name, got)
-            return finder_for(provider)((got,))
+            entry = cache[0]  # finder_for's remembered finder, inlined: this runs per record
+            finder = entry[1]() if entry is not None and entry[0]() is provider else None
+            return (finder or finder_for(provider))((got,))
 
         return evaluate_one
 

@@ -236,9 +236,25 @@ def _renderer(head: str, pairs: tuple[tuple[Resolver, str], ...]) -> Resolver:
         ((res, tail),) = pairs
 
         def render_one(ctx: EvalContext) -> str:
-            return head + to_text(res(ctx)) + tail
+            value = res(ctx)
+            return head + (value if type(value) is str else to_text(value)) + tail
 
         return render_one
+    if len(pairs) == 2:  # "{{order_no}}-{{items.sku_id}}": unrolled, a str taken as it is
+        (first, middle), (second, tail) = pairs
+
+        def render_two(ctx: EvalContext) -> str:
+            a = first(ctx)
+            b = second(ctx)
+            return (
+                head
+                + (a if type(a) is str else to_text(a))
+                + middle
+                + (b if type(b) is str else to_text(b))
+                + tail
+            )
+
+        return render_two
 
     def render(ctx: EvalContext) -> str:
         out = [head]

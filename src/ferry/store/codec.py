@@ -101,12 +101,23 @@ def encode_content(content: Any) -> tuple[str, str]:
             type with no JSON form (the message says which).
     """
     try:  # orjson straight away: this runs for every record of every page
-        text = orjson.dumps(content, default=_default, option=_OPTS)
-        canonical = orjson.dumps(content, default=_default, option=_CANONICAL)
-    except TypeError:  # an integer beyond 64 bits, or no JSON form (raised again, as TypeError)
-        text = _json.dumps(content, default=_default)
-        canonical = _json.dumps(content, default=_default, sort_keys=True)
+        text = orjson.dumps(content, default=_default)  # str keys only: cheaper than _OPTS
+        canonical = orjson.dumps(content, default=_default, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a key that is not a str, an integer beyond 64 bits, or no JSON form
+        text, canonical = _encode_rare(content)
     return text.decode("utf-8"), hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def _encode_rare(content: Any) -> tuple[bytes, bytes]:
+    """Stored text and canonical text of content :func:`encode_content`'s first try refused
+    (raises ``TypeError`` again when it has no JSON form)."""
+    try:
+        return (
+            orjson.dumps(content, default=_default, option=_OPTS),
+            orjson.dumps(content, default=_default, option=_CANONICAL),
+        )
+    except TypeError:  # an integer beyond 64 bits, or no JSON form (raised again, as TypeError)
+        return _json.dumps(content, default=_default), _json.dumps(content, default=_default, sort_keys=True)
 
 
 def truncate_text(text: str, limit: int = TEXT_LIMIT) -> str:

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ferry.errors import ConfigError, RecordError
-from ferry.expr import CompiledValue, EvalContext, compile_value
+from ferry.expr import CompiledValue, EvalContext, compile_value, located_error
 from ferry.expr.parsers import get_parser
 from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
@@ -198,7 +198,10 @@ class Mapper:
 
     def map(self, ctx: EvalContext) -> dict[str, Any]:
         """Evaluate every field for ``ctx.row``. Raises RecordError naming the failing field's path."""
-        return {name: fn(ctx) for name, fn in self._fields}
+        payload = {}
+        for name, fn in self._fields:
+            payload[name] = fn(ctx)
+        return payload
 
     def _build(self, node: _Node) -> Callable[[EvalContext], Any]:
         fn: Callable[[EvalContext], Any]
@@ -219,6 +222,8 @@ class Mapper:
 
             fn = build_array
 
+        elif node.parser is None and not (self.raw_text_on_error and _function(node)):
+            return _checked(node)  # the common scalar: value, coercion, required check in one call
         else:
             fn = self._scalar(node)
         return _finish(node, fn)
@@ -227,8 +232,8 @@ class Mapper:
         assert node.value is not None
         evaluate = node.value.evaluate
         kind = node.spec.type
-        coerce = kind in ("int", "float", "bool")
-        fallback = self.raw_text_on_error and node.value.kind == "function"
+        coerce = kind in _COERCED
+        fallback = self.raw_text_on_error and _function(node)
         raw = node.spec.value
 
         if not coerce and not fallback:
@@ -244,6 +249,42 @@ class Mapper:
             return _coerce(kind, value) if coerce else value
 
         return fn
+
+
+_COERCED = ("int", "float", "bool")
+
+
+def _function(node: _Node) -> bool:
+    return node.value is not None and node.value.kind == "function"
+
+
+def _checked(node: _Node) -> Callable[[EvalContext], Any]:
+    """A scalar field without parser or raw-text fallback as one function: its value (with the
+    value's path put in front of a failure's reason, as ``evaluate`` does), its coercion and its
+    required check -- what ``_finish(node, _scalar(node))`` computes, in one call per record."""
+    assert node.value is not None
+    evaluate, unlocated, at = node.value.evaluate, node.value.unlocated, node.value.path
+    kind = node.spec.type if node.spec.type in _COERCED else None
+    required = node.spec.is_required
+    if kind is None and not required:
+        return evaluate
+    if unlocated is evaluate:  # nothing to put in front of a failure
+        at = ""
+
+    def field(ctx: EvalContext) -> Any:
+        try:
+            value = unlocated(ctx)
+        except RecordError as exc:
+            if at:
+                raise located_error(exc, at) from exc
+            raise
+        if kind is not None and isinstance(value, str):
+            value = _coerce(kind, value)
+        if required and (value is None or value == "" or value == []):
+            raise RecordError(f"{node.path}: required field {node.spec.field!r} is empty{_why(node)}")
+        return value
+
+    return field
 
 
 def _finish(node: _Node, fn: Callable[[EvalContext], Any]) -> Callable[[EvalContext], Any]:

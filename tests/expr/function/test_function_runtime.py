@@ -165,3 +165,25 @@ def test_evaluator_gives_what_evaluate_gives() -> None:
 def test_evaluator_needs_one_getter_per_placeholder() -> None:
     with pytest.raises(ValueError, match="expected 2 getters, got 1"):
         compile_function("_function {{a}} + {{b}}").evaluator([lambda ctx: 1], lambda ctx: None)
+
+
+def test_a_float_binds_alike_every_time_it_comes_back() -> None:
+    """Bindings of floats are remembered; a repeat, a zero of the other sign and a float
+    subclass with its own text must bind as a fresh value would."""
+    from ferry.expr.function._types import _bind_float, bare_value
+
+    class Shown(float):
+        def __repr__(self) -> str:
+            return f"Shown({float(self)!r})"
+
+    values = [209.67, 1e16, 0.0, -0.0, 2.5, 209.67, -0.0, 0.0, 1e16, 1e300]
+    for value in values:
+        for _ in range(2):
+            got, expected = bare_value(value), _bind_float(value)
+            assert got == expected and str(got[0]) == str(expected[0])
+    assert [str(bare_value(v)[0]) for v in (0.0, -0.0, 0.0)] == ["0.0", "-0.0", "0.0"]
+    bare_value(1.5)
+    assert bare_value(Shown(1.5)) == (Shown(1.5), _bind_float(Shown(1.5))[1])
+    cf = compile_function("_function ROUND({{q}} * {{p}} - {{d}}, 2)")
+    for _ in range(3):
+        assert str(cf.evaluate(_resolve({"q": 3, "p": 280.14, "d": -0.0}))) == "840.42"

@@ -22,7 +22,7 @@ from ferry.expr.function import (  # noqa: F401 - modules register their rules
 from ferry.expr.function._compile import build_tree
 from ferry.expr.function._convert import finalizer
 from ferry.expr.function._dates import TZ, BadDate, parse_datetime
-from ferry.expr.function._nodes import Env, Fn, Node, Specializer
+from ferry.expr.function._nodes import Env, Fn, Node, Specializer, is_finished
 from ferry.expr.function._source import LookupSpan, Slot, scan_source
 from ferry.expr.function._types import BIND_BY_TYPE, STR_T, ListSig, SqlType, bare_value
 from ferry.expr.placeholders import Placeholder
@@ -160,7 +160,8 @@ class CompiledFunction:
         self._slots: tuple[Slot, ...] = tuple(source.slots)
         self._tree = build_tree(source)
         self._features = tuple(_features(self._tree).items())
-        self._cache: dict[Hashable, tuple[Fn, Callable[[Any], Any]]] = {}
+        self._cache: dict[Hashable, tuple[Fn, Callable[[Any], Any] | None]] = {}
+        """Specialisations by signature: the closure and its finaliser (None: none needed)."""
         self.uses_clock = _uses_clock(self._tree)
 
     def __repr__(self) -> str:
@@ -193,7 +194,7 @@ class CompiledFunction:
 
     def _specialize(
         self, values: list[Any], types: tuple[SqlType | ListSig, ...]
-    ) -> tuple[Fn, Callable[[Any], Any]]:
+    ) -> tuple[Fn, Callable[[Any], Any] | None]:
         if self._features:
             consts = {slot: feature(values[slot], types[slot]) for slot, feature in self._features}
             key: Hashable = (types, tuple(consts.values()))
@@ -202,7 +203,7 @@ class CompiledFunction:
         entry = self._cache.get(key)
         if entry is None:
             fn, t = Specializer(types, consts).spec(self._tree)
-            entry = (fn, finalizer(t))
+            entry = (fn, None if is_finished(fn, t) else finalizer(t))
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[key] = entry
@@ -238,7 +239,8 @@ class CompiledFunction:
             try:
                 entry = None if features else cache.get(types)
                 fn, fin = entry if entry is not None else specialize(values, types)
-                return fin(fn(values, env))
+                result = fn(values, env)
+                return result if fin is None else fin(result)
             except FerryError:
                 raise
             except (ArithmeticError, ValueError, TypeError, IndexError, KeyError, OverflowError) as exc:
@@ -278,7 +280,8 @@ class CompiledFunction:
             try:  # as in compute(), inlined: this is the per-record hot path
                 entry = None if features else cache.get(types)
                 fn, fin = entry if entry is not None else specialize(values, types)
-                return fin(fn(values, env))
+                result = fn(values, env)
+                return result if fin is None else fin(result)
             except FerryError:
                 raise
             except (ArithmeticError, ValueError, TypeError, IndexError, KeyError, OverflowError) as exc:

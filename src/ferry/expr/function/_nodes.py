@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from ferry.errors import RecordError
 from ferry.expr.function._dates import BadDate
@@ -27,6 +28,8 @@ __all__ = [
     "Specializer",
     "bad_date",
     "fail",
+    "finished",
+    "is_finished",
     "rule",
 ]
 
@@ -52,6 +55,22 @@ class Node:
     """The expression text this node came from, for error messages."""
     slots: frozenset[int] = field(default=frozenset())
     """Parameter slots referenced anywhere below this node."""
+
+
+_FINISHED: WeakKeyDictionary[Fn, SqlType] = WeakKeyDictionary()
+
+
+def finished(fn: Fn, t: SqlType) -> Fn:
+    """Mark ``fn`` (of result type ``t``) as giving values already in the form the expression's
+    result takes (``finalizer(t)`` would return them unchanged), so that a root ``fn`` is not
+    finalised again per record."""
+    _FINISHED[fn] = t
+    return fn
+
+
+def is_finished(fn: Fn, t: SqlType) -> bool:
+    """Whether :func:`finished` marked ``fn`` for the result type ``t``."""
+    return _FINISHED.get(fn) == t
 
 
 def fail(reason: str) -> RecordError:

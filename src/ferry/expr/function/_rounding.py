@@ -13,7 +13,7 @@ from typing import Any
 
 from ferry.expr.function._arith import int_trunc_div, num_view, numeric
 from ferry.expr.function._convert import DEC, dec_round, quantum, to_double, to_int
-from ferry.expr.function._nodes import Env, Node, Spec, Specializer, rule
+from ferry.expr.function._nodes import Env, Node, Spec, Specializer, finished, rule
 from ferry.expr.function._types import DBL_T, INT_T, NOT_FIXED, Kind, SqlType, dec_t
 
 __all__: list[str] = []
@@ -136,7 +136,8 @@ def _round(node: Node, sx: Specializer) -> Spec:
                 result = value.quantize(exp, rounding, DEC)
                 return result.copy_abs() if result.is_zero() else result
 
-            return round_dec, out_t
+            # The result has exactly out_t's decimals (and no negative zero): final as it is.
+            return finished(round_dec, out_t), out_t
 
         def round_known(p: list[Any], e: Env) -> Any:
             value = fn(p, e)

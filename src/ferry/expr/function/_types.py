@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "BIND_BY_TYPE",
@@ -75,9 +75,11 @@ class Kind(IntEnum):
     TIME = 7
 
 
-@dataclass(frozen=True, slots=True)
-class SqlType:
-    """A MySQL type: its kind and, for DEC/DBL/DATETIME/TIME, its scale."""
+class SqlType(NamedTuple):
+    """A MySQL type: its kind and, for DEC/DBL/DATETIME/TIME, its scale.
+
+    A named tuple, so that the specialisation caches, which hash a tuple of these per
+    record, hash and compare them without calling Python code."""
 
     kind: Kind
     scale: int = 0
@@ -91,10 +93,6 @@ class SqlType:
     def temporal(self) -> bool:
         """DATE, DATETIME or TIME."""
         return self.kind >= Kind.DATE
-
-    def __hash__(self) -> int:
-        # Specialisation caches hash a tuple of these per record: plain integer arithmetic.
-        return self.scale * 8 + self.kind
 
     def __repr__(self) -> str:
         return f"{self.kind.name}({self.scale})" if self.scale else self.kind.name
@@ -225,6 +223,27 @@ def _bind_float(value: float) -> tuple[Any, SqlType]:
     return Decimal(text), _DEC_TYPES[len(text) - text.index(".") - 1]  # at most 20 digits
 
 
+_FLOATS: dict[float, tuple[Any, SqlType]] = {}
+"""Bindings of plain floats seen before (prices and rates repeat across records)."""
+_FLOATS_KEPT = 4096
+_ZEROS = {1.0: _bind_float(0.0), -1.0: _bind_float(-0.0)}
+"""``0.0`` and ``-0.0`` are one key of :data:`_FLOATS` but two texts: by sign apart."""
+
+
+def _bind_plain_float(value: float) -> tuple[Any, SqlType]:
+    """:func:`_bind_float` of an exact ``float``, remembered: a repeated value costs one dict
+    lookup instead of ``repr`` and ``Decimal``."""
+    bound = _FLOATS.get(value)
+    if bound is None:
+        if not value:
+            return _ZEROS[math.copysign(1.0, value)]
+        bound = _bind_float(value)
+        if len(_FLOATS) >= _FLOATS_KEPT:
+            _FLOATS.clear()
+        _FLOATS[value] = bound
+    return bound
+
+
 def _bind_decimal(value: Decimal) -> tuple[Any, SqlType]:
     if not value.is_finite():
         raise ValueError(f"cannot bind the non-finite number {value}")
@@ -277,7 +296,7 @@ BIND_BY_TYPE: dict[type, Callable[[Any], tuple[Any, SqlType]]] = {
     type(None): _bind_none,
     bool: _bind_bool,
     int: _bind_int,
-    float: _bind_float,
+    float: _bind_plain_float,
     str: _bind_str,
     Decimal: _bind_decimal,
 }
