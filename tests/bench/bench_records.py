@@ -142,10 +142,20 @@ def deliver_steps(env: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         template, fields = env["template"], env["fields"]
         for start in range(0, len(payloads), 2000):
             tuples, _ = row_tuples(payloads[start : start + 2000], template, fields)
-            rendered = row_renderer(_Connection())
-            ",".join([rendered(values) for values in tuples])
+            ",".join(render_rows(tuples))
 
     return {"handed": handed, "map": map_, "render": render}
+
+
+def render_rows(tuples: list[Any]) -> list[str]:
+    """The VALUES literals of a batch, as ``batchexecute`` renders them on PyMySQL (a tree
+    from before ``rows_renderer`` renders them row by row)."""
+    try:
+        from ferry.connectors._sql_literal import rows_renderer
+    except ImportError:
+        render = row_renderer(_Connection())
+        return [render(values) for values in tuples]
+    return rows_renderer(_Connection())(tuples)
 
 
 def main() -> None:

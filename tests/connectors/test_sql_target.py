@@ -467,6 +467,31 @@ def test_pymysql_fast_path_rows_fall_back_whenever_a_value_needs_escaping(mariad
             assert render(row) == "(" + ",".join(raw.escape(v) for v in row) + ")"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("sql_mode", ["", "NO_BACKSLASH_ESCAPES"])
+def test_pymysql_rows_rendered_together_equal_rows_rendered_one_by_one(mariadb: Db, sql_mode: str) -> None:
+    """``rows_renderer`` checks the template-rendered text of a whole batch at once; a batch
+    with one value to escape anywhere still renders every row as ``row_renderer`` does."""
+    from ferry.connectors._sql_literal import row_renderer, rows_renderer
+
+    plain = [(f"line {i}", i, Decimal(f"{i}.25"), None) for i in range(5)]
+    tricky = [(text, -3, Decimal("0.1"), None) for text in TRICKY]
+    mixed = [
+        ("E+1", 1, None, "x"),
+        (None, 2**70, Decimal("1E+3"), "y"),
+        ("f", 1, 2.5, None),
+        ("b", 1, b"\x00'", None),
+    ]
+    with mariadb.engine.connect() as conn:
+        conn.exec_driver_sql(f"SET SESSION sql_mode = '{sql_mode}'")
+        raw = conn.connection.dbapi_connection
+        one = row_renderer(raw)
+        for rows in (plain, plain + tricky[3:4] + plain, tricky, mixed + plain, []):
+            assert rows_renderer(raw)(rows) == [one(row) for row in rows]
+        bad = [*plain, ("nan", 1, Decimal("NaN"), None), ("inf", 1, float("inf"), None)]
+        with pytest.raises(ValueError, match="decimal nan cannot be written"):  # the first bad row, as before
+            rows_renderer(raw)(bad)
+
+
 def test_pymysql_batchexecute_round_trips_tricky_strings_and_percent_signs(mariadb: Db) -> None:
     mariadb.run(ITEMS_DDL.replace("name VARCHAR(10)", "name VARCHAR(40)"))
     rows = [record(i, name) for i, name in enumerate(TRICKY, start=1)]

@@ -68,6 +68,22 @@ def test_formatter_function_gives_exactly_what_apply_formatter_gives(name: str, 
         )
 
 
+def test_formatting_in_alternating_zones_uses_each_zone_s_own_offset() -> None:
+    zones = [
+        SHANGHAI,
+        ZoneInfo("Asia/Tokyo"),
+        timezone(timedelta(hours=-3)),
+        SHANGHAI,
+        ZoneInfo("Europe/Berlin"),
+    ]
+    fast = formatter_function("datetime")
+    for value in EPOCHS:
+        for tz in zones:
+            assert _outcome(fast, value, tz) == _outcome(
+                lambda v, z: apply_formatter("datetime", v, z), value, tz
+            )
+
+
 def _outcome(fn: Any, value: Any, tz: tzinfo) -> Any:
     try:
         return ("ok", fn(value, tz))

@@ -19,7 +19,7 @@ from typing import Any
 
 from pymysql.constants import SERVER_STATUS
 
-__all__ = ["MAX_STATEMENT_CHARS", "row_renderer"]
+__all__ = ["MAX_STATEMENT_CHARS", "row_renderer", "rows_renderer"]
 
 MAX_STATEMENT_CHARS = 250_000
 """Longest ``VALUES`` list per statement, in characters: at most 1,000,000 bytes of UTF-8,
@@ -122,44 +122,95 @@ def row_renderer(dbapi_connection: Any) -> Callable[[Sequence[Any]], str]:
     needed escaping (no quote beyond the template's own, no character the server escapes) and
     that every Decimal came out as ``format(value, "f")`` writes it (no exponent, no NaN or
     Infinity); any other row is rendered value by value."""
-    quote_only = bool(dbapi_connection.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
-    table, needs = (_QUOTE_ONLY, _NEEDS_QUOTE) if quote_only else (_BACKSLASH_ESCAPES, _NEEDS_BACKSLASH)
-    escape = dbapi_connection.escape
+    return _Renderer(dbapi_connection).row
 
-    def text(value: str) -> str:  # most values need no escape; searching is 3x cheaper than translating
-        return "'" + (value if needs(value) is None else value.translate(table)) + "'"
 
-    def null(_value: None) -> str:
-        return "NULL"
+def rows_renderer(dbapi_connection: Any) -> Callable[[Sequence[Sequence[Any]]], list[str]]:
+    """Return a function rendering many parameter tuples, each as :func:`row_renderer` does.
 
-    encoders: dict[type, Callable[[Any], str]] = {
-        str: text,
-        int: int.__repr__,
-        float: _float,
-        Decimal: _decimal,
-        type(None): null,
-    }
-    get = encoders.get
+    The fast path's text is checked once for all the rows rendered by templates instead of
+    row by row; when that check fails (a value needed escaping), those rows are rendered
+    again one by one, so every row comes out exactly as :func:`row_renderer` writes it."""
+    return _Renderer(dbapi_connection).rows
 
-    def literal(value: Any) -> str:
-        encode = get(type(value))
-        return encode(value) if encode is not None else escape(value)
 
-    shapes: dict[tuple[type, ...], Shape | None] = {}
+class _Renderer:
+    """The literals of one connection's session (its ``NO_BACKSLASH_ESCAPES`` state)."""
 
-    def render(values: Sequence[Any]) -> str:
-        kinds = tuple(map(type, values))
+    def __init__(self, dbapi_connection: Any) -> None:
+        status = dbapi_connection.server_status
+        self.quote_only = quote_only = bool(status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+        table, needs = (_QUOTE_ONLY, _NEEDS_QUOTE) if quote_only else (_BACKSLASH_ESCAPES, _NEEDS_BACKSLASH)
+        escape = dbapi_connection.escape
+
+        def text(value: str) -> str:  # most values need no escape; searching is 3x cheaper than translating
+            return "'" + (value if needs(value) is None else value.translate(table)) + "'"
+
+        def null(_value: None) -> str:
+            return "NULL"
+
+        encoders: dict[type, Callable[[Any], str]] = {
+            str: text,
+            int: int.__repr__,
+            float: _float,
+            Decimal: _decimal,
+            type(None): null,
+        }
+        get = encoders.get
+
+        def literal(value: Any) -> str:
+            encode = get(type(value))
+            return encode(value) if encode is not None else escape(value)
+
+        self.literal = literal
+        self.shapes: dict[tuple[type, ...], Shape | None] = {}
+
+    def shape(self, kinds: tuple[type, ...]) -> Shape | None:
+        """The template of rows of these value types (cached), or ``None``."""
         try:
-            shape = shapes[kinds]
+            return self.shapes[kinds]
         except KeyError:
-            shape = _shape(kinds, quote_only)
-            if len(shapes) < _SHAPES:
-                shapes[kinds] = shape
+            shape = _shape(kinds, self.quote_only)
+            if len(self.shapes) < _SHAPES:
+                self.shapes[kinds] = shape
+            return shape
+
+    def row(self, values: Sequence[Any]) -> str:
+        """One row: by its template when the text shows it is right, else value by value."""
+        shape = self.shape(tuple(map(type, values)))
         if shape is not None:
             template, quotes, accept = shape
             rendered = template % (values if type(values) is tuple else tuple(values))
             if rendered.count("'") == quotes and accept(rendered):
                 return rendered
-        return "(" + ",".join(map(literal, values)) + ")"
+        return "(" + ",".join(map(self.literal, values)) + ")"
 
-    return render
+    def rows(self, rows: Sequence[Sequence[Any]]) -> list[str]:
+        """Every row as :meth:`row` renders it (and the first row :meth:`row` fails on fails
+        first); the templates' text is checked once for all the rows they rendered."""
+        texts: list[str | None] = []
+        quotes = 0
+        accepts: set[Callable[[str], bool]] = set()
+        shapes = self.shapes
+        for values in rows:
+            kinds = tuple(map(type, values))
+            try:
+                shape = shapes[kinds]
+            except KeyError:
+                shape = self.shape(kinds)
+            if shape is None:
+                texts.append(None)  # rendered value by value below, in order
+                continue
+            texts.append(shape[0] % (values if type(values) is tuple else tuple(values)))
+            quotes += shape[1]
+            accepts.add(shape[2])
+        if not _all_plain([text for text in texts if text is not None], quotes, accepts):
+            return [self.row(values) for values in rows]
+        return [self.row(values) if text is None else text for text, values in zip(texts, rows, strict=True)]
+
+
+def _all_plain(texts: list[str], quotes: int, accepts: set[Callable[[str], bool]]) -> bool:
+    """Whether rows rendered by templates writing ``quotes`` quotes in all pass every check
+    of their templates (``accepts``): the checks of :meth:`_Renderer.row`, on all at once."""
+    joined = ",".join(texts)
+    return joined.count("'") == quotes and all(accept(joined) for accept in accepts)

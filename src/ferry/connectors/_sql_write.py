@@ -22,7 +22,7 @@ from ferry.connectors._sql_ack import (
     no_match_reason,
 )
 from ferry.connectors._sql_batch import InsertTemplate, adapt_params, parse_insert, row_tuples
-from ferry.connectors._sql_literal import MAX_STATEMENT_CHARS, row_renderer
+from ferry.connectors._sql_literal import MAX_STATEMENT_CHARS, rows_renderer
 from ferry.connectors.base import Delivery, Outcome
 from ferry.errors import ConfigError
 
@@ -219,17 +219,16 @@ def _run_literal(conn: Connection, template: InsertTemplate, rows: list[tuple[An
     :data:`~ferry.connectors._sql_literal.MAX_STATEMENT_CHARS`; returns the summed rowcount.
     A value SQL cannot hold fails the statement as a data error (its rows are then retried
     one by one, so only the bad row fails)."""
-    render = row_renderer(conn.connection.dbapi_connection)
     head = f"{template.head} VALUES "
     tail = f" {template.tail}" if template.tail else ""
+    try:
+        rendered_rows = rows_renderer(conn.connection.dbapi_connection)(rows)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{head}...", None, exc) from exc
     total = 0
     tuples: list[str] = []
     size = 0
-    for values in rows:
-        try:
-            rendered = render(values)
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"{head}...", None, exc) from exc
+    for rendered in rendered_rows:
         if tuples and size + len(rendered) > MAX_STATEMENT_CHARS:
             total += _execute_text(conn, head + ",".join(tuples) + tail)
             tuples, size = [], 0

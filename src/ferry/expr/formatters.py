@@ -174,9 +174,17 @@ def _fast_local(value: Any, tz: tzinfo) -> int | None:
     return value + fixed[1]
 
 
+_ZONE: list[tuple[Any, tuple[int, int] | None]] = [(None, None)]
+"""The last zone :func:`_datetime_value` met with its :func:`constant_offset` (a run has one),
+as one tuple: threads formatting in two zones never see one zone with the other's offset."""
+
+
 def _datetime_value(value: Any, tz: tzinfo) -> Any:
     if type(value) is int and 0 <= value < _MAX_FAST_EPOCH:  # _fast_local, inlined: per record
-        fixed = constant_offset(tz)
+        zone = _ZONE[0]
+        if zone[0] is not tz:
+            zone = _ZONE[0] = (tz, constant_offset(tz))
+        fixed = zone[1]
         if fixed is not None and value >= fixed[0]:
             days, rest = divmod(value + fixed[1], 86400)
             day = _DAY_TEXT.get(days) or _day_text(days)

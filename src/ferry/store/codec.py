@@ -41,6 +41,8 @@ __all__ = [
 TEXT_LIMIT = 64 * 1024
 """Most bytes (UTF-8) kept of a stored response or error text."""
 
+_BLAKE2B_128 = hashlib.blake2b(digest_size=16)
+"""An empty BLAKE2b-128 hasher, copied for each record (never updated itself)."""
 _OPTS = orjson.OPT_NON_STR_KEYS
 _CANONICAL = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
 
@@ -105,7 +107,9 @@ def encode_content(content: Any) -> tuple[str, str]:
         canonical = orjson.dumps(content, default=_default, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # a key that is not a str, an integer beyond 64 bits, or no JSON form
         text, canonical = _encode_rare(content)
-    return text.decode("utf-8"), hashlib.blake2b(canonical, digest_size=16).hexdigest()
+    digest = _BLAKE2B_128.copy()  # cheaper than a new hasher with its keyword arguments
+    digest.update(canonical)
+    return text.decode("utf-8"), digest.hexdigest()
 
 
 def _encode_rare(content: Any) -> tuple[bytes, bytes]:

@@ -143,16 +143,7 @@ def _compile_test(op: str, expected: Any) -> Test:
     """``_test(op, actual, expected)`` as a function of ``actual``, with the rule's side
     (its number, text or member list) worked out once instead of per record."""
     if op in ("eq", "neq"):
-        number, text = _number(expected), _text(expected)
-
-        def equal(actual: Any) -> bool:
-            if number is not None:
-                a = _number(actual)
-                if a is not None:
-                    return a == number
-            return _text(actual) == text
-
-        return equal if op == "eq" else lambda actual: not equal(actual)
+        return _equality(_number(expected), _text(expected), op == "neq")
     if op in ("like", "notlike"):
         part = _text(expected)
         if op == "like":
@@ -164,6 +155,24 @@ def _compile_test(op: str, expected: Any) -> Test:
             return lambda actual: _text(actual).strip() in members
         return lambda actual: _text(actual).strip() not in members
     return lambda actual: _test(op, actual, expected)
+
+
+def _equality(number: Decimal | None, text: str, negate: bool) -> Test:
+    """``eq`` (or ``neq`` when ``negate``) against a rule value of this number and text."""
+    if number is None:  # a text rule value (a code, a name): compared as text, str taken as it is
+
+        def equal_text(actual: Any) -> bool:
+            return ((actual if type(actual) is str else _text(actual)) == text) is not negate
+
+        return equal_text
+
+    def equal(actual: Any) -> bool:
+        a = _number(actual)
+        if a is not None:
+            return (a == number) is not negate
+        return (_text(actual) == text) is not negate
+
+    return equal
 
 
 class _Rule:
@@ -199,21 +208,28 @@ class RecordFilter:
     def _group(self, record: dict[str, Any], group: list[_Rule]) -> dict[str, Any] | None:
         current = record
         for rule in group:
-            detail = _detail(current, rule.heads)
+            detail = _detail(current, rule.heads) if rule.heads else None
             if detail is None:
                 value = _get(current, rule.field)
                 if not rule.test(None if value is _MISSING else value):
                     return None
-                continue
-            head, tail, lines = detail
-            passing = [ln for ln in lines if rule.test(_line_value(ln, tail))]
-            if rule.strict and len(passing) != len(lines):
-                return None
-            if not passing:
-                return None
-            if len(passing) != len(lines):
-                current = _replace(current, head, passing)
+            else:
+                kept = _kept_lines(current, rule, *detail)
+                if kept is None:
+                    return None
+                current = kept
         return current
+
+
+def _kept_lines(
+    record: dict[str, Any], rule: _Rule, head: str, tail: str, lines: list[Any]
+) -> dict[str, Any] | None:
+    """``record`` with only the detail lines that pass ``rule``; ``None`` when none passes, or
+    one fails a strict rule."""
+    passing = [ln for ln in lines if rule.test(_line_value(ln, tail))]
+    if (rule.strict and len(passing) != len(lines)) or not passing:
+        return None
+    return record if len(passing) == len(lines) else _replace(record, head, passing)
 
 
 def _line_value(line: Any, tail: str) -> Any:

@@ -132,7 +132,11 @@ def _binary_type(op: str, a: SqlType, b: SqlType) -> SqlType:
     return INT_T
 
 
-def _operation(op: str, t: SqlType, a_t: SqlType, b_t: SqlType, node: Node) -> Callable[[Any, Any], Any]:
+Operation = tuple[Callable[[Any, Any], Any], Callable[[Any], Any] | None, Callable[[Any], Any] | None]
+"""An operator's computation and how each operand is converted first (``None``: as it is)."""
+
+
+def _operation(op: str, t: SqlType, a_t: SqlType, b_t: SqlType, node: Node) -> Operation:
     kind = t.kind
     if op == "intdiv":
         if a_t.kind is Kind.INT and b_t.kind is Kind.INT:
@@ -142,7 +146,7 @@ def _operation(op: str, t: SqlType, a_t: SqlType, b_t: SqlType, node: Node) -> C
                     raise _zero(node)
                 return _check_int(int_trunc_div(a, b), node)
 
-            return int_div
+            return int_div, None, None
 
         def dec_int_div(a: Any, b: Any) -> int:
             x, y = to_decimal(a, a_t), to_decimal(b, b_t)
@@ -150,7 +154,7 @@ def _operation(op: str, t: SqlType, a_t: SqlType, b_t: SqlType, node: Node) -> C
                 raise _zero(node)
             return _check_int(int(DEC.divide_int(x, y)), node)
 
-        return dec_int_div
+        return dec_int_div, None, None
     if kind is Kind.DBL:
         return _dbl_op(op, a_t, b_t, node)
     if kind is Kind.DEC:
@@ -162,9 +166,9 @@ def _operation(op: str, t: SqlType, a_t: SqlType, b_t: SqlType, node: Node) -> C
                 raise _zero(node)
             return _int_mod(a, b)
 
-        return int_mod
+        return int_mod, None, None
     fn = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__}[op]
-    return lambda a, b: _check_int(fn(a, b), node, unsigned=a > _INT_MAX or b > _INT_MAX)
+    return lambda a, b: _check_int(fn(a, b), node, unsigned=a > _INT_MAX or b > _INT_MAX), None, None
 
 
 def _converter(target: Kind, t: SqlType) -> Callable[[Any], Any] | None:
@@ -194,7 +198,7 @@ def _with_operands(
     return lambda a, b: compute(conv_a(a), conv_b(b))
 
 
-def _dbl_op(op: str, a_t: SqlType, b_t: SqlType, node: Node) -> Callable[[Any, Any], float]:
+def _dbl_op(op: str, a_t: SqlType, b_t: SqlType, node: Node) -> Operation:
     def add(x: float, y: float) -> float:
         return _check_dbl(x + y, node)
 
@@ -210,17 +214,17 @@ def _dbl_op(op: str, a_t: SqlType, b_t: SqlType, node: Node) -> Callable[[Any, A
         return _check_dbl(x / y if op == "div" else math.fmod(x, y), node)
 
     compute = {"add": add, "sub": sub, "mul": mul}.get(op, div)
-    return _with_operands(compute, _converter(Kind.DBL, a_t), _converter(Kind.DBL, b_t))
+    return compute, _converter(Kind.DBL, a_t), _converter(Kind.DBL, b_t)
 
 
-def _dec_op(op: str, a_t: SqlType, b_t: SqlType, node: Node) -> Callable[[Any, Any], Decimal]:
+def _dec_op(op: str, a_t: SqlType, b_t: SqlType, node: Node) -> Operation:
     def div(x: Decimal, y: Decimal) -> Decimal:
         if y.is_zero():
             raise _zero(node)
         return dec_div(x, y) if op == "div" else DEC.remainder(x, y)
 
     compute = {"add": DEC.add, "sub": DEC.subtract, "mul": DEC.multiply}.get(op, div)
-    return _with_operands(compute, _converter(Kind.DEC, a_t), _converter(Kind.DEC, b_t))
+    return compute, _converter(Kind.DEC, a_t), _converter(Kind.DEC, b_t)
 
 
 @rule("add", "sub", "mul", "div", "intdiv", "mod")
@@ -229,19 +233,12 @@ def _binary(node: Node, sx: Specializer) -> Spec:
     a_t, b_t = num_view(a_raw), num_view(b_raw)
     a_fn, b_fn = numeric(a_fn, a_raw), numeric(b_fn, b_raw)
     t = _binary_type(node.op, a_t, b_t)
-    compute = _operation(node.op, t, a_t, b_t, node)
+    operation = _operation(node.op, t, a_t, b_t, node)
     a_slot, b_slot = _param_slot(node.args[0], a_raw), _param_slot(node.args[1], b_raw)
     # Operands that are parameters are read directly (``{{qty}} * {{price}}``).
     if a_slot is not None and b_slot is not None:
-
-        def binary_params(p: list[Any], e: Env) -> Any:
-            a = p[a_slot]
-            if a is None:
-                return None
-            b = p[b_slot]
-            return None if b is None else compute(a, b)
-
-        return binary_params, t
+        return _of_params(operation, a_slot, b_slot), t
+    compute = _with_operands(*operation)
     if b_slot is not None:
 
         def binary_param_right(p: list[Any], e: Env) -> Any:
@@ -261,6 +258,42 @@ def _binary(node: Node, sx: Specializer) -> Spec:
         return None if b is None else compute(a, b)
 
     return binary, t
+
+
+def _of_params(operation: Operation, a_slot: int, b_slot: int) -> Fn:
+    """The operation on two parameters, each converted in the same call (no call per operand)."""
+    compute, conv_a, conv_b = operation
+    if conv_a is None and conv_b is None:
+
+        def binary_params(p: list[Any], e: Env) -> Any:
+            a = p[a_slot]
+            if a is None:
+                return None
+            b = p[b_slot]
+            return None if b is None else compute(a, b)
+
+        return binary_params
+    if conv_a is not None and conv_b is None:
+        convert_a = conv_a
+
+        def binary_params_a(p: list[Any], e: Env) -> Any:  # ``{{qty}} * {{price}}``: INT x DECIMAL
+            a = p[a_slot]
+            if a is None:
+                return None
+            b = p[b_slot]
+            return None if b is None else compute(convert_a(a), b)
+
+        return binary_params_a
+    converting = _with_operands(*operation)
+
+    def binary_params_converted(p: list[Any], e: Env) -> Any:
+        a = p[a_slot]
+        if a is None:
+            return None
+        b = p[b_slot]
+        return None if b is None else converting(a, b)
+
+    return binary_params_converted
 
 
 def _param_slot(node: Node, t: SqlType) -> int | None:
