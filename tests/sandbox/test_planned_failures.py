@@ -26,7 +26,7 @@ def test_the_planned_failures_are_the_receipts_whose_order_does_not_exist(size: 
 
 
 PLAN = PlannedFailures(RECEIPTS, frozenset({"1", "2"}), "required field 'FID' is empty", "no order")
-WHY = "target.request[0]: required field 'FID' is empty (the lookup ... found nothing)"
+WHY = "target.request[0]: required field 'FID' is empty: _mongoQuery ... found nothing for F_Cash_Collection_Id = 0 (...)"
 
 
 @pytest.mark.parametrize(

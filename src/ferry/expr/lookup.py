@@ -16,7 +16,11 @@ record, so a value holding quotes or braces can never change the filter's shape.
 id it uses the scheme's ``lookup_scheme`` setting (``default_lookup_scheme``).
 
 Both return ``None`` when nothing matches, and when a key placeholder resolves to ``None`` (a
-missing key never matches anything).
+missing key never matches anything). :meth:`CompiledLookup.missed` tells what a lookup looked
+for, next to its expression, for the message of a record it failed::
+
+    _mongoQuery findField=content.FID found nothing for F_Cash_Collection_Id = 0 (where={"content.F_Cash_Collection_Id":{"$eq":"{order_id}"}})
+    _findCollection find FItemID from goods found nothing for a = 'X1', b = 7 (where a={{x}} b={{y}})
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ferry.errors import ExpressionError, RecordError
+from ferry._text import CLIP, printable, shown
+from ferry.errors import ExpressionError, FerryError, RecordError
 from ferry.expr.context import EvalContext
-from ferry.expr.mongo import MissingKey, compile_filter
+from ferry.expr.mongo import VALUE_CLIP, MissingKey, compile_filter, describe_filter, shown_value
 from ferry.expr.template import Resolver, compile_template
 
-__all__ = ["FIND_PREFIX", "MONGO_PREFIX", "CompiledLookup", "LookupProvider", "compile_lookup"]
+__all__ = ["FIND_PREFIX", "MONGO_PREFIX", "CompiledLookup", "LookupProvider", "compile_lookup", "misses"]
 
 FIND_PREFIX = "_findCollection"
 MONGO_PREFIX = "_mongoQuery"
@@ -57,13 +62,44 @@ class LookupProvider(Protocol):
 
 @dataclass(frozen=True)
 class CompiledLookup:
-    """A compiled lookup: kind (``find``/``mongo``), scheme, evaluator and row paths read."""
+    """A compiled lookup: kind (``find``/``mongo``), scheme, evaluator and row paths read.
+
+    ``head`` is the lookup before its conditions (``_findCollection find F from S``), ``where``
+    its conditions as written (``where a={{x}}``), and ``looked_for(ctx)`` the values they
+    resolve to for one record (``a = 'X1'``).
+    """
 
     kind: str
     scheme: str | None
     field: str
     evaluate: Resolver
     references: frozenset[str]
+    head: str = ""
+    where: str = ""
+    looked_for: Callable[[EvalContext], str] | None = None
+
+    def missed(self, ctx: EvalContext) -> str:
+        """``<head> found nothing for <values> (<where>)`` for the record of ``ctx``."""
+        values = self.looked_for(ctx) if self.looked_for is not None else ""
+        text = f"{printable(self.head)} found nothing"
+        if values:
+            text += f" for {values}"
+        return f"{text} ({printable(self.where, CLIP)})" if self.where else text
+
+
+def misses(lookups: Sequence[CompiledLookup], ctx: EvalContext) -> list[str]:
+    """:meth:`CompiledLookup.missed` of each of ``lookups`` that finds nothing for ``ctx``.
+
+    Evaluates the lookups again (only on a record's failure path); one that fails is left out.
+    """
+    found: list[str] = []
+    for lookup in lookups:
+        try:
+            if lookup.evaluate(ctx) is None:
+                found.append(lookup.missed(ctx))
+        except FerryError:
+            continue
+    return found
 
 
 _FIND_RE = re.compile(
@@ -125,6 +161,7 @@ def _compile_find(text: str) -> CompiledLookup:
     where_text = m.group("where") or ""
     where_start = m.start("where") if m.group("where") else m.end("scheme")
     conditions: list[tuple[str, Resolver]] = []
+    written: list[str] = []
     refs: set[str] = set()
     pos = 0
     while pos < len(where_text) and where_text[pos:].strip():
@@ -140,17 +177,32 @@ def _compile_find(text: str) -> CompiledLookup:
             base = where_start + cm.start("value") + (1 if literal is not raw else 0)
             raise ExpressionError(exc.message, "", base + (exc.column or 1)) from None
         conditions.append((cm.group("name"), tpl.evaluate))
+        written.append(f"{cm.group('name')}={raw}")
         refs |= tpl.references
         pos = cm.end()
     if not conditions:
         raise ExpressionError("_findCollection needs 'where name={{value}}'", "", len(text.rstrip()) + 1)
     scheme, field = m.group("scheme"), m.group("field")
-    return CompiledLookup("find", scheme, field, _find_evaluator(scheme, field, conditions), frozenset(refs))
+    return CompiledLookup(
+        "find",
+        scheme,
+        field,
+        _find_evaluator(scheme, field, conditions),
+        frozenset(refs),
+        head=f"{FIND_PREFIX} find {field} from {scheme}",
+        where="where " + " ".join(written),
+        looked_for=lambda ctx: _find_values(conditions, ctx),
+    )
+
+
+def _find_values(conditions: list[tuple[str, Resolver]], ctx: EvalContext) -> str:
+    return ", ".join(f"{printable(name, VALUE_CLIP)} = {shown_value(get(ctx))}" for name, get in conditions)
 
 
 def _not_single(name: str, got: Any) -> RecordError:
     return RecordError(
-        f"_findCollection key {name} resolved to a {type(got).__name__}, not a single value; "
+        f"_findCollection key {printable(name, VALUE_CLIP)} resolved to a {type(got).__name__} "
+        f"({shown(got, VALUE_CLIP)}), not a single value; "
         "map it inside the array's children or beatFlat the array"
     )
 
@@ -249,7 +301,30 @@ def _compile_mongo(text: str, default_scheme: str | None) -> CompiledLookup:
             return None
         return provider.query(scheme, field, flt)
 
-    return CompiledLookup("mongo", scheme, field, evaluate, refs)
+    written = m.group("scheme")
+    return CompiledLookup(
+        "mongo",
+        scheme,
+        field,
+        evaluate,
+        refs,
+        head=f"{MONGO_PREFIX} {written + ' ' if written else ''}findField={field}",
+        where=f"where={json_text}",
+        looked_for=_mongo_values(parsed, locate),
+    )
+
+
+def _mongo_values(parsed: Any, locate: Callable[[str], int]) -> Callable[[EvalContext], str]:
+    """``looked_for`` of a ``_mongoQuery``: the filter rendered with missing keys as ``null``
+    (compiled on first use: only a failing record asks)."""
+    compiled: list[Callable[[Any], Any]] = []
+
+    def looked_for(ctx: EvalContext) -> str:
+        if not compiled:
+            compiled.append(compile_filter(parsed, locate, keep_missing=True)[0])
+        return describe_filter(compiled[0](ctx))
+
+    return looked_for
 
 
 def _parse_json(json_text: str, start: int) -> Any:

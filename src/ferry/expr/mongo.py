@@ -22,11 +22,20 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ferry._text import clip, printable, shown
 from ferry.errors import ExpressionError
 from ferry.expr.paths import resolve_path
 from ferry.expr.template import compile_template
 
-__all__ = ["KNOWN_OPERATORS", "MissingKey", "compile_filter", "equality_terms", "lookup_key", "matches"]
+__all__ = [
+    "KNOWN_OPERATORS",
+    "MissingKey",
+    "compile_filter",
+    "describe_filter",
+    "equality_terms",
+    "lookup_key",
+    "matches",
+]
 
 KNOWN_OPERATORS = ("$and", "$eq", "$exists", "$gt", "$gte", "$in", "$lt", "$lte", "$ne", "$nin", "$or")
 _FIELD_OPS = frozenset(KNOWN_OPERATORS) - {"$and", "$or"}
@@ -162,12 +171,16 @@ def equality_terms(flt: Mapping[str, Any]) -> dict[str, Any] | None:
 Render = Callable[[Any], Any]
 
 
-def compile_filter(node: Any, locate: Callable[[str], int]) -> tuple[Render, frozenset[str], bool]:
+def compile_filter(
+    node: Any, locate: Callable[[str], int], *, keep_missing: bool = False
+) -> tuple[Render, frozenset[str], bool]:
     """Compile a parsed filter: string leaves become templates rendered per evaluation.
 
     Args:
         node: the parsed JSON filter (must be an object at the top).
         locate: maps a key or leaf string to its 1-based column in the value text (for errors).
+        keep_missing: render a placeholder leaf that resolves to ``None`` as ``None`` instead of
+            raising :class:`MissingKey` (to tell what a lookup looked for).
 
     Returns:
         ``(render, references, constant)`` where ``render(ctx)`` builds the concrete filter and
@@ -199,15 +212,7 @@ def compile_filter(node: Any, locate: Callable[[str], int]) -> tuple[Render, fro
             return lambda ctx: text
         dynamic[0] = True
         refs.update(tpl.references)
-        evaluate = tpl.evaluate
-
-        def render_leaf(ctx: Any) -> Any:
-            got = evaluate(ctx)
-            if got is None:
-                raise MissingKey
-            return got
-
-        return render_leaf
+        return tpl.evaluate if keep_missing else _present(tpl.evaluate)
 
     def field(name: str, n: Any) -> Render:
         if isinstance(n, dict) and any(str(k).startswith("$") for k in n):
@@ -247,5 +252,91 @@ def compile_filter(node: Any, locate: Callable[[str], int]) -> tuple[Render, fro
     return render, frozenset(refs), not dynamic[0]
 
 
+def _present(evaluate: Render) -> Render:
+    """``evaluate``, raising :class:`MissingKey` where it gives ``None``."""
+
+    def render_leaf(ctx: Any) -> Any:
+        got = evaluate(ctx)
+        if got is None:
+            raise MissingKey
+        return got
+
+    return render_leaf
+
+
 def _list_render(parts: list[Render]) -> Render:
     return lambda ctx: [r(ctx) for r in parts]
+
+
+VALUE_CLIP = 60
+"""Characters of one looked-for value kept in a message."""
+_LIST_SHOWN = 5
+_SIGNS = {
+    "$eq": "=",
+    "$ne": "!=",
+    "$gt": ">",
+    "$gte": ">=",
+    "$lt": "<",
+    "$lte": "<=",
+    "$in": "in",
+    "$nin": "not in",
+}
+
+
+def shown_value(value: Any) -> str:
+    """A looked-for value as a message shows it: numbers bare, text quoted and escaped, each
+    cut to :data:`VALUE_CLIP` characters, ``null``/``true``/``false``, lists by their first items."""
+    if value is None or isinstance(value, bool):
+        return _WORDS[value]
+    if isinstance(value, list):
+        items = [shown_value(v) for v in value[:_LIST_SHOWN]]
+        more = f", … ({len(value):,} values)" if len(value) > _LIST_SHOWN else ""
+        return f"[{', '.join(items)}{more}]"
+    if isinstance(value, str | int | dict):
+        return shown(value, VALUE_CLIP)
+    if isinstance(value, float | Decimal):
+        return clip(str(value), VALUE_CLIP)
+    return shown(str(value), VALUE_CLIP)
+
+
+_WORDS = {None: "null", True: "true", False: "false"}
+
+
+def _field_name(path: str) -> str:
+    return printable(path[8:] if path.startswith("content.") else path, VALUE_CLIP)
+
+
+def _describe_op(name: str, op: str, arg: Any) -> str:
+    if op == "$exists":
+        return f"{name} {'exists' if arg else 'does not exist'}"
+    return f"{name} {_SIGNS.get(op, op)} {shown_value(arg)}"
+
+
+def _describe_term(key: str, cond: Any) -> str:
+    if key in ("$and", "$or"):
+        subs = cond if isinstance(cond, list) else [cond]
+        word = " and " if key == "$and" else " or "
+        return "(" + word.join(_describe_part(s) for s in subs) + ")"
+    name = _field_name(key)
+    if isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
+        return ", ".join(_describe_op(name, str(op), arg) for op, arg in cond.items())
+    return f"{name} = {shown_value(cond)}"
+
+
+def _describe_part(flt: Any) -> str:
+    if not isinstance(flt, Mapping):
+        return shown_value(flt)
+    terms = [_describe_term(str(k), v) for k, v in flt.items()]
+    return terms[0] if len(terms) == 1 else "(" + " and ".join(terms) + ")"
+
+
+def describe_filter(flt: Mapping[str, Any]) -> str:
+    """A rendered filter as the values it looks for, for messages.
+
+    ``{"content.F_Id": {"$eq": 0}, "content.S": {"$in": ["a", "b"]}}`` gives
+    ``F_Id = 0, S in ['a', 'b']`` (``content.`` left out; ``$and``/``$or`` in parentheses).
+    """
+    terms = [_describe_term(str(k), v) for k, v in flt.items()]
+    if len(terms) == 1 and next(iter(flt)) in ("$and", "$or"):
+        return terms[0][1:-1]
+    return ", ".join(terms)

@@ -43,6 +43,8 @@ class CompiledValue:
         is_constant: True when the result never depends on the context.
         references: dotted row paths read (variables excluded), e.g. ``{"items.sku_id", "shop_no"}``.
         lookup_schemes: scheme ids the value looks up (``None`` = the provider's default scheme).
+        lookups: the lookups in the value (the whole value, or spans of a ``_function``), to tell
+            what they looked for when a record fails (:func:`ferry.expr.lookup.misses`).
         source: the original value.
         path: the scheme path given at compile time.
         unlocated: ``evaluate`` without the prefixing of ``path`` to its ``RecordError`` reasons
@@ -58,6 +60,7 @@ class CompiledValue:
         "is_constant",
         "kind",
         "lookup_schemes",
+        "lookups",
         "path",
         "references",
         "source",
@@ -73,6 +76,7 @@ class CompiledValue:
         path: str = "",
         references: frozenset[str] = frozenset(),
         lookup_schemes: frozenset[str | None] = frozenset(),
+        lookups: tuple[CompiledLookup, ...] = (),
         can_fail: bool = True,
     ) -> None:
         self.kind = kind
@@ -84,6 +88,7 @@ class CompiledValue:
         self.path = path
         self.references = references
         self.lookup_schemes = lookup_schemes
+        self.lookups = lookups
 
     def __repr__(self) -> str:
         return f"CompiledValue(kind={self.kind!r}, source={self.source!r})"
@@ -147,6 +152,7 @@ def _compile(value: Any, path: str, default_scheme: str | None) -> CompiledValue
             path=path,
             references=lookup.references,
             lookup_schemes=frozenset({lookup.scheme}),
+            lookups=(lookup,),
         )
     tpl = compile_template(value)
     if tpl.is_constant:
@@ -174,6 +180,7 @@ def _compile_function(text: str, path: str, default_scheme: str | None) -> Compi
     getters: list[Resolver] = []
     refs: set[str] = set()
     schemes: set[str | None] = set()
+    lookups: list[CompiledLookup] = []
     for item in compiled.placeholders:
         if isinstance(item, Placeholder):
             getters.append(compile_placeholder(item, text))
@@ -184,6 +191,7 @@ def _compile_function(text: str, path: str, default_scheme: str | None) -> Compi
             offset = _span_offset(item, text)
             lookup: CompiledLookup = compile_lookup(span_text, offset, default_scheme, full_text=text)
             getters.append(lookup.evaluate)
+            lookups.append(lookup)
             refs |= lookup.references
             schemes.add(lookup.scheme)
     make_evaluator = getattr(compiled, "evaluator", None)
@@ -198,6 +206,7 @@ def _compile_function(text: str, path: str, default_scheme: str | None) -> Compi
         path=path,
         references=frozenset(refs),
         lookup_schemes=frozenset(schemes),
+        lookups=tuple(lookups),
     )
 
 

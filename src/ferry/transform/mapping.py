@@ -25,6 +25,7 @@ from typing import Any
 
 from ferry.errors import ConfigError, RecordError
 from ferry.expr import CompiledValue, EvalContext, compile_value, located_error
+from ferry.expr.lookup import misses
 from ferry.expr.parsers import get_parser
 from ferry.expr.paths import resolve_path
 from ferry.scheme.metadata import FieldSpec
@@ -281,7 +282,7 @@ def _checked(node: _Node) -> Callable[[EvalContext], Any]:
         if kind is not None and isinstance(value, str):
             value = _coerce(kind, value)
         if required and (value is None or value == "" or value == []):
-            raise RecordError(f"{node.path}: required field {node.spec.field!r} is empty{_why(node)}")
+            raise RecordError(f"{node.path}: required field {node.spec.field!r} is empty{_why(node, ctx)}")
         return value
 
     return field
@@ -305,7 +306,7 @@ def _finish(node: _Node, fn: Callable[[EvalContext], Any]) -> Callable[[EvalCont
             except Exception as exc:
                 raise RecordError(f"{path}.parser: {parser_name} failed: {exc}") from exc
         if required and (value is None or value == "" or value == []):
-            raise RecordError(f"{path}: required field {node.spec.field!r} is empty{_why(node)}")
+            raise RecordError(f"{path}: required field {node.spec.field!r} is empty{_why(node, ctx)}")
         return value
 
     return finished
@@ -332,7 +333,10 @@ def _with_scope(ctx: EvalContext, scope: dict[str, Any]) -> EvalContext:
     )
 
 
-def _why(node: _Node) -> str:
+def _why(node: _Node, ctx: EvalContext) -> str:
+    missed = misses(node.value.lookups, ctx) if node.value is not None else []
+    if missed:
+        return ": " + "; ".join(missed)
     if node.value is not None and node.value.kind in ("find", "mongo"):
         return f" (the lookup {node.spec.value!r} found nothing)"
     if node.value is not None and node.value.references:
