@@ -28,6 +28,15 @@ def _write_env(path: Path | None, simulators: Any, urls: dict[str, str], mysql: 
     echo(f"wrote {len(values)} variables to {path} (use: ferry --env-file {path} ...)")
 
 
+def _client_url(url: str, in_process: str, described: dict[str, Any]) -> str:
+    """The URL a client is configured with: the simulator's ``base_url`` (its path included,
+    e.g. ``http://127.0.0.1:8700/k3cloud/``) on the served port, else the served root."""
+    base = described.get("base_url")
+    if isinstance(base, str) and base.startswith(in_process):
+        return url + base[len(in_process) :]
+    return url
+
+
 @guarded
 def sandbox(
     port: Annotated[
@@ -142,7 +151,9 @@ def sandbox(
                 if isinstance(v, str | int) and k not in ("base_url", "prefix")
             }
             table.add_row(
-                simulators[name].title or name, url, ", ".join(f"{k}={v}" for k, v in credentials.items())
+                simulators[name].title or name,
+                _client_url(url, simulators[name].base_url, described),
+                ", ".join(f"{k}={v}" for k, v in credentials.items()),
             )
         console.print(table)
         if not only:

@@ -17,11 +17,19 @@ body (service names match case-insensitively; another path is HTTP 404, another 
                                                                            the operations above,
                                                                            ``Forbid``, ``Enable``
 ``...DynamicFormService.Allocate``                                         see ``_k3cloud_ops``
+``...DynamicFormService.QueryAsyncResult``                                 see ``_k3cloud_async``
 =========================================================================  =====================
+
+Any other ``<ServiceName>.common.kdsvc`` under ``/k3cloud/`` answers HTTP 200 with a failed
+``ResponseStatus`` (``MsgCode`` 4, ``服务“<ServiceName>”不存在``; the text is **[GUESS]**), as the
+vendor answers a call it cannot serve: the SDKs read business errors from the body, never from
+the status.
 
 Bodies: query services take ``{"data": {...}}``, the others ``{"formid": .., "data": {...}}``
 (``ExcuteOperation`` adds ``opNumber``); ``data`` may also be a JSON string (§1.4 [GUESS]), and
-the legacy envelope ``{"parameters": "[...]"}`` is read too. Keys match case-insensitively.
+the legacy envelope ``{"parameters": "[...]"}`` is read too. Keys match case-insensitively. A
+form-service call with ``"beginmethod": "BeginQueryImpl"`` (the SDKs' async mode, e.g. the
+Python SDK's ``BatchSaveQuery``) answers a ``QueryResultInfo`` task; see ``_k3cloud_async``.
 
 **Authentication** (§1.3). A login answers the documented ``LoginResult`` (``LoginResultType``
 1, ``KDSVCSessionId``) and sets the cookies ``kdservice-sessionid`` and ``ASP.NET_SessionId``;
@@ -37,7 +45,7 @@ answers ``MsgCode`` 1 ``会话信息已丢失，请重新登录`` in the service
 
 **Throttling** is off by default (no documented limit); with ``Faults.rate_per_*`` a call over
 budget answers ``MsgCode`` 14 ``调用频率超出限制`` (§1.6 [GUESS]). An injected server error is
-HTTP 500 with an HTML body (§1.6). The async query mode (§1.2) is not simulated.
+HTTP 500 with an HTML body (§1.6).
 """
 
 from __future__ import annotations
@@ -54,12 +62,14 @@ import httpx
 import orjson
 
 from ferry.sandbox._faults import Faults
+from ferry.sandbox._k3cloud_async import AsyncTasks, is_async
 from ferry.sandbox._k3cloud_auth import Account, login_parameters, verify_signed_headers
 from ferry.sandbox._k3cloud_login import LOGIN_FIELDS, check_login, login_failure, login_result
 from ferry.sandbox._k3cloud_ops import OPERATIONS, allocate, operate
 from ferry.sandbox._k3cloud_query import execute_query, view_bill
 from ferry.sandbox._k3cloud_replies import (
     CALL_LIMIT,
+    EXCEPTION,
     NOT_ALLOWED,
     OPERATION_EMPTY,
     SESSION_LOST,
@@ -87,13 +97,17 @@ QUERIES = frozenset({"ExecuteBillQuery", "BillQuery"})
 WRITES = frozenset(
     {"Save", "BatchSave", "Draft", "Submit", "Audit", "UnAudit", "Delete", "ExcuteOperation", "Allocate"}
 )
-_FORM_NAMES = {n.lower(): n for n in ("View", *QUERIES, *WRITES)} | {"executeoperation": "ExcuteOperation"}
+ASYNC_RESULT = "QueryAsyncResult"
+_FORM_NAMES = {n.lower(): n for n in ("View", ASYNC_RESULT, *QUERIES, *WRITES)} | {
+    "executeoperation": "ExcuteOperation"
+}
 _AUTH_NAMES = {n.lower(): n for n in ("ValidateUser", "LoginByAppSecret", "LoginBySign", "Logout")}
-_PATH = re.compile(r"^/k3cloud/(?P<service>[A-Za-z0-9_.]+)\.common\.kdsvc$", re.IGNORECASE)
+_PATH = re.compile(r"^/k3cloud/(?P<service>[^/]+?)\.common\.kdsvc$", re.IGNORECASE)
 
 
 def service_of(path: str) -> tuple[str, str] | None:
-    """``("auth" | "form" | "centres", method)`` for a request path, ``None`` if not a service."""
+    """``("auth" | "form" | "centres", method)`` for a request path, ``("unknown", service)``
+    for a service the simulator does not serve, ``None`` if not a service path."""
     match = _PATH.match(path)
     if match is None:
         return None
@@ -103,7 +117,7 @@ def service_of(path: str) -> tuple[str, str] | None:
     for kind, prefix, names in (("auth", AUTH_SERVICE, _AUTH_NAMES), ("form", FORM_SERVICE, _FORM_NAMES)):
         if full.startswith(prefix.lower()) and full[len(prefix) :] in names:
             return kind, names[full[len(prefix) :]]
-    return None
+    return "unknown", match["service"]
 
 
 def _cookies(header: str) -> dict[str, str]:
@@ -167,6 +181,8 @@ class K3CloudSimulator(Simulator):
         """Why each refused authentication was refused (never sent to the client)."""
         self._asp: dict[str, str] = {}
         self._ended: set[str] = set()
+        self.tasks = AsyncTasks()
+        """Answers of calls begun in the asynchronous mode, until polled."""
 
     # -- the Simulator hooks ----------------------------------------------------------------
 
@@ -191,6 +207,9 @@ class K3CloudSimulator(Simulator):
             return _answer(
                 [{"Id": self.ACCT_ID, "Number": "DEMO", "Name": "演示数据中心", "DatabaseType": 3}]
             )
+        if kind == "unknown":
+            call.code = EXCEPTION
+            return _answer(failure(method, EXCEPTION, f"服务“{method}”不存在"))
         return self._form_call(method, body, request, call)
 
     def throttled(self, request: httpx.Request, call: Call, which: str) -> httpx.Response:
@@ -353,11 +372,17 @@ class K3CloudSimulator(Simulator):
         refused = self.over_budget(request, call)
         if refused is not None:
             return refused
+        if method == ASYNC_RESULT:
+            info = self.tasks.result(body)
+            call.code = msg_code(info["Result"])
+            return _answer(info, cookies)
         try:
             answer = self._run(method, body)
         except K3Error as exc:
             answer = wrap(method, exc.status())
         call.code = msg_code(answer)
+        if is_async(body, request.headers):
+            return _answer(self.tasks.begin(answer), cookies)
         return _answer(answer, cookies)
 
     def _run(self, method: str, body: Any) -> Any:
