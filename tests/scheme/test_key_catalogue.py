@@ -226,3 +226,11 @@ def test_the_shipped_examples_and_demo_warn_only_about_what_ferry_really_ignores
 def test_the_walk_accepts_anything_without_raising() -> None:
     assert metadata_warnings([1, 2], "source") == []
     assert metadata_warnings({"request": "x", "condition": [3, [4]], "otherResponse": [None]}, "source") == []
+
+
+def test_a_document_full_of_unknown_keys_gives_a_bounded_number_of_warnings() -> None:
+    from ferry.scheme._catalogue import MAX_WARNINGS
+
+    data = {"api": "/x", "effect": "QUERY", **{f"key{i}": i for i in range(5000)}}
+
+    assert len(metadata_warnings(data, "source")) == MAX_WARNINGS

@@ -215,9 +215,15 @@ def _unknown(key: Any, value: Any, level: str, path: str) -> Issue:
     return Issue(path, message, None, hint, "warning")
 
 
+MAX_WARNINGS = 1000
+"""Most warnings one document gives: a generated file can hold 100,000 copies of one typo."""
+
+
 def _walk(data: Mapping[str, Any], level: str, path: str, out: list[Issue]) -> None:
     keys = LEVELS[level]
     for key, value in data.items():
+        if len(out) >= MAX_WARNINGS:
+            return
         where = f"{path}.{key}"
         entry = keys.get(key)
         if entry is None:
@@ -294,7 +300,8 @@ def metadata_warnings(data: Any, side: str, prefix: str | None = None) -> list[I
 
     Returns:
         Warnings (``severity="warning"``): a known key Ferry does not support, saying what it
-        does in QEasy; an unknown key, with the nearest key valid at that level.
+        does in QEasy; an unknown key, with the nearest key valid at that level. At most
+        :data:`MAX_WARNINGS` (and a few more from ``otherResponse`` item names).
     """
     if not isinstance(data, Mapping) or side not in ("source", "target"):
         return []
