@@ -20,7 +20,7 @@ Messages never contain credentials: connectors quote the vendor's code and text 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "AuthExpiredError",
@@ -47,12 +47,18 @@ class ConfigError(FerryError):
 
 @dataclass(frozen=True)
 class Issue:
-    """One problem found in a scheme, located by a dotted/indexed path."""
+    """One problem found in a scheme, located by a dotted/indexed path.
+
+    ``severity`` ``"error"`` makes the scheme invalid; ``"warning"`` does not (a metadata key
+    Ferry does not honour, an unknown key): validation returns warnings apart from errors and
+    ``ferry validate`` prints them as ``warning`` lines.
+    """
 
     path: str
     message: str
     got: Any = None
     hint: str | None = None
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         """``path: message (got value)`` and an indented hint; every part is cut to a readable

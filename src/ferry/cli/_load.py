@@ -17,7 +17,7 @@ from ferry.errors import ConfigError, Issue, SchemeError
 if TYPE_CHECKING:
     from ferry.scheme.model import Scheme
 
-__all__ = ["describe_connection", "issues_of", "load_schemes", "print_issues"]
+__all__ = ["describe_connection", "issues_of", "load_schemes", "print_issues", "print_warnings"]
 
 
 def issues_of(exc: ConfigError) -> list[Issue]:
@@ -48,6 +48,20 @@ def print_issues(file: str, issues: Sequence[Issue], *, err: bool = False) -> No
         echo(f"  ... and {count - SHOWN_ISSUES:,} more errors; fix these first", err=err)
 
 
+def print_warnings(file: str | None, warnings: Sequence[Issue], *, err: bool = False) -> None:
+    """Each warning as ``  warning: path: message`` (``warning: file: path: message`` when
+    ``file`` is given), its hint indented below it; the first :data:`SHOWN_ISSUES`."""
+    head = f"{file}: " if file else ""
+    indent = "" if file else "  "
+    for issue in warnings[:SHOWN_ISSUES]:
+        first, *rest = redact(str(issue)).splitlines() or [""]
+        echo(f"{indent}warning: {head}{first}", style="yellow", err=err)
+        for line in rest:
+            echo(f"{indent}{line}", err=err)
+    if len(warnings) > SHOWN_ISSUES:
+        echo(f"{indent}... and {len(warnings) - SHOWN_ISSUES:,} more warnings", err=err)
+
+
 def describe_connection(conn: Any) -> str:
     """A safe one-line label of a parsed connection (passwords masked), or ``-``."""
     if conn is None:
@@ -62,6 +76,9 @@ def describe_connection(conn: Any) -> str:
 
 def load_schemes(paths: Sequence[Path]) -> list[Scheme]:
     """Load every scheme file, or print every problem of every file and exit 2.
+
+    The metadata warnings of each scheme (keys Ferry does not act on) are printed once, to
+    stderr, as ``warning: FILE: path: message`` lines; they never stop the command.
 
     Raises:
         typer.Exit: with code 2 when any file is missing or invalid, two files share an id,
@@ -101,4 +118,6 @@ def load_schemes(paths: Sequence[Path]) -> list[Scheme]:
     if cycle:
         print_issues("lookups", cycle, err=True)
         raise typer.Exit(EXIT_INVALID)
+    for path, scheme in zip(paths, schemes, strict=True):
+        print_warnings(str(path), scheme.warnings, err=True)
     return schemes

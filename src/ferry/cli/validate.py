@@ -9,7 +9,7 @@ import typer
 
 from ferry._text import printable, shown
 from ferry.cli._common import EXIT_INVALID, EXIT_OK, echo, guarded
-from ferry.cli._load import describe_connection, issues_of, print_issues
+from ferry.cli._load import describe_connection, issues_of, print_issues, print_warnings
 from ferry.errors import ConfigError
 
 __all__ = ["register", "validate"]
@@ -41,6 +41,39 @@ def _lookup_cycle(schemes: list[Any]) -> bool:
     return bool(cycle)
 
 
+def _validate_file(file: str) -> tuple[Any, int, int]:
+    """Validate one file and print what was found: ``(the loaded object or None when invalid,
+    errors, warnings)``. An invalid file's warnings are printed too (an unknown key is often
+    the cause of its error)."""
+    from ferry.scheme.loader import file_warnings, load_any
+
+    name = printable(file, 300)
+    try:
+        loaded = load_any(Path(file))
+    except ConfigError as exc:
+        issues = issues_of(exc)
+        print_issues(name, issues)
+        warnings = file_warnings(file) if "\0" not in file else []
+        print_warnings(None, warnings)
+        return None, len(issues), len(warnings)
+    echo(f"OK {name}: {_describe(loaded)}", style="green")
+    warnings = getattr(loaded, "warnings", [])
+    print_warnings(None, warnings)
+    return loaded, 0, len(warnings)
+
+
+def _summary(total: int, bad: int, errors: int, warned: int, *, cycle: bool) -> str:
+    """``3 files: 2 valid, 1 invalid (4 errors); 2 warnings``."""
+    summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
+    if errors:
+        summary += f" ({errors:,} error{'s' if errors != 1 else ''})"
+    if warned:
+        summary += f"; {warned:,} warning{'s' if warned != 1 else ''}"
+    if cycle:
+        summary += "; their lookups form a cycle"
+    return summary
+
+
 @guarded
 def validate(
     files: Annotated[
@@ -55,41 +88,31 @@ def validate(
     """Check scheme files, QEasy metadata and connections files; print every problem with its
     path and a hint (every unset ${VAR} of a file at once).
 
+    A metadata key Ferry does not act on is a warning line, never an error: a QEasy key Ferry
+    does not support says what it does in QEasy, an unknown key names the nearest valid one.
+
     Nothing is fetched or written (`ferry check` connects for real). Exit code 0 when every
-    file is valid, 2 otherwise. Only regular files are read (not a FIFO, device or directory),
-    JSON up to 16 MB and YAML up to 1 MB; nesting deeper than 100 levels, integers beyond 64
+    file is valid (with or without warnings), 2 otherwise. Only regular files are read (not a
+    FIFO, device or directory), JSON up to 16 MB and YAML up to 1 MB; nesting deeper than 100 levels, integers beyond 64
     bits and NaN or infinite numbers are reported with their path.
 
     Example:
 
         ferry validate examples/*/scheme.yaml metadata/orders.source.json
     """
-    from ferry.scheme.loader import load_any
     from ferry.scheme.model import Scheme
 
-    bad = errors = 0
+    bad = errors = warned = 0
     schemes: dict[str, Scheme] = {}
     for file in files:
-        name = printable(file, 300)
-        try:
-            loaded = load_any(Path(file))
-        except ConfigError as exc:
-            issues = issues_of(exc)
-            print_issues(name, issues)
-            bad += 1
-            errors += len(issues)
-            continue
+        loaded, found, warnings = _validate_file(file)
+        bad += loaded is None
+        errors += found
+        warned += warnings
         if isinstance(loaded, Scheme):
             schemes[loaded.id] = loaded
-        echo(f"OK {name}: {_describe(loaded)}", style="green")
     cycle = _lookup_cycle(list(schemes.values()))
-    total = len(files)
-    summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
-    if errors:
-        summary += f" ({errors:,} error{'s' if errors != 1 else ''})"
-    if cycle:
-        summary += "; their lookups form a cycle"
-    echo(summary, style="bold")
+    echo(_summary(len(files), bad, errors, warned, cycle=cycle), style="bold")
     raise typer.Exit(EXIT_INVALID if bad or cycle else EXIT_OK)
 
 

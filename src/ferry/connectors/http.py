@@ -1,8 +1,10 @@
 """The generic JSON-over-HTTP connector (source and target).
 
 As a source, ``fetch`` sends the rendered request (GET: query parameters; POST: a JSON or form
-body, per the connection's ``body``) with the paging parameters on top, reads the records at
-``records_path`` and applies the ``last_page`` rule. As a target, ``write`` POSTs the packed
+body, per the connection's ``body``) with the paging parameters on top, checks the answer's
+status (``status_path``/``status_ok``), reads the records at ``records_path`` and applies the
+``last_page`` rule. A scheme's source metadata can set all three with QEasy's ``otherResponse``
+(``StatusKey``/``StatusValue``, ``DataKey``, ``PageKey``; see :mod:`ferry.scheme._response`). As a target, ``write`` POSTs the packed
 body as JSON. Every failure is classified, never retried here (the engine owns retries):
 
 ==========================  ========================================================
@@ -10,8 +12,11 @@ body as JSON. Every failure is classified, never retried here (the engine owns r
 429                         ``ThrottledError`` with ``retry_after`` from Retry-After
 408, 5xx, timeouts,         ``RetriableError``
 connection errors
-invalid JSON, missing       ``RetriableError`` quoting the start of the body
-``records_path``
+invalid JSON, missing       ``RetriableError`` quoting the start of the body (and, for
+``records_path``            the records, how to say where they are)
+a 2xx answer whose          throttling words: ``ThrottledError``; busy or 5xx words:
+``status_path`` is not      ``RetriableError``; credentials words: ``ConfigError``; any
+``status_ok``               other: ``ConfigError`` (the vendor's status and message quoted)
 a record that is not an     the record's place holds a ``Rejected`` (the collector stores
 object or cannot be read    it as a dead letter); the rest of the page is read
 other 4xx                   source: ``ConfigError``; target: ``Outcome(ok=False)`` per record
@@ -45,6 +50,7 @@ from ferry.connectors._dotted import MISSING, get_path
 from ferry.connectors._http_ack import acknowledged
 from ferry.connectors._http_client import open_client
 from ferry.connectors._http_paging import next_state, paginator_for
+from ferry.connectors._http_status import check_status, records_hint
 from ferry.connectors._lenient import decode_page, reject_non_objects
 from ferry.connectors.base import Delivery, Limits, Outcome, Page, PageState
 from ferry.connectors.specs import HttpConnection
@@ -139,25 +145,34 @@ class HttpConnector:
             document = self._parse(response, where)
         else:
             self._raise_for_status(response, where)
-        records = get_path(document, self.spec.records_path)
-        if records is MISSING:
-            raise RetriableError(
-                f"{where}: response has no records at {self.spec.records_path!r}: {self._quote(response.text)}"
-            )
-        if records is None:
-            records = []
-        if not isinstance(records, list):
-            raise RetriableError(
-                f"{where}: records at {self.spec.records_path or '(body)'!r} are not a list: "
-                f"{self._quote(response.text)}"
-            )
-        if not all(isinstance(r, dict) for r in records):
-            records = reject_non_objects(records)
+        if self.spec.status_path is not None:
+            check_status(self.spec, document, where, self._quote)
+        records = self._records(document, response, where)
         total = self._total(document)
         following = next_state(
             self.spec, self.pager, document=document, records=records, state=state, total=total, where=where
         )
         return Page(records=records, next=following, total=total)
+
+    def _records(self, document: Any, response: httpx.Response, where: str) -> list[Any]:
+        """The records at ``records_path``; a missing path or a value that is not a list is a
+        ``RetriableError`` naming both ways to say where the records are."""
+        path = self.spec.records_path
+        records = get_path(document, path)
+        if records is MISSING or (records is not None and not isinstance(records, list)):
+            what = (
+                f"response has no records at {path!r}"
+                if records is MISSING
+                else f"records at {path or '(body)'!r} are not a list"
+            )
+            raise RetriableError(
+                f"{where}: {what}: {self._quote(response.text)}\n  hint: {records_hint(document)}"
+            )
+        if records is None:
+            return []
+        if not all(isinstance(r, dict) for r in records):
+            return reject_non_objects(records)
+        return records
 
     def _total(self, document: Any) -> int | None:
         if not self.spec.total_path:

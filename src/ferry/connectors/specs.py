@@ -58,6 +58,7 @@ __all__ = [
     "env_references",
     "expand_env",
     "mask_url",
+    "status_text",
 ]
 
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -374,7 +375,22 @@ class HttpConnection(ConnectionSpec):
     timeout: PositiveFloat = Field(30.0, description="Seconds before a request times out.")
     paging: Paging = Field(default_factory=lambda: Paging.model_validate({}))
     records_path: str = Field(
-        "", description='Dotted path of the record list; "" means the body is the list.'
+        "",
+        description=(
+            'Dotted path of the record list; "" means the body is the list. A scheme whose source '
+            "metadata declares otherResponse DataKey uses that path instead."
+        ),
+    )
+    status_path: str | None = Field(
+        None,
+        description=(
+            "Dotted path of the status every 2xx answer carries (QEasy otherResponse StatusKey); "
+            "an answer whose status is not status_ok is an error quoting the vendor's message."
+        ),
+    )
+    status_ok: str | None = Field(
+        None,
+        description="The status that means success (QEasy StatusValue), compared as text (true/false for booleans).",
     )
     total_path: str | None = Field(None, description="Dotted path of the total row count, if reported.")
     last_page: LastPage = Field(default_factory=lambda: LastPage.model_validate({}))
@@ -405,7 +421,22 @@ class HttpConnection(ConnectionSpec):
     def _consistent(self) -> HttpConnection:
         if self.last_page.rule == "total" and not self.total_path:
             raise ValueError("last_page rule 'total' needs total_path, e.g. data.total")
+        if (self.status_path is None) != (self.status_ok is None):
+            raise ValueError("status_path and status_ok go together, e.g. status_path: code, status_ok: '0'")
         return self
+
+    @field_validator("status_ok", mode="before")
+    @classmethod
+    def _status_as_text(cls, value: Any) -> Any:
+        return None if value is None else status_text(value)
+
+
+def status_text(value: Any) -> str:
+    """A status value as text, the way ``status_ok`` is compared: ``true``/``false`` for
+    booleans, ``str()`` otherwise (``0`` and ``"0"`` are the same status)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
 
 
 class LedgerConnection(ConnectionSpec):

@@ -22,13 +22,15 @@ from typing import Any, Literal
 
 from ferry._text import clip
 from ferry.errors import Issue, SchemeError
+from ferry.scheme._catalogue import metadata_warnings
 from ferry.scheme._connections import is_connections_file, parse_connections_file, resolve_connections
 from ferry.scheme._documents import DocumentError, parse_text, read_document
 from ferry.scheme._issues import validate_collecting
+from ferry.scheme._response import connection_warnings
 from ferry.scheme.metadata import SourceMetadata, TargetMetadata
 from ferry.scheme.model import Scheme
 
-__all__ = ["Side", "load_any", "load_metadata", "load_scheme", "parse_metadata"]
+__all__ = ["Side", "file_warnings", "load_any", "load_metadata", "load_scheme", "parse_metadata"]
 
 Side = Literal["source", "target"]
 _MODELS: dict[str, type[SourceMetadata] | type[TargetMetadata]] = {
@@ -66,7 +68,8 @@ def parse_metadata(
         prefix: path prefix for issues (defaults to the side name).
 
     The returned model is usable only when ``issues`` is empty; otherwise it is a best-effort
-    model (or ``None``) for further checks.
+    model (or ``None``) for further checks. Either way its ``warnings`` name every key Ferry
+    does not act on (:func:`ferry.scheme._catalogue.metadata_warnings`); they are not issues.
     """
     if not isinstance(data, Mapping):
         where = prefix if prefix is not None else (side or "")
@@ -108,7 +111,16 @@ def parse_metadata(
         work.pop("type", None)
         work["effect"] = _SIDE_EFFECT[side]
     model, found = validate_collecting(_MODELS[side], work, where)
-    return model, issues + found
+    return _warned(model, data, side, where), issues + found
+
+
+def _warned(
+    model: SourceMetadata | TargetMetadata | None, data: Mapping[str, Any], side: Side, where: str
+) -> SourceMetadata | TargetMetadata | None:
+    """``model`` carrying the warnings of the document it was read from."""
+    if model is not None:
+        model._warnings = metadata_warnings(data, side, where)
+    return model
 
 
 def _agree(data: Mapping[str, Any]) -> bool:
@@ -275,6 +287,7 @@ def _scheme_from(
     scheme.target_meta = target_meta  # type: ignore[assignment]
     scheme.base_dir = str(base_dir)
     issues += _connect(scheme, issues, connections, base_dir, env)
+    scheme._warnings = connection_warnings(scheme)
     if check:
         issues += _checked(scheme, issues)
     if issues:
@@ -377,3 +390,33 @@ def load_any(
     if issues or model is None:
         raise SchemeError(issues, source=str(path))
     return model
+
+
+def file_warnings(path: str | Path) -> list[Issue]:
+    """The metadata warnings of a scheme or bare metadata file that may not load (for a file
+    that failed validation; a loaded one carries them as ``.warnings``). Never raises: a
+    document that cannot be read has none."""
+    try:
+        data = read_document(Path(path))
+    except DocumentError:
+        return []
+    if not isinstance(data, Mapping):
+        return []
+    if ("source" in data or "target" in data) and "api" not in data:
+        found: list[Issue] = []
+        for side in ("source", "target"):
+            found += _raw_side_warnings(data.get(side), side, Path(path).resolve().parent)
+        return found
+    inferred = infer_side(data)
+    return metadata_warnings(data, inferred) if inferred is not None else []
+
+
+def _raw_side_warnings(raw: Any, side: Side, base_dir: Path) -> list[Issue]:
+    value = raw.get("metadata") if isinstance(raw, Mapping) else None
+    if isinstance(value, str):
+        file = Path(value) if Path(value).is_absolute() else base_dir / value
+        try:
+            value = read_document(file)
+        except DocumentError:
+            return []
+    return metadata_warnings(value, side)

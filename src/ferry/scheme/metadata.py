@@ -3,7 +3,8 @@
 Parsing is lenient where QEasy exports are (docs/architecture.md §4): ``effect`` and ``type`` are aliases
 (``WRITE`` means ``EXECUTE``); field type names are case-insensitive and ``dateTime`` is
 ``datetime``; ``value: null`` is the same as absent; unknown keys are kept (``extra="allow"``)
-so a user's existing metadata loads unchanged. Semantic checks that need the expression
+so a user's existing metadata loads unchanged, and each key Ferry does not act on is a warning
+(:mod:`ferry.scheme._catalogue`). Semantic checks that need the expression
 compiler live in :mod:`ferry.scheme.validate`.
 """
 
@@ -17,9 +18,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
+
+from ferry.errors import Issue
 
 __all__ = [
     "CONDITION_OPERATORS",
@@ -227,6 +231,14 @@ class Metadata(BaseModel):
     request: list[FieldSpec] = Field(default_factory=list)
     otherRequest: list[FieldSpec] = Field(default_factory=list)
     operation: OperationSpec | None = None
+
+    _warnings: list[Issue] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """The keys of the document as written that Ferry does not act on (warnings, filled by
+        :func:`ferry.scheme.loader.parse_metadata`; see :mod:`ferry.scheme._catalogue`)."""
+        return list(self._warnings)
 
     @model_validator(mode="before")
     @classmethod

@@ -23,11 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ferry._text import shown
 from ferry.connectors.specs import ConnectionSpec
+from ferry.errors import Issue
 from ferry.scheme.metadata import SourceMetadata, TargetMetadata
 
 __all__ = [
@@ -257,6 +258,14 @@ class Scheme(_Strict):
     """The resolved source connection spec (``None`` until the loader resolves it)."""
     target_connection: SkipJsonSchema[ConnectionSpec | None] = Field(None, exclude=True)
     """The resolved target connection spec (``None`` until the loader resolves it)."""
+    _warnings: list[Issue] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """Every key of both metadata documents Ferry does not act on, and ``otherResponse`` on
+        a connection that does not read it: warnings (``severity="warning"``), never errors."""
+        metas = (self.source_meta, self.target_meta)
+        return [w for meta in metas if meta is not None for w in meta.warnings] + list(self._warnings)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -10,7 +10,7 @@ user's words, what is wrong and what to write instead::
 Checked: value expressions compile (templates, formatters, ``_function``, lookups, with
 ``settings.lookup_scheme`` as the default for ``_mongoQuery``); parser names and parameters;
 duplicate field names; ``parent`` links; target arrays whose source array cannot be inferred;
-the source ``id``, ``beatFlat`` names and ``condition`` values; crontabs; ``operation``; the
+the source ``id``, ``beatFlat`` names, ``condition`` values and ``otherResponse`` items; crontabs; ``operation``; the
 retry ladder and window durations; MySQL ``batchexecute``/``execute`` statements. Connection
 names are checked by the loader, which holds the connections. Once nothing is found, the loader
 compiles the scheme's plan from the values checked here (:func:`plan_issues`): the values are
@@ -28,6 +28,7 @@ from croniter import croniter
 
 from ferry.errors import ConfigError, ExpressionError, Issue
 from ferry.scheme._field_checks import FieldContext, check_fields, expression_issue
+from ferry.scheme._response import layout_issues
 from ferry.scheme._sql_checks import check_sql_target
 from ferry.scheme.metadata import ConditionRule, Metadata, SourceMetadata, TargetMetadata
 from ferry.scheme.model import Scheme
@@ -120,6 +121,7 @@ def _check_source(meta: SourceMetadata, p: str, ctx: FieldContext) -> list[Issue
             issue = _condition_issue(rule, f"{p}.condition[{g}][{r}]")
             if issue is not None:
                 issues.append(issue)
+    issues += layout_issues(meta, p)
     remedy = meta.omissionRemedy
     if remedy is not None:
         issues += check_crontab(remedy.crontab, f"{p}.omissionRemedy.crontab")

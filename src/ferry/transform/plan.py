@@ -28,6 +28,7 @@ from typing import Any
 from ferry.connectors.specs import ConnectionSpec
 from ferry.errors import ConfigError
 from ferry.expr import CompiledValue
+from ferry.scheme._response import with_layout
 from ferry.scheme.metadata import FieldSpec, OperationSpec, SourceMetadata, TargetMetadata
 from ferry.scheme.model import Scheme
 from ferry.transform.condition import compile_condition
@@ -45,6 +46,8 @@ class SourcePlan:
     """The compiled source side: what to call, and what to keep and split of what it returns."""
 
     connection: ConnectionSpec
+    """The source connection, with what the metadata's ``otherResponse`` declares (an http
+    connection's records path, status and page field) in place of its own."""
     meta: SourceMetadata
     api: str
     method: str
@@ -179,7 +182,7 @@ def _source(scheme: Scheme, compiled: Mapping[str, CompiledValue]) -> SourcePlan
     meta = scheme.source_meta
     if meta is None:
         raise _unresolved(scheme, "source.metadata")
-    connection = _connection(scheme, "source")
+    connection = with_layout(_connection(scheme, "source"), meta)
     default = scheme.settings.lookup_scheme
     return SourcePlan(
         connection=connection,
