@@ -79,9 +79,12 @@ def _expected_value(spec: dict[str, Any]) -> Any:
         return date.fromisoformat(str(text))
     if kind == "datetime":
         return datetime.fromisoformat(str(text))
-    if kind == "time":
-        hours, minutes, seconds = (int(part) for part in str(text).split(":"))
-        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if kind == "time":  # [-]H:MM:SS[.ffffff], hours may pass 24
+        body = str(text)
+        sign = -1 if body.startswith("-") else 1
+        hours, minutes, seconds = body.lstrip("-").split(":")
+        whole = timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds))
+        return sign * whole
     raise AssertionError(f"unknown expected type {kind}")
 
 

@@ -22,8 +22,10 @@ from ferry.expr.function import (  # noqa: F401 - modules register their rules
 from ferry.expr.function._compile import build_tree
 from ferry.expr.function._convert import finalizer
 from ferry.expr.function._dates import TZ, BadDate, parse_datetime
+from ferry.expr.function._datetime_calls import FSP_OPS
 from ferry.expr.function._nodes import Env, Fn, Node, Specializer, is_finished
 from ferry.expr.function._source import LookupSpan, Slot, scan_source
+from ferry.expr.function._times import text_fsp
 from ferry.expr.function._types import BIND_BY_TYPE, STR_T, ListSig, SqlType, bare_value
 from ferry.expr.placeholders import Placeholder
 
@@ -69,6 +71,10 @@ def _fsp_feature(value: Any, t: SqlType | ListSig) -> Hashable:
         return ("fsp", 0)
 
 
+def _time_fsp_feature(value: Any, t: SqlType | ListSig) -> Hashable:
+    return ("fsp", text_fsp(value)) if t == STR_T else None
+
+
 def _features(tree: Node) -> dict[int, Callable[[Any, SqlType | ListSig], Hashable]]:
     """Parameters whose *value* decides a result type, as MariaDB decides it from constants."""
     out: dict[int, Callable[[Any, SqlType | ListSig], Hashable]] = {}
@@ -81,10 +87,19 @@ def _features(tree: Node) -> dict[int, Callable[[Any, SqlType | ListSig], Hashab
     stack = [tree]
     while stack:
         node = stack.pop()
-        if node.op == "unix_timestamp" and node.args and node.args[0].op == "param":
-            out.setdefault(node.args[0].data, _fsp_feature)
+        for slot, feature in _fsp_slots(node):
+            out.setdefault(slot, feature)
         stack.extend(node.args)
     return out
+
+
+def _fsp_slots(node: Node) -> list[tuple[int, Callable[[Any, SqlType | ListSig], Hashable]]]:
+    """Parameters of ``node`` whose text's fractional digits decide its result precision."""
+    if node.op == "unix_timestamp" and node.args and node.args[0].op == "param":
+        return [(node.args[0].data, _fsp_feature)]
+    if node.op in FSP_OPS:
+        return [(arg.data, _time_fsp_feature) for arg in node.args if arg.op == "param"]
+    return []
 
 
 _CLOCK_OPS = frozenset({"now", "curdate"})

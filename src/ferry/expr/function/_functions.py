@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from ferry.expr.function._datetime_calls import DATE_BUILDERS, DATE_FUNCTIONS
 from ferry.expr.function._nodes import Node
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ FUNCTIONS: dict[str, tuple[str, int, int | None]] = {
     "COUNT": ("agg", 1, 1),
 }
 """Function name → (node op, minimum and maximum argument count; ``None`` = no maximum)."""
+FUNCTIONS.update(DATE_FUNCTIONS)
 
 SUPPORTED = sorted({*FUNCTIONS, "CAST", "CONVERT", "POSITION"})
 _CAST_TYPES = "SIGNED, UNSIGNED, DECIMAL(p,s), CHAR[(n)], DATE, DATETIME[(fsp)], DOUBLE"
@@ -128,6 +130,8 @@ def build_call(b: _Builder, e: exp.Expression) -> Node:
     if len(args) < low or (high is not None and len(args) > high):
         expected = str(low) if low == high else f"{low} to {high}" if high is not None else f"at least {low}"
         raise b.error(f"{name} expects {expected} argument(s), got {len(args)}", e)
+    if op in DATE_BUILDERS:
+        return DATE_BUILDERS[op](b, e, name, args)
     if op == "agg":
         return _aggregate(b, e, name, args[0])
     if op == "date_add":
