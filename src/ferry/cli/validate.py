@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from ferry._text import printable, shown
-from ferry.cli._common import EXIT_INVALID, EXIT_OK, echo, guarded
+from ferry.cli._common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, echo, guarded
 from ferry.cli._load import describe_connection, issues_of, print_issues
+from ferry.cli._sample import SampleFrom, sample_schemes
 from ferry.errors import ConfigError
 
 __all__ = ["register", "validate"]
@@ -41,6 +42,14 @@ def _lookup_cycle(schemes: list[Any]) -> bool:
     return bool(cycle)
 
 
+def _sample(schemes: list[Any], origin: SampleFrom | None) -> int:
+    """``--sample``: warn about placeholders no sampled record has; exit code 1 when a scheme
+    could not be sampled, else 0."""
+    if origin is None:
+        return EXIT_OK
+    return EXIT_FAILED if sample_schemes(schemes, origin) else EXIT_OK
+
+
 @guarded
 def validate(
     files: Annotated[
@@ -51,12 +60,23 @@ def validate(
             show_default=False,
         ),
     ],
+    sample: Annotated[
+        SampleFrom | None,
+        typer.Option(
+            "--sample",
+            help="Also read sample records of each scheme -- one page of the live source (the first "
+            "window with records) or the newest ledger rows -- and warn about every placeholder "
+            "none of them has. Connects to the source (live) or opens the store (ledger).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check scheme files, QEasy metadata and connections files; print every problem with its
     path and a hint (every unset ${VAR} of a file at once).
 
-    Nothing is fetched or written (`ferry check` connects for real). Exit code 0 when every
-    file is valid, 2 otherwise. Only regular files are read (not a FIFO, device or directory),
+    Nothing is fetched or written (`ferry check` connects for real), but with --sample: then
+    each valid scheme's placeholders are checked against sample records (warnings; exit code
+    1 when a scheme cannot be sampled). Exit code 0 when every file is valid, 2 otherwise. Only regular files are read (not a FIFO, device or directory),
     JSON up to 16 MB and YAML up to 1 MB; nesting deeper than 100 levels, integers beyond 64
     bits and NaN or infinite numbers are reported with their path.
 
@@ -83,6 +103,7 @@ def validate(
             schemes[loaded.id] = loaded
         echo(f"OK {name}: {_describe(loaded)}", style="green")
     cycle = _lookup_cycle(list(schemes.values()))
+    sampled = _sample(list(schemes.values()), sample)
     total = len(files)
     summary = f"{total} file{'s' if total != 1 else ''}: {total - bad} valid, {bad} invalid"
     if errors:
@@ -90,7 +111,7 @@ def validate(
     if cycle:
         summary += "; their lookups form a cycle"
     echo(summary, style="bold")
-    raise typer.Exit(EXIT_INVALID if bad or cycle else EXIT_OK)
+    raise typer.Exit(EXIT_INVALID if bad or cycle else sampled)
 
 
 def register(app: typer.Typer) -> None:
