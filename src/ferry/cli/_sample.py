@@ -63,10 +63,9 @@ def take_sample(
         FerryError: The source cannot be built or reached (its own message and hint).
     """
     from ferry.connectors.registry import build_source
-    from ferry.engine.checks import FETCH_RETRY
     from ferry.engine.collector import Collector
     from ferry.engine.counts import RunCounts
-    from ferry.engine.sample import MAX_WINDOWS, ledger_sample, live_sample
+    from ferry.engine.sample import MAX_WINDOWS, WALK_RETRY, ledger_sample, live_sample
     from ferry.transform.plan import compile_scheme
 
     if origin is SampleFrom.ledger:
@@ -75,7 +74,7 @@ def take_sample(
     try:
         collector = Collector(scheme, source, store, RunCounts())
         at = (now or datetime.now(UTC)).astimezone(scheme.tz).replace(microsecond=0)
-        return live_sample(collector, at, retry=FETCH_RETRY, max_windows=max_windows or MAX_WINDOWS)
+        return live_sample(collector, at, retry=WALK_RETRY, max_windows=max_windows or MAX_WINDOWS)
     finally:
         source.close()
 

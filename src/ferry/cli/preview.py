@@ -246,7 +246,7 @@ def _print_sample(scheme: Scheme, result: PreviewResult, filled: dict[str, Any] 
     --fill-response wrote, and that nothing else was written."""
     if result.sample is not None:
         echo()
-        print_placeholder_warnings("placeholders", scheme, result.sample)
+        print_placeholder_warnings(scheme.id, scheme, result.sample)
     written = "Nothing was written"
     if filled is not None:
         echo()

@@ -17,6 +17,7 @@ from ferry.engine.deliverer import Deliverer
 from ferry.engine.retry import RetryPolicy
 from ferry.engine.sample import (
     MAX_WINDOWS,
+    WALK_RETRY,
     Sample,
     Walk,
     flattened,
@@ -140,7 +141,7 @@ def _live(
 ) -> _Live:
     scheme = collector.scheme
     windows = sample_windows(collector, at, since=since, until=until)
-    walk = walk_windows(collector, windows, limit, max_windows=max_windows)
+    walk = walk_windows(collector, windows, limit, max_windows=max_windows, retry=WALK_RETRY)
     page = walk.page
     sample = collector.writer.rows(page.records)[:limit]
     letters = collector.keeper.letters

@@ -31,6 +31,7 @@ from ferry.transform.flatten import beat_flat
 __all__ = [
     "MAX_WINDOWS",
     "SAMPLE_RECORDS",
+    "WALK_RETRY",
     "Sample",
     "Walk",
     "ledger_sample",
@@ -44,6 +45,8 @@ MAX_WINDOWS = 400
 """Windows asked for a page at most while looking for one that holds records."""
 SAMPLE_RECORDS = 50
 """Records a placeholder check samples (one page of at most this many)."""
+WALK_RETRY = RetryPolicy(attempts=3, base_delay=0.5, max_delay=2.0)
+"""Retries of a sample's page call (throttled, 5xx, timeouts): a walk makes many calls."""
 
 
 @dataclass

@@ -181,7 +181,15 @@ def _forms(use: PlaceholderUse) -> list[tuple[str, str]]:
     return forms
 
 
+SIMILAR = 0.75
+"""Least similarity (:class:`difflib.SequenceMatcher` ratio, case ignored) of a suggestion."""
+NEAR_BEST = 0.1
+"""A suggestion is at most this much less similar than the best one."""
+
+
 def _suggest(use: PlaceholderUse, known: Sequence[str]) -> list[str]:
+    """The paths to suggest for ``use``: one that only differs in case, else the up to three
+    most similar (each as written relative to its array, for a bare name inside one)."""
     lowered: dict[str, str] = {}
     for path in known:
         lowered.setdefault(path.lower(), path)
@@ -190,13 +198,21 @@ def _suggest(use: PlaceholderUse, known: Sequence[str]) -> list[str]:
         hit = lowered.get(form.lower())
         if hit is not None:
             return [hit.removeprefix(prefix)]
-    out: list[str] = []
+    scored: dict[str, float] = {}
     for form, prefix in forms:
-        for hit in difflib.get_close_matches(form, known, n=3, cutoff=0.6):
-            shown = hit.removeprefix(prefix) if hit.startswith(prefix) else hit
-            if shown not in out:
-                out.append(shown)
-    return out[:3]
+        matcher = difflib.SequenceMatcher(a=form.lower())
+        for path in known:
+            if not path.startswith(prefix):
+                continue
+            matcher.set_seq2(path.lower())
+            if matcher.real_quick_ratio() >= SIMILAR and matcher.quick_ratio() >= SIMILAR:
+                shown = path.removeprefix(prefix)
+                scored[shown] = max(scored.get(shown, 0.0), matcher.ratio())
+    if not scored:
+        return []
+    best = max(scored.values())
+    ranked = sorted(scored, key=lambda p: -scored[p])
+    return [p for p in ranked if scored[p] >= max(SIMILAR, best - NEAR_BEST)][:3]
 
 
 def missing_placeholders(
