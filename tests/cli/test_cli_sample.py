@@ -10,10 +10,10 @@ no sampled record has, naming its scheme path and the nearest path the records d
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -257,7 +257,7 @@ def test_preview_since_alone_walks_from_there_in_steps(env, seed):
     doc = json.loads(result.output)
     asked = [*doc["empty_windows"], doc["window"]]
     assert asked[0]["start"] == "2024-05-20 12:00:00+08:00"
-    assert all(a["end"] == b["start"] for a, b in zip(asked, asked[1:], strict=False))
+    assert all(a["end"] == b["start"] for a, b in itertools.pairwise(asked))
     assert all(w["end"][11:] == "12:00:00+08:00" for w in asked), "one-day steps from --since"
     assert doc["records"]
 

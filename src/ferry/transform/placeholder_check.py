@@ -200,19 +200,25 @@ def _suggest(use: PlaceholderUse, known: Sequence[str]) -> list[str]:
             return [hit.removeprefix(prefix)]
     scored: dict[str, float] = {}
     for form, prefix in forms:
-        matcher = difflib.SequenceMatcher(a=form.lower())
-        for path in known:
-            if not path.startswith(prefix):
-                continue
-            matcher.set_seq2(path.lower())
-            if matcher.real_quick_ratio() >= SIMILAR and matcher.quick_ratio() >= SIMILAR:
-                shown = path.removeprefix(prefix)
-                scored[shown] = max(scored.get(shown, 0.0), matcher.ratio())
+        _score(form, prefix, known, scored)
     if not scored:
         return []
     best = max(scored.values())
     ranked = sorted(scored, key=lambda p: -scored[p])
     return [p for p in ranked if scored[p] >= max(SIMILAR, best - NEAR_BEST)][:3]
+
+
+def _score(form: str, prefix: str, known: Sequence[str], scored: dict[str, float]) -> None:
+    """Add the known paths under ``prefix`` at least :data:`SIMILAR` to ``form`` to ``scored``
+    (as written relative to ``prefix``), with their similarity."""
+    matcher = difflib.SequenceMatcher(a=form.lower())
+    for path in known:
+        if not path.startswith(prefix):
+            continue
+        matcher.set_seq2(path.lower())
+        if matcher.real_quick_ratio() >= SIMILAR and matcher.quick_ratio() >= SIMILAR:
+            shown = path.removeprefix(prefix)
+            scored[shown] = max(scored.get(shown, 0.0), matcher.ratio())
 
 
 def missing_placeholders(
