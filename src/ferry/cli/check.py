@@ -12,10 +12,12 @@ from rich.table import Table
 
 from ferry.cli._common import EXIT_INVALID, EXIT_OK, echo, guarded, open_store, redact, stdout_console
 from ferry.cli._load import load_schemes
+from ferry.cli._sample import CheckSample, SampleFrom
 
 if TYPE_CHECKING:
     from ferry.engine.checks import CheckResult
     from ferry.scheme.model import Scheme
+    from ferry.store import Store
 
 __all__ = ["check", "print_checks", "register"]
 
@@ -37,6 +39,28 @@ def print_checks(results: Sequence[CheckResult]) -> int:
         )
     stdout_console().print(table)
     return sum(1 for r in results if not r.ok)
+
+
+CHECK_WINDOWS = 31
+"""Windows ``ferry check --sample live`` asks at most (a month of daily windows: it stays quick;
+``ferry preview`` walks further)."""
+
+
+def _sample(
+    schemes: Sequence[Scheme],
+    results: Sequence[CheckResult],
+    store: Store,
+    origin: SampleFrom,
+    max_windows: int,
+) -> None:
+    """Check the placeholders of each scheme whose source check passed (live) against sample records."""
+    from ferry.cli._sample import sample_schemes
+
+    reached = {r.scheme_id for r in results if r.side == "source" and r.ok}
+    chosen = [s for s in schemes if origin is SampleFrom.ledger or s.id in reached]
+    if chosen:
+        echo()
+        sample_schemes(chosen, origin, store, max_windows=max_windows)
 
 
 def _create(schemes: Sequence[Scheme], sandbox_rows: bool) -> int:
@@ -82,6 +106,24 @@ def check(
             "(seed 000's MES knows the sandbox's sales orders). For the sandbox only.",
         ),
     ] = False,
+    sample: Annotated[
+        CheckSample,
+        typer.Option(
+            "--sample",
+            help="Check each scheme's placeholders against sample records: one page of the live "
+            "source (the first of the windows a run would read that holds records), the newest "
+            "ledger rows, or off. Missing ones are warnings; they never fail the check.",
+        ),
+    ] = CheckSample.live,
+    max_windows: Annotated[
+        int,
+        typer.Option(
+            "--max-windows",
+            min=1,
+            max=100_000,
+            help="With --sample live: windows asked at most while looking for one with records.",
+        ),
+    ] = CHECK_WINDOWS,
 ) -> None:
     """Log in and connect for real, per connection, before the first run.
 
@@ -91,6 +133,11 @@ def check(
     K3Cloud or KIS target logs in. Nothing is written (but by --create-tables). Prints
     connection -> result -> hint. Exit code 0 when every check passed, 2 when any failed
     (`ferry serve` runs the same checks at start).
+
+    Then each scheme's placeholders are checked against sample records (--sample): every
+    `{field}` of the target request, `_function` and lookup, and every condition field, that
+    no sampled record has (nor the source's `response` declares) is printed as a warning with
+    its path and a did-you-mean. Warnings do not change the exit code.
 
     Example:
 
@@ -106,7 +153,9 @@ def check(
     failed = _create(loaded, sandbox_rows) if create_tables else 0
     with open_store() as store:
         results = check_schemes(loaded, store)
-    failed += print_checks(results)
+        failed += print_checks(results)
+        if sample is not CheckSample.off:
+            _sample(loaded, results, store, SampleFrom(sample.value), max_windows)
     if failed:
         echo(
             f"{failed} check{'s' if failed != 1 else ''} failed; fix them and run ferry check again",

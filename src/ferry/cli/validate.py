@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from ferry._text import printable, shown
-from ferry.cli._common import EXIT_INVALID, EXIT_OK, echo, guarded
+from ferry.cli._common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, echo, guarded
 from ferry.cli._load import describe_connection, issues_of, print_issues, print_warnings
+from ferry.cli._sample import SampleFrom, sample_schemes
 from ferry.errors import ConfigError
 
 __all__ = ["register", "validate"]
@@ -74,6 +75,14 @@ def _summary(total: int, bad: int, errors: int, warned: int, *, cycle: bool) -> 
     return summary
 
 
+def _sample(schemes: list[Any], origin: SampleFrom | None) -> int:
+    """``--sample``: warn about placeholders no sampled record has; exit code 1 when a scheme
+    could not be sampled, else 0."""
+    if origin is None:
+        return EXIT_OK
+    return EXIT_FAILED if sample_schemes(schemes, origin) else EXIT_OK
+
+
 @guarded
 def validate(
     files: Annotated[
@@ -84,6 +93,16 @@ def validate(
             show_default=False,
         ),
     ],
+    sample: Annotated[
+        SampleFrom | None,
+        typer.Option(
+            "--sample",
+            help="Also read sample records of each scheme -- one page of the live source (the first "
+            "window with records) or the newest ledger rows -- and warn about every placeholder "
+            "none of them has. Connects to the source (live) or opens the store (ledger).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check scheme files, QEasy metadata and connections files; print every problem with its
     path and a hint (every unset ${VAR} of a file at once).
@@ -91,9 +110,11 @@ def validate(
     A metadata key Ferry does not act on is a warning line, never an error: a QEasy key Ferry
     does not support says what it does in QEasy, an unknown key names the nearest valid one.
 
-    Nothing is fetched or written (`ferry check` connects for real). Exit code 0 when every
-    file is valid (with or without warnings), 2 otherwise. Only regular files are read (not a
-    FIFO, device or directory), JSON up to 16 MB and YAML up to 1 MB; nesting deeper than 100 levels, integers beyond 64
+    Nothing is fetched or written (`ferry check` connects for real), but with --sample: then
+    each valid scheme's placeholders are checked against sample records (warnings; exit code
+    1 when a scheme cannot be sampled). Exit code 0 when every file is valid (with or without
+    warnings), 2 otherwise. Only regular files are read (not a FIFO, device or directory),
+    JSON up to 16 MB and YAML up to 1 MB; nesting deeper than 100 levels, integers beyond 64
     bits and NaN or infinite numbers are reported with their path.
 
     Example:
@@ -112,8 +133,9 @@ def validate(
         if isinstance(loaded, Scheme):
             schemes[loaded.id] = loaded
     cycle = _lookup_cycle(list(schemes.values()))
+    sampled = _sample(list(schemes.values()), sample)
     echo(_summary(len(files), bad, errors, warned, cycle=cycle), style="bold")
-    raise typer.Exit(EXIT_INVALID if bad or cycle else EXIT_OK)
+    raise typer.Exit(EXIT_INVALID if bad or cycle else sampled)
 
 
 def register(app: typer.Typer) -> None:
