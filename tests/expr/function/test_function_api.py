@@ -10,7 +10,7 @@ import pytest
 
 import ferry.expr.function as function_pkg
 from ferry.errors import ExpressionError
-from ferry.expr.function import LookupSpan, compile_function
+from ferry.expr.function import SUPPORTED_FUNCTIONS, LookupSpan, compile_function
 from ferry.expr.placeholders import Placeholder
 
 
@@ -80,14 +80,17 @@ def test_bind_keeps_a_list_for_an_array_path() -> None:
     assert cf.bind(_resolver({"d.qty": [1, "2.5", None]})) == [[Decimal("1"), Decimal("2.5"), None]]
 
 
-def test_unknown_function_points_at_its_name_and_lists_supported_ones() -> None:
+def test_unknown_function_points_at_its_name_and_names_the_three_nearest() -> None:
     text = "_function {{a_long_field_name}} + FOO(1)"
     with pytest.raises(ExpressionError) as info:
         compile_function(text)
     error = info.value
     assert error.column == text.index("FOO") + 1
     assert error.text == text
-    assert "unknown function FOO in _function expression; supported: ABS, ADDDATE" in error.message
+    nearest = error.message.split("nearest supported: ")[1].split(" (")[0].split(", ")
+    assert len(nearest) == 3 and all(name in SUPPORTED_FUNCTIONS for name in nearest)
+    assert "FLOOR" in nearest
+    assert f"(all {len(SUPPORTED_FUNCTIONS)} are listed in docs/functions.md)" in error.message
     assert str(error).endswith(f"\n  {text}\n  {' ' * text.index('FOO')}^")
 
 

@@ -33,6 +33,7 @@ UNITS = sorted([*DATE_UNITS, *TIME_UNITS])
 class _FerryMySQL(MySQL):
     class Parser(MySQL.Parser):  # type: ignore[misc,valid-type]
         FUNCTIONS: dict[str, Any] = {}  # noqa: RUF012 - sqlglot's own class attribute
+        FUNCTION_PARSERS = {k: v for k, v in MySQL.Parser.FUNCTION_PARSERS.items() if k != "JSON_VALUE"}  # noqa: RUF012
 
         def _parse_as_command(self, start: Any) -> Any:
             # sqlglot would log a warning and return an opaque Command; for us it is an error.

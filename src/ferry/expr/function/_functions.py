@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from ferry.expr.function._datetime_calls import DATE_BUILDERS, DATE_FUNCTIONS
+from ferry.expr.function._library import LIBRARY_FUNCTIONS, SYNTAX_BUILDERS, check_call
 from ferry.expr.function._nodes import Node
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ FUNCTIONS: dict[str, tuple[str, int, int | None]] = {
 }
 """Function name → (node op, minimum and maximum argument count; ``None`` = no maximum)."""
 FUNCTIONS.update(DATE_FUNCTIONS)
+FUNCTIONS.update(LIBRARY_FUNCTIONS)
 
 SUPPORTED = sorted({*FUNCTIONS, "CAST", "CONVERT", "POSITION"})
 _CAST_TYPES = "SIGNED, UNSIGNED, DECIMAL(p,s), CHAR[(n)], DATE, DATETIME[(fsp)], DOUBLE"
@@ -118,12 +121,17 @@ def build_call(b: _Builder, e: exp.Expression) -> Node:
         return _cast(b, e)
     if isinstance(e, exp.Trim):
         return _trim(b, e)
+    if type(e) in SYNTAX_BUILDERS:
+        return SYNTAX_BUILDERS[type(e)](b, e)
     name, raw_args = _name_and_args(e)
     if name == "POSITION":
         return b.node("locate", [b.build(a) for a in raw_args if a is not None], None, e)
     if name not in FUNCTIONS:
+        nearest = get_close_matches(name, SUPPORTED, n=3, cutoff=0.0)
         raise b.error(
-            f"unknown function {name} in _function expression; supported: {', '.join(SUPPORTED)}", e
+            f"unknown function {name} in _function expression; nearest supported: {', '.join(nearest)} "
+            f"(all {len(SUPPORTED)} are listed in docs/functions.md)",
+            e,
         )
     op, low, high = FUNCTIONS[name]
     args = [a for a in raw_args if a is not None]
@@ -145,7 +153,7 @@ def build_call(b: _Builder, e: exp.Expression) -> Node:
     nodes = [b.build(a) for a in args]
     if name == "INSTR":
         nodes.reverse()
-    return b.node(op, nodes, None, e)
+    return check_call(b, b.node(op, nodes, None, e), e)
 
 
 def _fsp(b: _Builder, arg: exp.Expression, name: str) -> int:
