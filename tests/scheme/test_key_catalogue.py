@@ -35,7 +35,9 @@ def test_an_unsupported_key_is_a_warning_saying_what_it_does_in_qeasy() -> None:
     assert warning.severity == "warning"
     assert str(warning) == (
         "source.autoFillResponse: not supported by Ferry "
-        "(in QEasy it fills `response` with the fields of a real API answer)"
+        "(in QEasy it fills `response` with the fields of a real API answer)\n"
+        "  hint: run `ferry preview SCHEME --fill-response`: it writes the sampled answer's fields and types "
+        "into `response`"
     )
 
 

@@ -43,14 +43,16 @@ class Key:
     qeasy: str | None = None
     inside: str | None = None
     only: tuple[Any, ...] | None = None
+    instead: str | None = None
+    """What to do in Ferry instead, given as the warning's hint."""
 
 
 OK = Key()
 FIELDS = Key(inside="fields")
 
 
-def _no(qeasy: str) -> Key:
-    return Key(qeasy=qeasy)
+def _no(qeasy: str, instead: str | None = None) -> Key:
+    return Key(qeasy=qeasy, instead=instead)
 
 
 _DETAIL = "makes the KuaiMai list-to-detail adapter call a detail API for each listed record"
@@ -75,7 +77,10 @@ SOURCE: dict[str, Key] = {
     "omissionRemedy": Key(inside="omissionRemedy"),
     "operation": Key(inside="operation"),  # sources say {"method": "none"}
     "name": _no("names a field shown as the record's name, like `number`"),
-    "autoFillResponse": _no("fills `response` with the fields of a real API answer"),
+    "autoFillResponse": _no(
+        "fills `response` with the fields of a real API answer",
+        "run `ferry preview SCHEME --fill-response`: it writes the sampled answer's fields and types into `response`",
+    ),
     "delay": _no("delays each queued job by this many seconds"),
     "formatResponse": _no("formats values for display (值格式化)"),
     "responseFields": _no("is not described in any public QEasy material"),
@@ -230,7 +235,7 @@ def _walk(data: Mapping[str, Any], level: str, path: str, out: list[Issue]) -> N
             out.append(_unknown(key, value, level, where))
         elif entry.qeasy is not None and (entry.only is None or value not in entry.only):
             got = value if entry.only is not None else None
-            out.append(Issue(where, unsupported_message(entry.qeasy), got, None, "warning"))
+            out.append(Issue(where, unsupported_message(entry.qeasy), got, entry.instead, "warning"))
         elif entry.inside is not None:
             _INSIDE.get(entry.inside, _object(entry.inside))(value, where, out)
 
