@@ -53,7 +53,11 @@ def _sql_scheme(tmp: Path, host: str, note: str) -> Any:
             "name": "items",
             "source": {
                 "connection": {"type": "sql", "url": f"sqlite:///{tmp / 'source.db'}"},
-                "metadata": {"api": "SELECT id, name, note FROM src ORDER BY id", "effect": "QUERY", "id": "id"},
+                "metadata": {
+                    "api": "SELECT id, name, note FROM src ORDER BY id",
+                    "effect": "QUERY",
+                    "id": "id",
+                },
             },
             "target": {
                 "connection": {"type": "sql", "url": f"sqlite:///{tmp / 'target.db'}"},
@@ -65,7 +69,9 @@ def _sql_scheme(tmp: Path, host: str, note: str) -> Any:
                         {"field": "name", "value": "{name}"},
                         {"field": "note", "value": note},
                     ],
-                    "otherRequest": [{"field": "main_sql", "value": "REPLACE INTO t (id, name, note) VALUES"}],
+                    "otherRequest": [
+                        {"field": "main_sql", "value": "REPLACE INTO t (id, name, note) VALUES"}
+                    ],
                 },
             },
             "window": {"start": "2024-05-03 00:00:00", "step": "1d"},
@@ -77,6 +83,14 @@ def _sql_scheme(tmp: Path, host: str, note: str) -> Any:
 def _notes(tmp: Path) -> list[Any]:
     with sqlite3.connect(tmp / "target.db") as con:
         return [note for (note,) in con.execute("SELECT note FROM t ORDER BY id")]
+
+
+def _kept(store: Store, run_id: int | None) -> tuple[Any, list[str]]:
+    """What the store keeps with the run: its ``placeholders`` and its log's warnings."""
+    assert run_id is not None
+    stored = store.get_run(run_id)
+    assert stored is not None
+    return stored["placeholders"], [e["message"] for e in store.list_run_events(run_id, levels=["warning"])]
 
 
 @pytest.mark.parametrize("host", HOSTS)
@@ -93,11 +107,10 @@ def test_a_typo_on_a_nullable_column_is_counted_in_every_record_on_every_host(
     assert _notes(tmp_path) == [None] * 600, "the typo wrote null, and the database said nothing"
     expected = {"mapped": 600, "missing": {"note": 600}}
     assert report.misses.as_dict() == expected  # 15 batches of 40, over pages of 50
-    stored = store.get_run(report.run_id or 0)
-    assert stored is not None and stored["placeholders"] == expected
-    assert missing_lines(stored["placeholders"]) == ["note: missing in 600 of 600 records"]
-    warnings = [e["message"] for e in store.list_run_events(report.run_id or 0, levels=["warning"])]
-    assert "a placeholder found nothing: note: missing in 600 of 600 records" in warnings
+    placeholders, warnings = _kept(store, report.run_id)
+    assert placeholders == expected
+    assert missing_lines(placeholders) == ["note: missing in 600 of 600 records"]
+    assert warnings == ["a placeholder found nothing: note: missing in 600 of 600 records"]
 
 
 @pytest.mark.parametrize("host", HOSTS)
@@ -109,18 +122,17 @@ def test_a_correct_scheme_reports_no_miss_though_half_its_values_are_null(
 
     assert report.status == "succeeded", report.error
     assert _notes(tmp_path).count(None) == 100
-    stored = store.get_run(report.run_id or 0)
-    assert stored is not None and stored["placeholders"] == {"mapped": 200, "missing": {}}
-    assert missing_lines(stored["placeholders"]) == []
-    assert store.list_run_events(report.run_id or 0, levels=["warning"]) == []
+    placeholders, warnings = _kept(store, report.run_id)
+    assert placeholders == {"mapped": 200, "missing": {}}
+    assert missing_lines(placeholders) == []
+    assert warnings == []
 
 
 def test_a_run_that_maps_nothing_keeps_no_counts(tmp_path: Path, store: Store) -> None:
     _databases(tmp_path, 10)
     report = run_scheme(_sql_scheme(tmp_path, "inline", "{notes}"), store, now=NOW, deliver=False)
 
-    stored = store.get_run(report.run_id or 0)
-    assert stored is not None and stored["placeholders"] is None
+    assert _kept(store, report.run_id)[0] is None
     assert report.misses.mapped == 0
 
 
@@ -208,7 +220,10 @@ def test_a_flattened_row_counts_as_a_record_and_its_elements_typo_is_found(store
 
 
 def test_a_record_that_fails_mapping_still_counts_its_misses(store: Store) -> None:
-    request = [{"field": "no", "value": "{no}"}, {"field": "code", "value": "{itemCode}", "is_required": True}]
+    request = [
+        {"field": "no", "value": "{no}"},
+        {"field": "code", "value": "{itemCode}", "is_required": True},
+    ]
     report = run_scheme(
         _scheme(request), store, now=NOW, source=FakeSource(ORDERS), target=FakeTarget(), retry=FAST
     )

@@ -81,7 +81,7 @@ class RunSummary(BaseModel):
     error: str | None = None
     placeholders: dict[str, Any] | None = Field(
         None,
-        description='Records mapped and, per target field, those in which a placeholder found nothing: '
+        description="Records mapped and, per target field, those in which a placeholder found nothing: "
         '{"mapped": 399, "missing": {"outer_id": 399}}; null when the run mapped nothing.',
     )
 

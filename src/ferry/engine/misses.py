@@ -61,11 +61,28 @@ def missing_lines(
         return []
     mapped = int(placeholders.get("mapped") or 0)
     fields = _ordered(placeholders.get("missing") or {})
-    if lang == "zh":
-        lines = [f"{name}：{mapped:,} 条记录中有 {n:,} 条取不到占位符的值" for name, n in fields[:limit]]
-    else:
-        lines = [f"{name}: missing in {n:,} of {mapped:,} record{'s' if mapped != 1 else ''}" for name, n in fields[:limit]]
-    more = len(fields) - limit
-    if more > 0:
-        lines.append(f"还有 {more:,} 个字段" if lang == "zh" else f"and {more:,} more field{'s' if more != 1 else ''}")
+    say = _zh if lang == "zh" else _en
+    lines = [say.line(name, n, mapped) for name, n in fields[:limit]]
+    if len(fields) > limit:
+        lines.append(say.more(len(fields) - limit))
     return lines
+
+
+class _en:
+    @staticmethod
+    def line(name: str, n: int, mapped: int) -> str:
+        return f"{name}: missing in {n:,} of {mapped:,} record{'s' if mapped != 1 else ''}"
+
+    @staticmethod
+    def more(n: int) -> str:
+        return f"and {n:,} more field{'s' if n != 1 else ''}"
+
+
+class _zh:
+    @staticmethod
+    def line(name: str, n: int, mapped: int) -> str:
+        return f"{name}：{mapped:,} 条记录中有 {n:,} 条取不到占位符的值"
+
+    @staticmethod
+    def more(n: int) -> str:
+        return f"还有 {n:,} 个字段"

@@ -161,7 +161,16 @@ def run_scheme(
     ):
         _check_target_first(scheme, target, before_collecting=collect)
         job = DeliverJob(
-            scheme, store, record.counts, record.at, record.run_id, retry, progress, halt, rates, record.misses
+            scheme,
+            store,
+            record.counts,
+            record.at,
+            record.run_id,
+            retry,
+            progress,
+            halt,
+            rates,
+            record.misses,
         )
         host_kind = choose_host(
             scheme,

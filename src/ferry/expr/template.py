@@ -87,7 +87,8 @@ def compile_row_getter(path: str, miss_key: str = "") -> Resolver:
             got = head.get(second) if type(head) is dict else None if head is None else walk(head)
             if got is None:
                 got = row.get(flat_key)
-                if got is None and miss_key:
+                # a null read from a plain dict head is a value (one lookup), else look closer
+                if got is None and miss_key and not (type(head) is dict and second in head):
                     missed_in_row(ctx, row)
             return got
 

@@ -10,8 +10,8 @@ from typing import Any
 from ferry.engine.counts import RunCounts
 from ferry.engine.hosts.base import DeliverJob
 from ferry.engine.hosts.loop import DeliverLoop
-from ferry.engine.misses import PlaceholderMisses
 from ferry.engine.hosts.process_wide import die_with_parent
+from ferry.engine.misses import PlaceholderMisses
 from ferry.errors import ConfigError
 from ferry.store import after_fork_in_child
 
@@ -47,7 +47,15 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
                 pipe.send(("progress", event, info, _numbers(counts), misses.as_dict()))
 
         own = DeliverJob(
-            job.scheme, store, counts, job.now, job.run_id, job.retry, progress, rates=job.rates, misses=misses
+            job.scheme,
+            store,
+            counts,
+            job.now,
+            job.run_id,
+            job.retry,
+            progress,
+            rates=job.rates,
+            misses=misses,
         )
         deliverer = own.deliverer(target)
         deliverer.skip_recovery()  # the parent recovered queued rows once, before forking

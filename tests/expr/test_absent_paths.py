@@ -31,7 +31,9 @@ def missed(value: str, row: dict[str, Any], scope: dict[str, Any] | None = None)
     [
         pytest.param("{outerID}", {"outerId": "O1"}, id="simple"),
         pytest.param("{{items.outerID}}", {"items": {"outerId": "O1"}}, id="pair-in-a-dict"),
-        pytest.param("{{items.outerID}}", {"items_outerId": "O1", "items": {"outerId": "O1"}}, id="pair-flattened"),
+        pytest.param(
+            "{{items.outerID}}", {"items_outerId": "O1", "items": {"outerId": "O1"}}, id="pair-flattened"
+        ),
         pytest.param("{{items.outerID}}", {"other": 1}, id="pair-without-its-head"),
         pytest.param("{{a.b.c}}", {"a": {"b": {"d": 1}}}, id="dotted"),
         pytest.param("{{a.b.c}}", {"a": {"b": "text"}}, id="dotted-through-a-scalar"),
@@ -98,5 +100,7 @@ def test_two_absent_placeholders_in_one_value_note_it_twice() -> None:
         ({"a": "text"}, ("a", "b"), False),
     ],
 )
-def test_has_path_tells_an_absent_path_from_a_null_value(value: Any, segs: tuple[str, ...], present: bool) -> None:
+def test_has_path_tells_an_absent_path_from_a_null_value(
+    value: Any, segs: tuple[str, ...], present: bool
+) -> None:
     assert has_path(value, segs) is present
