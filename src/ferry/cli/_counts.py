@@ -9,7 +9,8 @@ sums still read true without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -18,8 +19,9 @@ from rich.text import Text
 from ferry.cli._common import echo
 from ferry.cli._tables import Cell, fitted_table, natural_width
 from ferry.engine.counts import COLLECT_BUCKETS, DELIVER_BUCKETS, RunCounts, count_label, still_waiting
+from ferry.engine.misses import missing_lines
 
-__all__ = ["TABLE_COUNTS", "accounting_table", "print_accounting", "print_accounting_notes"]
+__all__ = ["TABLE_COUNTS", "accounting_table", "print_accounting", "print_accounting_notes", "print_missing"]
 
 TABLE_COUNTS: tuple[str, ...] = (
     "fetched",
@@ -114,3 +116,18 @@ def print_accounting_notes(scheme_id: str, counts: RunCounts) -> None:
         echo(line, style="yellow")
     for problem in counts.imbalance():
         echo(f"counts do not balance: {problem}", style="red", err=True)
+
+
+def print_missing(placeholders: Mapping[str, Any] | None, indent: str = "") -> None:
+    """Print the target fields whose placeholders found nothing, one line each
+    (``outer_id: missing in 399 of 399 records``), under a line saying what that usually
+    means; nothing when every placeholder found its field."""
+    lines = missing_lines(placeholders)
+    if not lines:
+        return
+    echo(
+        f"{indent}placeholders that found nothing (a typo in the scheme, or a field the source does not send):",
+        style="yellow",
+    )
+    for line in lines:
+        echo(f"{indent}  {line}", style="yellow")

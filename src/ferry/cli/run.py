@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from ferry.cli._common import EXIT_OK, echo, guarded, open_store, parse_time, redact, state, stdout_console
-from ferry.cli._counts import print_accounting, print_accounting_notes
+from ferry.cli._counts import print_accounting, print_accounting_notes, print_missing
 from ferry.cli._load import load_schemes
 from ferry.cli._progress import LiveReporter, reporter_for
 
@@ -29,7 +29,8 @@ STATUS_STYLES = {
 
 def print_report(report: RunReport) -> None:
     """Print one scheme's outcome: a status line, the accounting table, what the scheme still
-    has waiting (even when this run delivered nothing) and the error, if any."""
+    has waiting (even when this run delivered nothing), the target fields whose placeholders
+    found nothing in some records, and the error, if any."""
     console = stdout_console()
     style = STATUS_STYLES.get(report.status, "bold")
     run = f" (run {report.run_id})" if report.run_id is not None else ""
@@ -45,6 +46,7 @@ def print_report(report: RunReport) -> None:
             style="cyan",
         )
     print_accounting_notes(report.scheme_id, counts)
+    print_missing(report.misses.as_dict())
     if report.error:
         lines = redact(report.error).splitlines()
         # An engine bug comes with its traceback: only --debug shows it. Other errors are

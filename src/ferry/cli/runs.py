@@ -21,6 +21,7 @@ from ferry.cli._common import (
     stdout_console,
     truncate,
 )
+from ferry.cli._counts import print_missing
 from ferry.cli._tables import Cell, fitted_table, natural_width
 from ferry.engine.counts import SHOWN_COUNTS, RunCounts, count_label, still_waiting
 
@@ -152,6 +153,7 @@ def _show(run_id: int, *, as_json: bool) -> None:
     _print_counts(counts)
     if "due" in counts:  # recorded with the accounting (runs before it have no due count)
         _print_accounting(str(doc.get("scheme_id", "")), RunCounts.from_dict(counts))
+    print_missing(doc.get("placeholders"), indent="  ")
     windows = doc.get("windows") or []
     if windows:
         keys = ("pages", "fetched", "stored", "total", "ledger", "delivered", "recovered", "short", "seconds")

@@ -95,6 +95,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "windows": ("Windows", "时间窗口明细"),
     "logs": ("Logs", "日志"),
     "no_logs": ("No log lines for this run.", "本次运行没有日志。"),
+    "placeholders_missing": ("Placeholders that found nothing", "取不到值的占位符"),
+    "placeholders_missing_hint": (
+        "A typo in the scheme, or a field the source does not send: these target fields got null.",
+        "方案中的拼写错误，或源端未返回该字段：这些目标字段写入了空值。",
+    ),
     "level": ("Level", "级别"),
     "at": ("Time", "时间"),
     "search": ("Search", "查询"),

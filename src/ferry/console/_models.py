@@ -79,6 +79,11 @@ class RunSummary(BaseModel):
     finished_at: datetime | None = None
     counts: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    placeholders: dict[str, Any] | None = Field(
+        None,
+        description="Records mapped and, per target field, those in which a placeholder found nothing: "
+        '{"mapped": 399, "missing": {"outer_id": 399}}; null when the run mapped nothing.',
+    )
 
 
 class RunEvent(BaseModel):

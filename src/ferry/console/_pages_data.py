@@ -20,6 +20,7 @@ from ferry.console._pages import back, not_found, safe_next
 from ferry.console._runpage import run_page
 from ferry.console._web import SHANGHAI, console_of, flash, page_csrf, page_user, render, zone_offset
 from ferry.engine.counts import SHOWN_COUNTS
+from ferry.engine.misses import missing_lines
 from ferry.observe.alerts.messages import RULE_TITLES
 from ferry.store import RECORD_STATUSES
 
@@ -64,7 +65,8 @@ def run(
     if page is None:
         return not_found(request)
     counts = [(k, page.run.counts[k]) for k in (*SHOWN_COUNTS, "duration_s") if k in page.run.counts]
-    return render(request, "run.html", run=page.run, p=page, counts=counts)
+    missing = missing_lines(page.run.placeholders, lang=getattr(request.state, "lang", "en"))
+    return render(request, "run.html", run=page.run, p=page, counts=counts, missing=missing)
 
 
 # -- records --------------------------------------------------------------------------------

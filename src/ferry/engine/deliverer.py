@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ferry.connectors.base import Outcome, TargetConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
+from ferry.engine.misses import PlaceholderMisses
 from ferry.engine.pacing import RateSharing, pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.errors import ConfigError, RecordError, RetriableError
@@ -78,9 +79,12 @@ class Deliverer:
         lookups: InMemoryLookups | None = None,
         stop: Callable[[], object] | None = None,
         rates: RateSharing | None = None,
+        misses: PlaceholderMisses | None = None,
     ) -> None:
         """``stop`` is checked before each batch is claimed; once it returns a true value,
-        :meth:`deliver` returns and :attr:`halted` is set (every claimed batch is recorded)."""
+        :meth:`deliver` returns and :attr:`halted` is set (every claimed batch is recorded).
+        ``misses`` counts the records mapped and, per target field, those in which a
+        placeholder found nothing (:mod:`ferry.engine.misses`)."""
         plan = compile_scheme(scheme).target
         meta = plan.meta
         self.scheme = scheme
@@ -95,6 +99,8 @@ class Deliverer:
             store.iter_lookup_rows, default_scheme=scheme.settings.lookup_scheme
         )
         self.mapper = plan.request
+        self.misses = PlaceholderMisses() if misses is None else misses
+        self._field_names = plan.request.field_names()
         self.options_mapper = plan.other
         self.whole_batch = plan.whole_batch
         self.calls = CallLog(store, scheme.id, run_id, target.name if target is not None else "")
@@ -107,13 +113,15 @@ class Deliverer:
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
 
     def prepare(self, rows: Sequence[DueRow], now: datetime) -> PreparedBatch:
-        """Map each row to its target payload; a row that fails mapping is recorded, not raised."""
+        """Map each row to its target payload; a row that fails mapping is recorded, not raised.
+        Placeholders that found nothing are counted in :attr:`misses`, once per field and row."""
         batch = PreparedBatch()
         items, failures = batch.items, batch.failures
         map_one = self.mapper.map
+        missed: list[str] = []  # filled only by a placeholder whose path a row lacks
         # One context for the batch, re-pointed at each row (evaluation never keeps it); rows
         # of one collecting window share their variables.
-        ctx = EvalContext(row={}, lookups=self.lookups, tz=self.scheme.tz, now=now)
+        ctx = EvalContext(row={}, lookups=self.lookups, tz=self.scheme.tz, now=now, missed=missed)
         window: tuple[datetime | None, datetime | None] | None = None
         for row in rows:
             if window is None or row.window_start is not window[0] or row.window_end is not window[1]:
@@ -127,6 +135,10 @@ class Deliverer:
                 items.append((row.record_id, map_one(ctx)))
             except RecordError as exc:
                 failures[row.record_id] = exc.reason
+            if missed:
+                self.misses.note(missed, self._field_names)
+                missed.clear()
+        self.misses.mapped += len(rows)
         return batch
 
     def options(self, now: datetime) -> dict[str, Any]:

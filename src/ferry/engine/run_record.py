@@ -17,6 +17,7 @@ from typing import Any
 
 from ferry.engine.counts import RunCounts
 from ferry.engine.events import RunLog, scheme_secrets
+from ferry.engine.misses import PlaceholderMisses, missing_lines
 from ferry.engine.window_report import WindowReport
 from ferry.errors import ConfigError, FerryError
 from ferry.scheme.model import Scheme
@@ -44,6 +45,8 @@ class RunReport:
     counts: RunCounts
     error: str | None = None
     windows: list[WindowReport] = field(default_factory=list)
+    misses: PlaceholderMisses = field(default_factory=PlaceholderMisses)
+    """Records mapped, and per target field those in which a placeholder found nothing."""
 
     @property
     def exit_code(self) -> int:
@@ -93,7 +96,9 @@ class RunRecord:
         self.scheme, self.store, self.kind, self.at = scheme, store, kind, at
         self.run_id = run_id
         self.counts = RunCounts()
-        self.report = RunReport(scheme.id, run_id, "running", self.counts)
+        self.misses = PlaceholderMisses()
+        """Where the run's deliverers count placeholders that found nothing."""
+        self.report = RunReport(scheme.id, run_id, "running", self.counts, misses=self.misses)
         self.log = RunLog(store, run_id, secrets=scheme_secrets(scheme))
         self.committed: Callable[[], list[WindowReport]] = list
         """The windows committed so far (read when the run ends before reporting them)."""
@@ -155,9 +160,17 @@ class RunRecord:
         stored = "failed" if report.status == "invalid" else report.status
         if report.error:
             self.log.error(report.error)
+        placeholders = self.misses.as_dict() if self.misses.mapped else None
+        for line in missing_lines(placeholders):
+            self.log.warning(f"a placeholder found nothing: {line}")
         self.log.write("info" if stored in ("succeeded", "partial") else "error", summary(report))
         self.store.finish_run(
-            self.run_id, stored, counts.as_dict(), report.error, [w.as_dict() for w in report.windows]
+            self.run_id,
+            stored,
+            counts.as_dict(),
+            report.error,
+            [w.as_dict() for w in report.windows],
+            placeholders=placeholders,
         )
 
 

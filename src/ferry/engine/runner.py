@@ -160,7 +160,18 @@ def run_scheme(
         _connectors(scheme, transport, source, target, collect=collect, deliver=deliver) as (source, target),
     ):
         _check_target_first(scheme, target, before_collecting=collect)
-        job = DeliverJob(scheme, store, record.counts, record.at, record.run_id, retry, progress, halt, rates)
+        job = DeliverJob(
+            scheme,
+            store,
+            record.counts,
+            record.at,
+            record.run_id,
+            retry,
+            progress,
+            halt,
+            rates,
+            record.misses,
+        )
         host_kind = choose_host(
             scheme,
             store,

@@ -30,6 +30,10 @@ class EvalContext:
         lookups: provider for ``_findCollection``/``_mongoQuery``; ``None`` makes lookups fail the record.
         tz: time zone for naive times and for ``datetime``/``date`` output.
         now: clock for ``NOW()``/``CURDATE()``; defaults to ``CURRENT_TIME``, then the wall clock.
+        missed: where a row placeholder that found nothing (its path is absent from the record,
+            as opposed to present and null) notes the scheme path of its value, when the value
+            was compiled with one; ``None`` (the default) notes nothing. Delivery counts these
+            per target field (:mod:`ferry.engine.misses`).
     """
 
     row: Mapping[str, Any]
@@ -38,3 +42,4 @@ class EvalContext:
     lookups: LookupProvider | None = None
     tz: ZoneInfo = DEFAULT_TZ
     now: datetime | None = None
+    missed: list[str] | None = None

@@ -13,6 +13,9 @@ Rules (compiled once per path, applied per record with no regex and no string sp
 * Beat-flattened rows hold the current element under ``items`` (so ``items.qty`` walks into it)
   and also carry ``items_qty``; when the dotted walk finds nothing, the underscore-joined key is
   tried as a last resort.
+
+:func:`has_path` tells the two kinds of ``None`` apart: a path that is absent from the record
+(a typo, or a field the source does not send) and one that is present with a null value.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["compile_walk", "resolve_path", "split_path"]
+__all__ = ["compile_walk", "has_path", "resolve_path", "split_path"]
 
 Walk = Callable[[Any], Any]
 
@@ -80,6 +83,32 @@ def compile_walk(segments: list[str] | tuple[str, ...]) -> Walk:
         return _walk_from(value, segs, 0)[0]
 
     return walk
+
+
+def has_path(value: Any, segs: tuple[str, ...] | list[str]) -> bool:
+    """Whether ``segs`` lead somewhere in ``value``: every key on the way is present, though the
+    last value, or a mapping on the way, may be null (``receiver: null`` holds
+    ``receiver.city``, null). Over a list, a numeric segment must be in range and any other
+    segment must be present in at least one element (a projection).
+
+    Called only when a walk gave ``None``, to tell an absent path from a null value.
+    """
+    for i, seg in enumerate(segs):
+        if isinstance(value, Mapping):
+            if seg not in value:
+                return False
+            value = value[seg]
+        elif isinstance(value, list):
+            if not seg.isdigit():
+                return any(has_path(element, segs[i:]) for element in value)
+            if int(seg) >= len(value):
+                return False
+            value = value[int(seg)]
+        else:
+            return False
+        if value is None:
+            return True
+    return True
 
 
 def _identity(value: Any) -> Any:

@@ -24,7 +24,7 @@ from ferry.expr.formatters import (
     formatter_function,
     normalize_formatter,
 )
-from ferry.expr.paths import compile_walk, split_path
+from ferry.expr.paths import compile_walk, has_path, split_path
 from ferry.expr.placeholders import Placeholder, scan
 from ferry.expr.variables import parse_variable
 
@@ -41,48 +41,43 @@ Resolver = Callable[[EvalContext], Any]
 _MISSING = object()
 
 
-def compile_row_getter(path: str) -> Resolver:
-    """Return a resolver for a dotted row path, honouring :attr:`EvalContext.scope` (see ``paths``)."""
+def compile_row_getter(path: str, miss_key: str = "") -> Resolver:
+    """Return a resolver for a dotted row path, honouring :attr:`EvalContext.scope` (see ``paths``).
+
+    With a ``miss_key`` (the scheme path of the value the placeholder is in), a read that finds
+    the path absent from the record, not merely null, appends ``miss_key`` to
+    :attr:`EvalContext.missed` when the context collects misses. Only a read that gave ``None``
+    looks further, so reads that find a value cost nothing more.
+    """
     segs = split_path(path)
     first = segs[0]
     if len(segs) == 1:
-
-        def get_simple(ctx: EvalContext) -> Any:
-            scope = ctx.scope
-            if scope is not None:
-                if first in scope:
-                    return scope[first]
-                # Inside array children a bare name means the current element's field
-                # (QEasy users write {sku_id} for {{items.sku_id}}); innermost array first.
-                for element in reversed(list(scope.values())):
-                    if isinstance(element, Mapping) and first in element:
-                        return element[first]
-            row = ctx.row
-            got = row.get(first, _MISSING)
-            if got is not _MISSING:
-                return got
-            # A flattened row (beatFlat) holds the element once, under its array's key:
-            # `items_sku_id` reads row["items"]["sku_id"].
-            for head, tail in splits:
-                element = row.get(head)
-                if type(element) is dict and tail in element:
-                    return element[tail]
-            return None
-
-        splits = [
-            (first[:i], first[i + 1 :]) for i, ch in enumerate(first) if ch == "_" and 0 < i < len(first) - 1
-        ]
-        return get_simple
+        return _simple_getter(first, miss_key)
 
     walk = compile_walk(segs[1:])
+    rest = tuple(segs[1:])
     flat_key = "_".join(segs)
+
+    def missed_in_scope(ctx: EvalContext, element: Any) -> None:
+        sink = ctx.missed
+        if sink is not None and not has_path(element, rest):
+            sink.append(miss_key)
+
+    def missed_in_row(ctx: EvalContext, row: Mapping[str, Any]) -> None:
+        sink = ctx.missed
+        if sink is not None and flat_key not in row and not has_path(row, segs):
+            sink.append(miss_key)
+
     if len(segs) == 2:
         second = segs[1]
 
         def get_pair(ctx: EvalContext) -> Any:
             scope = ctx.scope
             if scope is not None and first in scope:
-                return walk(scope[first])
+                got = walk(scope[first])
+                if got is None and miss_key:
+                    missed_in_scope(ctx, scope[first])
+                return got
             row = ctx.row
             got = row.get(path, _MISSING)
             if got is not _MISSING:
@@ -91,7 +86,10 @@ def compile_row_getter(path: str) -> Resolver:
             # A plain dict head is the common case: read it without the generic walk.
             got = head.get(second) if type(head) is dict else None if head is None else walk(head)
             if got is None:
-                return row.get(flat_key)
+                got = row.get(flat_key)
+                # a null read from a plain dict head is a value (one lookup), else look closer
+                if got is None and miss_key and not (type(head) is dict and second in head):
+                    missed_in_row(ctx, row)
             return got
 
         return get_pair
@@ -99,7 +97,10 @@ def compile_row_getter(path: str) -> Resolver:
     def get_dotted(ctx: EvalContext) -> Any:
         scope = ctx.scope
         if scope is not None and first in scope:
-            return walk(scope[first])
+            got = walk(scope[first])
+            if got is None and miss_key:
+                missed_in_scope(ctx, scope[first])
+            return got
         row = ctx.row
         got = row.get(path, _MISSING)
         if got is not _MISSING:
@@ -107,10 +108,45 @@ def compile_row_getter(path: str) -> Resolver:
         head = row.get(first)
         got = None if head is None else walk(head)
         if got is None:
-            return row.get(flat_key)
+            got = row.get(flat_key)
+            if got is None and miss_key:
+                missed_in_row(ctx, row)
         return got
 
     return get_dotted
+
+
+def _simple_getter(first: str, miss_key: str) -> Resolver:
+    """The resolver of a one-segment path (``{sku_id}``); see :func:`compile_row_getter`."""
+
+    def get_simple(ctx: EvalContext) -> Any:
+        scope = ctx.scope
+        if scope is not None:
+            if first in scope:
+                return scope[first]
+            # Inside array children a bare name means the current element's field
+            # (QEasy users write {sku_id} for {{items.sku_id}}); innermost array first.
+            for element in reversed(list(scope.values())):
+                if isinstance(element, Mapping) and first in element:
+                    return element[first]
+        row = ctx.row
+        got = row.get(first, _MISSING)
+        if got is not _MISSING:
+            return got
+        # A flattened row (beatFlat) holds the element once, under its array's key:
+        # `items_sku_id` reads row["items"]["sku_id"].
+        for head, tail in splits:
+            element = row.get(head)
+            if type(element) is dict and tail in element:
+                return element[tail]
+        if miss_key and ctx.missed is not None:  # found nowhere: absent, not null
+            ctx.missed.append(miss_key)
+        return None
+
+    splits = [
+        (first[:i], first[i + 1 :]) for i, ch in enumerate(first) if ch == "_" and 0 < i < len(first) - 1
+    ]
+    return get_simple
 
 
 def _formatter_column(ph: Placeholder) -> int:
@@ -118,11 +154,12 @@ def _formatter_column(ph: Placeholder) -> int:
     return ph.start + ph.raw.index(ph.formatter or "", bar) + 1
 
 
-def compile_placeholder(ph: Placeholder, text: str = "") -> Resolver:
+def compile_placeholder(ph: Placeholder, text: str = "", *, miss_key: str = "") -> Resolver:
     """Compile one placeholder to a resolver returning its typed value.
 
     Variables come from :attr:`EvalContext.variables` (time variables as epoch seconds unless a
-    formatter says otherwise); other names are row paths.
+    formatter says otherwise); other names are row paths, whose absence from a record is noted
+    under ``miss_key`` (see :func:`compile_row_getter`).
 
     Raises:
         ExpressionError: unknown formatter (no path; column within ``text``).
@@ -147,7 +184,7 @@ def compile_placeholder(ph: Placeholder, text: str = "") -> Resolver:
         if fmt is None:
             return get_var
         return _with_formatter(get_var, fmt, f"variable {ph.name}")
-    getter = compile_row_getter(ph.name)
+    getter = compile_row_getter(ph.name, miss_key)
     if fmt is None:
         return getter
     return _with_formatter(getter, fmt, f"field {ph.name}")
@@ -209,8 +246,9 @@ class CompiledTemplate:
     can_fail: bool = True
 
 
-def compile_template(text: str) -> CompiledTemplate:
-    """Compile ``text`` once; see the module doc for typing rules.
+def compile_template(text: str, *, miss_key: str = "") -> CompiledTemplate:
+    """Compile ``text`` once; see the module doc for typing rules. A row placeholder that finds
+    nothing notes ``miss_key`` (see :func:`compile_row_getter`).
 
     Raises:
         ExpressionError: unknown formatter (no path; 1-based column within ``text``).
@@ -219,7 +257,7 @@ def compile_template(text: str) -> CompiledTemplate:
     if not phs:
         return CompiledTemplate(lambda ctx: text, True, frozenset(), ())
     refs = frozenset(ph.name for ph in phs if parse_variable(ph.name) is None)
-    resolvers = [compile_placeholder(ph, text) for ph in phs]
+    resolvers = [compile_placeholder(ph, text, miss_key=miss_key) for ph in phs]
     can_fail = any(ph.formatter is not None or ph.name not in refs for ph in phs)
     if len(phs) == 1 and phs[0].start == 0 and phs[0].end == len(text):
         return CompiledTemplate(resolvers[0], False, refs, phs, can_fail)

@@ -154,7 +154,7 @@ def _compile(value: Any, path: str, default_scheme: str | None) -> CompiledValue
             lookup_schemes=frozenset({lookup.scheme}),
             lookups=(lookup,),
         )
-    tpl = compile_template(value)
+    tpl = compile_template(value, miss_key=path)
     if tpl.is_constant:
         return _constant(value, path)
     return CompiledValue(
@@ -183,7 +183,7 @@ def _compile_function(text: str, path: str, default_scheme: str | None) -> Compi
     lookups: list[CompiledLookup] = []
     for item in compiled.placeholders:
         if isinstance(item, Placeholder):
-            getters.append(compile_placeholder(item, text))
+            getters.append(compile_placeholder(item, text, miss_key=path))
             if parse_variable(item.name) is None:
                 refs.add(item.name)
         else:

@@ -162,6 +162,7 @@ runs = sa.Table(
     sa.Column("counts", sa.Text),
     sa.Column("error", MEDIUM_TEXT),
     sa.Column("windows", LONG_TEXT),
+    sa.Column("placeholders", MEDIUM_TEXT),
     sa.Index("ix_runs_scheme", "scheme_id", "id"),
 )
 

@@ -128,6 +128,7 @@ def finish_run(
     error: str | None,
     windows: list[dict[str, Any]] | None,
     now: datetime,
+    placeholders: dict[str, Any] | None = None,
 ) -> None:
     """Close a run with its outcome."""
     if status not in RUN_STATUSES[1:]:
@@ -143,6 +144,7 @@ def finish_run(
             counts=dumps(counts),
             error=to_text(error),
             windows=None if windows is None else redact(dumps(windows)),
+            placeholders=None if placeholders is None else dumps(placeholders),
         )
     )
     if conn.execute(stmt).rowcount == 0:
@@ -163,6 +165,7 @@ def _run_dict(row: sa.Row[Any]) -> dict[str, Any]:
     out = row._asdict()
     out["counts"] = loads(out["counts"]) if out["counts"] is not None else {}
     out["windows"] = loads(out["windows"]) if out["windows"] is not None else []
+    out["placeholders"] = loads(out["placeholders"]) if out["placeholders"] is not None else None
     return out
 
 

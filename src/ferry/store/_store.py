@@ -267,16 +267,20 @@ class Store(LedgerStore):
         counts: dict[str, Any],
         error: str | None = None,
         windows: list[dict[str, Any]] | None = None,
+        *,
+        placeholders: dict[str, Any] | None = None,
     ) -> None:
         """Close a run as ``succeeded``, ``partial`` or ``failed`` with its counts.
 
-        ``windows`` is per-window detail (JSON-able dicts; datetimes become ISO text).
+        ``windows`` is per-window detail (JSON-able dicts; datetimes become ISO text);
+        ``placeholders`` the records the run mapped and, per target field, those in which a
+        placeholder found nothing (:mod:`ferry.engine.misses`).
 
         Raises:
             ValueError: Unknown status or run id.
         """
         with self._tx(write=True) as conn:
-            _state.finish_run(conn, run_id, status, counts, error, windows, utcnow())
+            _state.finish_run(conn, run_id, status, counts, error, windows, utcnow(), placeholders)
 
     @guarded("closing interrupted runs")
     def fail_running_runs(self, scheme_id: str, error: str = "interrupted: the process stopped") -> int:
@@ -292,7 +296,8 @@ class Store(LedgerStore):
 
     @guarded("reading a run")
     def get_run(self, run_id: int) -> dict[str, Any] | None:
-        """``{id, scheme_id, kind, status, started_at, finished_at, counts, error, windows}``."""
+        """``{id, scheme_id, kind, status, started_at, finished_at, counts, error, windows,
+        placeholders}`` (``placeholders``: ``None`` or ``{"mapped": n, "missing": {field: n}}``)."""
         with self._tx() as conn:
             return _state.get_run(conn, run_id)
 

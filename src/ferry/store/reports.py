@@ -211,6 +211,7 @@ def _run_dict(row: sa.Row[Any]) -> dict[str, Any]:
     out = row._asdict()
     out["counts"] = loads(out["counts"]) if out.get("counts") else {}
     out["windows"] = loads(out["windows"]) if out.get("windows") else []
+    out["placeholders"] = loads(out["placeholders"]) if out.get("placeholders") else None
     return out
 
 

@@ -197,6 +197,20 @@ class Mapper:
                 yield node.value
             stack.extend(node.children)
 
+    def field_names(self) -> dict[str, str]:
+        """The target field each value fills, by the value's scheme path: ``outer_id`` for
+        ``target.request[3].value``, ``FEntity[].FMaterialId`` for a field of array elements,
+        ``FHead.FNumber`` for a field of an object (the names misses are reported under)."""
+        names: dict[str, str] = {}
+        stack = [(node, node.spec.field) for node in self.nodes]
+        while stack:
+            node, name = stack.pop()
+            if node.value is not None:
+                names[node.value.path] = name
+            joint = "[]." if node.kind == "array" else "."
+            stack.extend((child, f"{name}{joint}{child.spec.field}") for child in node.children)
+        return names
+
     def map(self, ctx: EvalContext) -> dict[str, Any]:
         """Evaluate every field for ``ctx.row``. Raises RecordError naming the failing field's path."""
         payload = {}
@@ -329,7 +343,13 @@ def _elements(candidates: tuple[str, ...], ctx: EvalContext) -> list[EvalContext
 
 def _with_scope(ctx: EvalContext, scope: dict[str, Any]) -> EvalContext:
     return EvalContext(
-        row=ctx.row, variables=ctx.variables, scope=scope, lookups=ctx.lookups, tz=ctx.tz, now=ctx.now
+        row=ctx.row,
+        variables=ctx.variables,
+        scope=scope,
+        lookups=ctx.lookups,
+        tz=ctx.tz,
+        now=ctx.now,
+        missed=ctx.missed,
     )
 
 

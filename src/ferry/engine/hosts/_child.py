@@ -11,6 +11,7 @@ from ferry.engine.counts import RunCounts
 from ferry.engine.hosts.base import DeliverJob
 from ferry.engine.hosts.loop import DeliverLoop
 from ferry.engine.hosts.process_wide import die_with_parent
+from ferry.engine.misses import PlaceholderMisses
 from ferry.errors import ConfigError
 from ferry.store import after_fork_in_child
 
@@ -25,8 +26,9 @@ def _numbers(counts: RunCounts) -> dict[str, int]:
 
 def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> None:
     """Deliver ``job``'s handed pages and due rows until told to stop; report through ``pipe``:
-    ``progress`` messages, ``room`` after each handed page, then ``done`` with the counts, or
-    ``config``/``error`` with the reason. Never returns (``os._exit``)."""
+    ``progress`` messages (with the counts and placeholder misses so far), ``room`` after each
+    handed page, then ``done`` with the counts and misses, or ``config``/``error`` with the
+    reason. Never returns (``os._exit``)."""
     after_fork_in_child()
     die_with_parent(parent)
     status = 0
@@ -37,13 +39,24 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
         store = job.store.reopen()  # a child runs no checkpointer: the parent's copies the WAL
         target = build_target(compile_scheme(job.scheme).target.connection)  # inherited, not compiled again
         counts = RunCounts()
+        misses = PlaceholderMisses()
 
         def progress(event: str, **info: Any) -> None:
             if event in ("deliver", "recovered", "retry"):
                 info.pop("counts", None)
-                pipe.send(("progress", event, info, _numbers(counts)))
+                pipe.send(("progress", event, info, _numbers(counts), misses.as_dict()))
 
-        own = DeliverJob(job.scheme, store, counts, job.now, job.run_id, job.retry, progress, rates=job.rates)
+        own = DeliverJob(
+            job.scheme,
+            store,
+            counts,
+            job.now,
+            job.run_id,
+            job.retry,
+            progress,
+            rates=job.rates,
+            misses=misses,
+        )
         deliverer = own.deliverer(target)
         deliverer.skip_recovery()  # the parent recovered queued rows once, before forking
         DeliverLoop(
@@ -51,7 +64,7 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
         ).run()
         target.close()
         store.close()
-        pipe.send(("done", _numbers(counts)))
+        pipe.send(("done", _numbers(counts), misses.as_dict()))
     except BaseException as exc:  # reported to the parent, which fails the run with it
         kind = "config" if isinstance(exc, ConfigError) else "error"
         with contextlib.suppress(OSError):

@@ -15,13 +15,14 @@ a crash left ``queued`` are recovered by the next run's :meth:`Host.start` (inva
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from ferry.connectors.base import TargetConnector
 from ferry.engine.counts import RunCounts
 from ferry.engine.deliverer import Deliverer
+from ferry.engine.misses import PlaceholderMisses
 from ferry.engine.pacing import RateSharing
 from ferry.engine.retry import RetryPolicy
 from ferry.scheme.model import Scheme
@@ -51,6 +52,9 @@ class DeliverJob:
     """Checked before each deliver batch (see :class:`~ferry.engine.deliverer.Deliverer`)."""
     rates: RateSharing | None = None
     """Where rate budgets are shared (Redis, else the store)."""
+    misses: PlaceholderMisses = field(default_factory=PlaceholderMisses)
+    """The run's placeholder misses: the deliverers of this process count here (a process
+    host adds its children's when they finish)."""
 
     def deliverer(
         self, target: TargetConnector | None, *, store: Store | None = None, counts: RunCounts | None = None
@@ -66,6 +70,7 @@ class DeliverJob:
             retry=self.retry,
             stop=self.stop,
             rates=self.rates,
+            misses=self.misses,
         )
 
 

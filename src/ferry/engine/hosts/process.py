@@ -48,6 +48,8 @@ class _Child:
         """Handed pages sent to the child and not yet delivered by it."""
         self.numbers: dict[str, int] = dict.fromkeys(DELIVER_FIELDS, 0)
         """The child's latest deliver counts."""
+        self.misses: dict[str, Any] = {}
+        """The child's latest placeholder misses (:meth:`PlaceholderMisses.as_dict`)."""
         self._result: tuple[Any, ...] | None = None
         self._pipe: Connection | None = None
         self._inbox: Any = None
@@ -97,7 +99,7 @@ class _Child:
             if message[0] == "room":
                 self.in_flight -= 1
             elif message[0] == "progress":
-                _, event, info, self.numbers = message
+                _, event, info, self.numbers, self.misses = message
                 self.progress(event, **info)
             else:
                 self._result = message
@@ -108,13 +110,13 @@ class _Child:
         self.poll(block=True)
         self._proc.join()
         self.pipe.close()
-        kind, payload = self._result  # type: ignore[misc]
+        kind, payload, *misses = self._result  # type: ignore[misc]
         if kind != "done":  # pages the child left unread go back to pending
             unread(self._inbox)
         self._inbox.close()
         self._inbox.join_thread()
         if kind == "done":
-            self.numbers = payload
+            self.numbers, self.misses = payload, misses[0]
         elif kind == "config":
             raise ConfigError(payload)
         else:
@@ -202,6 +204,8 @@ class ProcessHost:
                 except (ConfigError, FatalError) as exc:
                     errors.append(exc)
             self._sum()
+            for child in self.children:  # the parent's own deliverer counted in job.misses
+                self.job.misses.merge(child.misses)
             self._settings.close()
         if errors:
             raise errors[0]
