@@ -265,6 +265,7 @@ SCENARIOS = [
         targets=["kis"],
         prelude=["kis-material"],
         sizes={"jushuitan": 50_000},  # a fifth are confirmed 其它退货: 10,000 bills
+        settings={"page_size": 50},  # JuShuiTan's cap (the seed pages by 30): 1,000 pages a sweep, not 1,667
     ),
     Scenario(
         "wangdiantong -> k3cloud customers (003)",
@@ -278,6 +279,7 @@ SCENARIOS = [
         targets=["k3cloud"],
         carried=lambda sandbox: len(wdt_titled(sandbox)),
         sizes={"wangdiantong": 41_000},  # a quarter are titled stock-outs of the scheme's shops
+        settings={"page_size": 100},  # WangDianTong's cap (the seed pages by 40): 410 pages a sweep, not 1,025
     ),
     Scenario(
         "okki -> k3cloud receipts (004)",
