@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from ferry.expr.function._bits import BIT_FUNCTIONS
+from ferry.expr.function._math import MATH_FUNCTIONS
 from ferry.expr.function._nodes import Node
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ FUNCTIONS: dict[str, tuple[str, int, int | None]] = {
     "COUNT": ("agg", 1, 1),
 }
 """Function name → (node op, minimum and maximum argument count; ``None`` = no maximum)."""
+FUNCTIONS.update(MATH_FUNCTIONS | BIT_FUNCTIONS)
 
 SUPPORTED = sorted({*FUNCTIONS, "CAST", "CONVERT", "POSITION"})
 _CAST_TYPES = "SIGNED, UNSIGNED, DECIMAL(p,s), CHAR[(n)], DATE, DATETIME[(fsp)], DOUBLE"
