@@ -38,8 +38,11 @@ from ferry.expr.function._types import (
     dt_t,
 )
 
+__all__ = ["column_values"]
 
-def _column_values(node: Node, sx: Specializer) -> tuple[Any, SqlType]:
+
+def column_values(node: Node, sx: Specializer) -> tuple[Any, SqlType]:
+    """The values of ``node``'s argument, one per row of its list parameters, and their type."""
     arg = node.args[0]
     list_slots = sorted(s for s in arg.slots if isinstance(sx.sig[s], ListSig))
     row_sig = list(sx.sig)
@@ -78,7 +81,7 @@ def _distinct(values: list[Any], t: SqlType) -> list[Any]:
 def _aggregate(node: Node, sx: Specializer) -> Spec:
     """``data``: (function name, distinct)."""
     func, distinct = node.data
-    column, t = _column_values(node, sx)
+    column, t = column_values(node, sx)
     kind = t.kind
 
     def present(p: list[Any], e: Env) -> list[Any]:

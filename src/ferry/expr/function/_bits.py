@@ -1,4 +1,5 @@
-"""Bits and small predicates: ``& | ^ ~ << >>``, ``BIT_COUNT``, ``ISNULL``, ``INTERVAL(N, N1, ...)``.
+"""Bits and small predicates: ``& | ^ ~ << >>``, ``BIT_COUNT``, ``BIT_AND BIT_OR BIT_XOR`` over
+array paths, ``ISNULL``, ``INTERVAL(N, N1, ...)``.
 
 Bitwise operators work on unsigned 64-bit integers, as MariaDB's do: an integer operand is
 taken modulo 2**64 (``-1 | 0`` is 18446744073709551615); any other operand is first read as a
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from ferry.expr.function._aggregates import column_values
+from ferry.expr.function._casts import to_signed
 from ferry.expr.function._convert import DEC, temporal_number, to_decimal, to_double
 from ferry.expr.function._nodes import Env, Fn, Node, Spec, Specializer, rule
 from ferry.expr.function._types import INT_T, Kind, SqlType
@@ -27,6 +30,9 @@ BIT_FUNCTIONS: dict[str, tuple[str, int, int | None]] = {
     "BIT_COUNT": ("bit_count", 1, 1),
     "ISNULL": ("isnull", 1, 1),
     "INTERVAL": ("interval", 2, None),
+    "BIT_AND": ("bit_and_agg", 1, 1),
+    "BIT_OR": ("bit_or_agg", 1, 1),
+    "BIT_XOR": ("bit_xor_agg", 1, 1),
 }
 """Function name → (node op, minimum and maximum argument count), merged into FUNCTIONS.
 ``INTERVAL(...)`` itself is parsed as syntax (see :data:`SYNTAX`)."""
@@ -137,6 +143,30 @@ def _bit_count(node: Node, sx: Specializer) -> Spec:
 def _isnull(node: Node, sx: Specializer) -> Spec:
     fn, _ = sx.spec(node.args[0])
     return (lambda p, e: int(fn(p, e) is None)), INT_T
+
+
+_BIT_AGGREGATES: dict[str, tuple[Callable[[int, int], int], int]] = {
+    "bit_and_agg": (int.__and__, _MASK),
+    "bit_or_agg": (int.__or__, 0),
+    "bit_xor_agg": (int.__xor__, 0),
+}
+
+
+@rule(*_BIT_AGGREGATES)
+def _bit_aggregate(node: Node, sx: Specializer) -> Spec:
+    """``BIT_AND/BIT_OR/BIT_XOR({{list.x}})``: over the elements as over a column (each read as
+    an integer, NULLs skipped); no element gives 18446744073709551615 for BIT_AND, else 0."""
+    column, t = column_values(node, sx)
+    combine, start = _BIT_AGGREGATES[node.op]
+
+    def bit_aggregate(p: list[Any], e: Env) -> int:
+        result = start
+        for value in column(p, e):
+            if value is not None:
+                result = combine(result, to_signed(value, t) & _MASK)
+        return result
+
+    return bit_aggregate, INT_T
 
 
 def _interval_key(exact: bool, t: SqlType) -> Callable[[Any], Any]:
