@@ -249,7 +249,8 @@ def _temporal_extreme(node: Node, types: list[SqlType], kinds: set[Kind]) -> Sql
     """DATE when every date is a DATE, else DATETIME; date strings compare as dates."""
     if not kinds <= {Kind.DATE, Kind.DATETIME, Kind.STR}:
         raise RecordError(
-            f"{node.op.upper()} of a date mixed with numbers or times is not supported in _function: {node.src}"
+            f"{node.op.upper()} of a TIME, or of a date mixed with a number, is not supported "
+            f"in _function: {node.src}"
         )
     temporal = [t for t in types if t.temporal]
     if all(t.kind is Kind.DATE for t in temporal):
