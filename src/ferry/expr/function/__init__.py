@@ -55,7 +55,8 @@ integers is ``Decimal('6')``, ``AVG`` adds 4 decimals). ``COUNT(*)`` is rejected
 
 The deliberate difference
 -------------------------
-Where MariaDB returns NULL with a warning — division (or ``DIV``/``MOD``) by zero, an invalid
+Where MariaDB returns NULL with a warning — division (or ``DIV``/``MOD``) by zero, the
+logarithm of a number <= 0 (``LN(0)``, ``LOG(1, 8)``), an invalid
 date/datetime string given to a date function, ``STR_TO_DATE`` failing, ``FROM_UNIXTIME``/
 ``UNIX_TIMESTAMP`` outside the TIMESTAMP range — Ferry raises
 :class:`~ferry.errors.RecordError` with the reason (``"division by zero in _function:
@@ -63,7 +64,8 @@ date/datetime string given to a date function, ``STR_TO_DATE`` failing, ``FROM_U
 other runtime failure is also a RecordError. Warnings that keep a value (``'12abc'+0`` is
 12, ``DAY('2024-05-01 junk')`` is 1) keep MariaDB's value.
 
-Supported: arithmetic ``+ - * / DIV % MOD``, unary minus, ``= <> != < <= > >= <=>``,
+Supported: arithmetic ``+ - * / DIV % MOD``, unary minus, bitwise ``& | ^ ~ << >>``,
+``= <> != < <= > >= <=>``, ``INTERVAL(N, N1, ...)``,
 ``AND OR XOR NOT && || !``, ``IS [NOT] NULL/TRUE/FALSE``, ``[NOT] IN``, ``[NOT] BETWEEN``,
 ``[NOT] LIKE ... [ESCAPE]``, ``CASE`` (both forms), ``CAST``/``CONVERT`` and the functions in
 :data:`SUPPORTED_FUNCTIONS`. ``SYSDATE()`` uses ``now`` too (MariaDB's reads the real clock).

@@ -14,14 +14,13 @@ from typing import Any
 
 from ferry.errors import RecordError
 from ferry.expr.function._arith import dec_div
+from ferry.expr.function._casts import to_signed, to_unsigned
 from ferry.expr.function._compare import cmp_class, key_fn
 from ferry.expr.function._convert import (
     DEC,
     dec_round,
-    str_to_int,
     to_decimal,
     to_double,
-    to_int,
     to_str,
 )
 from ferry.expr.function._dates import BadDate, to_moment
@@ -39,10 +38,11 @@ from ferry.expr.function._types import (
     dt_t,
 )
 
-_INT64 = 2**64
+__all__ = ["column_values"]
 
 
-def _column_values(node: Node, sx: Specializer) -> tuple[Any, SqlType]:
+def column_values(node: Node, sx: Specializer) -> tuple[Any, SqlType]:
+    """The values of ``node``'s argument, one per row of its list parameters, and their type."""
     arg = node.args[0]
     list_slots = sorted(s for s in arg.slots if isinstance(sx.sig[s], ListSig))
     row_sig = list(sx.sig)
@@ -81,7 +81,7 @@ def _distinct(values: list[Any], t: SqlType) -> list[Any]:
 def _aggregate(node: Node, sx: Specializer) -> Spec:
     """``data``: (function name, distinct)."""
     func, distinct = node.data
-    column, t = _column_values(node, sx)
+    column, t = column_values(node, sx)
     kind = t.kind
 
     def present(p: list[Any], e: Env) -> list[Any]:
@@ -136,10 +136,6 @@ def _aggregate(node: Node, sx: Specializer) -> Spec:
     return dbl_avg, SqlType(Kind.DBL, avg_scale)
 
 
-def _signed(value: int) -> int:
-    return (value + 2**63) % _INT64 - 2**63
-
-
 @rule("cast")
 def _cast(node: Node, sx: Specializer) -> Spec:
     """``data``: (target, *params): signed | unsigned | double | char n | date | datetime fsp |
@@ -160,10 +156,8 @@ def _cast(node: Node, sx: Specializer) -> Spec:
         return cast, out_t
 
     if target in ("signed", "unsigned"):
-        wrap = _signed if target == "signed" else (lambda v: v % _INT64)
-        if t.kind is Kind.STR:
-            return cast_with(lambda v: wrap(str_to_int(v)), INT_T)
-        return cast_with(lambda v: wrap(to_int(v, t)), INT_T)
+        to_integer = to_signed if target == "signed" else to_unsigned
+        return cast_with(lambda v: to_integer(v, t), INT_T)
     if target == "double":
         return cast_with(lambda v: to_double(v, t), DBL_T)
     if target == "char":

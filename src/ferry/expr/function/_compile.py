@@ -19,6 +19,7 @@ from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import ParseError, TokenError
 
 from ferry.errors import ExpressionError
+from ferry.expr.function._bits import SYNTAX
 from ferry.expr.function._functions import build_call
 from ferry.expr.function._nodes import Node
 from ferry.expr.function._source import Source
@@ -206,10 +207,9 @@ class _Builder:
             return self._like(e)
         if isinstance(e, exp.Case):
             return self._case(e)
-        if isinstance(e, exp.Interval):
-            raise self.error(
-                "INTERVAL is only allowed in DATE_ADD/DATE_SUB/ADDDATE/SUBDATE or as x + INTERVAL n unit", e
-            )
+        special = SYNTAX.get(type(e))  # bitwise operators, INTERVAL(N, N1, ...), a misplaced INTERVAL
+        if special is not None:
+            return special(self, e)
         if isinstance(e, exp.Concat):  # adjacent string literals: 'a' 'b'
             return self.node("concat", [self.build(a) for a in e.expressions], None, e)
         if isinstance(e, (exp.Func, exp.Cast)):

@@ -66,8 +66,17 @@ def gcvt(x: float) -> str:
     The shortest round-trip digits, in plain notation when the decimal exponent is within
     MariaDB's limits (``1e15`` → ``'1e15'``, ``1.5e-7`` → ``'0.00000015'``), else ``d.ddde±N``.
     """
-    if x == 0:
-        return "0"
+    text = repr(x)  # shortest round-trip digits; plain for 1e-4 <= |x| < 1e16
+    if "e" not in text:
+        if not text.endswith(".0"):
+            return text  # a fraction: MariaDB prints it plain too
+        if -1e15 < x < 1e15:
+            return text[:-2] if x else "0"  # 10.0 -> '10'; -0.0 -> '0'
+    return _gcvt_digits(x)
+
+
+def _gcvt_digits(x: float) -> str:
+    """:func:`gcvt` of a non-zero double, from its digits and decimal exponent."""
     sign = "-" if x < 0 else ""
     _, digits_t, exponent = Decimal(repr(abs(x))).as_tuple()
     digits = "".join(map(str, digits_t)).rstrip("0") or "0"

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from ferry.expr.function._bits import BIT_FUNCTIONS
 from ferry.expr.function._datetime_calls import DATE_BUILDERS, DATE_FUNCTIONS
 from ferry.expr.function._library import LIBRARY_FUNCTIONS, SYNTAX_BUILDERS, check_call
+from ferry.expr.function._math import MATH_FUNCTIONS
 from ferry.expr.function._nodes import Node
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ FUNCTIONS: dict[str, tuple[str, int, int | None]] = {
 """Function name → (node op, minimum and maximum argument count; ``None`` = no maximum)."""
 FUNCTIONS.update(DATE_FUNCTIONS)
 FUNCTIONS.update(LIBRARY_FUNCTIONS)
+FUNCTIONS.update(MATH_FUNCTIONS | BIT_FUNCTIONS)
 
 SUPPORTED = sorted({*FUNCTIONS, "CAST", "CONVERT", "POSITION"})
 _CAST_TYPES = "SIGNED, UNSIGNED, DECIMAL(p,s), CHAR[(n)], DATE, DATETIME[(fsp)], DOUBLE"
