@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from datetime import datetime
+from math import copysign
 from typing import Any
 
 from ferry.errors import ExpressionError, RecordError
@@ -201,13 +202,37 @@ def _compile_function(text: str, path: str, default_scheme: str | None) -> Compi
         evaluate = _generic_evaluate(compiled, getters)
     return CompiledValue(
         "function",
-        evaluate,
+        _as_mariadb_prints(evaluate),
         source=text,
         path=path,
         references=frozenset(refs),
         lookup_schemes=frozenset(schemes),
         lookups=tuple(lookups),
     )
+
+
+_WHOLE_DOUBLE_LIMIT = 1e15
+"""MariaDB prints a DOUBLE below 10^15 with no fraction as an integer (``7+'3'`` is ``10``), and
+from 10^15 in exponent form (``1e15``)."""
+
+
+def _as_mariadb_prints(evaluate: Callable[[EvalContext], Any]) -> Callable[[EvalContext], Any]:
+    """A DOUBLE result with no fraction becomes the integer MariaDB prints (``{qty}+'3'`` is
+    ``10``, not ``10.0``): QEasy reads the result as MySQL's text, so a JSON body, a VARCHAR
+    column or a text parser gets ``10``. ``-0.0`` and values from 10^15 stay doubles."""
+
+    def printed(ctx: EvalContext) -> Any:
+        result = evaluate(ctx)
+        if (
+            type(result) is float
+            and result.is_integer()
+            and -_WHOLE_DOUBLE_LIMIT < result < _WHOLE_DOUBLE_LIMIT
+            and (result or copysign(1.0, result) > 0)  # MariaDB prints -0.0 as -0
+        ):
+            return int(result)
+        return result
+
+    return printed
 
 
 def _generic_evaluate(compiled: Any, getters: list[Resolver]) -> Callable[[EvalContext], Any]:
