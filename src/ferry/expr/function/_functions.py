@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
@@ -120,15 +121,26 @@ def build_call(b: _Builder, e: exp.Expression) -> Node:
     Raises:
         ExpressionError: unknown function, wrong argument count or unsupported argument form.
     """
-    if isinstance(e, exp.Cast):
-        return _cast(b, e)
-    if isinstance(e, exp.Trim):
-        return _trim(b, e)
-    if type(e) in SYNTAX_BUILDERS:
-        return SYNTAX_BUILDERS[type(e)](b, e)
+    syntax = _SYNTAX.get(type(e)) or SYNTAX_BUILDERS.get(type(e))
+    if syntax is not None:
+        return syntax(b, e)
     name, raw_args = _name_and_args(e)
     if name == "POSITION":
         return b.node("locate", [b.build(a) for a in raw_args if a is not None], None, e)
+    op, args = _checked_call(b, e, name, [a for a in raw_args if a is not None])
+    special = _OP_BUILDERS.get(op) or DATE_BUILDERS.get(op)
+    if special is not None:
+        return special(b, e, name, args)
+    nodes = [b.build(a) for a in args]
+    if name == "INSTR":
+        nodes.reverse()
+    return check_call(b, b.node(op, nodes, None, e), e)
+
+
+def _checked_call(
+    b: _Builder, e: exp.Expression, name: str, args: list[exp.Expression]
+) -> tuple[str, list[exp.Expression]]:
+    """``(op, args)`` of a known function called with an accepted number of arguments."""
     if name not in FUNCTIONS:
         nearest = get_close_matches(name, SUPPORTED, n=3, cutoff=0.0)
         raise b.error(
@@ -137,26 +149,19 @@ def build_call(b: _Builder, e: exp.Expression) -> Node:
             e,
         )
     op, low, high = FUNCTIONS[name]
-    args = [a for a in raw_args if a is not None]
     if len(args) < low or (high is not None and len(args) > high):
         expected = str(low) if low == high else f"{low} to {high}" if high is not None else f"at least {low}"
         raise b.error(f"{name} expects {expected} argument(s), got {len(args)}", e)
-    if op in DATE_BUILDERS:
-        return DATE_BUILDERS[op](b, e, name, args)
-    if op == "agg":
-        return _aggregate(b, e, name, args[0])
-    if op == "date_add":
-        return _date_add(b, e, name, args)
-    if op == "now":
-        return b.node("now", [], _fsp(b, args[0], name) if args else 0, e)
-    if op == "trim":
-        return b.node(
-            "trim", [b.build(args[0])], {"LTRIM": "leading", "RTRIM": "trailing"}.get(name, "both"), e
-        )
-    nodes = [b.build(a) for a in args]
-    if name == "INSTR":
-        nodes.reverse()
-    return check_call(b, b.node(op, nodes, None, e), e)
+    return op, args
+
+
+def _now(b: _Builder, e: exp.Expression, name: str, args: list[exp.Expression]) -> Node:
+    return b.node("now", [], _fsp(b, args[0], name) if args else 0, e)
+
+
+def _trim_call(b: _Builder, e: exp.Expression, name: str, args: list[exp.Expression]) -> Node:
+    where = {"LTRIM": "leading", "RTRIM": "trailing"}.get(name, "both")
+    return b.node("trim", [b.build(args[0])], where, e)
 
 
 def _fsp(b: _Builder, arg: exp.Expression, name: str) -> int:
@@ -243,3 +248,15 @@ def _cast(b: _Builder, e: exp.Cast) -> Node:
     else:
         raise b.error(f"unsupported CAST type {dtype.sql(dialect='mysql')}; supported: {_CAST_TYPES}", e)
     return b.node("cast", [b.build(e.this)], data, e)
+
+
+_SYNTAX: dict[type[exp.Expression], Callable[[_Builder, Any], Node]] = {exp.Cast: _cast, exp.Trim: _trim}
+"""Calls sqlglot parses into their own syntax nodes."""
+
+_OP_BUILDERS: dict[str, Callable[[_Builder, exp.Expression, str, list[exp.Expression]], Node]] = {
+    "agg": lambda b, e, name, args: _aggregate(b, e, name, args[0]),
+    "date_add": _date_add,
+    "now": _now,
+    "trim": _trim_call,
+}
+"""Ops whose node is not simply the op over its built arguments."""
