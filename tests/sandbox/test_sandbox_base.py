@@ -226,3 +226,22 @@ def test_server_serves_a_simulator_over_http_and_drops_the_connection_on_timeout
         with pytest.raises(httpx.TransportError):
             httpx.get(urls["slow"] + "/q", timeout=5)
     assert ok.writes == 1
+
+
+def test_a_selection_is_answered_again_only_until_a_record_changes() -> None:
+    ds = make_dataset(5, Faults())
+    first = ds.select(where=lambda row: row["v"] % 2 == 0, where_key="even")
+    assert (
+        ds.select(where=lambda row: True, where_key="even") is first
+    )  # the pager's next page: the same answer
+    ds.put("r001", {"id": "r001", "v": 2}, ds.modified("r001"))
+    assert ds.select(where=lambda row: row["v"] % 2 == 0, where_key="even") == [
+        "r000",
+        "r001",
+        "r002",
+        "r004",
+    ]
+    ds.remove("r000")
+    assert ds.select() == ["r001", "r002", "r003", "r004"]
+    unkeyed = ds.select(where=lambda row: row["v"] > 2)
+    assert ds.select(where=lambda row: row["v"] > 3) == ["r004"] != unkeyed  # no key: asked afresh

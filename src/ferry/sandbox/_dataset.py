@@ -17,7 +17,8 @@ queried for its end state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,9 @@ class Dataset:
         self._modified: dict[str, datetime] = {}
         self._hidden_until: dict[str, int] = {}
         self.calls = 0
+        self._version = 0
+        """Bumped by every change to a record or its time: a cached selection is stale."""
+        self._selections: OrderedDict[Hashable, list[str]] = OrderedDict()
         self.drifted: list[str] = []
         """Ids modified by drift, in order (tests read this)."""
         self.duplicated: list[str] = []
@@ -99,6 +103,7 @@ class Dataset:
             self._rows[rid] = row
             self._modified[rid] = modified or self.clock()
             self._hidden_until.pop(rid, None)
+            self._version += 1
 
     def remove(self, rid: str) -> None:
         """Delete record ``rid``: no later query sees it (a record deleted at the vendor)."""
@@ -106,6 +111,7 @@ class Dataset:
             self._rows.pop(rid, None)
             self._modified.pop(rid, None)
             self._hidden_until.pop(rid, None)
+            self._version += 1
 
     def tick(self) -> None:
         """Count one API call (late records become visible after enough calls)."""
@@ -118,23 +124,49 @@ class Dataset:
         end: datetime | None = None,
         *,
         where: Callable[[Row], bool] | None = None,
+        where_key: Hashable | None = None,
         end_inclusive: bool = False,
     ) -> list[str]:
-        """Ids of visible records with ``start <= modified < end`` (or ``<= end``), in order."""
+        """Ids of visible records with ``start <= modified < end`` (or ``<= end``), in order.
+
+        A vendor's pager asks the same question once per page, so the answer is kept until a
+        record changes, appears or goes: ``where_key`` names what ``where`` tests (a query
+        with a ``where`` and no key is answered afresh). The list is shared: never mutate it.
+        """
         with self._lock:
-            chosen = []
-            for rid, modified in self._modified.items():
-                hidden = self._hidden_until.get(rid)
-                if hidden is not None and self.calls < hidden:
-                    continue
-                if start is not None and modified < start:
-                    continue
-                if end is not None and (modified > end if end_inclusive else modified >= end):
-                    continue
-                if where is not None and not where(self._rows[rid]):
-                    continue
-                chosen.append(rid)
-            return self._order(chosen)
+            still_hidden = sum(1 for until in self._hidden_until.values() if self.calls < until)
+            cacheable = where is None or where_key is not None
+            key = (start, end, end_inclusive, where_key, self._version, still_hidden)
+            if cacheable and key in self._selections:
+                self._selections.move_to_end(key)
+                return self._selections[key]
+            chosen = self._order(self._scan(start, end, where, end_inclusive))
+            if cacheable:
+                self._selections[key] = chosen
+                while len(self._selections) > 8:
+                    self._selections.popitem(last=False)
+            return chosen
+
+    def _scan(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        where: Callable[[Row], bool] | None,
+        end_inclusive: bool,
+    ) -> list[str]:
+        chosen = []
+        for rid, modified in self._modified.items():
+            hidden = self._hidden_until.get(rid)
+            if hidden is not None and self.calls < hidden:
+                continue
+            if start is not None and modified < start:
+                continue
+            if end is not None and (modified > end if end_inclusive else modified >= end):
+                continue
+            if where is not None and not where(self._rows[rid]):
+                continue
+            chosen.append(rid)
+        return chosen
 
     def page(self, ids: list[str], offset: int, size: int) -> list[Row]:
         """One page of ``ids`` (from :meth:`select`), then apply drift and duplicates.
@@ -159,6 +191,7 @@ class Dataset:
     def _drift(self, rid: str, now: datetime) -> None:
         new = max(now, self._modified[rid] + timedelta(seconds=1))
         self._modified[rid] = new
+        self._version += 1
         if self.touch is not None:
             self.touch(self._rows[rid], new)
         self.drifted.append(rid)

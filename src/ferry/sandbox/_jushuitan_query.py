@@ -124,10 +124,17 @@ def inout_query(dataset: Dataset, biz: Row) -> Row:
         )
 
     dataset.tick()
+    key = (
+        "inout",
+        status,
+        *(tuple(v) if v is not None else None for v in (types, so_ids, io_ids)),
+        wms_co_id,
+        io_span,
+    )
     if io_span is not None or span is None:
-        ids = dataset.select(where=wanted)
+        ids = dataset.select(where=wanted, where_key=key)
     else:
-        ids = dataset.select(span[0], span[1], where=wanted, end_inclusive=True)
+        ids = dataset.select(span[0], span[1], where=wanted, where_key=key, end_inclusive=True)
     return _page(dataset, ids, page_index, page_size)
 
 

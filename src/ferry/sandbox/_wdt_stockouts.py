@@ -262,5 +262,6 @@ def query_stockouts(dataset: Dataset, params: Mapping[str, str]) -> tuple[int, l
         return all(row[key] == value for key, value in exact.items())
 
     dataset.tick()
-    ids = dataset.select(start, end, where=where, end_inclusive=True)
+    key = ("stockouts", frozenset(statuses), frozenset(shops), src_tid, tuple(sorted(exact.items())))
+    ids = dataset.select(start, end, where=where, where_key=key, end_inclusive=True)
     return len(ids), dataset.page(ids, page_no * page_size, page_size)
