@@ -11,7 +11,8 @@
     │   ├── ThrottledError     the vendor said "slow down"; wait ``retry_after`` then retry
     │   └── AuthExpiredError   token or session expired; log in again, then retry
     ├── FatalError             abort the run; committed state stays valid
-    └── RecordError            this record cannot be processed; record it, dead-letter, continue
+    ├── RecordError            this record cannot be processed; record it, dead-letter, continue
+    └── Quarantined            a data-quality rule holds this record for an operator (not retried)
 
 Foreign exceptions are translated once, at the boundary, with ``raise ... from exc``.
 Messages never contain credentials: connectors quote the vendor's code and text only.
@@ -29,6 +30,7 @@ __all__ = [
     "FatalError",
     "FerryError",
     "Issue",
+    "Quarantined",
     "RecordError",
     "RetriableError",
     "SchemeError",
@@ -188,3 +190,28 @@ class RecordError(FerryError):
         self.record_id = record_id
         self.retriable = retriable
         super().__init__(f"record {record_id}: {reason}" if record_id else reason)
+
+
+class Quarantined(FerryError):
+    """A data-quality rule holds this record: it is stored with status ``quarantined``, outside
+    the retry ladder, until an operator releases, edits or drops it.
+
+    Args:
+        rule: The rule's name as the scheme gives it (``quality.target[2]`` or its ``name``),
+            or ``map:<table>`` for a value map, ``drift`` for schema drift.
+        path: Where the value sits (``items.qty``, ``target.request[3].value``).
+        value: The value that broke the rule (shown clipped).
+        reason: What the rule says, in the user's words (``must be at least 0``).
+    """
+
+    def __init__(self, rule: str, path: str, value: Any, reason: str, record_id: str | None = None) -> None:
+        from ferry._text import shown
+
+        self.rule = rule
+        self.path = path
+        self.value = value
+        self.reason = reason
+        self.record_id = record_id
+        head = f"record {record_id}: " if record_id else ""
+        super().__init__(f"{head}quarantined by {rule}: {path} = {shown(value, 80)}: {reason}")
+
