@@ -214,4 +214,3 @@ class Quarantined(FerryError):
         self.record_id = record_id
         head = f"record {record_id}: " if record_id else ""
         super().__init__(f"{head}quarantined by {rule}: {path} = {shown(value, 80)}: {reason}")
-

@@ -279,7 +279,9 @@ SCENARIOS = [
         targets=["k3cloud"],
         carried=lambda sandbox: len(wdt_titled(sandbox)),
         sizes={"wangdiantong": 41_000},  # a quarter are titled stock-outs of the scheme's shops
-        settings={"page_size": 100},  # WangDianTong's cap (the seed pages by 40): 410 pages a sweep, not 1,025
+        settings={
+            "page_size": 100
+        },  # WangDianTong's cap (the seed pages by 40): 410 pages a sweep, not 1,025
     ),
     Scenario(
         "okki -> k3cloud receipts (004)",

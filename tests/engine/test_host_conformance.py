@@ -206,11 +206,14 @@ def test_a_sigkill_at_any_point_loses_and_duplicates_nothing(tmp_path: Path, hos
     scheme_file = tmp_path / "items.yaml"
     scheme_file.write_text(json.dumps(_definition(tmp_path, host, batch=25, page=40)))
     rng = random.Random(f"sigkill-{host}")
+    # Four kills: one at a random moment of the first run (collecting, or starting to deliver),
+    # then each at a random point of what is left, read off the rows the target holds, so a
+    # kill lands mid-run however fast or slow the machine is today.
     killed_mid_run = 0
-    for _ in range(4):
+    marks = [None, *sorted(rng.sample(range(n // 10, n - n // 10), 3))]
+    for mark in marks:
         proc = _ferry_run(tmp_path, scheme_file)
-        time.sleep(rng.uniform(0.8, 2.5))  # the interpreter starts in ~0.5 s
-        if proc.poll() is None:
+        if _running_until(proc, tmp_path, mark, first_after=rng.uniform(0.8, 2.0)):
             tree = [proc.pid] + [child.pid for child in psutil.Process(proc.pid).children(recursive=True)]
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -226,6 +229,19 @@ def test_a_sigkill_at_any_point_loses_and_duplicates_nothing(tmp_path: Path, hos
     assert rows == _expected(n)
     with open_store(f"sqlite:///{tmp_path / 'ferry.db'}") as store:
         assert _statuses(store) == {"finished": n}
+
+
+def _running_until(proc: subprocess.Popen[bytes], tmp: Path, rows: int | None, first_after: float) -> bool:
+    """Wait until the target holds ``rows`` rows (``None``: ``first_after`` seconds have
+    passed); True if the run is still going then, False if it ended first."""
+    deadline = time.monotonic() + (first_after if rows is None else 120)
+    while proc.poll() is None:
+        if rows is None and time.monotonic() >= deadline:
+            return True
+        if rows is not None and (len(_target_rows(tmp)[0]) >= rows or time.monotonic() >= deadline):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _gone(pids: list[int]) -> None:
