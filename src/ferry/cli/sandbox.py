@@ -56,7 +56,7 @@ def _faults(no_rate_limits: bool, bad_record_kinds: str, **settings: Any) -> Any
     """The :class:`ferry.sandbox.Faults` the options ask for."""
     from ferry.sandbox import Faults
 
-    budgets = {"rate_per_second": 0, "rate_per_minute": 0} if no_rate_limits else {}
+    budgets: dict[str, Any] = {"rate_per_second": 0, "rate_per_minute": 0} if no_rate_limits else {}
     kinds = tuple(kind.strip() for kind in bad_record_kinds.split(","))
     return Faults(bad_record_kinds=kinds, **settings, **budgets)
 
