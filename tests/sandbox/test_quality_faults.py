@@ -485,3 +485,30 @@ def test_ferry_sandbox_refuses_an_unknown_bad_record_kind() -> None:
         "unknown kind 'typo'; choose from: wrong_type, missing_required, enum_violation"
         in result.stdout + result.stderr
     )
+
+
+# -- the demo's one bad record -----------------------------------------------------------------
+
+
+def test_the_quality_demo_sandbox_serves_exactly_one_bad_record_with_one_item_line() -> None:
+    from ferry.sandbox.quality_demo import WORK_ORDER, quality_demo, quality_demo_sandbox
+
+    sandbox = quality_demo_sandbox(size=60, faults=Faults(rate_per_second=0), clock=lambda: NOW)
+    demo = quality_demo(sandbox)
+    assert (demo.record_id, demo.path, demo.served, demo.stored) == (WORK_ORDER, "status", 99, 2)
+    assert demo.scheme == "001-kuaimai-aftersale-to-mysql" and demo.allowed == (1, 2, 3, 4, 5)
+    assert demo.served not in demo.allowed and demo.stored in demo.allowed
+    kuaimai = sandbox["kuaimai"]
+    assert isinstance(kuaimai, KuaimaiSimulator)
+    rows = [row for page in (1, 2) for row in kuaimai_page(kuaimai, page)["list"]]
+    bad = [row for row in rows if changed_paths(kuaimai.aftersales.get(str(row["id"])), row)]
+    assert [(row["id"], row["status"], len(row["items"])) for row in bad] == [(int(WORK_ORDER), 99, 1)]
+    others = [sim.name for sim in sandbox for data in sim.datasets() if data.bad and sim.name != "kuaimai"]
+    assert others == []
+
+
+def test_the_quality_demo_needs_the_work_order_to_exist() -> None:
+    from ferry.sandbox.quality_demo import quality_demo_sandbox
+
+    with pytest.raises(ValueError, match="size must be at least 7 for work order 4000007, got 6"):
+        quality_demo_sandbox(size=6)
