@@ -72,6 +72,8 @@ class Dataset:
         self.duplicated: list[str] = []
         """Ids served twice by the duplicate fault."""
         self._defects: dict[str, Defect] = {}
+        self._volume_units: dict[tuple[int, str], float] = {}
+        self._drop_cache: tuple[tuple[int, int] | None, set[str]] = (None, set())
         self.bad: dict[str, str] = {}
         """Ids of the records served corrupted -> their kind (``wrong_type`` ...); tests read this."""
         self.bad_fields: dict[str, str] = {}
@@ -133,6 +135,13 @@ class Dataset:
         until = self._hidden_until.get(rid)
         return (until is not None and self.calls < until) or (dropping and self._drops(rid))
 
+    def _hidden_ids(self, dropping: bool) -> set[str]:
+        """Every id a query now misses (see :meth:`_hidden`), for a scan."""
+        hidden = {rid for rid, until in self._hidden_until.items() if self.calls < until}
+        if dropping:
+            hidden |= self._drop_set()
+        return hidden
+
     # -- volume drops -------------------------------------------------------------------------
 
     def _dropping(self) -> bool:
@@ -152,7 +161,22 @@ class Dataset:
             return False
         if faults.volume_drop_until is not None and modified >= faults.volume_drop_until:
             return False
-        return faults.volume_zero or unit(faults.seed, "volume", rid) < faults.volume_drop
+        return faults.volume_zero or self._volume_unit(faults.seed, rid) < faults.volume_drop
+
+    def _volume_unit(self, seed: int, rid: str) -> float:
+        """:func:`unit` of ``rid`` for the volume fault, computed once (a scan asks for every id)."""
+        key = (seed, rid)
+        value = self._volume_units.get(key)
+        if value is None:
+            value = self._volume_units[key] = unit(seed, "volume", rid)
+        return value
+
+    def _drop_set(self) -> set[str]:
+        """Every id :meth:`_drops` hides, kept until a record or the faults change."""
+        key = (self._version, id(self.dice))
+        if self._drop_cache[0] != key:
+            self._drop_cache = (key, {rid for rid in self._modified if self._drops(rid)})
+        return self._drop_cache[1]
 
     @property
     def dropped(self) -> list[str]:
@@ -160,7 +184,7 @@ class Dataset:
         with self._lock:
             if not self._dropping():
                 return []
-            return self._order(rid for rid in self._rows if self._drops(rid))
+            return self._order(self._drop_set())
 
     def all(self) -> list[Row]:
         """Every record, visible or not, ordered by (modified, id)."""
@@ -235,8 +259,9 @@ class Dataset:
         dropping: bool,
     ) -> list[str]:
         chosen = []
+        hidden = self._hidden_ids(dropping)
         for rid, modified in self._modified.items():
-            if self._hidden(rid, dropping):
+            if rid in hidden:
                 continue
             if start is not None and modified < start:
                 continue
