@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +36,29 @@ def _client_url(url: str, in_process: str, described: dict[str, Any]) -> str:
     if isinstance(base, str) and base.startswith(in_process):
         return url + base[len(in_process) :]
     return url
+
+
+_KINDS = ("wrong_type", "missing_required", "enum_violation")
+"""``--bad-record-kinds`` choices (``ferry.sandbox._quality.BAD_RECORD_KINDS``, kept here so
+``--help`` needs no sandbox import)."""
+_TIMES = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
+
+
+def _bad_record_kinds(value: str) -> str:
+    """``--bad-record-kinds``: a comma list of known kinds (checked before anything listens)."""
+    unknown = [kind for kind in value.split(",") if kind.strip() not in _KINDS]
+    if unknown:
+        raise typer.BadParameter(f"unknown kind {unknown[0].strip()!r}; choose from: {', '.join(_KINDS)}")
+    return value
+
+
+def _faults(no_rate_limits: bool, bad_record_kinds: str, **settings: Any) -> Any:
+    """The :class:`ferry.sandbox.Faults` the options ask for."""
+    from ferry.sandbox import Faults
+
+    budgets: dict[str, Any] = {"rate_per_second": 0, "rate_per_minute": 0} if no_rate_limits else {}
+    kinds = tuple(kind.strip() for kind in bad_record_kinds.split(","))
+    return Faults(bad_record_kinds=kinds, **settings, **budgets)
 
 
 @guarded
@@ -77,6 +101,65 @@ def sandbox(
         float,
         typer.Option("--lost-write-rate", min=0, max=1, help="Share of writes applied whose answer is lost."),
     ] = 0.0,
+    bad_record_rate: Annotated[
+        float,
+        typer.Option(
+            "--bad-record-rate",
+            min=0,
+            max=1,
+            help="Share of records served corrupted, the same records on every call (a wrong type, a "
+            "missing required field or an enum violation; the stored record stays intact).",
+        ),
+    ] = 0.0,
+    bad_record_kinds: Annotated[
+        str,
+        typer.Option(
+            "--bad-record-kinds",
+            metavar="KINDS",
+            callback=_bad_record_kinds,
+            help="Comma list of the kinds --bad-record-rate serves: " + ", ".join(_KINDS) + ".",
+        ),
+    ] = ",".join(_KINDS),
+    volume_drop: Annotated[
+        float,
+        typer.Option(
+            "--volume-drop",
+            min=0,
+            max=1,
+            help="Share of the records no query returns (0.9: a tenth of the volume), of those "
+            "modified in [--volume-drop-since, --volume-drop-until).",
+        ),
+    ] = 0.0,
+    volume_zero: Annotated[
+        bool,
+        typer.Option("--volume-zero", help="No query returns any record of the drop span (zero windows)."),
+    ] = False,
+    volume_drop_since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--volume-drop-since",
+            formats=_TIMES,
+            help="The drop span starts at this modification time (vendor time; default: the first record).",
+            show_default=False,
+        ),
+    ] = None,
+    volume_drop_until: Annotated[
+        datetime | None,
+        typer.Option(
+            "--volume-drop-until",
+            formats=_TIMES,
+            help="The drop span ends before this modification time (default: no end).",
+            show_default=False,
+        ),
+    ] = None,
+    volume_drop_after_calls: Annotated[
+        int,
+        typer.Option(
+            "--volume-drop-after-calls",
+            min=0,
+            help="Queries of each record set answered in full before the drop starts (mid-run).",
+        ),
+    ] = 0,
     no_rate_limits: Annotated[
         bool, typer.Option("--no-rate-limits", help="Switch the vendors' call budgets off.")
     ] = False,
@@ -111,15 +194,16 @@ def sandbox(
 
         ferry sandbox --write-env .env &  ferry --env-file .env check examples/*/scheme.yaml
     """
-    from ferry.sandbox import SIMULATORS, Faults, Sandbox
+    from ferry.sandbox import SIMULATORS, Sandbox
     from ferry.sandbox.seeds import sandbox_env
     from ferry.sandbox.server import SandboxServer
 
     unknown = sorted(set(only or []) - set(SIMULATORS))
     if unknown:
         fail(f"unknown simulator {unknown[0]!r}", hint=f"choose from: {', '.join(SIMULATORS)}")
-    budgets = {"rate_per_second": 0, "rate_per_minute": 0} if no_rate_limits else {}
-    faults = Faults(
+    faults = _faults(
+        no_rate_limits,
+        bad_record_kinds,
         error_rate=error_rate,
         latency=latency,
         token_expiry_calls=token_expiry_calls,
@@ -128,8 +212,13 @@ def sandbox(
         duplicate_rate=duplicate_rate,
         malformed_rate=malformed_rate,
         lost_write_rate=lost_write_rate,
+        bad_record_rate=bad_record_rate,
+        volume_drop=volume_drop,
+        volume_zero=volume_zero,
+        volume_drop_since=volume_drop_since,
+        volume_drop_until=volume_drop_until,
+        volume_drop_after_calls=volume_drop_after_calls,
         seed=seed,
-        **budgets,
     )
     simulators = Sandbox.default(size=size, faults=faults, only=only or None)
     console = stdout_console()

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from typing import Any
+
+from ferry.sandbox._quality import BAD_RECORD_KINDS
 
 __all__ = ["FaultDice", "Faults"]
 
@@ -57,6 +60,27 @@ class Faults:
     ``Date`` header, as real servers do. Kept by :meth:`Simulator.calm` (a clock stays wrong)."""
     seed: int = 7
     """Seed of the fault dice (faults are reproducible)."""
+    # -- data quality: bad records and volume drops (ferry.sandbox._quality) ------------------
+    bad_record_rate: float = 0.0
+    """Share of the seeded records served corrupted, the same way on every call (which ones is
+    fixed by ``seed`` and the record id: ``Dataset.bad``); the stored record stays intact."""
+    bad_record_kinds: tuple[str, ...] = BAD_RECORD_KINDS
+    """Kinds of bad record served: ``wrong_type``, ``missing_required``, ``enum_violation``."""
+    bad_record_ids: tuple[str, ...] = ()
+    """Records served corrupted whatever ``bad_record_rate`` says (a demo's one bad record)."""
+    volume_drop: float = 0.0
+    """Share of the records in the drop span that no query returns (0.9: a tenth of the volume)."""
+    volume_zero: bool = False
+    """No query returns any record of the drop span (a window of zero records)."""
+    volume_drop_since: datetime | None = None
+    """The drop span: records modified at or after this time (naive vendor time; ``None``: all)."""
+    volume_drop_until: datetime | None = None
+    """The drop span: records modified before this time (``None``: no end)."""
+    volume_drop_after_calls: int = 0
+    """Queries of a record set answered in full before the drop starts (a vendor going quiet
+    mid-run)."""
+    volume_drop_calls: int | None = None
+    """Queries the drop lasts, then every record is served again (``None``: to the end)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -73,6 +97,7 @@ class Faults:
                 raise ValueError(f"Faults.{name} must be between 0 and 1, got {value!r}")
         if self.duplicate_rate < 0 or self.duplicate_rate > 1:
             raise ValueError(f"Faults.duplicate_rate must be between 0 and 1, got {self.duplicate_rate!r}")
+        _check_quality(self)
 
     def with_(self, **changes: Any) -> Faults:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
@@ -82,6 +107,33 @@ class Faults:
     def names(cls) -> list[str]:
         """Every setting's name (for the CLI and error messages)."""
         return [f.name for f in fields(cls)]
+
+
+def _check_quality(faults: Faults) -> None:
+    """Validate and normalise the data-quality settings (``bad_record_*``, ``volume_*``)."""
+    for name in ("bad_record_rate", "volume_drop"):
+        value = getattr(faults, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"Faults.{name} must be between 0 and 1, got {value!r}")
+    object.__setattr__(faults, "bad_record_kinds", _kinds(faults.bad_record_kinds))
+    object.__setattr__(faults, "bad_record_ids", tuple(str(rid) for rid in faults.bad_record_ids))
+    if faults.volume_drop_after_calls < 0:
+        raise ValueError(
+            f"Faults.volume_drop_after_calls must be >= 0, got {faults.volume_drop_after_calls!r}"
+        )
+    if faults.volume_drop_calls is not None and faults.volume_drop_calls < 1:
+        raise ValueError(f"Faults.volume_drop_calls must be >= 1 or None, got {faults.volume_drop_calls!r}")
+
+
+def _kinds(given: str | tuple[str, ...]) -> tuple[str, ...]:
+    """``given`` (one kind or several) in :data:`BAD_RECORD_KINDS` order; an unknown one raises."""
+    kinds = {given} if isinstance(given, str) else set(given)
+    unknown = sorted(kinds - set(BAD_RECORD_KINDS))
+    if unknown:
+        raise ValueError(
+            f"Faults.bad_record_kinds: unknown kind {unknown[0]!r}; known: {', '.join(BAD_RECORD_KINDS)}"
+        )
+    return tuple(kind for kind in BAD_RECORD_KINDS if kind in kinds)
 
 
 class FaultDice:

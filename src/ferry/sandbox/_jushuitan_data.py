@@ -10,9 +10,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ferry.sandbox._quality import Defect, DefectTable, wrapped
 from ferry.sandbox.world import Material, material, spread
 
-__all__ = ["MATERIAL_COUNT", "STATUSES", "TIME_FORMAT", "TYPES", "inout_record", "sku_record"]
+__all__ = [
+    "BAD_INOUTS",
+    "BAD_SKUS",
+    "MATERIAL_COUNT",
+    "STATUSES",
+    "TIME_FORMAT",
+    "TYPES",
+    "inout_record",
+    "sku_record",
+]
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 """JuShuiTan's date-time text (``JstConvention``: ``yyyy-MM-dd HH:mm:ss``, Beijing time)."""
@@ -27,6 +37,25 @@ TYPES = ("其它退货", "其它进仓", "其它出库")
 """Type by ``index % 3``."""
 
 WAREHOUSES = {1: "主仓", 2: "销退仓", 3: "进货仓"}
+
+BAD_INOUTS = DefectTable(
+    wrong_type=(
+        Defect("items[0].qty", "三"),
+        Defect("items[0].cost_price", "N/A"),
+        Defect("remark", wrapped),
+    ),
+    missing_required=(Defect("io_date"), Defect("items[0].sku_id")),
+    enum_violation=(Defect("status", "Archived"), Defect("type", "其它调拨")),
+)
+"""How a 其它出入库单 goes wrong under ``Faults.bad_record_rate``: the fields seed 002 maps
+(``FQty``/``FAuxPrice`` floats, the ``sku_id`` lookup, ``io_date``) and the status and type sets."""
+
+BAD_SKUS = DefectTable(
+    wrong_type=(Defect("cost_price", "N/A"), Defect("name", wrapped)),
+    missing_required=(Defect("i_id"), Defect("unit")),
+    enum_violation=(Defect("enabled", 9),),
+)
+"""How a SKU goes wrong (``enabled`` is documented as 1/0/-1)."""
 
 
 def _text(when: datetime) -> str:

@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ferry.sandbox._quality import Defect, DefectTable, wrapped
 from ferry.sandbox.world import Material
 
 __all__ = [
+    "BAD_MATERIALS",
     "BAD_PARAMETER",
     "BUSINESS_FAILED",
     "DEFAULT_PAGE_SIZE",
@@ -35,6 +37,14 @@ MAX_PAGE_SIZE = 100
 """[GUESS] largest ``ItemsOfPage`` (no limit is documented)."""
 
 Row = dict[str, Any]
+
+BAD_MATERIALS = DefectTable(
+    wrong_type=(Defect("FSalePrice", "N/A"), Defect("F_103", wrapped)),
+    missing_required=(Defect("F_103"), Defect("FNumber"), Defect("FUnitID")),
+)
+"""How a material goes wrong under ``Faults.bad_record_rate``: the fields the ``kis-material``
+helper scheme stores and seed 002 looks up (``F_103``, ``FUnitID``). KIS documents no enum on a
+material row, so none is violated."""
 
 
 class KisRejected(Exception):

@@ -25,9 +25,10 @@ from typing import Any
 
 from ferry.sandbox._dataset import Dataset
 from ferry.sandbox._faults import FaultDice
+from ferry.sandbox._quality import Defect, DefectTable, wrapped
 from ferry.sandbox.world import SHOPS, material, spread
 
-__all__ = ["AFTER_SALE_TYPES", "ArgumentError", "aftersale_dataset", "query_aftersales"]
+__all__ = ["AFTER_SALE_TYPES", "BAD_RECORDS", "ArgumentError", "aftersale_dataset", "query_aftersales"]
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_PAGE_SIZE = 200
@@ -46,6 +47,19 @@ MATERIALS_IN_USE = 60
 """Work-order lines draw from the world's first 60 materials."""
 
 Row = dict[str, Any]
+
+BAD_RECORDS = DefectTable(
+    wrong_type=(
+        Defect("items[0].receivableCount", "两件"),
+        Defect("status", "已完成"),
+        Defect("tid", wrapped),
+    ),
+    missing_required=(Defect("tid"), Defect("items[0].outerId"), Defect("created")),
+    enum_violation=(Defect("status", 99), Defect("afterSaleType", 6)),
+)
+"""How a work order goes wrong under ``Faults.bad_record_rate``: the fields seed 001 maps
+(``qty`` is an int column, ``status``/``afterSaleType`` ints of the documented sets; 6 is the
+one type number the document skips)."""
 
 
 class ArgumentError(Exception):
@@ -131,7 +145,9 @@ def aftersale_dataset(size: int, *, dice: FaultDice, clock: Callable[[], datetim
     def touch(row: Row, modified: datetime) -> None:
         row["modified"] = _text(modified)
 
-    return Dataset((work_order(i, size) for i in range(size)), dice=dice, touch=touch, clock=clock)
+    return Dataset(
+        (work_order(i, size) for i in range(size)), dice=dice, touch=touch, clock=clock, defects=BAD_RECORDS
+    )
 
 
 def _int(params: Mapping[str, str], name: str, default: int) -> int:

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ferry.sandbox import world
+from ferry.sandbox._quality import Defect, DefectTable, wrapped
 
-__all__ = ["ORPHAN_BASE", "TIME_FORMAT", "order_id_of", "receipt", "touch"]
+__all__ = ["BAD_RECORDS", "ORPHAN_BASE", "TIME_FORMAT", "order_id_of", "receipt", "touch"]
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 ORPHAN_BASE = 2_900_000_000
@@ -28,6 +29,14 @@ _PAYEES = ("阿红", "李明", "王芳", "张伟")
 _USER = {"user_id": "249521383", "nickname": "sky", "avatar": "https://img.okki.example/avatar/249521383.png"}
 
 Row = dict[str, Any]
+
+BAD_RECORDS = DefectTable(
+    wrong_type=(Defect("real_amount", "壹佰元"), Defect("bank_charge", "N/A"), Defect("payee", wrapped)),
+    missing_required=(Defect("cash_collection_no"), Defect("collection_date")),
+    enum_violation=(Defect("collect_status", 9), Defect("type", "BARTER")),
+)
+"""How a receipt goes wrong under ``Faults.bad_record_rate``: the fields seed 004 maps (money as
+numeric strings, ``payee`` text, the collection number and date) and two documented sets."""
 
 
 def order_id_of(index: int) -> int:

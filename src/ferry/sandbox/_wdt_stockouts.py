@@ -27,8 +27,10 @@ from typing import Any
 
 from ferry.sandbox import world
 from ferry.sandbox._dataset import Dataset
+from ferry.sandbox._quality import Defect, DefectTable, wrapped
 
 __all__ = [
+    "BAD_RECORDS",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "MAX_SPAN",
@@ -62,6 +64,19 @@ _TIME = "%Y-%m-%d %H:%M:%S"
 NO_TIME = "0000-00-00 00:00:00"
 
 Row = dict[str, Any]
+
+BAD_RECORDS = DefectTable(
+    wrong_type=(
+        Defect("goods_count", "N/A"),
+        Defect("details_list[0].goods_count", "四件"),
+        Defect("invoice_title", wrapped),
+    ),
+    missing_required=(Defect("shop_no"), Defect("invoice_content"), Defect("details_list[0].spec_no")),
+    enum_violation=(Defect("status", 99), Defect("order_type", 99)),
+)
+"""How a stock-out goes wrong under ``Faults.bad_record_rate``: the fields seed 003 maps
+(``invoice_title``, ``invoice_content``, ``shop_no``), the 4-decimal quantity strings and the
+status set of :data:`STATUS_NAMES`."""
 
 
 class QueryRejected(Exception):

@@ -47,7 +47,14 @@ import orjson
 
 from ferry.sandbox._dataset import Dataset
 from ferry.sandbox._faults import Faults
-from ferry.sandbox._jushuitan_data import MATERIAL_COUNT, TIME_FORMAT, inout_record, sku_record
+from ferry.sandbox._jushuitan_data import (
+    BAD_INOUTS,
+    BAD_SKUS,
+    MATERIAL_COUNT,
+    TIME_FORMAT,
+    inout_record,
+    sku_record,
+)
 from ferry.sandbox._jushuitan_query import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -125,12 +132,14 @@ class JushuitanSimulator(Simulator):
             dice=self.dice,
             touch=_touch,
             clock=self.now,
+            defects=BAD_INOUTS,
         )
         self.skus = Dataset(
             ((rec["sku_id"], modified, rec) for modified, rec in map(self._sku, range(MATERIAL_COUNT))),
             dice=self.dice,
             touch=_touch,
             clock=self.now,
+            defects=BAD_SKUS,
         )
 
     def _bill(self, index: int) -> tuple[datetime, Row]:

@@ -55,6 +55,7 @@ from ferry.sandbox import world
 from ferry.sandbox._dataset import Dataset
 from ferry.sandbox._faults import Faults
 from ferry.sandbox._kis_bills import (
+    BAD_MATERIALS,
     BAD_PARAMETER,
     KisRejected,
     business_failure,
@@ -120,6 +121,7 @@ class KisSimulator(Simulator):
             ((str(row["FItemID"]), world.spread(i, count), row) for i, row in enumerate(self.material_rows)),
             dice=self.dice,
             clock=self.now,
+            defects=BAD_MATERIALS,
         )
         """The material list as a :class:`Dataset`: drift, late and duplicate faults apply to it."""
         self.tokens = TokenBook(token_lifetime, self.faults.token_expiry_calls, clock)

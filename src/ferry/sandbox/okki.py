@@ -51,7 +51,7 @@ from ferry.sandbox import world
 from ferry.sandbox._dataset import Dataset
 from ferry.sandbox._faults import Faults
 from ferry.sandbox._okki_params import form_fields, list_params
-from ferry.sandbox._okki_receipts import TIME_FORMAT, receipt, touch
+from ferry.sandbox._okki_receipts import BAD_RECORDS, TIME_FORMAT, receipt, touch
 from ferry.sandbox._simulator import Call, Simulator, TokenBook, json_response
 
 __all__ = ["OkkiSimulator"]
@@ -133,7 +133,7 @@ class OkkiSimulator(Simulator):
                 rid, row = receipt(index, modified)
                 yield rid, modified, row
 
-        return Dataset(records(), dice=self.dice, touch=touch, clock=self.now)
+        return Dataset(records(), dice=self.dice, touch=touch, clock=self.now, defects=BAD_RECORDS)
 
     # -- the Simulator hooks ----------------------------------------------------------------
 

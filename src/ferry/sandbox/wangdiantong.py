@@ -53,7 +53,7 @@ from ferry.connectors._wdt_sign import qimen_sign, wdt_sign
 from ferry.sandbox._dataset import Dataset
 from ferry.sandbox._faults import Faults
 from ferry.sandbox._simulator import CHINA, Call, Simulator, json_response
-from ferry.sandbox._wdt_stockouts import QueryRejected, build_stockouts, query_stockouts, touch
+from ferry.sandbox._wdt_stockouts import BAD_RECORDS, QueryRejected, build_stockouts, query_stockouts, touch
 
 __all__ = ["WangdiantongSimulator"]
 
@@ -123,7 +123,9 @@ class WangdiantongSimulator(Simulator):
         self, *, size: int = 200, faults: Faults | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         super().__init__(size=size, faults=faults, clock=clock)
-        self.dataset = Dataset(build_stockouts(size), dice=self.dice, touch=touch, clock=self.now)
+        self.dataset = Dataset(
+            build_stockouts(size), dice=self.dice, touch=touch, clock=self.now, defects=BAD_RECORDS
+        )
         self.handlers: dict[str, Handler] = {"stockout_order_query_trade": self._stockout_order_query_trade}
         """API handlers by bare name: ``<name>.php`` directly, ``wdt.<dotted name>`` on Qimen."""
 
