@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from volume_history import HOUR, TARGET, TZ, Hour, history, usual
+from volume_history import TARGET, TZ, Hour, history, usual
 
 from ferry.observe.alerts.volume import active_elapsed
 from ferry.observe.anomaly import MAD_SCALE, assess, comparable_history, mad, robust_sigma
@@ -175,4 +175,3 @@ def test_active_elapsed_stops_counting_once_past_enough() -> None:
     long_ago = at(3, 0) - timedelta(days=3650)
     found = active_elapsed(long_ago, at(3, 12), tz=SH, enough=timedelta(hours=2))
     assert timedelta(hours=2) < found <= timedelta(hours=2) + 2 * timedelta(days=1)
-    assert HOUR == timedelta(hours=1)

@@ -93,4 +93,6 @@ def store_windows(store: Store, scheme: str, hours: list[Hour], *, kind: str = "
         for row in rows:  # one at a time: ids in time order, as runs are started
             conn.execute(sa.insert(runs).values(**row))
     with store.transaction() as conn:
-        return [int(i) for i in conn.execute(sa.select(runs.c.id).where(runs.c.scheme_id == scheme))]
+        return [
+            int(i) for i in conn.execute(sa.select(runs.c.id).where(runs.c.scheme_id == scheme)).scalars()
+        ]
