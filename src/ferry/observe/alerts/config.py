@@ -51,6 +51,7 @@ from ferry.scheme.model import parse_duration
 
 __all__ = [
     "CHANNEL_TYPES",
+    "RULE_FIELD_HINTS",
     "RULE_TYPES",
     "AlertConfig",
     "AlertSettings",
@@ -336,6 +337,18 @@ def parse_active_hours(text: str) -> tuple[time, time]:
     if first == second:
         raise ValueError(f"active_hours {text!r} is an empty range; omit it to count the whole day")
     return first, second
+
+
+RULE_FIELD_HINTS: dict[str, str] = {
+    "volume_anomaly.days": "hour-of-week history needs at least a week; 28 gives four samples of each hour",
+    "volume_anomaly.min_samples": "a median of fewer than 3 windows is no median; 4 = four weeks of an hour",
+    "volume_anomaly.threshold": "3.5 is the usual cut-off of a robust z-score (smaller fires more often)",
+    "volume_anomaly.zero_when_median_at_least": "a number of records, e.g. 5; null turns the zero test off",
+    "freshness.max_age": "a duration such as 30m, 2h or 1d, longer than the scheme's longest run",
+    "freshness.active_hours": 'quote it in YAML: active_hours: "08:00-22:00"',
+    "freshness.active_days": "a list such as [mon, tue, wed, thu, fri]",
+}
+"""Hints shown under a rule field's validation error, by ``<rule type>.<field>``."""
 
 
 RuleSpec = Annotated[
