@@ -3,6 +3,10 @@
 Each function runs in the caller's read transaction (``with store.transaction() as conn``), so
 one rule sees one consistent store. Windows over ``runs`` and ``api_calls`` start at an id found
 by bisecting the ids on a time column (:func:`first_id_since`), never by a scan.
+
+The volume and freshness rules read the runs too, never the ledger (which may hold millions
+of rows and has no index on its times): a run's ``windows`` carry each window's counts
+(:func:`window_counts`) and its ``counts`` the records it found new (:func:`new_record_runs`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from ferry.store._schema import api_calls, ledger, runs, schemes
+from ferry.store.codec import loads
 
 __all__ = [
     "ApiTotals",
     "RunSummary",
+    "WindowCount",
     "api_call_totals",
     "dead_letter_counts",
     "finished_run_counts",
@@ -27,7 +33,9 @@ __all__ = [
     "last_api_error",
     "latest_collect",
     "latest_runs",
+    "new_record_runs",
     "schemes_created",
+    "window_counts",
 ]
 
 
@@ -50,6 +58,15 @@ class ApiTotals(NamedTuple):
     calls: int
     errors: int
     throttled: int
+
+
+class WindowCount(NamedTuple):
+    """One window of a finished run and one of its counts (see :func:`window_counts`)."""
+
+    run_id: int
+    start: datetime
+    end: datetime
+    records: int
 
 
 def first_id_since(
@@ -193,3 +210,79 @@ def last_api_error(
         .limit(1)
     ).first()
     return None if row is None else (row.error_code, row.error_message)
+
+
+def window_counts(
+    conn: sa.Connection, scheme_id: str, first: int, kinds: Collection[str], field: str
+) -> list[WindowCount]:
+    """Every window the scheme's finished runs of ``kinds`` from id ``first`` on recorded, with
+    its figure ``field`` (e.g. ``stored``), oldest run first; windows without a readable
+    start, end or figure are left out. One range read over ``ix_runs_scheme``."""
+    rows = conn.execute(
+        sa.select(runs.c.id, runs.c.windows)
+        .where(
+            runs.c.scheme_id == scheme_id,
+            runs.c.id >= first,
+            runs.c.status != "running",
+            runs.c.kind.in_(list(kinds)),
+            runs.c.windows.is_not(None),
+        )
+        .order_by(runs.c.id)
+    )
+    out: list[WindowCount] = []
+    for run_id, text in rows:
+        out += _window_counts(int(run_id), text, field)
+    return out
+
+
+def _window_counts(run_id: int, text: str, field: str) -> list[WindowCount]:
+    try:
+        windows = loads(text)
+    except ValueError:
+        return []
+    out = []
+    for window in windows if isinstance(windows, list) else []:
+        try:
+            start = datetime.fromisoformat(window["start"])
+            end = datetime.fromisoformat(window["end"])
+            count = int(window[field])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if start.tzinfo is not None and end > start:
+            out.append(WindowCount(run_id, start, end, count))
+    return out
+
+
+def new_record_runs(
+    conn: sa.Connection, scheme_id: str, *, first: int | None = None, limit: int | None = None
+) -> list[tuple[datetime, int]]:
+    """``(finished_at, new)`` of the scheme's finished collecting runs (``run``, ``collect``)
+    that found new records, newest first: those from id ``first`` on, and at most ``limit``
+    runs read (newest first, over ``ix_runs_scheme``)."""
+    query = (
+        sa.select(runs.c.finished_at, runs.c.counts)
+        .where(
+            runs.c.scheme_id == scheme_id,
+            runs.c.status != "running",
+            runs.c.kind.in_(("run", "collect")),
+        )
+        .order_by(runs.c.id.desc())
+    )
+    if first is not None:
+        query = query.where(runs.c.id >= first)
+    if limit is not None:
+        query = query.limit(limit)
+    out = []
+    for finished_at, text in conn.execute(query):
+        new = _count_of(text, "new")
+        if new and finished_at is not None:
+            out.append((finished_at, new))
+    return out
+
+
+def _count_of(text: str | None, key: str) -> int:
+    try:
+        value = loads(text)[key] if text else 0
+        return int(value or 0)
+    except (KeyError, TypeError, ValueError):
+        return 0

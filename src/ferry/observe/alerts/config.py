@@ -22,6 +22,8 @@
       - {type: stalled, intervals: 3, schemes: ["kuaimai-*"]}
       - {type: dead_letters, window: 1h, channels: [ops-dingtalk]}
       - {type: api_error_burst, errors: 5, window: 10m}
+      - {type: volume_anomaly, days: 28, threshold: 3.5, zero_when_median_at_least: 5}
+      - {type: freshness, max_age: 2h, active_hours: "08:00-22:00"}
 
 ``${VAR}`` references in channels are expanded from the environment by
 :func:`~ferry.observe.alerts.loader.load_alert_config` (the same expansion as
@@ -31,7 +33,7 @@
 from __future__ import annotations
 
 import fnmatch
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -49,6 +51,7 @@ from ferry.scheme.model import parse_duration
 
 __all__ = [
     "CHANNEL_TYPES",
+    "RULE_FIELD_HINTS",
     "RULE_TYPES",
     "AlertConfig",
     "AlertSettings",
@@ -59,9 +62,11 @@ __all__ = [
     "EmailChannel",
     "ErrorRatioRule",
     "FeishuChannel",
+    "FreshnessRule",
     "RuleSpec",
     "RunFailedRule",
     "StalledRule",
+    "VolumeAnomalyRule",
     "WeComChannel",
     "WebhookChannel",
 ]
@@ -241,11 +246,130 @@ class ApiErrorBurstRule(_Rule):
     )
 
 
+class VolumeAnomalyRule(_Rule):
+    """Fires while a scheme's newest window collected far more or far fewer records than the
+    comparable windows of the last ``days`` did (:mod:`ferry.observe.anomaly`).
+
+    A window's count is its ``stored`` figure: the records it collected after the scheme's
+    ``condition`` (what "orders per hour" means; a ``beatFlat`` record counts once per row).
+    Comparable windows are of a similar length (within 2x; counts are scaled to the judged
+    window's length) and fall in the same hour of the same weekday, or, while fewer than
+    ``min_samples`` do, the same hour of any day. The robust z-score
+    ``(count - median) / (1.4826 * MAD)``, its scale floored at ``min_spread * median``,
+    ``sqrt(median)`` and 1, fires beyond ``threshold``; a window of zero records fires on
+    its own when the median is at least ``zero_when_median_at_least``.
+    """
+
+    type: Literal["volume_anomaly"]
+    days: int = Field(
+        28, ge=7, le=366, description="History read: the windows of the last this many days (7+)."
+    )
+    threshold: float = Field(
+        3.5, gt=0, le=100, description="Robust z-score beyond which a window is anomalous."
+    )
+    min_samples: int = Field(
+        4, ge=3, le=1000, description="Comparable windows needed for a verdict (else: no verdict)."
+    )
+    min_spread: float = Field(
+        0.15, ge=0, le=10, description="Floor of the z-score's scale, as a share of the median."
+    )
+    zero_when_median_at_least: float | None = Field(
+        5, ge=1, description="A window of zero records fires when the median is at least this; null: off."
+    )
+    direction: Literal["both", "drop", "spike"] = Field(
+        "both", description="Fire on drops, spikes or both (the zero test is a drop)."
+    )
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class FreshnessRule(_Rule):
+    """Fires while a scheme found no new record for longer than ``max_age``.
+
+    A record is new when the ledger did not hold it (a run's ``new`` count); it counts from the
+    end of the run that found it. With ``active_hours`` (and ``active_days``) only active time
+    counts: a quiet night does not age the data, so the rule neither fires at night nor right
+    after it. Times are in the scheme's time zone (else ``settings.timezone``).
+    """
+
+    type: Literal["freshness"]
+    max_age: timedelta = Field(timedelta(hours=2), description="Longest time without a new record.")
+    active_hours: str | None = Field(
+        None, description="HH:MM-HH:MM, e.g. 08:00-22:00 (may wrap midnight); null: all day."
+    )
+    active_days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1, description="Days that count (mon..sun)."
+    )
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _max_age(cls, value: Any) -> Any:
+        age = _duration(value)
+        if age is not None and age <= timedelta(0):
+            raise ValueError("must be a positive duration, e.g. 2h")
+        return age
+
+    @field_validator("active_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_active_hours(value)
+        return value
+
+    @property
+    def hours(self) -> tuple[time, time] | None:
+        """``active_hours`` as ``(from, to)``; ``None`` when the whole day is active."""
+        return None if self.active_hours is None else parse_active_hours(self.active_hours)
+
+
+def parse_active_hours(text: str) -> tuple[time, time]:
+    """``"08:00-22:00"`` -> ``(08:00, 22:00)``; ``"22:00-06:00"`` wraps midnight.
+
+    Raises:
+        ValueError: Not ``HH:MM-HH:MM``, or an empty range.
+    """
+    try:
+        first, second = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"invalid active_hours {text[:40]!r}; write HH:MM-HH:MM, e.g. 08:00-22:00") from None
+    if first == second:
+        raise ValueError(f"active_hours {text!r} is an empty range; omit it to count the whole day")
+    return first, second
+
+
+RULE_FIELD_HINTS: dict[str, str] = {
+    "volume_anomaly.days": "hour-of-week history needs at least a week; 28 gives four samples of each hour",
+    "volume_anomaly.min_samples": "a median of fewer than 3 windows is no median; 4 = four weeks of an hour",
+    "volume_anomaly.threshold": "3.5 is the usual cut-off of a robust z-score (smaller fires more often)",
+    "volume_anomaly.zero_when_median_at_least": "a number of records, e.g. 5; null turns the zero test off",
+    "freshness.max_age": "a duration such as 30m, 2h or 1d, longer than the scheme's longest run",
+    "freshness.active_hours": 'quote it in YAML: active_hours: "08:00-22:00"',
+    "freshness.active_days": "a list such as [mon, tue, wed, thu, fri]",
+}
+"""Hints shown under a rule field's validation error, by ``<rule type>.<field>``."""
+
+
 RuleSpec = Annotated[
-    RunFailedRule | ErrorRatioRule | StalledRule | DeadLettersRule | ApiErrorBurstRule,
+    RunFailedRule
+    | ErrorRatioRule
+    | StalledRule
+    | DeadLettersRule
+    | ApiErrorBurstRule
+    | VolumeAnomalyRule
+    | FreshnessRule,
     Field(discriminator="type"),
 ]
-RULE_TYPES = ("api_error_burst", "dead_letters", "error_ratio", "run_failed", "stalled")
+RULE_TYPES = (
+    "api_error_burst",
+    "dead_letters",
+    "error_ratio",
+    "freshness",
+    "run_failed",
+    "stalled",
+    "volume_anomaly",
+)
 
 # -- the file ----------------------------------------------------------------------------------
 

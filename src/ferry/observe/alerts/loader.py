@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from ferry._redact import remember_secrets
 from ferry.connectors.specs import env_references, expand_env
 from ferry.errors import ConfigError, Issue, UnsetVariableError
-from ferry.observe.alerts.config import CHANNEL_TYPES, RULE_TYPES, AlertConfig
+from ferry.observe.alerts.config import CHANNEL_TYPES, RULE_FIELD_HINTS, RULE_TYPES, AlertConfig
 
 __all__ = ["load_alert_config", "parse_alert_config", "unset_variables"]
 
@@ -55,12 +55,20 @@ _HINTS = {
 }
 
 
+def _field_hint(loc: tuple[Any, ...]) -> str | None:
+    """The hint of a rule field (loc ``("rules", 2, "volume_anomaly", "days", ...)`` ->
+    ``RULE_FIELD_HINTS["volume_anomaly.days"]``), if any."""
+    if len(loc) < 4 or loc[0] != "rules":
+        return None
+    return RULE_FIELD_HINTS.get(f"{loc[2]}.{loc[3]}")
+
+
 def _issues(exc: ValidationError) -> list[Issue]:
     issues = []
     for error in exc.errors():
         path = _loc(tuple(error["loc"]))
         known = ", ".join(RULE_TYPES if path.startswith("rules") else CHANNEL_TYPES)
-        hint = _HINTS.get(error["type"], "").format(known=known) or None
+        hint = _HINTS.get(error["type"], "").format(known=known) or _field_hint(tuple(error["loc"]))
         issues.append(Issue(path, error["msg"], None, hint))  # never echo the input: it may be a secret
     return issues
 

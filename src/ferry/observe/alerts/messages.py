@@ -23,9 +23,11 @@ from ferry._redact import redact
 from ferry.observe.alerts.config import (
     DeadLettersRule,
     ErrorRatioRule,
+    FreshnessRule,
     RuleSpec,
     RunFailedRule,
     StalledRule,
+    VolumeAnomalyRule,
 )
 
 __all__ = ["RULE_TITLES", "Message", "describe_rule", "describe_rule_zh", "fmt_duration", "redact_text"]
@@ -36,6 +38,8 @@ RULE_TITLES: dict[str, tuple[str, str]] = {
     "stalled": ("方案停滞", "scheme stalled"),
     "dead_letters": ("新增死信", "new dead letters"),
     "api_error_burst": ("接口错误激增", "API error burst"),
+    "volume_anomaly": ("数据量异常", "volume anomaly"),
+    "freshness": ("数据不新鲜", "data not fresh"),
     "test": ("测试消息", "test message"),
 }
 """Rule type -> (Chinese, English) title."""
@@ -170,10 +174,44 @@ def describe_rule(rule: RuleSpec) -> str:
         )
     elif isinstance(rule, DeadLettersRule):
         text = f"at least {rule.min_count} record(s) went dead in the last {fmt_duration(rule.window)}"
+    elif isinstance(rule, VolumeAnomalyRule | FreshnessRule):
+        text = _describe_data(rule)
     else:
         conns = f" on {', '.join(rule.connections)}" if rule.connections else ""
         text = f"an API{conns} answered {rule.errors}+ errors within {fmt_duration(rule.window)}"
     return f"Fires when {text}{scope}."
+
+
+def _describe_data(rule: VolumeAnomalyRule | FreshnessRule) -> str:
+    if isinstance(rule, FreshnessRule):
+        active = f" of active time ({rule.active_hours})" if rule.active_hours else ""
+        return f"a scheme found no new record for more than {fmt_duration(rule.max_age)}{active}"
+    way = {"both": "far more or fewer", "drop": "far fewer", "spike": "far more"}[rule.direction]
+    zero = (
+        f", or none where the median is at least {rule.zero_when_median_at_least:g}"
+        if rule.zero_when_median_at_least is not None and rule.direction != "spike"
+        else ""
+    )
+    return (
+        f"a scheme's newest window collected {way} records than the same hour of the week in the "
+        f"last {rule.days} days (robust z-score beyond {rule.threshold:g}){zero}"
+    )
+
+
+def _describe_data_zh(rule: VolumeAnomalyRule | FreshnessRule) -> str:
+    if isinstance(rule, FreshnessRule):
+        active = f"（仅计活跃时段 {rule.active_hours}）" if rule.active_hours else ""
+        return f"方案超过 {fmt_duration_zh(rule.max_age)}没有采集到新记录{active}"
+    way = {"both": "骤增或骤降", "drop": "骤降", "spike": "骤增"}[rule.direction]
+    zero = (
+        f"，或在中位数不低于 {rule.zero_when_median_at_least:g} 时为零"
+        if rule.zero_when_median_at_least is not None and rule.direction != "spike"
+        else ""
+    )
+    return (
+        f"方案最新窗口的采集量相比最近 {rule.days} 天同一周时段{way}"
+        f"（稳健 z 分数超过 {rule.threshold:g}）{zero}"
+    )
 
 
 RUN_KINDS_ZH = {"run": "运行", "collect": "采集", "deliver": "推送", "replay": "重推"}
@@ -200,6 +238,8 @@ def describe_rule_zh(rule: RuleSpec) -> str:
         text = f"方案连续 {rule.intervals} 个源调度周期没有成功采集（另加 {fmt_duration_zh(rule.grace)}宽限）"
     elif isinstance(rule, DeadLettersRule):
         text = f"最近 {fmt_duration_zh(rule.window)}内至少 {rule.min_count} 条记录成为死信"
+    elif isinstance(rule, VolumeAnomalyRule | FreshnessRule):
+        text = _describe_data_zh(rule)
     else:
         conns = f"（连接 {', '.join(rule.connections)}）" if rule.connections else ""
         text = f"接口{conns}在 {fmt_duration_zh(rule.window)}内报错 {rule.errors} 次及以上"

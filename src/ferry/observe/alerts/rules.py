@@ -1,4 +1,4 @@
-"""The five rules, each a function of the store at ``now`` returning :class:`Finding` s.
+"""The seven rules, each a function of the store at ``now`` returning :class:`Finding` s.
 
 A finding says, for one subject (a scheme id, or ``connection:api``), whether the rule fires
 and why, in one line with the counts. Subjects a rule looked at and found healthy come back
@@ -17,6 +17,8 @@ returned at all is healthy too. Every query is an aggregate over an index
 - ``api_error_burst``: API calls in the window (ids bisected on ``started_at``), per connection
   and API. Only calls with status ``error`` count; ``throttled`` ones (the vendor's rate limit,
   waited out) are shown in the summary but never make a burst.
+- ``volume_anomaly`` and ``freshness``: the windows and counts the schemes' runs recorded, in
+  :mod:`ferry.observe.alerts.volume` (imported when first evaluated).
 """
 
 from __future__ import annotations
@@ -311,9 +313,22 @@ _EVALUATORS: dict[str, Any] = {
     "stalled": _stalled,
     "dead_letters": _dead_letters,
     "api_error_burst": _api_error_burst,
+    "volume_anomaly": "ferry.observe.alerts.volume:volume_anomaly",
+    "freshness": "ferry.observe.alerts.volume:freshness",
 }
+"""Rule type -> evaluator, or ``"module:function"`` of one imported when first used."""
+
+
+def _evaluator(rule_type: str) -> Any:
+    found = _EVALUATORS[rule_type]
+    if isinstance(found, str):
+        import importlib
+
+        module, name = found.split(":")
+        found = _EVALUATORS[rule_type] = getattr(importlib.import_module(module), name)
+    return found
 
 
 def evaluate_rule(rule: RuleSpec, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
     """Evaluate ``rule`` in ``conn`` (a read transaction) at ``ctx.now``: one finding per subject looked at."""
-    return list(_EVALUATORS[rule.type](rule, conn, ctx))
+    return list(_evaluator(rule.type)(rule, conn, ctx))
