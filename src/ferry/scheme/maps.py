@@ -65,7 +65,8 @@ def load_value_maps(
     each ``maps/<name>.csv|.xlsx|.yaml|.yml`` beside the scheme (``base_dir``).
 
     Returns:
-        ``(tables by name, issues)``; a table with an issue is left out.
+        ``(tables by name, issues)``; a table with an issue is there, empty: the scheme is
+        invalid anyway, and its ``_map`` values are not reported as naming an unknown map.
     """
     found, issues = _discovered(base_dir) if discover else ({}, [])
     tables: dict[str, ValueMap] = {}
@@ -76,6 +77,9 @@ def load_value_maps(
         except _TableError as exc:
             where = f"maps.{name}" + (f".{exc.key}" if exc.key else "")
             issues.append(Issue(where, exc.message, exc.got, exc.hint))
+            # Known by name (empty), so the values using it are not reported again as naming
+            # an unknown map; the issue keeps the scheme from loading.
+            tables[name] = ValueMap(name, {}, origin="(unreadable)")
     return tables, issues
 
 
