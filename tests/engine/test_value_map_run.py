@@ -32,7 +32,9 @@ ORDERS = [
 SHOPS_CSV = "\ufeffcode,name\n101,Shop A\n102,Shop B\n"
 
 
-def write_scheme(folder: Path, value: str, maps: dict[str, Any] | None = None) -> Path:
+def write_scheme(
+    folder: Path, value: str, maps: dict[str, Any] | None = None, stream: str = "thread"
+) -> Path:
     (folder / "maps").mkdir(exist_ok=True)
     (folder / "maps" / "shops.csv").write_text(SHOPS_CSV, encoding="utf-8")
     scheme: dict[str, Any] = {
@@ -63,7 +65,7 @@ def write_scheme(folder: Path, value: str, maps: dict[str, Any] | None = None) -
             },
         },
         "window": {"start": "2024-05-01 00:00:00", "step": "1d"},
-        "settings": {"stream": "thread", "retry": ["1m"]},
+        "settings": {"stream": stream, "retry": ["1m"]},
     }
     if maps is not None:
         scheme["maps"] = maps
@@ -123,10 +125,11 @@ def test_default_writes_the_default_for_the_unmatched_code(
     assert rows(target[1]) == {"SO1": "Shop A", "SO2": "Shop B", "SO3": "未知门店"}
 
 
+@pytest.mark.parametrize("stream", ["thread", "process"])
 def test_quarantine_holds_the_unmatched_record_with_its_reason_and_never_retries_it(
-    tmp_path: Path, store: Any, target: tuple[Any, Path]
+    tmp_path: Path, store: Any, target: tuple[Any, Path], stream: str
 ) -> None:
-    scheme = load_scheme(write_scheme(tmp_path, "_map shops {shop} unmatched=quarantine"))
+    scheme = load_scheme(write_scheme(tmp_path, "_map shops {shop} unmatched=quarantine", stream=stream))
 
     report = run(scheme, store, target[0])
 
