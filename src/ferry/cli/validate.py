@@ -58,6 +58,8 @@ def _validate_file(file: str) -> tuple[Any, int, int]:
         print_warnings(None, warnings)
         return None, len(issues), len(warnings)
     echo(f"OK {name}: {_describe(loaded)}", style="green")
+    for _, table in sorted(getattr(loaded, "value_maps", {}).items()):
+        echo(f"  value map {printable(table.describe())}")
     warnings = getattr(loaded, "warnings", [])
     print_warnings(None, warnings)
     return loaded, 0, len(warnings)
@@ -107,7 +109,8 @@ def validate(
     """Check scheme files, QEasy metadata and connections files; print every problem with its
     path and a hint (every unset ${VAR} of a file at once).
 
-    A metadata key Ferry does not act on is a warning line, never an error: a QEasy key Ferry
+    A valid scheme's value maps are listed, each with its entry count, unmatched policy and
+    version (the digest of its content). A metadata key Ferry does not act on is a warning line, never an error: a QEasy key Ferry
     does not support says what it does in QEasy, an unknown key names the nearest valid one.
 
     Nothing is fetched or written (`ferry check` connects for real), but with --sample: then

@@ -43,6 +43,7 @@ __all__ = [
     "SchemeDetail",
     "SchemeSummary",
     "SessionInfo",
+    "ValueMapModel",
 ]
 
 
@@ -161,12 +162,29 @@ class MappingRowModel(BaseModel):
     issues: list[str] = Field(default_factory=list)
 
 
+class ValueMapModel(BaseModel):
+    """One value map (值映射) of a scheme, read-only: where it comes from, its size, its unmatched
+    policy, its version and its first entries."""
+
+    name: str
+    origin: str
+    entries: int
+    unmatched: str
+    version: str
+    sample: list[tuple[str, str]] = Field(default_factory=list)
+    """Up to :data:`VALUE_MAP_SAMPLE` entries, key and value as text."""
+
+
+VALUE_MAP_SAMPLE = 20
+
+
 class SchemeDetail(BaseModel):
     summary: SchemeSummary
     schedule: dict[str, str | None] = Field(default_factory=dict)
     flow: list[FlowStepModel] = Field(default_factory=list)
     mapping: list[MappingRowModel] = Field(default_factory=list)
     options: list[MappingRowModel] = Field(default_factory=list)
+    value_maps: list[ValueMapModel] = Field(default_factory=list)
     issues: list[IssueModel] = Field(default_factory=list)
 
 

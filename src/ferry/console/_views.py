@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from ferry.console import _queries
@@ -13,6 +15,7 @@ from ferry.console._flow import connection_label, flow_steps, mapping_rows
 from ferry.console._i18n import say
 from ferry.console._limits import local_time, zone_of
 from ferry.console._models import (
+    VALUE_MAP_SAMPLE,
     ActionResult,
     ActivityModel,
     AlertIncident,
@@ -35,8 +38,10 @@ from ferry.console._models import (
     RunSummary,
     SchemeDetail,
     SchemeSummary,
+    ValueMapModel,
 )
 from ferry.errors import FerryError, Issue
+from ferry.expr.valuemap import ValueMap
 from ferry.scheme.model import Scheme
 from ferry.store import RECORD_STATUSES, LedgerRow, selects_everything
 
@@ -157,7 +162,25 @@ def scheme_detail(console: Console, scheme_id: str) -> SchemeDetail | None:
     if scheme.target_meta is not None:
         detail.mapping = mapping_rows(scheme.target_meta.request, "target.request", issues)
         detail.options = mapping_rows(scheme.target_meta.otherRequest, "target.otherRequest", issues)
+    detail.value_maps = [value_map_model(table) for _, table in sorted(scheme.value_maps.items())]
     return detail
+
+
+def value_map_model(table: ValueMap) -> ValueMapModel:
+    """A :class:`~ferry.expr.valuemap.ValueMap` as the scheme page lists it (read-only)."""
+    sample = [(key, _text(value)) for key, value in islice(table.entries.items(), VALUE_MAP_SAMPLE)]
+    return ValueMapModel(
+        name=table.name,
+        origin=table.origin,
+        entries=len(table.entries),
+        unmatched=table.unmatched.describe(),
+        version=table.version,
+        sample=sample,
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def scheme_preview(console: Console, scheme_id: str, limit: int = 5) -> PreviewModel | None:

@@ -21,7 +21,7 @@ from ferry.engine.counts import RunCounts
 from ferry.engine.misses import PlaceholderMisses
 from ferry.engine.pacing import RateSharing, pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
-from ferry.errors import ConfigError, RecordError, RetriableError
+from ferry.errors import ConfigError, Quarantined, RecordError, RetriableError
 from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
 from ferry.store import RecordResult, Store
@@ -61,6 +61,8 @@ class PreparedBatch:
     def __init__(self) -> None:
         self.items: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, str] = {}
+        self.held: set[str] = set()
+        """Those of ``failures`` a data-quality rule holds (:class:`~ferry.errors.Quarantined`)."""
 
 
 class Deliverer:
@@ -135,6 +137,9 @@ class Deliverer:
                 items.append((row.record_id, map_one(ctx)))
             except RecordError as exc:
                 failures[row.record_id] = exc.reason
+            except Quarantined as exc:  # a value map's `unmatched: quarantine` (issue 15)
+                failures[row.record_id] = str(exc)
+                batch.held.add(row.record_id)
             if missed:
                 self.misses.note(missed, self._field_names)
                 missed.clear()
@@ -249,7 +254,8 @@ class Deliverer:
         attempts = {row.record_id: row.attempts for row in rows}
         batch = self.prepare(rows, now)
         results: list[RecordResult] = [
-            self._failed(rid, attempts[rid], why, now) for rid, why in batch.failures.items()
+            self._held(rid, why) if rid in batch.held else self._failed(rid, attempts[rid], why, now)
+            for rid, why in batch.failures.items()
         ]
         deliveries = pack(
             self.meta.operation,
@@ -308,6 +314,12 @@ class Deliverer:
         return self._failed(
             outcome.record_id, attempts, outcome.error or "rejected by target", now, outcome.response
         )
+
+    def _held(self, record_id: str, reason: str) -> RecordResult:
+        """A record a data-quality rule holds: never on the retry ladder (mapping it again gives
+        the same verdict). Until the ledger has its ``quarantined`` status (issue 15), it is
+        ``dead`` at once with the rule, path, value and reason as its error."""
+        return RecordResult(record_id, "dead", error=reason, run_id=self.run_id)
 
     def _failed(
         self, record_id: str, attempts: int, reason: str, now: datetime, response: Any = None

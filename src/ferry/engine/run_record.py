@@ -80,12 +80,15 @@ def stop_reason(stop: StopHook) -> Callable[[], str | None]:
 
 
 def scheme_definition(scheme: Scheme) -> dict[str, Any]:
-    """The scheme as stored for the console: no connection details (invariant 5, no secrets)."""
+    """The scheme as stored for the console: no connection details (invariant 5, no secrets),
+    and the version of each value map it reads (``value_maps``: origin, entries, digest)."""
     data = scheme.model_dump(mode="json", exclude={"connections"})
     for side in ("source", "target"):
         connection = data[side]["connection"]
         if isinstance(connection, dict):
             data[side]["connection"] = {"type": connection.get("type"), "inline": True}
+    if scheme.value_maps:
+        data["value_maps"] = {name: table.as_dict() for name, table in sorted(scheme.value_maps.items())}
     return data
 
 
@@ -127,6 +130,8 @@ class RunRecord:
         record = cls(scheme, store, kind, at, store.start_run(scheme.id, kind))
         sweep = " (omissionRemedy sweep)" if remedy else ""
         record.log.info(f"run started: {_WHAT[kind]}{sweep}; now {at.isoformat()}")
+        for _, table in sorted(scheme.value_maps.items()):  # which version of each map this run reads
+            record.log.info(f"value map {table.describe()}")
         return record
 
     @contextmanager

@@ -6,6 +6,8 @@ Dispatch on the value:
 * ``"_function <mysql expr>"`` → ``function`` (parsed by :mod:`ferry.expr.function`).
 * ``"_findCollection find F from S where a={{x}} ..."`` → ``find``.
 * ``"_mongoQuery [S] findField=content.F where={...}"`` → ``mongo``.
+* ``"_map <table> <operand> [unmatched=...|default=...]"`` → ``map`` (:mod:`ferry.expr.valuemap`;
+  the table is one of the scheme's value maps, resolved here, never per record).
 * a string with placeholders → ``template``; without → ``constant``.
 
 Per-record failures raise :class:`~ferry.errors.RecordError` whose reason starts with the value's
@@ -28,6 +30,7 @@ from ferry.expr.context import EvalContext
 from ferry.expr.lookup import FIND_PREFIX, MONGO_PREFIX, CompiledLookup, compile_lookup
 from ferry.expr.placeholders import Placeholder
 from ferry.expr.template import Resolver, compile_placeholder, compile_template
+from ferry.expr.valuemap import MAP_PREFIX, map_evaluator, parse_map, resolve_table
 from ferry.expr.variables import current_time, parse_variable
 
 __all__ = ["FUNCTION_PREFIX", "CompiledValue", "EvalContext", "compile_value", "located_error"]
@@ -40,7 +43,7 @@ class CompiledValue:
 
     Attributes:
         evaluate: ``evaluate(ctx) -> Any``; raises ``RecordError`` for per-record failures.
-        kind: ``"constant" | "template" | "function" | "find" | "mongo"``.
+        kind: ``"constant" | "template" | "function" | "find" | "mongo" | "map"``.
         is_constant: True when the result never depends on the context.
         references: dotted row paths read (variables excluded), e.g. ``{"items.sku_id", "shop_no"}``.
         lookup_schemes: scheme ids the value looks up (``None`` = the provider's default scheme).
@@ -144,6 +147,8 @@ def _compile(value: Any, path: str, default_scheme: str | None) -> CompiledValue
         return _constant(value, path)
     if _has_prefix(value, FUNCTION_PREFIX):
         return _compile_function(value, path, default_scheme)
+    if _has_prefix(value, MAP_PREFIX):
+        return _compile_map(value, path, default_scheme)
     if _has_prefix(value, FIND_PREFIX) or _has_prefix(value, MONGO_PREFIX):
         lookup = compile_lookup(value, 0, default_scheme)
         return CompiledValue(
@@ -160,6 +165,39 @@ def _compile(value: Any, path: str, default_scheme: str | None) -> CompiledValue
         return _constant(value, path)
     return CompiledValue(
         "template", tpl.evaluate, source=value, path=path, references=tpl.references, can_fail=tpl.can_fail
+    )
+
+
+_HOLDS_RECORDS = "target.request"
+"""Where a value maps a record: the only place ``unmatched: quarantine`` can hold one."""
+
+
+def _compile_map(text: str, path: str, default_scheme: str | None) -> CompiledValue:
+    """``_map <table> <operand>``: the operand compiled as a value of its own, looked up in the
+    table per record (see :mod:`ferry.expr.valuemap`)."""
+    call = parse_map(text)
+    table = resolve_table(call, text)
+    unmatched = call.unmatched or table.unmatched
+    if unmatched.kind == "quarantine" and path and not path.startswith(_HOLDS_RECORDS):
+        raise ExpressionError(
+            f"unmatched quarantine holds a record, and only target.request maps records; "
+            f"write unmatched=keep or default=<text> here (value map {table.name!r})",
+            text,
+            call.column,
+        )
+    try:
+        operand = _compile(call.operand, path, default_scheme)
+    except ExpressionError as exc:  # located in the whole _map text
+        column = exc.column + call.offset if exc.column else None
+        raise ExpressionError(exc.message, text, column) from None
+    return CompiledValue(
+        "map",
+        map_evaluator(table, unmatched, operand.unlocated, path),
+        source=text,
+        path=path,
+        references=operand.references,
+        lookup_schemes=operand.lookup_schemes,
+        lookups=operand.lookups,
     )
 
 

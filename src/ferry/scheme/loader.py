@@ -27,6 +27,7 @@ from ferry.scheme._connections import is_connections_file, parse_connections_fil
 from ferry.scheme._documents import DocumentError, parse_text, read_document
 from ferry.scheme._issues import validate_collecting
 from ferry.scheme._response import connection_warnings
+from ferry.scheme.maps import load_value_maps
 from ferry.scheme.metadata import SourceMetadata, TargetMetadata
 from ferry.scheme.model import Scheme
 
@@ -245,8 +246,9 @@ def load_scheme(
             (:func:`ferry.transform.plan.compile_scheme`; remembered, so no run compiles again).
 
     Returns:
-        The scheme with ``source_meta``, ``target_meta``, ``base_dir``, ``source_connection``
-        and ``target_connection`` filled in.
+        The scheme with ``source_meta``, ``target_meta``, ``base_dir``, ``source_connection``,
+        ``target_connection`` and ``value_maps`` (its ``maps`` and, for a scheme file, the
+        ``maps/<name>.csv|.xlsx|.yaml`` files beside it; :mod:`ferry.scheme.maps`) filled in.
 
     Raises:
         SchemeError: every problem found in the scheme, its metadata and its connections.
@@ -286,6 +288,8 @@ def _scheme_from(
     scheme.source_meta = source_meta  # type: ignore[assignment]
     scheme.target_meta = target_meta  # type: ignore[assignment]
     scheme.base_dir = str(base_dir)
+    scheme.value_maps, found = load_value_maps(scheme.maps, base_dir, discover=name is not None)
+    issues += found
     issues += _connect(scheme, issues, connections, base_dir, env)
     scheme._warnings = connection_warnings(scheme)
     if check:

@@ -13,6 +13,7 @@ connections: connections.yaml   # a path or an inline mapping name -> connection
 schedule: {source: "*/5 * * * *", target: "*/5 * * * *", omissionRemedy: "2 */2 * * *"}
 window: {start: "2024-01-01 00:00:00", step: 1d, lookback: 10m, lag: 1m, max_span: 7d}
 settings: {on_change: redeliver, lookup_scheme: demo-products, page_size: 200}
+maps: {shops: {file: maps/shops.csv, from: code, to: name, unmatched: quarantine}}
 ```
 """
 
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ferry._text import shown
@@ -39,6 +40,8 @@ __all__ = [
     "Scheme",
     "SchemeSettings",
     "SideSpec",
+    "UnmatchedDefault",
+    "ValueMapSpec",
     "WindowSpec",
     "parse_duration",
 ]
@@ -235,6 +238,39 @@ class SchemeSettings(_Strict):
         return value
 
 
+class UnmatchedDefault(_Strict):
+    """``unmatched: {default: X}``: a value the map does not hold becomes ``X``."""
+
+    default: Any = Field(description="What a value with no match in the map becomes.")
+
+
+class ValueMapSpec(_Strict):
+    """A value map (值映射) used as ``_map <name> {field}``: from a file beside the scheme
+    (``.csv`` UTF-8, ``.xlsx``, ``.yaml``/``.yml``) or inline ``entries``. Without either, the
+    file ``maps/<name>.csv`` (``.xlsx``, ``.yaml``, ``.yml``) beside the scheme. A plain string
+    is the file: ``shops: maps/shops.csv``."""
+
+    file: str | None = Field(None, description="Path of the table, relative to the scheme file.")
+    entries: dict[str, Any] | None = Field(None, description="The table inline: key -> value.")
+    from_: str | None = Field(
+        None, alias="from", description="Header of the key column (CSV/XLSX; default: the first column)."
+    )
+    to: str | None = Field(None, description="Header of the value column (CSV/XLSX; default: the second).")
+    sheet: str | None = Field(None, description="XLSX sheet to read (default: the first sheet).")
+    unmatched: Literal["keep", "quarantine"] | UnmatchedDefault = Field(
+        "keep",
+        description=(
+            "A value the map does not hold: keep it, quarantine the record, or {default: X}; "
+            "a `_map` value may override it (unmatched=keep|quarantine, default=X)."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_only(cls, value: Any) -> Any:
+        return {"file": value} if isinstance(value, str) else value
+
+
 class Scheme(_Strict):
     """A complete integration scheme (loaded and resolved)."""
 
@@ -249,6 +285,10 @@ class Scheme(_Strict):
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     window: WindowSpec = Field(default_factory=WindowSpec)
     settings: SchemeSettings = Field(default_factory=SchemeSettings)
+    maps: dict[str, ValueMapSpec] = Field(
+        default_factory=dict,
+        description="Value maps (值映射) by name; files maps/<name>.csv|.xlsx|.yaml beside the scheme count too.",
+    )
 
     # Filled in by the loader once metadata files are read and validated.
     source_meta: SourceMetadata | None = Field(None, exclude=True)
@@ -258,6 +298,8 @@ class Scheme(_Strict):
     """The resolved source connection spec (``None`` until the loader resolves it)."""
     target_connection: SkipJsonSchema[ConnectionSpec | None] = Field(None, exclude=True)
     """The resolved target connection spec (``None`` until the loader resolves it)."""
+    value_maps: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    """The value maps read by the loader, by name (:class:`ferry.expr.valuemap.ValueMap`)."""
     _warnings: list[Issue] = PrivateAttr(default_factory=list)
 
     @property

@@ -27,6 +27,7 @@ from typing import Any
 from croniter import croniter
 
 from ferry.errors import ConfigError, ExpressionError, Issue
+from ferry.expr.valuemap import value_maps
 from ferry.scheme._field_checks import FieldContext, check_fields, expression_issue
 from ferry.scheme._response import layout_issues
 from ferry.scheme._sql_checks import check_sql_target
@@ -260,6 +261,11 @@ def validate_scheme(scheme: Scheme, *, compiled: dict[str, Any] | None = None) -
     there is not compiled again, and every value the checks compile is added, for
     :func:`plan_issues` to build the plan from.
     """
+    with value_maps(scheme.value_maps):  # what `_map` values resolve their tables against
+        return _validate_scheme(scheme, compiled)
+
+
+def _validate_scheme(scheme: Scheme, compiled: dict[str, Any] | None) -> list[Issue]:
     issues: list[Issue] = []
     lookup = scheme.settings.lookup_scheme
     if scheme.source_meta is not None:

@@ -13,7 +13,7 @@ the same plan::
 
 The plan is remembered for the scheme object, so a forked deliver worker inherits its
 parent's. Replacing a part the plan is built from (``scheme.source_meta = ...``, a connection,
-or settings with another ``lookup_scheme`` or ``function_raw_text_on_error``) makes the next call
+``scheme.value_maps``, or settings with another ``lookup_scheme`` or ``function_raw_text_on_error``) makes the next call
 compile again; the parts themselves are never changed in place.
 """
 
@@ -28,6 +28,7 @@ from typing import Any
 from ferry.connectors.specs import ConnectionSpec
 from ferry.errors import ConfigError
 from ferry.expr import CompiledValue
+from ferry.expr.valuemap import value_maps
 from ferry.scheme._response import with_layout
 from ferry.scheme.metadata import FieldSpec, OperationSpec, SourceMetadata, TargetMetadata
 from ferry.scheme.model import Scheme
@@ -116,6 +117,7 @@ def _basis(scheme: Scheme) -> tuple[Any, ...]:
     return (
         scheme.id,
         *map(id, parts),
+        id(scheme.value_maps),
         settings.lookup_scheme,
         settings.function_raw_text_on_error,
     )
@@ -149,8 +151,9 @@ def compile_scheme(scheme: Scheme, *, compiled: Mapping[str, CompiledValue] | No
 
 
 def _compile(scheme: Scheme, compiled: Mapping[str, CompiledValue]) -> Plan:
-    source = _source(scheme, compiled)
-    target = _target(scheme, compiled)
+    with value_maps(scheme.value_maps):  # `_map` values take their tables now, not per record
+        source = _source(scheme, compiled)
+        target = _target(scheme, compiled)
     values = {
         value.path: value
         for mapper in (source.request, source.other, target.request, target.other)
