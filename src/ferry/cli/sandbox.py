@@ -77,6 +77,18 @@ def sandbox(
         float,
         typer.Option("--lost-write-rate", min=0, max=1, help="Share of writes applied whose answer is lost."),
     ] = 0.0,
+    rename_field: Annotated[
+        str | None,
+        typer.Option(
+            "--rename-field",
+            metavar="OLD:NEW",
+            help="Schema drift: serve records with every key OLD renamed NEW (nested keys too).",
+            show_default=False,
+        ),
+    ] = None,
+    rename_after_calls: Annotated[
+        int, typer.Option("--rename-after-calls", min=0, help="Calls served before --rename-field applies.")
+    ] = 0,
     no_rate_limits: Annotated[
         bool, typer.Option("--no-rate-limits", help="Switch the vendors' call budgets off.")
     ] = False,
@@ -119,6 +131,8 @@ def sandbox(
     if unknown:
         fail(f"unknown simulator {unknown[0]!r}", hint=f"choose from: {', '.join(SIMULATORS)}")
     budgets = {"rate_per_second": 0, "rate_per_minute": 0} if no_rate_limits else {}
+    if rename_field is not None and len([part for part in rename_field.split(":") if part]) != 2:
+        fail(f"--rename-field {rename_field!r}: write OLD:NEW", hint="e.g. --rename-field outerId:outerID")
     faults = Faults(
         error_rate=error_rate,
         latency=latency,
@@ -128,6 +142,8 @@ def sandbox(
         duplicate_rate=duplicate_rate,
         malformed_rate=malformed_rate,
         lost_write_rate=lost_write_rate,
+        rename_field=rename_field,
+        rename_after_calls=rename_after_calls,
         seed=seed,
         **budgets,
     )

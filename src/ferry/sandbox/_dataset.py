@@ -8,7 +8,9 @@ With faults enabled the set misbehaves the way vendor APIs do in production:
   behind the current offset (a naive pager skips the record that slides into their place);
 - **late arrivals**: some records are hidden until ``late_after_calls`` calls have been made,
   then appear with their original (past) modification time;
-- **duplicates**: a page repeats the previous page's last record.
+- **duplicates**: a page repeats the previous page's last record;
+- **a renamed field** (schema drift): after ``rename_after_calls`` calls every record is served
+  with a key renamed (``Faults.rename_field="outerId:outerID"``), nested keys included.
 
 The dataset also stores what targets write (``put``), so a simulator that is a target can be
 queried for its end state.
@@ -27,6 +29,15 @@ from ferry.sandbox._faults import FaultDice
 __all__ = ["Dataset"]
 
 Row = dict[str, Any]
+
+
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """A copy of ``value`` with every key ``old`` renamed ``new``, at any depth (``Faults.rename_field``)."""
+    if isinstance(value, dict):
+        return {(new if key == old else key): _renamed(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, old, new) for item in value]
+    return value
 
 
 class Dataset:
@@ -186,6 +197,9 @@ class Dataset:
                 now = self.clock()
                 for rid in self.dice.sample(chosen, faults.drift_rate):
                     self._drift(rid, now)
+            if faults.rename_field and self.calls > faults.rename_after_calls:
+                old, new = faults.rename_field.split(":", 1)
+                rows = [_renamed(row, old, new) for row in rows]
             return rows
 
     def _drift(self, rid: str, now: datetime) -> None:
