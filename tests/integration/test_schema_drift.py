@@ -137,7 +137,7 @@ def test_ignore_learns_the_rename_and_reports_nothing(tmp_path: Path, store: Sto
 
 
 def test_fail_stops_the_window_until_the_drift_is_accepted(tmp_path: Path, store: Store) -> None:
-    first, second = _two_runs(tmp_path, store, "fail")
+    _, second = _two_runs(tmp_path, store, "fail")
     assert second.status == "failed"
     assert "schema drift" in (second.error or "") and "items[].outerId disappeared" in (second.error or "")
     assert "ferry drift accept 001-kuaimai-aftersale-to-mysql" in (second.error or "")
