@@ -23,7 +23,8 @@ def test_the_example_file_is_valid_and_names_every_channel_type() -> None:
         "email",
     }
     assert [r.type for r in config.rules] == [
-        "run_failed", "error_ratio", "stalled", "dead_letters", "api_error_burst", "stalled",
+        "run_failed", "error_ratio", "stalled", "dead_letters", "api_error_burst", "schema_drift",
+        "stalled",
     ]  # fmt: skip
     ding = config.channels["ops-dingtalk"]
     assert isinstance(ding, DingTalkChannel) and ding.secret is not None

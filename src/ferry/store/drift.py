@@ -34,6 +34,7 @@ __all__ = [
     "load_fingerprint",
     "open_drift",
     "open_drift_counts",
+    "open_events",
     "record_drift",
     "save_fingerprint",
 ]
@@ -167,6 +168,19 @@ def open_drift_counts(
             return {}
         query = query.where(E.c.scheme_id.in_(list(scheme_ids)))
     return {sid: (int(count), int(newest)) for sid, count, newest in conn.execute(query)}
+
+
+def open_events(conn: sa.Connection, scheme_ids: Collection[str], limit: int = 500) -> list[dict[str, Any]]:
+    """The open events of ``scheme_ids``, oldest first, at most ``limit`` (the alert's summary)."""
+    if not scheme_ids:
+        return []
+    query = (
+        sa.select(E)
+        .where(E.c.status == OPEN, E.c.scheme_id.in_(list(scheme_ids)))
+        .order_by(E.c.id)
+        .limit(limit)
+    )
+    return [_row(row) for row in conn.execute(query)]
 
 
 def open_drift(store: Store, scheme_ids: Collection[str] | None = None) -> dict[str, tuple[int, int]]:

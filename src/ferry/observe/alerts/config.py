@@ -22,6 +22,7 @@
       - {type: stalled, intervals: 3, schemes: ["kuaimai-*"]}
       - {type: dead_letters, window: 1h, channels: [ops-dingtalk]}
       - {type: api_error_burst, errors: 5, window: 10m}
+      - {type: schema_drift}
 
 ``${VAR}`` references in channels are expanded from the environment by
 :func:`~ferry.observe.alerts.loader.load_alert_config` (the same expansion as
@@ -61,6 +62,7 @@ __all__ = [
     "FeishuChannel",
     "RuleSpec",
     "RunFailedRule",
+    "SchemaDriftRule",
     "StalledRule",
     "WeComChannel",
     "WebhookChannel",
@@ -241,11 +243,19 @@ class ApiErrorBurstRule(_Rule):
     )
 
 
+class SchemaDriftRule(_Rule):
+    """Fires while a scheme has open schema drift events: source fields that appeared, disappeared
+    or changed type (``settings.schema_drift`` warn, quarantine or fail); recovers once they are
+    accepted (``ferry drift accept SCHEME``)."""
+
+    type: Literal["schema_drift"]
+
+
 RuleSpec = Annotated[
-    RunFailedRule | ErrorRatioRule | StalledRule | DeadLettersRule | ApiErrorBurstRule,
+    RunFailedRule | ErrorRatioRule | StalledRule | DeadLettersRule | ApiErrorBurstRule | SchemaDriftRule,
     Field(discriminator="type"),
 ]
-RULE_TYPES = ("api_error_burst", "dead_letters", "error_ratio", "run_failed", "stalled")
+RULE_TYPES = ("api_error_burst", "dead_letters", "error_ratio", "run_failed", "schema_drift", "stalled")
 
 # -- the file ----------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from ferry.observe.alerts.config import (
     ErrorRatioRule,
     RuleSpec,
     RunFailedRule,
+    SchemaDriftRule,
     StalledRule,
 )
 
@@ -36,6 +37,7 @@ RULE_TITLES: dict[str, tuple[str, str]] = {
     "stalled": ("方案停滞", "scheme stalled"),
     "dead_letters": ("新增死信", "new dead letters"),
     "api_error_burst": ("接口错误激增", "API error burst"),
+    "schema_drift": ("结构漂移", "schema drift"),
     "test": ("测试消息", "test message"),
 }
 """Rule type -> (Chinese, English) title."""
@@ -170,6 +172,8 @@ def describe_rule(rule: RuleSpec) -> str:
         )
     elif isinstance(rule, DeadLettersRule):
         text = f"at least {rule.min_count} record(s) went dead in the last {fmt_duration(rule.window)}"
+    elif isinstance(rule, SchemaDriftRule):
+        text = "a scheme's source fields appeared, disappeared or changed type and nobody accepted it yet"
     else:
         conns = f" on {', '.join(rule.connections)}" if rule.connections else ""
         text = f"an API{conns} answered {rule.errors}+ errors within {fmt_duration(rule.window)}"
@@ -200,6 +204,8 @@ def describe_rule_zh(rule: RuleSpec) -> str:
         text = f"方案连续 {rule.intervals} 个源调度周期没有成功采集（另加 {fmt_duration_zh(rule.grace)}宽限）"
     elif isinstance(rule, DeadLettersRule):
         text = f"最近 {fmt_duration_zh(rule.window)}内至少 {rule.min_count} 条记录成为死信"
+    elif isinstance(rule, SchemaDriftRule):
+        text = "方案的源字段出现、消失或类型改变（结构漂移），且尚未确认"
     else:
         conns = f"（连接 {', '.join(rule.connections)}）" if rule.connections else ""
         text = f"接口{conns}在 {fmt_duration_zh(rule.window)}内报错 {rule.errors} 次及以上"
