@@ -37,6 +37,13 @@ def _client_url(url: str, in_process: str, described: dict[str, Any]) -> str:
     return url
 
 
+def _old_new(value: str | None) -> str | None:
+    """``--rename-field``: ``OLD:NEW``, both named."""
+    if value is not None and len([part for part in value.split(":") if part]) != 2:
+        raise typer.BadParameter(f"write OLD:NEW, e.g. outerId:outerID (got {value!r})")
+    return value
+
+
 @guarded
 def sandbox(
     port: Annotated[
@@ -84,6 +91,7 @@ def sandbox(
             metavar="OLD:NEW",
             help="Schema drift: serve records with every key OLD renamed NEW (nested keys too).",
             show_default=False,
+            callback=_old_new,
         ),
     ] = None,
     rename_after_calls: Annotated[
@@ -131,8 +139,6 @@ def sandbox(
     if unknown:
         fail(f"unknown simulator {unknown[0]!r}", hint=f"choose from: {', '.join(SIMULATORS)}")
     budgets = {"rate_per_second": 0, "rate_per_minute": 0} if no_rate_limits else {}
-    if rename_field is not None and len([part for part in rename_field.split(":") if part]) != 2:
-        fail(f"--rename-field {rename_field!r}: write OLD:NEW", hint="e.g. --rename-field outerId:outerID")
     faults = Faults(
         error_rate=error_rate,
         latency=latency,

@@ -197,10 +197,15 @@ class Dataset:
                 now = self.clock()
                 for rid in self.dice.sample(chosen, faults.drift_rate):
                     self._drift(rid, now)
-            if faults.rename_field and self.calls > faults.rename_after_calls:
-                old, new = faults.rename_field.split(":", 1)
-                rows = [_renamed(row, old, new) for row in rows]
+            return self._rename_fault(rows)
+
+    def _rename_fault(self, rows: list[Row]) -> list[Row]:
+        """``rows``, renamed once ``Faults.rename_field`` applies (after ``rename_after_calls``)."""
+        faults = self.dice.faults
+        if not faults.rename_field or self.calls <= faults.rename_after_calls:
             return rows
+        old, new = faults.rename_field.split(":", 1)
+        return [_renamed(row, old, new) for row in rows]
 
     def _drift(self, rid: str, now: datetime) -> None:
         new = max(now, self._modified[rid] + timedelta(seconds=1))
