@@ -23,15 +23,15 @@ def test_the_example_file_is_valid_and_names_every_channel_type() -> None:
         "email",
     }
     assert [r.type for r in config.rules] == [
-        "run_failed", "error_ratio", "stalled", "dead_letters", "api_error_burst", "stalled",
-        "volume_anomaly", "freshness",
+        "run_failed", "error_ratio", "stalled", "dead_letters", "api_error_burst", "schema_drift",
+        "stalled", "volume_anomaly", "freshness",
     ]  # fmt: skip
     ding = config.channels["ops-dingtalk"]
     assert isinstance(ding, DingTalkChannel) and ding.secret is not None
     assert ding.secret.get_secret_value() == "SECabc" and "SECabc" not in repr(config)
     mail = config.channels["mail"]
     assert isinstance(mail, EmailChannel) and mail.effective_port == 587
-    stalled = config.rules[5]
+    stalled = config.rules[6]
     assert isinstance(stalled, StalledRule) and stalled.grace.total_seconds() == 1800
     assert stalled.watches("kuaimai-aftersale") and not stalled.watches("jst-inout")
 

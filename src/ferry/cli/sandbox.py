@@ -61,6 +61,13 @@ def _faults(no_rate_limits: bool, bad_record_kinds: str, **settings: Any) -> Any
     return Faults(bad_record_kinds=kinds, **settings, **budgets)
 
 
+def _old_new(value: str | None) -> str | None:
+    """``--rename-field``: ``OLD:NEW``, both named."""
+    if value is not None and len([part for part in value.split(":") if part]) != 2:
+        raise typer.BadParameter(f"write OLD:NEW, e.g. outerId:outerID (got {value!r})")
+    return value
+
+
 @guarded
 def sandbox(
     port: Annotated[
@@ -160,6 +167,19 @@ def sandbox(
             help="Queries of each record set answered in full before the drop starts (mid-run).",
         ),
     ] = 0,
+    rename_field: Annotated[
+        str | None,
+        typer.Option(
+            "--rename-field",
+            metavar="OLD:NEW",
+            help="Schema drift: serve records with every key OLD renamed NEW (nested keys too).",
+            show_default=False,
+            callback=_old_new,
+        ),
+    ] = None,
+    rename_after_calls: Annotated[
+        int, typer.Option("--rename-after-calls", min=0, help="Calls served before --rename-field applies.")
+    ] = 0,
     no_rate_limits: Annotated[
         bool, typer.Option("--no-rate-limits", help="Switch the vendors' call budgets off.")
     ] = False,
@@ -218,6 +238,8 @@ def sandbox(
         volume_drop_since=volume_drop_since,
         volume_drop_until=volume_drop_until,
         volume_drop_after_calls=volume_drop_after_calls,
+        rename_field=rename_field,
+        rename_after_calls=rename_after_calls,
         seed=seed,
     )
     simulators = Sandbox.default(size=size, faults=faults, only=only or None)

@@ -55,6 +55,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "flatten": ("Flatten", "拆分明细"),
     "map": ("Map", "字段映射"),
     "enabled": ("Enabled", "已启用"),
+    "schema_drift": ("Schema drift", "结构漂移"),
+    "drift_intro": (
+        "Source fields that appeared, disappeared or changed type since the scheme's fingerprint "
+        "was learnt (settings.schema_drift). Accept them with",
+        "自方案学习字段指纹以来，源字段出现、消失或类型改变（settings.schema_drift）。确认请运行",
+    ),
+    "change": ("Change", "变化"),
+    "before": ("Before", "之前"),
+    "after": ("After", "之后"),
+    "seen_times": ("Seen", "次数"),
     "disabled": ("Disabled", "已停用"),
     "enable": ("Enable", "启用"),
     "disable": ("Disable", "停用"),

@@ -110,6 +110,7 @@ class SchemeSummary(BaseModel):
     target_api: str = ""
     counts: dict[str, int] = Field(default_factory=dict, description="Ledger rows by status.")
     last_run: RunSummary | None = None
+    drift: int = Field(0, description="Open schema drift events (`ferry drift accept` accepts them).")
 
 
 class ActivityModel(BaseModel):
@@ -186,6 +187,9 @@ class SchemeDetail(BaseModel):
     options: list[MappingRowModel] = Field(default_factory=list)
     value_maps: list[ValueMapModel] = Field(default_factory=list)
     issues: list[IssueModel] = Field(default_factory=list)
+    drift: list[dict[str, Any]] = Field(
+        default_factory=list, description="The scheme's open schema drift events, newest first."
+    )
 
 
 class PreviewRecord(BaseModel):

@@ -44,6 +44,7 @@ from ferry.errors import FerryError, Issue
 from ferry.expr.valuemap import ValueMap
 from ferry.scheme.model import Scheme
 from ferry.store import RECORD_STATUSES, LedgerRow, selects_everything
+from ferry.store.drift import OPEN, list_drift, open_drift
 
 __all__ = [
     "alerts",
@@ -111,7 +112,11 @@ def scheme_summaries(console: Console) -> list[SchemeSummary]:
     counts = _queries.status_by_scheme(console.store)
     runs = _queries.last_runs(console.store)
     ids = sorted(set(loaded) | set(stored))
-    return [_summary(console, i, stored.get(i), loaded.get(i), counts, runs) for i in ids]
+    summaries = [_summary(console, i, stored.get(i), loaded.get(i), counts, runs) for i in ids]
+    drifted = open_drift(console.store)
+    for summary in summaries:
+        summary.drift = drifted.get(summary.id, (0, 0))[0]
+    return summaries
 
 
 def dashboard(console: Console, now: datetime | None = None) -> Dashboard:
@@ -148,6 +153,8 @@ def scheme_detail(console: Console, scheme_id: str) -> SchemeDetail | None:
         return None
     scheme = console.loaded().get(scheme_id)
     detail = SchemeDetail(summary=summary)
+    if summary.drift:
+        detail.drift = list_drift(console.store, scheme_id, status=OPEN, limit=50)
     if scheme is None:
         return detail
     from ferry.scheme.validate import validate_scheme

@@ -20,6 +20,7 @@ from ferry.connectors.base import Page, PageState, Rejected, SourceConnector
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
 from ferry.engine.dead_letters import Row
+from ferry.engine.drift import DriftWatch
 from ferry.engine.pacing import RateSharing, pacer_for
 from ferry.engine.page_writer import PageWriter
 from ferry.engine.retry import RetryPolicy, call_with_retry
@@ -119,6 +120,10 @@ class Collector:
         )
         """Stores each page (through ``upsert``: a host's ``store_page`` hands it over too)."""
         self.keeper = self.writer.keeper
+        self.drift = DriftWatch(
+            scheme.id, scheme.settings.schema_drift, plan.id_field, store, run_id=run_id, log=log
+        )
+        """Checks each fetched page's fields and types (``settings.schema_drift``)."""
         self.pacer = pacer_for(source, source.limits, store, rates)
 
     def _page_size(self) -> int:
@@ -203,10 +208,11 @@ class Collector:
             request = self.render(variables, now=window.end)
             try:
                 page = self._fetch(request, state)
+                held = self.drift.check(page.records, window, last=page.next is None)
             except BaseException:
                 self.calls.flush()  # the failed attempts are logged even though no page follows
                 raise
-            rows = self.writer.rows(page.records)
+            rows = self.writer.rows(page.records, held)
             ids = [r[0] for r in rows]
             if previous_ids is not None and ids and ids == previous_ids and page.next is not None:
                 raise FatalError(

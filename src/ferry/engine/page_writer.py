@@ -16,6 +16,7 @@ from ferry.connectors.base import Rejected
 from ferry.engine.calls import CallLog
 from ferry.engine.counts import RunCounts
 from ferry.engine.dead_letters import PageKeeper, Row
+from ferry.engine.drift import Held, quarantine_records
 from ferry.engine.windows import Window
 from ferry.errors import RecordError
 from ferry.store import Store, UpsertResult
@@ -49,9 +50,11 @@ class PageWriter:
         """The collect counts of the page being read, added to :attr:`counts` once it is stored."""
         self.keeper = PageKeeper(plan.id_field, plan.number_field, plan.beat_flat, self._page)
 
-    def rows(self, records: list[dict[str, Any]]) -> list[Row]:
-        """The ledger rows of a page: filtered, flattened, dead letters in their place. The
-        page's collect counts are added to the run's once it is stored (:meth:`commit`)."""
+    def rows(self, records: list[dict[str, Any]], held: Held | None = None) -> list[Row]:
+        """The ledger rows of a page: filtered, flattened, dead letters in their place, the
+        records schema drift ``held`` (by ``id()``) kept apart with their reason
+        (:func:`~ferry.engine.drift.quarantine_records`). The page's collect counts are added
+        to the run's once it is stored (:meth:`commit`)."""
         self.keeper.new_page()
         page = self._page = self.keeper.counts = RunCounts()
         page.fetched = len(records)
@@ -64,6 +67,9 @@ class PageWriter:
             kept = keep(record)
             if kept is None:
                 page.filtered_out += 1
+                continue
+            if held and id(record) in held:
+                rows.append(quarantine_records(keeper, kept, held[id(record)]))
                 continue
             keeper.add(kept, rows)
         return rows

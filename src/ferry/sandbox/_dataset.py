@@ -13,6 +13,8 @@ With faults enabled the set misbehaves the way vendor APIs do in production:
   an enum violation) as the simulator's :class:`~ferry.sandbox._quality.DefectTable` says;
 - **volume drops**: a share (or all) of the records of a modification-time span is hidden from
   every query, from the ``volume_drop_after_calls``-th query on.
+- **a renamed field** (schema drift): after ``rename_after_calls`` calls every record is served
+  with a key renamed (``Faults.rename_field="outerId:outerID"``), nested keys included.
 
 The dataset also stores what targets write (``put``), so a simulator that is a target can be
 queried for its end state.
@@ -32,6 +34,15 @@ from ferry.sandbox._quality import Defect, DefectTable, choose_defect, unit
 __all__ = ["Dataset"]
 
 Row = dict[str, Any]
+
+
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """A copy of ``value`` with every key ``old`` renamed ``new``, at any depth (``Faults.rename_field``)."""
+    if isinstance(value, dict):
+        return {(new if key == old else key): _renamed(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, old, new) for item in value]
+    return value
 
 
 class Dataset:
@@ -291,7 +302,15 @@ class Dataset:
                 now = self.clock()
                 for rid in self.dice.sample(chosen, faults.drift_rate):
                     self._drift(rid, now)
+            return self._rename_fault(rows)
+
+    def _rename_fault(self, rows: list[Row]) -> list[Row]:
+        """``rows``, renamed once ``Faults.rename_field`` applies (after ``rename_after_calls``)."""
+        faults = self.dice.faults
+        if not faults.rename_field or self.calls <= faults.rename_after_calls:
             return rows
+        old, new = faults.rename_field.split(":", 1)
+        return [_renamed(row, old, new) for row in rows]
 
     def _drift(self, rid: str, now: datetime) -> None:
         new = max(now, self._modified[rid] + timedelta(seconds=1))

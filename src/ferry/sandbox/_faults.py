@@ -58,6 +58,11 @@ class Faults:
     """Seconds the vendor's clock runs ahead of the true time (negative: behind). The vendor
     stamps what it modifies or receives with its own clock and tells its time in the HTTP
     ``Date`` header, as real servers do. Kept by :meth:`Simulator.calm` (a clock stays wrong)."""
+    rename_field: str | None = None
+    """``"old:new"``: from call ``rename_after_calls`` on, records are served with every key
+    ``old`` (at any depth, e.g. ``outerId`` inside ``items``) renamed ``new`` (schema drift)."""
+    rename_after_calls: int = 0
+    """Calls served before ``rename_field`` takes effect (0: from the first call)."""
     seed: int = 7
     """Seed of the fault dice (faults are reproducible)."""
     # -- data quality: bad records and volume drops (ferry.sandbox._quality) ------------------
@@ -95,6 +100,8 @@ class Faults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Faults.{name} must be between 0 and 1, got {value!r}")
+        if self.rename_field is not None and len([p for p in self.rename_field.split(":") if p]) != 2:
+            raise ValueError(f"Faults.rename_field must be 'old:new', got {self.rename_field!r}")
         if self.duplicate_rate < 0 or self.duplicate_rate > 1:
             raise ValueError(f"Faults.duplicate_rate must be between 0 and 1, got {self.duplicate_rate!r}")
         _check_quality(self)

@@ -12,7 +12,7 @@ target:
 connections: connections.yaml   # a path or an inline mapping name -> connection
 schedule: {source: "*/5 * * * *", target: "*/5 * * * *", omissionRemedy: "2 */2 * * *"}
 window: {start: "2024-01-01 00:00:00", step: 1d, lookback: 10m, lag: 1m, max_span: 7d}
-settings: {on_change: redeliver, lookup_scheme: demo-products, page_size: 200}
+settings: {on_change: redeliver, lookup_scheme: demo-products, page_size: 200, schema_drift: warn}
 maps: {shops: {file: maps/shops.csv, from: code, to: name, unmatched: quarantine}}
 ```
 """
@@ -223,6 +223,18 @@ class SchemeSettings(_Strict):
             "retry ladder, since the row often appears later in the target, and is dead after the last "
             "rung; the reason names the table and the key values) or ok (accept it as delivered and "
             "counted unchanged, the behaviour before this setting; the extend_sql statements still run)."
+        ),
+    )
+
+    schema_drift: Literal["ignore", "warn", "quarantine", "fail"] = Field(
+        "warn",
+        description=(
+            "A source field that appears, disappears from a whole page or changes type, against the "
+            "fingerprint the scheme's first run learnt: ignore (learn it, say nothing), warn (a drift "
+            "event, a run event, a console badge and the schema_drift alert; deliver and learn it), "
+            "quarantine (the event, and the records showing it are held with the reason, not "
+            "delivered) or fail (the event, and the window fails: its cursor stays). Held and failed "
+            "drift stays until `ferry drift accept SCHEME` makes the new fields known."
         ),
     )
 

@@ -11,7 +11,8 @@ Nothing outside this package touches its tables: :class:`Store` and the public m
 :mod:`~ferry.store.leases` (scheme leases, schedule slots), :mod:`~ferry.store.incidents`
 (alert incidents and notices), :mod:`~ferry.store.alert_queries` (what the alert rules read),
 :mod:`~ferry.store.reports` (aggregates for the metrics and the console),
-:mod:`~ferry.store.users` (console logins) and :mod:`~ferry.store.codec` are its whole surface. A process that forks while it uses a SQLite store forks under
+:mod:`~ferry.store.users` (console logins), :mod:`~ferry.store.drift` (schema fingerprints and
+drift events) and :mod:`~ferry.store.codec` are its whole surface. A process that forks while it uses a SQLite store forks under
 :func:`fork_guard` and calls :func:`after_fork_in_child` in the child.
 """
 

@@ -33,6 +33,8 @@ __all__ = [
     "run_events",
     "runs",
     "schedule_slots",
+    "schema_drift_events",
+    "schema_fingerprints",
     "scheme_leases",
     "schemes",
     "users",
@@ -261,3 +263,36 @@ users = sa.Table(
     sa.Column("last_login_at", UTCDateTime),
 )
 """Console logins; only password hashes are stored."""
+
+schema_fingerprints = sa.Table(
+    "schema_fingerprints",
+    metadata,
+    sa.Column("scheme_id", ID, primary_key=True),
+    sa.Column("fingerprint", MEDIUM_TEXT, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Each scheme's known source fingerprint (JSON, :mod:`ferry.engine.fingerprint`)."""
+
+schema_drift_events = sa.Table(
+    "schema_drift_events",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("scheme_id", ID, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("window_start", UTCDateTime),
+    sa.Column("window_end", UTCDateTime),
+    sa.Column("field_path", ID, nullable=False),
+    sa.Column("change_kind", sa.String(16), nullable=False),
+    sa.Column("types_before", sa.String(64)),
+    sa.Column("types_after", sa.String(64)),
+    sa.Column("record_id", ID),
+    sa.Column("policy", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("occurrences", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("detected_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("accepted_at", UTCDateTime),
+    sa.Column("accepted_by", sa.String(191)),
+    sa.Index("ix_schema_drift_scheme", "scheme_id", "status", "id"),
+)
+"""Drifted source fields per scheme (:mod:`ferry.store.drift`), ``open`` until accepted."""

@@ -24,6 +24,7 @@
       - {type: api_error_burst, errors: 5, window: 10m}
       - {type: volume_anomaly, days: 28, threshold: 3.5, zero_when_median_at_least: 5}
       - {type: freshness, max_age: 2h, active_hours: "08:00-22:00"}
+      - {type: schema_drift}
 
 ``${VAR}`` references in channels are expanded from the environment by
 :func:`~ferry.observe.alerts.loader.load_alert_config` (the same expansion as
@@ -65,6 +66,7 @@ __all__ = [
     "FreshnessRule",
     "RuleSpec",
     "RunFailedRule",
+    "SchemaDriftRule",
     "StalledRule",
     "VolumeAnomalyRule",
     "WeComChannel",
@@ -351,6 +353,14 @@ RULE_FIELD_HINTS: dict[str, str] = {
 """Hints shown under a rule field's validation error, by ``<rule type>.<field>``."""
 
 
+class SchemaDriftRule(_Rule):
+    """Fires while a scheme has open schema drift events: source fields that appeared, disappeared
+    or changed type (``settings.schema_drift`` warn, quarantine or fail); recovers once they are
+    accepted (``ferry drift accept SCHEME``)."""
+
+    type: Literal["schema_drift"]
+
+
 RuleSpec = Annotated[
     RunFailedRule
     | ErrorRatioRule
@@ -358,7 +368,8 @@ RuleSpec = Annotated[
     | DeadLettersRule
     | ApiErrorBurstRule
     | VolumeAnomalyRule
-    | FreshnessRule,
+    | FreshnessRule
+    | SchemaDriftRule,
     Field(discriminator="type"),
 ]
 RULE_TYPES = (
@@ -367,6 +378,7 @@ RULE_TYPES = (
     "error_ratio",
     "freshness",
     "run_failed",
+    "schema_drift",
     "stalled",
     "volume_anomaly",
 )

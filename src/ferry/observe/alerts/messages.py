@@ -26,6 +26,7 @@ from ferry.observe.alerts.config import (
     FreshnessRule,
     RuleSpec,
     RunFailedRule,
+    SchemaDriftRule,
     StalledRule,
     VolumeAnomalyRule,
 )
@@ -40,6 +41,7 @@ RULE_TITLES: dict[str, tuple[str, str]] = {
     "api_error_burst": ("接口错误激增", "API error burst"),
     "volume_anomaly": ("数据量异常", "volume anomaly"),
     "freshness": ("数据不新鲜", "data not fresh"),
+    "schema_drift": ("结构漂移", "schema drift"),
     "test": ("测试消息", "test message"),
 }
 """Rule type -> (Chinese, English) title."""
@@ -176,6 +178,8 @@ def describe_rule(rule: RuleSpec) -> str:
         text = f"at least {rule.min_count} record(s) went dead in the last {fmt_duration(rule.window)}"
     elif isinstance(rule, VolumeAnomalyRule | FreshnessRule):
         text = _describe_data(rule)
+    elif isinstance(rule, SchemaDriftRule):
+        text = "a scheme's source fields appeared, disappeared or changed type and nobody accepted it yet"
     else:
         conns = f" on {', '.join(rule.connections)}" if rule.connections else ""
         text = f"an API{conns} answered {rule.errors}+ errors within {fmt_duration(rule.window)}"
@@ -240,6 +244,8 @@ def describe_rule_zh(rule: RuleSpec) -> str:
         text = f"最近 {fmt_duration_zh(rule.window)}内至少 {rule.min_count} 条记录成为死信"
     elif isinstance(rule, VolumeAnomalyRule | FreshnessRule):
         text = _describe_data_zh(rule)
+    elif isinstance(rule, SchemaDriftRule):
+        text = "方案的源字段出现、消失或类型改变（结构漂移），且尚未确认"
     else:
         conns = f"（连接 {', '.join(rule.connections)}）" if rule.connections else ""
         text = f"接口{conns}在 {fmt_duration_zh(rule.window)}内报错 {rule.errors} 次及以上"

@@ -1,4 +1,4 @@
-"""The seven rules, each a function of the store at ``now`` returning :class:`Finding` s.
+"""The rules, each a function of the store at ``now`` returning :class:`Finding` s.
 
 A finding says, for one subject (a scheme id, or ``connection:api``), whether the rule fires
 and why, in one line with the counts. Subjects a rule looked at and found healthy come back
@@ -14,6 +14,8 @@ returned at all is healthy too. Every query is an aggregate over an index
   crontab (croniter, in the scheme's time zone).
 - ``dead_letters``: ``ledger`` rows of the watched schemes in status ``dead`` (``ix_ledger_due``),
   counting those that went dead in the window.
+- ``schema_drift``: open events of ``schema_drift_events`` per scheme (``ix_schema_drift_scheme``),
+  in :mod:`ferry.observe.alerts._drift_rule`.
 - ``api_error_burst``: API calls in the window (ids bisected on ``started_at``), per connection
   and API. Only calls with status ``error`` count; ``throttled`` ones (the vendor's rate limit,
   waited out) are shown in the summary but never make a burst.
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ferry.observe.alerts._drift_rule import schema_drift
 from ferry.observe.alerts.config import (
     ApiErrorBurstRule,
     DeadLettersRule,
@@ -315,6 +318,7 @@ _EVALUATORS: dict[str, Any] = {
     "api_error_burst": _api_error_burst,
     "volume_anomaly": "ferry.observe.alerts.volume:volume_anomaly",
     "freshness": "ferry.observe.alerts.volume:freshness",
+    "schema_drift": schema_drift,
 }
 """Rule type -> evaluator, or ``"module:function"`` of one imported when first used."""
 
