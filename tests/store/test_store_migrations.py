@@ -28,6 +28,8 @@ TABLES = {
     "alert_incidents",
     "alert_notices",
     "users",
+    "quarantine_holds",
+    "quarantine_audit",
     "ferry_alembic_version",
 }
 
