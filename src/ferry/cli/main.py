@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.runs",
     "ferry.cli.records",
     "ferry.cli.replay",
+    "ferry.cli.quarantine",
     "ferry.cli.reconcile",
     "ferry.cli.alerts",
     "ferry.cli.schema",

@@ -21,12 +21,14 @@ from ferry.engine.counts import RunCounts
 from ferry.engine.misses import PlaceholderMisses
 from ferry.engine.pacing import RateSharing, pacer_for
 from ferry.engine.retry import RetryPolicy, call_with_retry
-from ferry.errors import ConfigError, RecordError, RetriableError
+from ferry.errors import ConfigError, Quarantined, RecordError, RetriableError
 from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
-from ferry.store import RecordResult, Store
+from ferry.store import Hold, RecordResult, Store, quarantine
+from ferry.store.codec import content_hash
 from ferry.transform.packing import pack
 from ferry.transform.plan import compile_scheme
+from ferry.transform.quality import QualityJudge, Verdict, WindowFailed
 
 if TYPE_CHECKING:
     from ferry.store import Handover
@@ -61,6 +63,11 @@ class PreparedBatch:
     def __init__(self) -> None:
         self.items: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, str] = {}
+        self.held: dict[str, Hold] = {}
+        """Records a quality rule (or a value map raising ``Quarantined``) holds."""
+        self.warned = 0
+        self.stopped: WindowFailed | None = None
+        """The first ``fail_window`` verdict of the batch (its record is held too)."""
 
 
 class Deliverer:
@@ -109,6 +116,10 @@ class Deliverer:
         self.rates = rates
         """Where the target's budget is shared (see :func:`~ferry.engine.pacing.pacer_for`)."""
         self.halted = False
+        rules = compile_scheme(scheme).quality.target
+        self.judge = QualityJudge(rules, self.lookups, scheme.tz) if rules else None
+        """The target ``quality`` rules, judging each mapped payload (:meth:`prepare`)."""
+        self._warned = 0
 
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
 
@@ -135,11 +146,38 @@ class Deliverer:
                 items.append((row.record_id, map_one(ctx)))
             except RecordError as exc:
                 failures[row.record_id] = exc.reason
+            except Quarantined as held:  # a value map with a quarantine policy
+                batch.held[row.record_id] = Hold(held.rule, held.path, held.value, held.reason, "target")
             if missed:
                 self.misses.note(missed, self._field_names)
                 missed.clear()
         self.misses.mapped += len(rows)
+        if self.judge is not None and items:
+            self._judge(batch, rows)
         return batch
+
+    def _judge(self, batch: PreparedBatch, rows: Sequence[DueRow]) -> None:
+        """Judge the batch's payloads by the target rules: warnings counted, held records taken
+        out of the batch, unless an operator released them with this content (as is)."""
+        judge = self.judge
+        assert judge is not None
+        verdicts: dict[str, Verdict] = {}
+        for rid, payload in batch.items:
+            verdict = judge.judge(payload, rid)
+            if verdict is not None:
+                verdicts[rid] = verdict
+        bad = {rid for rid, v in verdicts.items() if v.action != "warn"}
+        if bad:
+            contents = {row.record_id: row.content for row in rows if row.record_id in bad}
+            digests = {rid: content_hash(content) for rid, content in contents.items()}
+            bad -= quarantine.waived_ids(self.store, self.scheme.id, digests)
+        batch.warned = sum(1 for rid, v in verdicts.items() if rid not in bad)
+        for rid in bad:
+            verdict = verdicts[rid]
+            batch.held[rid] = verdict.first.hold()
+            if verdict.action == "fail_window" and batch.stopped is None:
+                batch.stopped = WindowFailed(verdict.first, rid, "at delivery")
+        batch.items = [(rid, payload) for rid, payload in batch.items if rid not in bad]
 
     def options(self, now: datetime) -> dict[str, Any]:
         """The connector options: the rendered ``otherRequest``, over vendor-specific top-level
@@ -236,6 +274,9 @@ class Deliverer:
             delivered_unchanged=unchanged,
             failed=ended["error"],
             dead=ended["dead"],
+            quarantined=ended["quarantined"],
+            warned=self._warned,
+            quality_failed=int(isinstance(fatal, WindowFailed)),
         )
         self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
         if fatal is not None:
@@ -248,8 +289,13 @@ class Deliverer:
         the error that made the target unavailable, if any)."""
         attempts = {row.record_id: row.attempts for row in rows}
         batch = self.prepare(rows, now)
+        self._warned = batch.warned
         results: list[RecordResult] = [
             self._failed(rid, attempts[rid], why, now) for rid, why in batch.failures.items()
+        ]
+        results += [
+            RecordResult(rid, "quarantined", error=hold.message(), run_id=self.run_id, hold=hold)
+            for rid, hold in batch.held.items()
         ]
         deliveries = pack(
             self.meta.operation,
@@ -260,7 +306,9 @@ class Deliverer:
             whole_batch=self.whole_batch,
             on_no_match=self.scheme.settings.on_no_match,
         )
-        fatal: Exception | None = None
+        fatal: Exception | None = batch.stopped
+        if fatal is not None:
+            self.halted = True  # a fail_window rule: nothing more is delivered this run
         unchanged = 0
         for i, delivery in enumerate(deliveries):
             try:
@@ -271,7 +319,7 @@ class Deliverer:
                 for rest in deliveries[i:]:
                     reason = f"target unavailable after {self.retry.attempts} attempts: {exc}"
                     results += [self._failed(rid, attempts[rid], reason, now) for rid in rest.record_ids]
-                fatal = exc
+                fatal = fatal or exc
                 break
             results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
             unchanged += _already_current(outcomes)

@@ -317,7 +317,9 @@ def audit_log(
 # -- operations --------------------------------------------------------------------------------
 
 
-def _current(conn: sa.Connection, scheme_id: str, record_ids: Sequence[str]) -> dict[str, tuple[str, str, str | None]]:
+def _current(
+    conn: sa.Connection, scheme_id: str, record_ids: Sequence[str]
+) -> dict[str, tuple[str, str, str | None]]:
     """``{record_id: (status, content text, rule)}``, the rows locked for the operation."""
     found: dict[str, tuple[str, str, str | None]] = {}
     for part in chunks(list(record_ids)):
@@ -332,15 +334,21 @@ def _current(conn: sa.Connection, scheme_id: str, record_ids: Sequence[str]) -> 
     return found
 
 
-def _require_held(scheme_id: str, record_ids: Sequence[str], current: Mapping[str, tuple[str, str, str | None]]) -> None:
+def _require_held(
+    scheme_id: str, record_ids: Sequence[str], current: Mapping[str, tuple[str, str, str | None]]
+) -> None:
     wrong = [rid for rid in record_ids if current.get(rid, ("",))[0] != QUARANTINED]
     if wrong:
         raise NotQuarantined(scheme_id, wrong, {rid: current[rid][0] for rid in wrong if rid in current})
 
 
-def _audit(conn: sa.Connection, scheme_id: str, rid: str, operation: str, who: str, now: datetime, **values: Any) -> None:
+def _audit(
+    conn: sa.Connection, scheme_id: str, rid: str, operation: str, who: str, now: datetime, **values: Any
+) -> None:
     conn.execute(
-        sa.insert(A).values(scheme_id=scheme_id, record_id=rid, operation=operation, who=who[:191], at=now, **values)
+        sa.insert(A).values(
+            scheme_id=scheme_id, record_id=rid, operation=operation, who=who[:191], at=now, **values
+        )
     )
 
 
@@ -385,7 +393,18 @@ def release(
         for rid in ids:
             _release_rows(conn, scheme_id, rid, None, now)
             status, _, rule = current[rid]
-            _audit(conn, scheme_id, rid, "release", who, now, status_before=status, status_after="pending", rule=rule, reason=reason)
+            _audit(
+                conn,
+                scheme_id,
+                rid,
+                "release",
+                who,
+                now,
+                status_before=status,
+                status_after="pending",
+                rule=rule,
+                reason=reason,
+            )
     return len(ids)
 
 
@@ -455,5 +474,16 @@ def drop(store: Store, scheme_id: str, record_ids: Sequence[str], *, who: str, r
             conn.execute(
                 sa.update(H).where(H.c.scheme_id == scheme_id, H.c.record_id == rid).values(state=DROPPED)
             )
-            _audit(conn, scheme_id, rid, "drop", who, now, status_before=status, status_after=DROPPED, rule=rule, reason=reason)
+            _audit(
+                conn,
+                scheme_id,
+                rid,
+                "drop",
+                who,
+                now,
+                status_before=status,
+                status_after=DROPPED,
+                rule=rule,
+                reason=reason,
+            )
     return len(ids)

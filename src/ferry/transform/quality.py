@@ -52,10 +52,11 @@ from decimal import Decimal
 from typing import Any
 
 from ferry._text import shown
-from ferry.errors import ConfigError, ExpressionError, Issue, Quarantined, RecordError
+from ferry.errors import ConfigError, ExpressionError, FatalError, Issue, Quarantined, RecordError
 from ferry.expr import CompiledValue, EvalContext, compile_value
 from ferry.expr.paths import resolve_path
 from ferry.scheme.model import CHECKS, CONDITION_CHECKS, QualityRule, QualitySpec
+from ferry.store import Hold
 from ferry.transform.condition import _compile_test, _number, _text
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "RuleSet",
     "Verdict",
     "Violation",
+    "WindowFailed",
     "compile_quality",
     "quality_issues",
 ]
@@ -95,8 +97,27 @@ class Violation:
         """The :class:`~ferry.errors.Quarantined` this violation holds a record with."""
         return Quarantined(self.rule, self.path, self.value, self.reason, record_id)
 
+    def hold(self) -> Hold:
+        """The store's :class:`~ferry.store.Hold` of a record this violation holds."""
+        return Hold(self.rule, self.path, self.value, self.reason, self.side)
+
     def __str__(self) -> str:
         return f"{self.rule}: {self.path} = {shown(self.value, 80)}: {self.reason}"
+
+
+class WindowFailed(FatalError):
+    """A ``fail_window`` rule stopped the run: the window's cursor does not move (source side),
+    or delivering stopped (target side). The message starts with ``quality rule <name> failed``
+    so the ``quality_failed`` alert and a person reading the run both see which rule."""
+
+    def __init__(self, violation: Violation, record_id: str, where: str) -> None:
+        self.violation = violation
+        self.record_id = record_id
+        super().__init__(
+            f"quality rule {violation.rule} failed {where}: record {record_id}: {violation.path} = "
+            f"{shown(violation.value, 80)}: {violation.reason}\n  hint: fix the record at the source "
+            f"(or the rule in quality.{violation.side}), then run again"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +202,9 @@ class QualityJudge:
         self.lookups = lookups
         self.tz = tz
         self.window: Any = None
-        self.seen: dict[str, set[Any]] = {}
+        self.seen: dict[str, dict[str, Any]] = {}
+        self.current: Any = None
+        """The id of the record being judged (``unique_in_window`` tells records apart by it)."""
         self.tally: Counter[tuple[str, str]] = Counter()
 
     def enter_window(self, window: Any) -> None:
@@ -190,11 +213,13 @@ class QualityJudge:
             self.window = window
             self.seen = {}
 
-    def judge(self, record: Mapping[str, Any]) -> Verdict | None:
+    def judge(self, record: Mapping[str, Any], record_id: Any = None) -> Verdict | None:
         """``None`` when ``record`` passes every rule, else the strongest action and the
-        violations (each counted in :attr:`tally`)."""
+        violations (each counted in :attr:`tally`). ``record_id`` tells a record read again
+        from another one (for ``unique_in_window``); without it every call is a new record."""
         if not self.rules:
             return None
+        self.current = record_id if record_id is not None else object()
         found = self.rules.violations(record, self)
         if not found:
             return None
@@ -383,11 +408,11 @@ def _unique(name: str) -> Test:
     def unique(value: Any, record: Mapping[str, Any], judge: QualityJudge) -> str | None:
         if value is None:
             return None
-        seen = judge.seen.setdefault(name, set())
+        seen = judge.seen.setdefault(name, {})
         key = _text(value) if not isinstance(value, list | dict) else shown(value, 10_000)
-        if key in seen:
-            return "repeats a value another record of the window has"
-        seen.add(key)
+        first = seen.setdefault(key, judge.current)
+        if first != judge.current:  # the same record read again (a re-read) is no repeat
+            return f"repeats the value of record {first} of the same window"
         return None
 
     return unique
