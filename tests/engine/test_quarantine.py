@@ -257,3 +257,33 @@ def test_a_released_record_is_delivered_as_is_and_an_edited_one_as_edited(store:
     # read again unchanged, the released record is not held again
     again = run_scheme(plan, store, now=NOW, source=FakeSource(first[:2]), target=target, retry=FAST)
     assert again.counts.quarantined == 0 and store.get_record(sid, "range").status == "finished"
+
+
+def test_fail_window_fires_one_quality_alert_per_incident_and_recovers(store: Store) -> None:
+    from datetime import timedelta
+
+    from ferry.observe.alerts import AlertMonitor, parse_alert_config
+
+    sid = "alerting"
+    plan = scheme(sid, "source", "fail_window", "range")
+    config = parse_alert_config({"channels": {}, "rules": [{"type": "quality_failed"}]}, env={})
+    changes = []
+    with AlertMonitor(store, config) as monitor:
+        for i in range(2):  # the same bad record stops two runs in a row: one incident
+            report = run_scheme(
+                plan, store, now=NOW, source=FakeSource([bad("range")]), target=FakeTarget(), retry=FAST
+            )
+            assert report.status == "failed" and store.get_cursor(sid, "main") is None
+            events = [e for e in monitor.evaluate(NOW + timedelta(minutes=i + 1)) if e.subject == sid]
+            changes.append([(e.rule, e.change) for e in events])
+        fixed = run_scheme(
+            plan, store, now=NOW, source=FakeSource([good("good-1")]), target=FakeTarget(), retry=FAST
+        )
+        assert fixed.status == "succeeded" and store.get_cursor(sid, "main") == NOW
+        events = [e for e in monitor.evaluate(NOW + timedelta(minutes=5)) if e.subject == sid]
+        changes.append([(e.rule, e.change) for e in events])
+    assert changes == [
+        [("quality_failed", "opened")],
+        [("quality_failed", "ongoing")],
+        [("quality_failed", "resolved")],
+    ]

@@ -241,11 +241,19 @@ class ApiErrorBurstRule(_Rule):
     )
 
 
+class QualityFailedRule(_Rule):
+    """Fires while a scheme's latest finished run was stopped by a ``fail_window`` quality rule
+    (the window's cursor did not move); recovers with the next run that passes its rules."""
+
+    type: Literal["quality_failed"]
+    severity: Severity = "critical"
+
+
 RuleSpec = Annotated[
-    RunFailedRule | ErrorRatioRule | StalledRule | DeadLettersRule | ApiErrorBurstRule,
+    RunFailedRule | ErrorRatioRule | StalledRule | DeadLettersRule | ApiErrorBurstRule | QualityFailedRule,
     Field(discriminator="type"),
 ]
-RULE_TYPES = ("api_error_burst", "dead_letters", "error_ratio", "run_failed", "stalled")
+RULE_TYPES = ("api_error_burst", "dead_letters", "error_ratio", "quality_failed", "run_failed", "stalled")
 
 # -- the file ----------------------------------------------------------------------------------
 

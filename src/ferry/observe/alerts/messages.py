@@ -23,6 +23,7 @@ from ferry._redact import redact
 from ferry.observe.alerts.config import (
     DeadLettersRule,
     ErrorRatioRule,
+    QualityFailedRule,
     RuleSpec,
     RunFailedRule,
     StalledRule,
@@ -170,6 +171,8 @@ def describe_rule(rule: RuleSpec) -> str:
         )
     elif isinstance(rule, DeadLettersRule):
         text = f"at least {rule.min_count} record(s) went dead in the last {fmt_duration(rule.window)}"
+    elif isinstance(rule, QualityFailedRule):
+        text = "a scheme's latest run was stopped by a fail_window quality rule (its cursor did not move)"
     else:
         conns = f" on {', '.join(rule.connections)}" if rule.connections else ""
         text = f"an API{conns} answered {rule.errors}+ errors within {fmt_duration(rule.window)}"
@@ -200,6 +203,8 @@ def describe_rule_zh(rule: RuleSpec) -> str:
         text = f"方案连续 {rule.intervals} 个源调度周期没有成功采集（另加 {fmt_duration_zh(rule.grace)}宽限）"
     elif isinstance(rule, DeadLettersRule):
         text = f"最近 {fmt_duration_zh(rule.window)}内至少 {rule.min_count} 条记录成为死信"
+    elif isinstance(rule, QualityFailedRule):
+        text = "方案最近一次运行被 fail_window 质量规则中止（窗口游标未前进）"
     else:
         conns = f"（连接 {', '.join(rule.connections)}）" if rule.connections else ""
         text = f"接口{conns}在 {fmt_duration_zh(rule.window)}内报错 {rule.errors} 次及以上"
