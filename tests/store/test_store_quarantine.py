@@ -32,7 +32,7 @@ def test_a_page_stores_held_rows_quarantined_and_never_hands_them_over(store: St
 
 def test_a_target_hold_comes_with_the_delivery_results(store: Store) -> None:
     store.upsert_records("s", [("1", None, {"qty": -1})])
-    [row] = store.claim("s", 10, datetime.now(UTC))
+    assert [r.record_id for r in store.claim("s", 10, datetime.now(UTC))] == ["1"]
     hold = Hold("qty-positive", "FQty", -1, "value must be at least 0")
     store.record_results("s", [RecordResult("1", "quarantined", error=hold.message(), hold=hold)])
     assert store.get_record("s", "1").status == "quarantined"

@@ -125,25 +125,20 @@ def list_cmd(
         echo("no quarantined records" if not dropped else "no dropped records")
         raise typer.Exit(EXIT_OK)
     headers = ["scheme", "id", "rule", "side", "path", "value", "held", "reason"]
-    rows = [
-        [
-            h.scheme_id,
-            h.record_id,
-            h.rule or "",
-            h.side or "",
-            h.path or "",
-            shown(h.value, 40),
-            fmt_time(h.held_at),
-            redact(h.reason or h.last_error or ""),
-        ]
-        for h in held
-    ]
+    rows = [_held_row(h) for h in held]
     console = stdout_console()
     console.print(fitted_table(headers, rows, width=console.width, flex="reason"))
     echo(
         "release: ferry quarantine release SCHEME ID...; drop: ferry quarantine drop SCHEME ID... --reason TEXT",
         style="dim",
     )
+
+
+def _held_row(h: Any) -> list[str]:
+    """One row of the ``list`` table."""
+    reason = redact(h.reason or h.last_error or "")
+    cells = [h.scheme_id, h.record_id, h.rule, h.side, h.path]
+    return [*(c or "" for c in cells), shown(h.value, 40), fmt_time(h.held_at), reason]
 
 
 @app.command("release")

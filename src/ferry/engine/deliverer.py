@@ -69,6 +69,32 @@ class PreparedBatch:
         self.stopped: WindowFailed | None = None
         """The first ``fail_window`` verdict of the batch (its record is held too)."""
 
+    def hold(self, record_id: str, verdict: Verdict) -> None:
+        """Hold ``record_id`` for ``verdict`` (and stop at the first ``fail_window``)."""
+        self.held[record_id] = verdict.first.hold()
+        if verdict.action == "fail_window" and self.stopped is None:
+            self.stopped = WindowFailed(verdict.first, record_id, "at delivery")
+
+    def held_results(self, run_id: int | None) -> list[RecordResult]:
+        """The ``quarantined`` results of the held records."""
+        return [
+            RecordResult(rid, "quarantined", error=hold.message(), run_id=run_id, hold=hold)
+            for rid, hold in self.held.items()
+        ]
+
+
+def _map_row(
+    batch: PreparedBatch, record_id: str, map_one: Callable[[EvalContext], Any], ctx: EvalContext
+) -> None:
+    """Map one row into ``batch``: its payload, its failure, or its hold (a value map with a
+    ``quarantine`` policy raises :class:`~ferry.errors.Quarantined`)."""
+    try:
+        batch.items.append((record_id, map_one(ctx)))
+    except RecordError as exc:
+        batch.failures[record_id] = exc.reason
+    except Quarantined as held:
+        batch.held[record_id] = Hold(held.rule, held.path, held.value, held.reason, "target")
+
 
 class Deliverer:
     """Delivers one scheme's pending ledger records to its target."""
@@ -127,7 +153,6 @@ class Deliverer:
         """Map each row to its target payload; a row that fails mapping is recorded, not raised.
         Placeholders that found nothing are counted in :attr:`misses`, once per field and row."""
         batch = PreparedBatch()
-        items, failures = batch.items, batch.failures
         map_one = self.mapper.map
         missed: list[str] = []  # filled only by a placeholder whose path a row lacks
         # One context for the batch, re-pointed at each row (evaluation never keeps it); rows
@@ -142,42 +167,32 @@ class Deliverer:
                     "CURRENT_TIME": row.window_end or now,
                 }
             ctx.row = row.content
-            try:
-                items.append((row.record_id, map_one(ctx)))
-            except RecordError as exc:
-                failures[row.record_id] = exc.reason
-            except Quarantined as held:  # a value map with a quarantine policy
-                batch.held[row.record_id] = Hold(held.rule, held.path, held.value, held.reason, "target")
+            _map_row(batch, row.record_id, map_one, ctx)
             if missed:
                 self.misses.note(missed, self._field_names)
                 missed.clear()
         self.misses.mapped += len(rows)
-        if self.judge is not None and items:
-            self._judge(batch, rows)
+        self._judge(batch, rows)
         return batch
 
     def _judge(self, batch: PreparedBatch, rows: Sequence[DueRow]) -> None:
         """Judge the batch's payloads by the target rules: warnings counted, held records taken
         out of the batch, unless an operator released them with this content (as is)."""
-        judge = self.judge
-        assert judge is not None
-        verdicts: dict[str, Verdict] = {}
-        for rid, payload in batch.items:
-            verdict = judge.judge(payload, rid)
-            if verdict is not None:
-                verdicts[rid] = verdict
-        bad = {rid for rid, v in verdicts.items() if v.action != "warn"}
-        if bad:
-            contents = {row.record_id: row.content for row in rows if row.record_id in bad}
-            digests = {rid: content_hash(content) for rid, content in contents.items()}
-            bad -= quarantine.waived_ids(self.store, self.scheme.id, digests)
-        batch.warned = sum(1 for rid, v in verdicts.items() if rid not in bad)
+        if self.judge is None or not batch.items:
+            return
+        verdicts = self.judge.judge_all(batch.items)
+        bad = self._not_waived({rid for rid, v in verdicts.items() if v.action != "warn"}, rows)
+        batch.warned = len(verdicts) - len(bad)
         for rid in bad:
-            verdict = verdicts[rid]
-            batch.held[rid] = verdict.first.hold()
-            if verdict.action == "fail_window" and batch.stopped is None:
-                batch.stopped = WindowFailed(verdict.first, rid, "at delivery")
+            batch.hold(rid, verdicts[rid])
         batch.items = [(rid, payload) for rid, payload in batch.items if rid not in bad]
+
+    def _not_waived(self, bad: set[str], rows: Sequence[DueRow]) -> set[str]:
+        """Of the records the rules would hold, those an operator did not release as they are."""
+        if not bad:
+            return bad
+        digests = {row.record_id: content_hash(row.content) for row in rows if row.record_id in bad}
+        return bad - quarantine.waived_ids(self.store, self.scheme.id, digests)
 
     def options(self, now: datetime) -> dict[str, Any]:
         """The connector options: the rendered ``otherRequest``, over vendor-specific top-level
@@ -293,10 +308,7 @@ class Deliverer:
         results: list[RecordResult] = [
             self._failed(rid, attempts[rid], why, now) for rid, why in batch.failures.items()
         ]
-        results += [
-            RecordResult(rid, "quarantined", error=hold.message(), run_id=self.run_id, hold=hold)
-            for rid, hold in batch.held.items()
-        ]
+        results += batch.held_results(self.run_id)
         deliveries = pack(
             self.meta.operation,
             self.meta.api,
@@ -307,8 +319,7 @@ class Deliverer:
             on_no_match=self.scheme.settings.on_no_match,
         )
         fatal: Exception | None = batch.stopped
-        if fatal is not None:
-            self.halted = True  # a fail_window rule: nothing more is delivered this run
+        self.halted = self.halted or fatal is not None  # fail_window: nothing more this run
         unchanged = 0
         for i, delivery in enumerate(deliveries):
             try:

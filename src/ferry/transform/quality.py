@@ -228,6 +228,15 @@ class QualityJudge:
         strongest = max(found, key=lambda v: ACTION_RANK[v.action]).action
         return Verdict(strongest, tuple(sorted(found, key=lambda v: -ACTION_RANK[v.action])))
 
+    def judge_all(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Verdict]:
+        """The verdicts of ``(record id, record)`` pairs, by id, for those that broke a rule."""
+        verdicts = {}
+        for rid, record in items:
+            verdict = self.judge(record, rid)
+            if verdict is not None:
+                verdicts[rid] = verdict
+        return verdicts
+
     def rule_counts(self) -> dict[str, dict[str, int]]:
         """:attr:`tally` as ``{rule: {action: records}}``."""
         out: dict[str, dict[str, int]] = {}
@@ -477,19 +486,25 @@ def _bounds_issues(name: str, arg: Any, path: str, *, whole: bool) -> list[Issue
     hint = f"write e.g. {name}: {{min: 0, max: 100}} (either bound may be left out)"
     if not isinstance(arg, dict) or not arg or set(arg) - {"min", "max"}:
         return [Issue(f"{path}.{name}", f"{name} takes {{min, max}}", arg, hint)]
-    issues = []
-    for key in ("min", "max"):
-        bound = arg.get(key)
-        if bound is None:
-            continue
-        ok = _is_int(bound) and not isinstance(bound, str) if whole else _is_number(bound)
-        if not ok or isinstance(bound, bool) or (whole and int(bound) < 0):
-            kind = "a whole number ≥ 0" if whole else "a number"
-            issues.append(Issue(f"{path}.{name}.{key}", f"must be {kind}", bound, hint))
+    kind = "a whole number ≥ 0" if whole else "a number"
+    issues = [
+        Issue(f"{path}.{name}.{key}", f"must be {kind}", arg[key], hint)
+        for key in ("min", "max")
+        if arg.get(key) is not None and not _bound_ok(arg[key], whole)
+    ]
     lo, hi = arg.get("min"), arg.get("max")
     if not issues and lo is not None and hi is not None and float(lo) > float(hi):
         issues.append(Issue(f"{path}.{name}", f"min {lo} is greater than max {hi}", None, hint))
     return issues
+
+
+def _bound_ok(bound: Any, whole: bool) -> bool:
+    """Whether ``bound`` is a number (``whole``: a whole number ≥ 0, not a text)."""
+    if isinstance(bound, bool):
+        return False
+    if not whole:
+        return _is_number(bound)
+    return not isinstance(bound, str) and _is_int(bound) and int(bound) >= 0
 
 
 def _condition_issues(op: str, arg: Any, path: str) -> list[Issue]:
