@@ -120,6 +120,32 @@ def main() -> None:
         got = rate(fn, ctxs, args.seconds)
         goal = f"  (target >= {target:,}/s)" if target else ""
         print(f"{name:<42} {got:>12,.0f}/s{goal}")
+    quality_rules(ctxs, args.seconds)
+
+
+def quality_rules(ctxs: list[EvalContext], seconds: float) -> None:
+    """Cost of judging one record by one simple quality rule (goal: at most 2 us per rule and
+    record), measured as a judge of two rules minus a judge of one, and for each kind alone."""
+    from ferry.scheme.model import QualitySpec
+    from ferry.transform.quality import QualityJudge, compile_quality
+
+    def judge_of(rules: list[dict[str, Any]]) -> Callable[[EvalContext], Any]:
+        plan = compile_quality(QualitySpec.model_validate({"source": rules}))
+        judge = QualityJudge(plan.source)
+        return lambda ctx: judge.judge(ctx.row)
+
+    simple = {
+        "required": {"field": "order_no", "required": True, "action": "warn"},
+        "range": {"field": "qty", "range": {"min": 0, "max": 1_000_000}, "action": "warn"},
+        "notnull": {"field": "shop_no", "notnull": True, "action": "warn"},
+        "regex": {"field": "order_no", "regex": "^[A-Z0-9-]+$", "action": "warn"},
+    }
+    for name, rule in simple.items():
+        got = rate(judge_of([rule]), ctxs, seconds)
+        print(f"{'quality rule ' + name:<42} {1e6 / got:>12.2f} us/record  (goal <= 2 us per rule)")
+    one = rate(judge_of([simple["required"]]), ctxs, seconds)
+    two = rate(judge_of([simple["required"], simple["range"]]), ctxs, seconds)
+    print(f"{'quality: one more simple rule (range)':<42} {1e6 / two - 1e6 / one:>12.2f} us/record")
 
 
 if __name__ == "__main__":

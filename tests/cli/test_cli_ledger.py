@@ -273,6 +273,8 @@ def test_replay_by_ids(ferry, ledger, store):
         "finished": 0,
         "error": 0,
         "dead": 1,
+        "quarantined": 0,
+        "dropped": 0,
     }
 
 

@@ -40,7 +40,7 @@ def test_flattened_rows_are_added_to_what_was_fetched() -> None:
         ),
         pytest.param(
             RunCounts(due=4, delivered=2, failed=1),
-            "due 4 ≠ delivered 2 + failed 1 + dead 0 + pending 0 = 3",
+            "due 4 ≠ delivered 2 + failed 1 + dead 0 + quarantined 0 + pending 0 = 3",
             id="a-record-vanished-on-deliver",
         ),
         pytest.param(

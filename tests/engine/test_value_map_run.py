@@ -136,13 +136,14 @@ def test_quarantine_holds_the_unmatched_record_with_its_reason_and_never_retries
     assert report.counts.delivered == 2
     assert rows(target[1]) == {"SO1": "Shop A", "SO2": "Shop B"}
     held = store.get_record("shop-orders", "3")
-    assert held.status == "dead" and held.next_attempt_at is None
+    assert held.status == "quarantined" and held.next_attempt_at is None
+    assert report.counts.quarantined == 1
     assert held.last_error == (
         "quarantined by map:shops: target.request[0].children[1].value = 999: "
         "no match in value map 'shops' (2 entries)"
     )
     again = run(scheme, store, target[0], NOW + timedelta(hours=1), collect=False)
-    assert again.counts.due == 0 and store.get_record("shop-orders", "3").status == "dead"
+    assert again.counts.due == 0 and store.get_record("shop-orders", "3").status == "quarantined"
 
 
 def test_a_run_names_the_version_of_each_value_map_it_read(

@@ -71,7 +71,15 @@ def test_a_real_run_shows_up_in_every_family(store: Store) -> None:
 
     samples = scrape(store)
     counts = store.count_by_status("orders")
-    assert counts == {"pending": 0, "queued": 0, "finished": 4, "error": 1, "dead": 1}
+    assert counts == {
+        "pending": 0,
+        "queued": 0,
+        "finished": 4,
+        "error": 1,
+        "dead": 1,
+        "quarantined": 0,
+        "dropped": 0,
+    }
     for status, count in counts.items():
         assert value(samples, "ferry_ledger_records", scheme="orders", status=status) == count
     assert value(samples, "ferry_dead_letters", scheme="orders") == 1

@@ -71,6 +71,8 @@ def test_sigkill_after_claim_loses_nothing_after_recovery(any_db_url: str) -> No
             "finished": 10,
             "error": 0,
             "dead": 0,
+            "quarantined": 0,
+            "dropped": 0,
         }
         assert store.recover_queued("s") == 10
         rows = store.claim("s", 100, datetime.now(UTC))

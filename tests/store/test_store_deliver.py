@@ -27,7 +27,15 @@ def test_claim_marks_rows_queued_and_never_returns_a_row_twice(store: Store) -> 
     assert sorted(ids) == [f"r{i:02d}" for i in range(10)]
     assert {r.status for r in first + second + third} == {"queued"}
     assert store.claim("s", 4, T0) == []
-    assert store.count_by_status("s") == {"pending": 0, "queued": 10, "finished": 0, "error": 0, "dead": 0}
+    assert store.count_by_status("s") == {
+        "pending": 0,
+        "queued": 10,
+        "finished": 0,
+        "error": 0,
+        "dead": 0,
+        "quarantined": 0,
+        "dropped": 0,
+    }
 
 
 def test_claim_takes_the_oldest_due_first(store: Store) -> None:
@@ -239,7 +247,15 @@ def test_replay_refuses_an_id_that_selects_everything(store: Store, wildcard: st
     with pytest.raises(ValueError, match="blank or only wildcards; replay takes exact record ids"):
         store.replay("s", record_ids=["a", wildcard])
 
-    assert store.count_by_status("s") == {"pending": 0, "queued": 0, "finished": 1, "error": 0, "dead": 1}
+    assert store.count_by_status("s") == {
+        "pending": 0,
+        "queued": 0,
+        "finished": 1,
+        "error": 0,
+        "dead": 1,
+        "quarantined": 0,
+        "dropped": 0,
+    }
     with pytest.raises(ValueError, match="unknown status 'failed'"):
         store.replay("s", status="failed")
 

@@ -10,6 +10,7 @@ def test_exported_members() -> None:
     assert sorted(ferry.store.__all__) == [
         "HandedRow",
         "Handover",
+        "Hold",
         "ID_LENGTH",
         "LedgerRow",
         "RECORD_STATUSES",

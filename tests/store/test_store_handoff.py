@@ -35,7 +35,15 @@ def test_a_page_handed_over_is_stored_with_its_new_rows_claimed_and_decoded(stor
         HandedRow("b", {"id": "b", "amount": "12.50", "lines": [{"sku": "A"}]}, 0, *WINDOW),
         HandedRow("a", {"id": "a", "amount": "12.50", "lines": [{"sku": "A"}]}, 0, *WINDOW),
     ]
-    assert store.count_by_status("s") == {"pending": 1, "queued": 2, "finished": 0, "error": 0, "dead": 0}
+    assert store.count_by_status("s") == {
+        "pending": 1,
+        "queued": 2,
+        "finished": 0,
+        "error": 0,
+        "dead": 0,
+        "quarantined": 0,
+        "dropped": 0,
+    }
 
 
 def test_a_redelivered_known_id_and_a_dead_letter_are_never_handed_over(store: Store) -> None:

@@ -28,6 +28,8 @@ TABLES = {
     "alert_incidents",
     "alert_notices",
     "users",
+    "quarantine_holds",
+    "quarantine_audit",
     "schema_fingerprints",
     "schema_drift_events",
     "ferry_alembic_version",

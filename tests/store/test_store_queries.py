@@ -29,13 +29,23 @@ def _ids(rows: list[LedgerRow]) -> list[tuple[str, str]]:
 
 
 def test_count_by_status_lists_every_status(filled: Store) -> None:
-    assert filled.count_by_status("s") == {"pending": 3, "queued": 0, "finished": 1, "error": 0, "dead": 1}
+    assert filled.count_by_status("s") == {
+        "pending": 3,
+        "queued": 0,
+        "finished": 1,
+        "error": 0,
+        "dead": 1,
+        "quarantined": 0,
+        "dropped": 0,
+    }
     assert filled.count_by_status("nothing") == {
         "pending": 0,
         "queued": 0,
         "finished": 0,
         "error": 0,
         "dead": 0,
+        "quarantined": 0,
+        "dropped": 0,
     }
 
 

@@ -34,6 +34,7 @@ TABLE_COUNTS: tuple[str, ...] = (
 )
 """The counts a run table shows, in order."""
 _DROP_ORDER = (
+    "quarantined",
     "repeated",
     "rejected",
     "delivered_unchanged",

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.records",
     "ferry.cli.replay",
     "ferry.cli.drift",
+    "ferry.cli.quarantine",
     "ferry.cli.reconcile",
     "ferry.cli.alerts",
     "ferry.cli.schema",

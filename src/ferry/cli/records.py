@@ -40,6 +40,8 @@ class Status(StrEnum):
     finished = "finished"
     error = "error"
     dead = "dead"
+    quarantined = "quarantined"
+    dropped = "dropped"
 
 
 STATUS_STYLES = {
@@ -48,6 +50,8 @@ STATUS_STYLES = {
     "queued": "blue",
     "error": "yellow",
     "dead": "bold red",
+    "quarantined": "magenta",
+    "dropped": "dim",
 }
 
 app = typer.Typer(

@@ -315,6 +315,8 @@ STATUSES: dict[str, tuple[str, str]] = {
     "finished": ("finished", "已完成"),
     "error": ("error", "出错"),
     "dead": ("dead", "死信"),
+    "quarantined": ("quarantined", "已隔离"),
+    "dropped": ("dropped", "已丢弃"),
     "running": ("running", "运行中"),
     "succeeded": ("succeeded", "成功"),
     "partial": ("partial", "部分失败"),

@@ -27,11 +27,12 @@ from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.engine.window_report import WindowReport
 from ferry.engine.windows import Window, plan_windows
 from ferry.errors import FatalError, RetriableError
-from ferry.expr import EvalContext
+from ferry.expr import EvalContext, InMemoryLookups
 from ferry.expr.paths import resolve_path
 from ferry.scheme.model import Scheme
 from ferry.store import Store, UpsertResult
-from ferry.transform.plan import compile_scheme
+from ferry.transform.plan import Plan, compile_scheme
+from ferry.transform.quality import QualityJudge
 
 if TYPE_CHECKING:
     from ferry.engine.events import RunLog
@@ -65,6 +66,15 @@ class _Reading:
         return 0 if total is None else max(total - len(self.seen), 0)
 
 
+def source_judge(plan: Plan, store: Store, scheme: Scheme) -> QualityJudge | None:
+    """The judge of the scheme's source ``quality`` rules for one run (``None`` without any),
+    with the run's lookup index for ``lookup`` and ``expr`` rules (loaded on first use)."""
+    if not plan.quality.source:
+        return None
+    lookups = InMemoryLookups(store.iter_lookup_rows, default_scheme=scheme.settings.lookup_scheme)
+    return QualityJudge(plan.quality.source, lookups, scheme.tz)
+
+
 class Collector:
     """Collects one scheme's source windows into the ledger."""
 
@@ -87,7 +97,8 @@ class Collector:
         """``stop`` returns a reason once the run must end: checked after every committed
         page (a checkpoint), it makes the collector raise ``FatalError(reason)``. ``log``
         receives one event per committed window and per verification re-read."""
-        plan = compile_scheme(scheme).source
+        whole = compile_scheme(scheme)
+        plan = whole.source
         meta = plan.meta
         self.scheme = scheme
         self.meta = meta
@@ -117,6 +128,7 @@ class Collector:
             upsert=upsert or store.upsert_records,
             on_change=scheme.settings.on_change,
             run_id=run_id,
+            judge=source_judge(whole, store, scheme),
         )
         """Stores each page (through ``upsert``: a host's ``store_page`` hands it over too)."""
         self.keeper = self.writer.keeper
@@ -212,7 +224,7 @@ class Collector:
             except BaseException:
                 self.calls.flush()  # the failed attempts are logged even though no page follows
                 raise
-            rows = self.writer.rows(page.records, held)
+            rows = self.writer.rows(page.records, window, held)
             ids = [r[0] for r in rows]
             if previous_ids is not None and ids and ids == previous_ids and page.next is not None:
                 raise FatalError(

@@ -27,14 +27,18 @@ Counts are committed with their page: a page that fails to store is not counted 
 
 **Deliver**, in ledger rows::
 
-    due = delivered + failed + dead + pending
+    due = delivered + failed + dead + quarantined + pending
 
 ``due`` is every row the run took up for delivery (claimed, or handed over by its collector)
-plus the dead letters its collection made (``no_id``, ``rejected``). Each ends in one bucket: ``delivered``
+plus the dead letters its collection made (``no_id``, ``rejected``) and the rows a source
+quality rule held as it stored them. Each ends in one bucket: ``delivered``
 (the target acknowledged it; ``delivered_unchanged`` of them were already current), ``failed``
 (an error; it waits on the retry ladder), ``dead`` (failed its last attempt, or a dead letter
-from collecting), ``pending`` (taken up but given back unwritten: the run stopped, or the
-target went away before its turn; the next run delivers it).
+from collecting), ``quarantined`` (a quality rule holds it for an operator, outside the ladder:
+``ferry quarantine``), ``pending`` (taken up but given back unwritten: the run stopped, or the
+target went away before its turn; the next run delivers it). ``warned`` counts the delivered
+records that broke a ``warn`` rule (not a bucket), ``quality_failed`` the windows and batches a
+``fail_window`` rule stopped.
 
 The ``waiting_*`` fields are not run buckets: they say what the *scheme's* ledger still
 holds after the run (``pending`` and ``queued`` rows, ``error``, ``dead``), and
@@ -61,7 +65,7 @@ __all__ = [
 
 COLLECT_BUCKETS = ("filtered_out", "no_id", "rejected", "repeated", "unchanged", "new", "changed")
 """The collect buckets, whose sum is ``fetched + flattened``."""
-DELIVER_BUCKETS = ("delivered", "failed", "dead", "pending")
+DELIVER_BUCKETS = ("delivered", "failed", "dead", "quarantined", "pending")
 """The deliver buckets, whose sum is ``due``."""
 SHOWN_COUNTS = (
     "windows",
@@ -73,6 +77,8 @@ SHOWN_COUNTS = (
     "delivered",
     "delivered_unchanged",
     *DELIVER_BUCKETS[1:],
+    "warned",
+    "quality_failed",
     "retries",
     "verified",
     "recovered",
@@ -119,8 +125,14 @@ class RunCounts:
     dead: int = 0
     """Rows that failed their last attempt, and the dead letters collecting made (``no_id``,
     ``rejected``)."""
+    quarantined: int = 0
+    """Rows a quality rule held (at collect or at deliver): ``quarantined``, for an operator."""
     pending: int = 0
     """Rows taken up but given back unwritten (a stop, a lost target): the next run delivers them."""
+    warned: int = 0
+    """Records that broke a ``warn`` quality rule (and went on): not a bucket."""
+    quality_failed: int = 0
+    """Windows (or deliver batches) a ``fail_window`` quality rule stopped."""
     retries: int = 0
     verified: int = 0
     """Windows read a second time because fewer records came than the API's total."""
@@ -133,6 +145,8 @@ class RunCounts:
     """After the run: the scheme's rows in ``error``, waiting for a retry."""
     waiting_dead: int = 0
     """After the run: the scheme's dead letters."""
+    waiting_quarantined: int = 0
+    """After the run: the scheme's rows held by quality rules."""
     failing_since: int = 0
     """After the run: the oldest run that last failed one of the scheme's error/dead rows (0: none)."""
     duration_s: float = 0.0
@@ -242,6 +256,10 @@ COUNT_LABELS: dict[str, tuple[str, str]] = {
     "failed": ("failed", "失败"),
     "dead": ("dead", "死信"),
     "pending": ("still pending", "仍待写入"),
+    "quarantined": ("quarantined", "已隔离"),
+    "warned": ("quality warnings", "质量警告"),
+    "quality_failed": ("stopped by a quality rule", "质量规则中止"),
+    "waiting_quarantined": ("scheme: quarantined", "方案: 已隔离"),
     "retries": ("retries", "重试次数"),
     "verified": ("windows re-read", "复核窗口"),
     "recovered": ("recovered", "补回"),
@@ -282,6 +300,15 @@ def still_waiting(scheme_id: str, counts: RunCounts, lang: str = "en") -> list[s
             lines.append(
                 f"{failing:,} record{'s' if failing != 1 else ''} still failing{since} "
                 f"({counts.waiting_error:,} in error awaiting a retry, {counts.waiting_dead:,} dead): {command}"
+            )
+    if counts.waiting_quarantined:
+        n = counts.waiting_quarantined
+        command = f"ferry quarantine list --scheme {scheme_id}"
+        if lang == "zh":
+            lines.append(f"{n:,} 条记录被质量规则隔离，等待处理。查看：{command}")
+        else:
+            lines.append(
+                f"{n:,} record{'s' if n != 1 else ''} quarantined by quality rules, waiting for an operator: {command}"
             )
     if counts.waiting_pending:
         n = counts.waiting_pending

@@ -24,9 +24,11 @@ from ferry.engine.retry import RetryPolicy, call_with_retry
 from ferry.errors import ConfigError, Quarantined, RecordError, RetriableError
 from ferry.expr import EvalContext, InMemoryLookups
 from ferry.scheme.model import Scheme
-from ferry.store import RecordResult, Store
+from ferry.store import Hold, RecordResult, Store, quarantine
+from ferry.store.codec import content_hash
 from ferry.transform.packing import pack
 from ferry.transform.plan import compile_scheme
+from ferry.transform.quality import QualityJudge, Verdict, WindowFailed
 
 if TYPE_CHECKING:
     from ferry.store import Handover
@@ -61,8 +63,37 @@ class PreparedBatch:
     def __init__(self) -> None:
         self.items: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, str] = {}
-        self.held: set[str] = set()
-        """Those of ``failures`` a data-quality rule holds (:class:`~ferry.errors.Quarantined`)."""
+        self.held: dict[str, Hold] = {}
+        """Records a quality rule (or a value map raising ``Quarantined``) holds."""
+        self.warned = 0
+        self.stopped: WindowFailed | None = None
+        """The first ``fail_window`` verdict of the batch (its record is held too)."""
+
+    def hold(self, record_id: str, verdict: Verdict) -> None:
+        """Hold ``record_id`` for ``verdict`` (and stop at the first ``fail_window``)."""
+        self.held[record_id] = verdict.first.hold()
+        if verdict.action == "fail_window" and self.stopped is None:
+            self.stopped = WindowFailed(verdict.first, record_id, "at delivery")
+
+    def held_results(self, run_id: int | None) -> list[RecordResult]:
+        """The ``quarantined`` results of the held records."""
+        return [
+            RecordResult(rid, "quarantined", error=hold.message(), run_id=run_id, hold=hold)
+            for rid, hold in self.held.items()
+        ]
+
+
+def _map_row(
+    batch: PreparedBatch, record_id: str, map_one: Callable[[EvalContext], Any], ctx: EvalContext
+) -> None:
+    """Map one row into ``batch``: its payload, its failure, or its hold (a value map with a
+    ``quarantine`` policy raises :class:`~ferry.errors.Quarantined`)."""
+    try:
+        batch.items.append((record_id, map_one(ctx)))
+    except RecordError as exc:
+        batch.failures[record_id] = exc.reason
+    except Quarantined as held:
+        batch.held[record_id] = Hold(held.rule, held.path, held.value, held.reason, "target")
 
 
 class Deliverer:
@@ -111,6 +142,10 @@ class Deliverer:
         self.rates = rates
         """Where the target's budget is shared (see :func:`~ferry.engine.pacing.pacer_for`)."""
         self.halted = False
+        rules = compile_scheme(scheme).quality.target
+        self.judge = QualityJudge(rules, self.lookups, scheme.tz) if rules else None
+        """The target ``quality`` rules, judging each mapped payload (:meth:`prepare`)."""
+        self._warned = 0
 
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
 
@@ -118,7 +153,6 @@ class Deliverer:
         """Map each row to its target payload; a row that fails mapping is recorded, not raised.
         Placeholders that found nothing are counted in :attr:`misses`, once per field and row."""
         batch = PreparedBatch()
-        items, failures = batch.items, batch.failures
         map_one = self.mapper.map
         missed: list[str] = []  # filled only by a placeholder whose path a row lacks
         # One context for the batch, re-pointed at each row (evaluation never keeps it); rows
@@ -133,18 +167,32 @@ class Deliverer:
                     "CURRENT_TIME": row.window_end or now,
                 }
             ctx.row = row.content
-            try:
-                items.append((row.record_id, map_one(ctx)))
-            except RecordError as exc:
-                failures[row.record_id] = exc.reason
-            except Quarantined as exc:  # a value map's `unmatched: quarantine` (issue 15)
-                failures[row.record_id] = str(exc)
-                batch.held.add(row.record_id)
+            _map_row(batch, row.record_id, map_one, ctx)
             if missed:
                 self.misses.note(missed, self._field_names)
                 missed.clear()
         self.misses.mapped += len(rows)
+        self._judge(batch, rows)
         return batch
+
+    def _judge(self, batch: PreparedBatch, rows: Sequence[DueRow]) -> None:
+        """Judge the batch's payloads by the target rules: warnings counted, held records taken
+        out of the batch, unless an operator released them with this content (as is)."""
+        if self.judge is None or not batch.items:
+            return
+        verdicts = self.judge.judge_all(batch.items)
+        bad = self._not_waived({rid for rid, v in verdicts.items() if v.action != "warn"}, rows)
+        batch.warned = len(verdicts) - len(bad)
+        for rid in bad:
+            batch.hold(rid, verdicts[rid])
+        batch.items = [(rid, payload) for rid, payload in batch.items if rid not in bad]
+
+    def _not_waived(self, bad: set[str], rows: Sequence[DueRow]) -> set[str]:
+        """Of the records the rules would hold, those an operator did not release as they are."""
+        if not bad:
+            return bad
+        digests = {row.record_id: content_hash(row.content) for row in rows if row.record_id in bad}
+        return bad - quarantine.waived_ids(self.store, self.scheme.id, digests)
 
     def options(self, now: datetime) -> dict[str, Any]:
         """The connector options: the rendered ``otherRequest``, over vendor-specific top-level
@@ -241,6 +289,9 @@ class Deliverer:
             delivered_unchanged=unchanged,
             failed=ended["error"],
             dead=ended["dead"],
+            quarantined=ended["quarantined"],
+            warned=self._warned,
+            quality_failed=int(isinstance(fatal, WindowFailed)),
         )
         self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
         if fatal is not None:
@@ -253,10 +304,11 @@ class Deliverer:
         the error that made the target unavailable, if any)."""
         attempts = {row.record_id: row.attempts for row in rows}
         batch = self.prepare(rows, now)
+        self._warned = batch.warned
         results: list[RecordResult] = [
-            self._held(rid, why) if rid in batch.held else self._failed(rid, attempts[rid], why, now)
-            for rid, why in batch.failures.items()
+            self._failed(rid, attempts[rid], why, now) for rid, why in batch.failures.items()
         ]
+        results += batch.held_results(self.run_id)
         deliveries = pack(
             self.meta.operation,
             self.meta.api,
@@ -266,7 +318,8 @@ class Deliverer:
             whole_batch=self.whole_batch,
             on_no_match=self.scheme.settings.on_no_match,
         )
-        fatal: Exception | None = None
+        fatal: Exception | None = batch.stopped
+        self.halted = self.halted or fatal is not None  # fail_window: nothing more this run
         unchanged = 0
         for i, delivery in enumerate(deliveries):
             try:
@@ -277,7 +330,7 @@ class Deliverer:
                 for rest in deliveries[i:]:
                     reason = f"target unavailable after {self.retry.attempts} attempts: {exc}"
                     results += [self._failed(rid, attempts[rid], reason, now) for rid in rest.record_ids]
-                fatal = exc
+                fatal = fatal or exc
                 break
             results += [self._result(o, attempts.get(o.record_id, 0), now) for o in outcomes]
             unchanged += _already_current(outcomes)
@@ -314,12 +367,6 @@ class Deliverer:
         return self._failed(
             outcome.record_id, attempts, outcome.error or "rejected by target", now, outcome.response
         )
-
-    def _held(self, record_id: str, reason: str) -> RecordResult:
-        """A record a data-quality rule holds: never on the retry ladder (mapping it again gives
-        the same verdict). Until the ledger has its ``quarantined`` status (issue 15), it is
-        ``dead`` at once with the rule, path, value and reason as its error."""
-        return RecordResult(record_id, "dead", error=reason, run_id=self.run_id)
 
     def _failed(
         self, record_id: str, attempts: int, reason: str, now: datetime, response: Any = None

@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Any
 from ferry.engine.fingerprint import Change, Fingerprint, compare, record_paths, shows, type_mask
 from ferry.errors import FatalError, FerryError, Quarantined
 from ferry.expr.paths import resolve_path
+from ferry.store import Hold
 from ferry.store import drift as stored
 
 if TYPE_CHECKING:
-    from ferry.engine.dead_letters import PageKeeper, Row
+    from ferry.engine.dead_letters import Row
     from ferry.engine.events import RunLog
     from ferry.engine.windows import Window
     from ferry.store import Store
@@ -68,14 +69,12 @@ def _sample(records: Sequence[Any]) -> list[Any]:
     return [records[round(i * step)] for i in range(SAMPLE)]
 
 
-def quarantine_records(keeper: PageKeeper, record: dict[str, Any], held: Quarantined) -> Row:
-    """The ledger row of a record schema drift holds.
-
-    For now a dead letter whose reason is the :class:`~ferry.errors.Quarantined` text (kept with
-    the record's content, counted ``rejected`` and ``dead``, never dropped); once the ledger has
-    the ``quarantined`` status this is the one place that switches to it.
-    """
-    return keeper.bad(record, str(held))
+def quarantine_records(rows: Sequence[Row], held: Quarantined) -> dict[str, Hold]:
+    """The holds of the ledger ``rows`` of a record schema drift holds: stored ``quarantined``
+    under their own ids, with the rule (``schema_drift``), the field, what it became and why,
+    until an operator releases, edits or drops them (``ferry quarantine``)."""
+    hold = Hold(held.rule, held.path, held.value, held.reason, "source")
+    return {row_id: hold for row_id, _, _ in rows}
 
 
 class DriftWatch:

@@ -19,8 +19,9 @@ from ferry.engine.dead_letters import PageKeeper, Row
 from ferry.engine.drift import Held, quarantine_records
 from ferry.engine.windows import Window
 from ferry.errors import RecordError
-from ferry.store import Store, UpsertResult
+from ferry.store import Hold, Store, UpsertResult
 from ferry.transform.plan import SourcePlan
+from ferry.transform.quality import QualityJudge, WindowFailed
 
 __all__ = ["PageWriter"]
 
@@ -39,7 +40,10 @@ class PageWriter:
         upsert: Callable[..., UpsertResult],
         on_change: str,
         run_id: int | None,
+        judge: QualityJudge | None = None,
     ) -> None:
+        """``judge``: the source ``quality`` rules, judging each ledger row of a page (after
+        ``condition`` and ``beatFlat``) before it is stored (:meth:`rows`)."""
         self.scheme_id, self.plan, self.store, self.counts, self.calls = scheme_id, plan, store, counts, calls
         self.upsert = upsert
         """Stores a page (:meth:`Store.upsert_records`'s signature); a host's ``store_page``
@@ -49,13 +53,24 @@ class PageWriter:
         self._page = RunCounts()
         """The collect counts of the page being read, added to :attr:`counts` once it is stored."""
         self.keeper = PageKeeper(plan.id_field, plan.number_field, plan.beat_flat, self._page)
+        self.judge = judge if judge is not None and judge.rules else None
+        self._holds: dict[str, Hold] = {}
+        """The page's rows a source rule holds (stored ``quarantined`` with the page)."""
 
-    def rows(self, records: list[dict[str, Any]], held: Held | None = None) -> list[Row]:
-        """The ledger rows of a page: filtered, flattened, dead letters in their place, the
-        records schema drift ``held`` (by ``id()``) kept apart with their reason
-        (:func:`~ferry.engine.drift.quarantine_records`). The page's collect counts are added
-        to the run's once it is stored (:meth:`commit`)."""
+    def rows(
+        self, records: list[dict[str, Any]], window: Window | None = None, held: Held | None = None
+    ) -> list[Row]:
+        """The ledger rows of a page: filtered, flattened, dead letters in their place, judged by
+        the source quality rules; the records schema drift ``held`` (by ``id()``) are stored
+        ``quarantined`` with their reason. The page's collect counts are added to the run's once
+        it is stored (:meth:`commit`).
+
+        Raises:
+            WindowFailed: A row broke a ``fail_window`` rule: the page is not to be stored and
+                the window's cursor not to move (counted in ``quality_failed``).
+        """
         self.keeper.new_page()
+        self._holds = {}
         page = self._page = self.keeper.counts = RunCounts()
         page.fetched = len(records)
         rows: list[Row] = []
@@ -68,11 +83,31 @@ class PageWriter:
             if kept is None:
                 page.filtered_out += 1
                 continue
-            if held and id(record) in held:
-                rows.append(quarantine_records(keeper, kept, held[id(record)]))
-                continue
+            first = len(rows)
             keeper.add(kept, rows)
+            if held and id(record) in held:
+                self._holds.update(quarantine_records(rows[first:], held[id(record)]))
+        if self.judge is not None:
+            self._judge(rows, window)
         return rows
+
+    def _judge(self, rows: list[Row], window: Window | None) -> None:
+        """Judge the page's rows (not its dead letters): count warnings, note holds, or stop."""
+        judge, letters, page = self.judge, self.keeper.letters, self._page
+        assert judge is not None
+        judge.enter_window(None if window is None else (window.start, window.end))
+        for row_id, _, content in rows:
+            verdict = None if row_id in letters else judge.judge(content, row_id)
+            if verdict is None:
+                continue
+            if verdict.action == "warn":
+                page.warned += 1
+            elif verdict.action == "quarantine":
+                self._holds[row_id] = verdict.first.hold()
+            else:
+                self.counts.add(quality_failed=1)
+                self.calls.flush()  # the page is not stored: its calls are logged on their own
+                raise WindowFailed(verdict.first, row_id, f"in window {window}" if window else "")
 
     def commit(self, rows: list[Row], window: Window, cursor: tuple[str, datetime] | None) -> int:
         """Upsert one page (and move ``cursor`` with it); returns how many records were new."""
@@ -110,8 +145,10 @@ class PageWriter:
             unchanged=result.unchanged,
             new=result.new,
             changed=result.changed,
-            due=page.due,
+            due=page.due + result.quarantined,
             dead=page.dead,
+            quarantined=result.quarantined,
+            warned=page.warned,
         )
 
     def _upsert(
@@ -121,6 +158,7 @@ class PageWriter:
         cursor: tuple[str, datetime] | None,
         calls: list[dict[str, Any]],
     ) -> UpsertResult:
+        held = {"holds": self._holds} if self._holds else {}
         return self.upsert(
             self.scheme_id,
             rows,
@@ -131,4 +169,5 @@ class PageWriter:
             cursor=cursor,
             dead_letters=self.keeper.results(self.run_id),
             calls=calls,
+            **held,
         )

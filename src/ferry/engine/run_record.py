@@ -203,6 +203,7 @@ def _waiting(store: Store, scheme_id: str, counts: RunCounts) -> None:
         waiting.error,
         waiting.dead,
     )
+    counts.waiting_quarantined = waiting.quarantined
     counts.failing_since = waiting.failing_since or 0
 
 
@@ -212,7 +213,16 @@ def summary(report: RunReport) -> str:
     parts = [f"fetched {c.fetched}", f"new {c.new}", f"delivered {c.delivered}"]
     parts += [
         f"{name} {getattr(c, name)}"
-        for name in ("flattened", "failed", "dead", "pending", "retries", "recovered")
+        for name in (
+            "flattened",
+            "failed",
+            "dead",
+            "quarantined",
+            "warned",
+            "pending",
+            "retries",
+            "recovered",
+        )
         if getattr(c, name)
     ]
     text = f"{report.status}: {', '.join(parts)} ({c.duration_s:.2f}s)"

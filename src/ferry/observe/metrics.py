@@ -16,6 +16,7 @@ metric                                      type       labels
 ``ferry_ledger_records``                    gauge      scheme, status
 ``ferry_pending_queue_depth``               gauge      scheme (pending + queued + error due)
 ``ferry_dead_letters``                      gauge      scheme
+``ferry_quarantined_records``               gauge      scheme (held by quality rules)
 ``ferry_runs_total``                        counter    scheme, kind, status (finished runs)
 ``ferry_runs_running``                      gauge      scheme, kind
 ``ferry_run_duration_seconds``              histogram  scheme, kind (finished runs)
@@ -145,13 +146,19 @@ class StoreCollector(Collector):
             labels=["scheme"],
         )
         dead = GaugeMetricFamily("ferry_dead_letters", "Dead records (replay them).", labels=["scheme"])
+        held = GaugeMetricFamily(
+            "ferry_quarantined_records",
+            "Records held by data-quality rules (ferry quarantine list).",
+            labels=["scheme"],
+        )
         for sid in sorted(by_scheme):
             counts = by_scheme[sid]
             for status in sorted(counts):
                 records.add_metric([sid, status], counts[status])
             depth.add_metric([sid], counts.get("pending", 0) + counts.get("queued", 0) + due_errors[sid])
             dead.add_metric([sid], counts.get("dead", 0))
-        return [records, depth, dead]
+            held.add_metric([sid], counts.get("quarantined", 0))
+        return [records, depth, dead, held]
 
     def _runs(self, conn: sa.Connection) -> list[Metric]:
         total = CounterMetricFamily(
@@ -182,7 +189,8 @@ class StoreCollector(Collector):
         records = CounterMetricFamily(
             "ferry_run_records",
             "Records counted by finished runs, per accounting bucket (fetched + flattened = filtered_out + "
-            "no_id + repeated + unchanged + new + changed; due = delivered + failed + dead + pending).",
+            "no_id + repeated + unchanged + new + changed; due = delivered + failed + dead + quarantined + "
+            "pending; warned and quality_failed count quality rules).",
             labels=["scheme", "bucket"],
         )
         for sid, values in reports.run_count_sums(conn, RECORD_BUCKETS):

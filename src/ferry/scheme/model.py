@@ -14,6 +14,9 @@ schedule: {source: "*/5 * * * *", target: "*/5 * * * *", omissionRemedy: "2 */2 
 window: {start: "2024-01-01 00:00:00", step: 1d, lookback: 10m, lag: 1m, max_span: 7d}
 settings: {on_change: redeliver, lookup_scheme: demo-products, page_size: 200, schema_drift: warn}
 maps: {shops: {file: maps/shops.csv, from: code, to: name, unmatched: quarantine}}
+quality:                        # data-quality rules (ferry.transform.quality)
+  source: [{field: qty, range: {min: 0}, action: quarantine}]
+  target: [{name: sku-known, field: sku, lookup: {scheme: demo-products, field: sku}, action: warn}]
 ```
 """
 
@@ -33,9 +36,13 @@ from ferry.errors import Issue
 from ferry.scheme.metadata import SourceMetadata, TargetMetadata
 
 __all__ = [
+    "CHECKS",
     "DEFAULT_RETRY_LADDER",
     "MAX_DURATION",
+    "QUALITY_ACTIONS",
     "SHANGHAI",
+    "QualityRule",
+    "QualitySpec",
     "ScheduleSpec",
     "Scheme",
     "SchemeSettings",
@@ -283,6 +290,112 @@ class ValueMapSpec(_Strict):
         return {"file": value} if isinstance(value, str) else value
 
 
+CONDITION_CHECKS = (
+    "eq",
+    "neq",
+    "gt",
+    "egt",
+    "lt",
+    "elt",
+    "like",
+    "notlike",
+    "between",
+    "notnull",
+    "isnull",
+    "in",
+    "notin",
+)
+CHECKS = (
+    *CONDITION_CHECKS,
+    "required",
+    "type",
+    "range",
+    "length",
+    "regex",
+    "enum",
+    "unique_in_window",
+    "lookup",
+    "expr",
+)
+"""The checks a quality rule may name (exactly one per rule)."""
+QUALITY_ACTIONS = ("warn", "quarantine", "fail_window")
+
+
+class QualityRule(_Strict):
+    """One data-quality rule: one check of one field, and what a record that breaks it does.
+
+    ```yaml
+    - {name: qty-positive, field: items.qty, range: {min: 0}, action: quarantine}
+    - {field: shop_no, in: "S1,S2", action: warn}
+    - {field: sku, lookup: {scheme: products, field: sku_id}, action: fail_window}
+    ```
+    """
+
+    name: str | None = Field(
+        None,
+        max_length=64,
+        description="Name shown in counts, alerts and quarantine (default quality.<side>[i]).",
+    )
+    field: str = Field(
+        min_length=1, description="Dotted path of the value checked (a ledger row / payload path)."
+    )
+    action: Literal["warn", "quarantine", "fail_window"] = Field(
+        description=(
+            "warn: deliver and count; quarantine: hold the record (status quarantined) for an operator; "
+            "fail_window: the window's cursor does not move, the run fails and the quality_failed alert fires."
+        )
+    )
+    eq: Any = Field(None, description="Equal (as numbers when both are numeric, else as text).")
+    neq: Any = Field(None, description="Not equal.")
+    gt: Any = Field(None, description="Greater than (numbers, or date-times as epoch seconds).")
+    egt: Any = Field(None, description="Greater than or equal.")
+    lt: Any = Field(None, description="Less than.")
+    elt: Any = Field(None, description="Less than or equal.")
+    like: Any = Field(None, description="Contains this text.")
+    notlike: Any = Field(None, description="Does not contain this text.")
+    between: Any = Field(None, description='Between two bounds, inclusive: "low,high".')
+    notnull: bool | None = Field(None, description="true: not missing, null or empty text.")
+    isnull: bool | None = Field(None, description="true: missing, null or empty text.")
+    in_: Any = Field(None, alias="in", description="One of a list (or a comma-separated text).")
+    notin: Any = Field(None, description="None of a list (or a comma-separated text).")
+    required: bool | None = Field(None, description="true: present and not null or empty text.")
+    type: Literal["string", "int", "float", "number", "bool", "date", "datetime"] | None = Field(
+        None, description="The value's type (a missing value passes; add required for that)."
+    )
+    range: dict[str, Any] | None = Field(None, description="{min, max}, inclusive, compared as numbers.")
+    length: dict[str, Any] | None = Field(None, description="{min, max} length of a text or a list.")
+    regex: str | None = Field(None, description="Python regular expression the text must match (search).")
+    enum: list[Any] | None = Field(None, description="The allowed values (compared as text).")
+    unique_in_window: bool | None = Field(
+        None, description="true: no other record of the window has this value."
+    )
+    lookup: dict[str, Any] | None = Field(
+        None, description="{scheme, field}: the value must exist as content.<field> in that scheme's ledger."
+    )
+    expr: str | None = Field(
+        None,
+        description="A _function expression over the record that must be true (1); the prefix is optional.",
+    )
+
+    def checks(self) -> list[str]:
+        """The check names this rule sets (one when valid)."""
+        return [name for name in CHECKS if getattr(self, "in_" if name == "in" else name) is not None]
+
+    def check_arg(self) -> Any:
+        """The argument of the rule's first check (``None`` without one)."""
+        names = self.checks()
+        return getattr(self, "in_" if names[0] == "in" else names[0]) if names else None
+
+
+class QualitySpec(_Strict):
+    """Data-quality rules per side: ``source`` rules see each ledger row at collect time (after
+    ``condition`` and ``beatFlat``, before it is stored), ``target`` rules each mapped payload at
+    deliver time (paths into the payload)."""
+
+    source: list[QualityRule] = Field(default_factory=list, description="Rules on each collected row.")
+    target: list[QualityRule] = Field(default_factory=list, description="Rules on each mapped payload.")
+
+
 class Scheme(_Strict):
     """A complete integration scheme (loaded and resolved)."""
 
@@ -300,6 +413,9 @@ class Scheme(_Strict):
     maps: dict[str, ValueMapSpec] = Field(
         default_factory=dict,
         description="Value maps (值映射) by name; files maps/<name>.csv|.xlsx|.yaml beside the scheme count too.",
+    )
+    quality: QualitySpec = Field(
+        default_factory=QualitySpec, description="Data-quality rules on collected rows and mapped payloads."
     )
 
     # Filled in by the loader once metadata files are read and validated.

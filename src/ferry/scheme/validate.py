@@ -11,7 +11,7 @@ Checked: value expressions compile (templates, formatters, ``_function``, lookup
 ``settings.lookup_scheme`` as the default for ``_mongoQuery``); parser names and parameters;
 duplicate field names; ``parent`` links; target arrays whose source array cannot be inferred;
 the source ``id``, ``beatFlat`` names, ``condition`` values and ``otherResponse`` items; crontabs; ``operation``; the
-retry ladder and window durations; MySQL ``batchexecute``/``execute`` statements. Connection
+retry ladder and window durations; the ``quality`` rules; MySQL ``batchexecute``/``execute`` statements. Connection
 names are checked by the loader, which holds the connections. Once nothing is found, the loader
 compiles the scheme's plan from the values checked here (:func:`plan_issues`): the values are
 compiled once, and whatever the plan still refuses is reported the same way.
@@ -286,6 +286,9 @@ def _validate_scheme(scheme: Scheme, compiled: dict[str, Any] | None) -> list[Is
         )
     issues += _check_ladder(scheme)
     issues += _check_window(scheme)
+    from ferry.transform.quality import quality_issues  # transform builds on the scheme models
+
+    issues += quality_issues(scheme.quality, lookup)
     return issues
 
 

@@ -12,7 +12,8 @@ Nothing outside this package touches its tables: :class:`Store` and the public m
 (alert incidents and notices), :mod:`~ferry.store.alert_queries` (what the alert rules read),
 :mod:`~ferry.store.reports` (aggregates for the metrics and the console),
 :mod:`~ferry.store.users` (console logins), :mod:`~ferry.store.drift` (schema fingerprints and
-drift events) and :mod:`~ferry.store.codec` are its whole surface. A process that forks while it uses a SQLite store forks under
+drift events), :mod:`~ferry.store.quarantine` (records held by quality rules, and the audit of
+what operators did with them) and :mod:`~ferry.store.codec` are its whole surface. A process that forks while it uses a SQLite store forks under
 :func:`fork_guard` and calls :func:`after_fork_in_child` in the child.
 """
 
@@ -20,6 +21,7 @@ from ferry.store._checkpoint import after_fork_in_child, fork_guard
 from ferry.store._handover import HandedRow, Handover
 from ferry.store._models import (
     RECORD_STATUSES,
+    Hold,
     LedgerRow,
     RecordResult,
     Replayed,
@@ -35,6 +37,7 @@ __all__ = [
     "RECORD_STATUSES",
     "HandedRow",
     "Handover",
+    "Hold",
     "LedgerRow",
     "RecordResult",
     "Replayed",

@@ -257,13 +257,18 @@ def _replay_statuses(
     return statuses
 
 
+NEVER_REPLAYED = ("queued", "quarantined", "dropped")
+"""Rows a replay leaves alone: in flight, or held by a quality rule (an operator releases them
+through :mod:`ferry.store.quarantine`), or dropped by an operator."""
+
+
 def _replay_where(
     scheme_id: str,
     statuses: Sequence[str],
     status: str | Sequence[str] | None,
     window: tuple[datetime, datetime] | None,
 ) -> list[Any]:
-    where = [L.c.scheme_id == scheme_id, L.c.status != "queued"]
+    where = [L.c.scheme_id == scheme_id, L.c.status.not_in(NEVER_REPLAYED)]
     if status is not None:
         where.append(L.c.status.in_(statuses))
     if window is not None:
@@ -286,7 +291,8 @@ def replay(
     window: tuple[datetime, datetime] | None,
     now: datetime,
 ) -> tuple[int, int]:
-    """Send matching rows (never ``queued`` ones, never dead letters of collection) back to
+    """Send matching rows (never ``queued``, ``quarantined`` or ``dropped`` ones, never dead
+    letters of collection) back to
     ``pending``; return ``(how many, how many dead letters of collection matched and stayed)``."""
     where = _replay_where(scheme_id, _replay_statuses(record_ids, status, window), status, window)
     values = {"status": "pending", "attempts": 0, "requeue": False, "next_attempt_at": now, "updated_at": now}

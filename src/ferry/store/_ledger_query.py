@@ -58,6 +58,7 @@ def waiting(conn: sa.Connection, scheme_id: str) -> Waiting:
         error=counts["error"],
         dead=counts["dead"],
         failing_since=None if since is None else int(since),
+        quarantined=counts["quarantined"],
     )
 
 

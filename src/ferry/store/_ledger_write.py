@@ -90,6 +90,8 @@ def upsert_and_claim(
     now: datetime,
     claim_new: bool,
     dead: frozenset[str] = frozenset(),
+    held: frozenset[str] = frozenset(),
+    held_due: list[str] | None = None,
 ) -> tuple[UpsertResult, list[Claimed]]:
     """Store a page :func:`encode_page` prepared, optionally claiming the new rows in the
     same statement (see :meth:`Store.upsert_records` for the rules). The ids in ``dead`` (the
@@ -101,6 +103,11 @@ def upsert_and_claim(
     claimed: they follow the ``pending``/``requeue`` rules of :meth:`Store.upsert_records`.
     A claimed row left ``queued`` by a crash goes back to ``pending`` on the next run's
     recovery, exactly like a row claimed by :func:`~ferry.store._ledger_deliver.claim`.
+
+    ``held``: ids a source quality rule holds. Those inserted or set back to ``pending`` here
+    are appended to ``held_due`` (for the caller to quarantine in the same transaction) and
+    never claimed; a held id that is not to be delivered again (unchanged, or in flight) is
+    left as it is.
     """
     if on_change not in ON_CHANGE:
         raise ValueError(f"on_change must be one of {', '.join(ON_CHANGE)} (got {on_change!r})")
@@ -133,6 +140,7 @@ def upsert_and_claim(
         counted = rid not in dead
         if old is None:
             dead_new += not counted
+            _note_held(held, held_due, rid, in_flight=False)
             if page_sql is not None:
                 inserts.append((scheme_id, rid, number, text, digest))
             else:  # the order of _hot.INSERT_FIELDS
@@ -152,6 +160,7 @@ def upsert_and_claim(
         # with this very content is already being delivered); idCheck=true: only on change.
         in_flight_same = old_status == "queued" and not differs
         if (not id_check and not in_flight_same) or (differs and on_change == "redeliver"):
+            _note_held(held, held_due, rid, in_flight=old_status == "queued")
             if merged:
                 updates.append(
                     (scheme_id, rid, number, text, digest, "pending", 0, False, at, ws, we, run_id, at, at)
@@ -175,10 +184,31 @@ def upsert_and_claim(
         conn.exec_driver_sql(hot.redeliver, updates)
     if cursor is not None:
         set_cursor(conn, scheme_id, cursor[0], cursor[1], now)
+    claimed, quarantined = _without_held(claimed, held, held_due)
     result = UpsertResult(
-        new=len(inserts) - dead_new, changed=changed, unchanged=unchanged, redelivered=len(updates)
+        new=len(inserts) - dead_new,
+        changed=changed,
+        unchanged=unchanged,
+        redelivered=len(updates),
+        quarantined=quarantined,
     )
     return result, claimed
+
+
+def _note_held(held: frozenset[str], held_due: list[str] | None, rid: str, *, in_flight: bool) -> None:
+    """Note ``rid`` as to be quarantined when a rule holds it and it is to be delivered (not
+    in flight: a ``queued`` row's result would overwrite the hold)."""
+    if rid in held and held_due is not None and not in_flight:
+        held_due.append(rid)
+
+
+def _without_held(
+    claimed: list[Claimed], held: frozenset[str], held_due: list[str] | None
+) -> tuple[list[Claimed], int]:
+    """The claimed rows less the held ones, and how many rows are to be quarantined."""
+    if not held_due:
+        return claimed, 0
+    return [row for row in claimed if row[0] not in held], len(held_due)
 
 
 def _with_rowids(conn: sa.Connection, scheme_id: str, claimed: list[Claimed]) -> list[Claimed]:

@@ -12,6 +12,7 @@ __all__ = [
     "RESULT_STATUSES",
     "RUN_KINDS",
     "RUN_STATUSES",
+    "Hold",
     "LedgerRow",
     "RecordResult",
     "Replayed",
@@ -20,9 +21,12 @@ __all__ = [
     "selects_everything",
 ]
 
-RECORD_STATUSES = ("pending", "queued", "finished", "error", "dead")
-"""Ledger row states: ``pending -> queued -> finished``, or ``-> error`` (retried) ``-> dead``."""
-RESULT_STATUSES = ("finished", "error", "dead")
+RECORD_STATUSES = ("pending", "queued", "finished", "error", "dead", "quarantined", "dropped")
+"""Ledger row states: ``pending -> queued -> finished``, or ``-> error`` (retried) ``-> dead``;
+``quarantined`` when a quality rule holds it (outside the retry ladder, never claimed or
+replayed) until an operator releases it (``pending``) or drops it (``dropped``, final);
+see :mod:`ferry.store.quarantine`."""
+RESULT_STATUSES = ("finished", "error", "dead", "quarantined")
 """States a delivery result may set."""
 RUN_KINDS = ("run", "collect", "deliver", "replay")
 RUN_STATUSES = ("running", "succeeded", "partial", "failed")
@@ -30,7 +34,7 @@ API_CALL_STATUSES = ("ok", "error", "throttled")
 """An API call answered (``ok``), failed (``error``), or was told to slow down (``throttled``:
 the vendor's rate limit; Ferry waited and tried again, so it is not an API error)."""
 
-ResultStatus = Literal["finished", "error", "dead"]
+ResultStatus = Literal["finished", "error", "dead", "quarantined"]
 
 WILDCARDS = frozenset("*%?_")
 """Characters that stand for "anything" in one search syntax or another (ours, SQL, glob)."""
@@ -101,11 +105,40 @@ class UpsertResult:
     changed: int = 0
     unchanged: int = 0
     redelivered: int = 0
+    quarantined: int = 0
+    """Of the new and redelivered ids, those held by a source quality rule (``holds``): stored
+    ``quarantined`` instead of ``pending``, never claimed."""
 
     @property
     def total(self) -> int:
         """Distinct record ids in the call."""
         return self.new + self.changed + self.unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a quality rule holds a record (kept in the store beside the ``quarantined`` row).
+
+    Attributes:
+        rule: The rule's name (``quality.source[2]`` when unnamed; ``map:<table>`` for a value
+            map, ``drift`` for schema drift).
+        path: Where the value sits in the record (source) or the payload (target).
+        value: The value that broke the rule (stored as JSON, clipped).
+        reason: What the rule says (``value must be at least 0``).
+        side: ``source`` (held at collect) or ``target`` (held at deliver).
+    """
+
+    rule: str
+    path: str
+    value: Any
+    reason: str
+    side: str = "target"
+
+    def message(self) -> str:
+        """The row's ``last_error``: ``quarantined by <rule>: <path> = <value>: <reason>``."""
+        from ferry._text import shown
+
+        return f"quarantined by {self.rule}: {self.path} = {shown(self.value, 80)}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +154,8 @@ class RecordResult:
         next_attempt_at: When an ``error`` row may be retried (tz-aware); ``None`` means now.
             Ignored for ``finished`` and ``dead``.
         run_id: The delivering run, recorded on the row.
+        hold: With status ``quarantined``: the rule that holds the record (kept in the store
+            for ``ferry quarantine list``; ``error`` defaults to its message).
     """
 
     record_id: str
@@ -129,6 +164,7 @@ class RecordResult:
     error: str | None = None
     next_attempt_at: datetime | None = None
     run_id: int | None = None
+    hold: Hold | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +184,8 @@ class Waiting:
     error: int = 0
     dead: int = 0
     failing_since: int | None = None
+    quarantined: int = 0
+    """Rows a quality rule holds for an operator (``ferry quarantine list``)."""
 
     @property
     def failing(self) -> int:

@@ -27,6 +27,8 @@ __all__ = [
     "api_calls",
     "ledger",
     "metadata",
+    "quarantine_audit",
+    "quarantine_holds",
     "rate_calls",
     "rate_keys",
     "record_attempts",
@@ -263,6 +265,44 @@ users = sa.Table(
     sa.Column("last_login_at", UTCDateTime),
 )
 """Console logins; only password hashes are stored."""
+
+quarantine_holds = sa.Table(
+    "quarantine_holds",
+    metadata,
+    sa.Column("scheme_id", ID, primary_key=True),
+    sa.Column("record_id", ID, primary_key=True),
+    sa.Column("rule", sa.String(191), nullable=False),
+    sa.Column("side", sa.String(16), nullable=False),
+    sa.Column("path", sa.String(255), nullable=False),
+    sa.Column("value", MEDIUM_TEXT),
+    sa.Column("reason", MEDIUM_TEXT, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("held_at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("content_hash", sa.CHAR(32)),
+    sa.Index("ix_quarantine_holds_rule", "scheme_id", "rule"),
+)
+"""Why each record was last held by a quality rule. ``state``: ``held``, ``released`` (deliver as
+is: ``content_hash`` is the content released, which the rules then let pass) or ``dropped``."""
+
+quarantine_audit = sa.Table(
+    "quarantine_audit",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("scheme_id", ID, nullable=False),
+    sa.Column("record_id", ID, nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("who", sa.String(191), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("status_before", sa.String(16)),
+    sa.Column("status_after", sa.String(16)),
+    sa.Column("content_before", LONG_TEXT),
+    sa.Column("content_after", LONG_TEXT),
+    sa.Column("rule", sa.String(191)),
+    sa.Column("reason", MEDIUM_TEXT),
+    sa.Index("ix_quarantine_audit_scheme", "scheme_id", "id"),
+)
+"""Every operator action on a quarantined record (release, edit, drop): who, when, before, after."""
 
 schema_fingerprints = sa.Table(
     "schema_fingerprints",

@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _state
+from ferry.store import _ledger_deliver, _ledger_query, _ledger_write, _state, quarantine
 from ferry.store._errors import guarded
 from ferry.store._handover import Handover
 from ferry.store._ledger_write import Claimed
-from ferry.store._models import LedgerRow, RecordResult, Replayed, UpsertResult
+from ferry.store._models import Hold, LedgerRow, RecordResult, Replayed, UpsertResult
 from ferry.store._sql import utcnow
 from ferry.store._store_core import StoreCore
 
@@ -59,6 +59,7 @@ class LedgerStore(StoreCore):
         cursor: tuple[str, datetime] | None = None,
         dead_letters: Sequence[RecordResult] = (),
         calls: Sequence[dict[str, Any]] = (),
+        holds: Mapping[str, Hold] | None = None,
     ) -> UpsertResult:
         """Store one page of ``(record_id, number, content)`` and, optionally, move a cursor.
 
@@ -77,6 +78,12 @@ class LedgerStore(StoreCore):
         API call records, see :meth:`log_api_calls`), which saves a write turn per page. The
         result counts the page's other records only: a dead letter is neither new nor known.
 
+        ``holds`` (record id -> :class:`~ferry.store.Hold`): records of the page a source
+        quality rule holds. Each one that would be delivered (new, or set back to ``pending``)
+        is stored ``quarantined`` with its hold instead, in the same transaction, and counted in
+        the result's ``quarantined``; one an operator released with this very content is not
+        held again (:mod:`ferry.store.quarantine`).
+
         Raises:
             RecordError: A record id/number is not a string of at most 191 characters, or
                 content holds a value with no JSON form. Nothing of the page is stored.
@@ -94,6 +101,7 @@ class LedgerStore(StoreCore):
             dead_letters,
             calls,
             claim_new=False,
+            holds=holds,
         )
         return result
 
@@ -110,12 +118,13 @@ class LedgerStore(StoreCore):
         cursor: tuple[str, datetime] | None = None,
         dead_letters: Sequence[RecordResult] = (),
         calls: Sequence[dict[str, Any]] = (),
+        holds: Mapping[str, Hold] | None = None,
     ) -> tuple[UpsertResult, list[Claimed]]:
         """:meth:`upsert_records`, but new ids are inserted ``queued`` (claimed at commit) and
         returned as ``(record_id, number, stored content text, content hash, SQLite rowid or
         None)``, for a deliverer that is handed them directly. The caller must deliver them or
         release them; a crash leaves them to :meth:`recover_queued`. Dead-lettered ids are
-        never claimed. :meth:`hand_over` is the same with the rows kept opaque.
+        never claimed, nor are held ones. :meth:`hand_over` is the same with the rows kept opaque.
         Same errors as :meth:`upsert_records`.
         """
         return self._upsert(
@@ -129,6 +138,7 @@ class LedgerStore(StoreCore):
             dead_letters,
             calls,
             claim_new=True,
+            holds=holds,
         )
 
     def hand_over(
@@ -166,11 +176,14 @@ class LedgerStore(StoreCore):
         calls: Sequence[dict[str, Any]],
         *,
         claim_new: bool,
+        holds: Mapping[str, Hold] | None = None,
     ) -> tuple[UpsertResult, list[Claimed]]:
         now = utcnow()
         latest = _ledger_write.encode_page(records)  # outside the write turn
         dead = frozenset(letter.record_id for letter in dead_letters)
+        held_due: list[str] = []
         with self._tx(write=True) as conn:
+            held = _held_ids(conn, scheme_id, holds, latest)
             result, claimed = _ledger_write.upsert_and_claim(
                 conn,
                 scheme_id,
@@ -183,7 +196,11 @@ class LedgerStore(StoreCore):
                 now=now,
                 claim_new=claim_new,
                 dead=dead,
+                held=held,
+                held_due=held_due,
             )
+            if held_due and holds is not None:  # in the same transaction: never seen pending
+                quarantine.hold_rows(conn, scheme_id, holds, held_due, run_id, now)
             if dead_letters:  # in the same transaction: no deliverer ever sees them pending
                 _ledger_deliver.record_results(conn, scheme_id, dead_letters, now)
                 _ledger_deliver.mark_collected_dead_letters(conn, scheme_id, list(dead))
@@ -276,13 +293,21 @@ class LedgerStore(StoreCore):
         see :meth:`log_api_calls`) are stored in the same transaction.
 
         Raises:
-            ValueError: A status is not ``finished``/``error``/``dead``, or a time is naive.
+            ValueError: A status is not ``finished``/``error``/``dead``/``quarantined``, or a
+                time is naive.
+
+        A ``quarantined`` result (a target quality rule held the record) leaves the row
+        ``quarantined`` outside the ladder, with its :attr:`RecordResult.hold` kept for
+        :mod:`ferry.store.quarantine`.
         """
         calls, rowids = _calls_and_rowids(calls, old_calls, rowids, handover)
         now = utcnow()
         plan = _ledger_deliver.plan_results(self._hot, scheme_id, results, now, rowids)  # before the turn
+        held = {r.record_id: r.hold for r in results if r.status == "quarantined" and r.hold is not None}
         with self._tx(write=True) as conn:
             _ledger_deliver.apply_results(conn, scheme_id, plan, now)
+            if held:
+                quarantine.hold_rows(conn, scheme_id, held, list(held), None, now, set_status=False)
             if calls:
                 _state.log_api_calls(conn, calls, now)
 
@@ -299,7 +324,8 @@ class LedgerStore(StoreCore):
 
         Filters combine with AND: ``record_ids``, ``status`` (one or several) and ``window``
         (``window_start`` in ``[a, b)``). At least one is required. ``queued`` rows (in
-        flight) are never replayed, nor the dead letters collection made (a record without an
+        flight) are never replayed, nor ``quarantined`` or ``dropped`` ones (release them with
+        :func:`ferry.store.quarantine.release`), nor the dead letters collection made (a record without an
         id or that could not be read: nothing to deliver). Returns the number of rows replayed,
         with the dead letters matched and kept in ``.kept``.
 
@@ -322,3 +348,14 @@ class LedgerStore(StoreCore):
         spans, not one per span: the ledger has no index on the window."""
         with self._tx() as conn:
             return _ledger_query.window_totals(conn, scheme_id, spans)
+
+
+def _held_ids(
+    conn: Any, scheme_id: str, holds: Mapping[str, Hold] | None, latest: _ledger_write.Encoded
+) -> frozenset[str]:
+    """The ids of ``holds`` to hold: those on the page, less those an operator released with
+    the same content (release means deliver as is)."""
+    if not holds:
+        return frozenset()
+    digests = {rid: latest[rid][2] for rid in holds if rid in latest}
+    return frozenset(digests) - quarantine.waived(conn, scheme_id, digests)

@@ -3,7 +3,8 @@
 :func:`compile_scheme` turns a loaded :class:`~ferry.scheme.model.Scheme` into a frozen
 :class:`Plan`: both resolved connections, both metadata documents (never ``None`` here), the
 source ``condition`` filter, every ``request``/``otherRequest`` mapping compiled to closures
-(the ``omissionRemedy`` request too), and how the target packs its calls. Validation, preview,
+(the ``omissionRemedy`` request too), how the target packs its calls, and the ``quality``
+rules of both sides. Validation, preview,
 ``ferry check``, the console, the collector and every deliverer (thread or forked worker) read
 the same plan::
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -35,6 +36,7 @@ from ferry.scheme.model import Scheme
 from ferry.transform.condition import compile_condition
 from ferry.transform.mapping import Mapper
 from ferry.transform.packing import BATCH_APIS
+from ferry.transform.quality import QualityPlan, compile_quality
 
 __all__ = ["Plan", "SourcePlan", "TargetPlan", "compile_scheme"]
 
@@ -103,6 +105,8 @@ class Plan:
     """The compiled values of ``request`` and ``otherRequest`` of both sides, by scheme path
     (``target.request[3].value``; read-only): validation takes them instead of compiling the
     values again (:func:`ferry.scheme.validate.validate_scheme`)."""
+    quality: QualityPlan = field(default_factory=QualityPlan)
+    """The ``quality`` rules of both sides, compiled (:mod:`ferry.transform.quality`)."""
 
 
 _plans: dict[int, tuple[weakref.ref[Scheme], tuple[Any, ...], Plan]] = {}
@@ -113,7 +117,13 @@ def _basis(scheme: Scheme) -> tuple[Any, ...]:
     """What a plan is compiled from: the parts by identity (the plan keeps them alive, so an
     id is never reused while it is remembered), the settings it reads by value."""
     settings = scheme.settings
-    parts = (scheme.source_meta, scheme.target_meta, scheme.source_connection, scheme.target_connection)
+    parts = (
+        scheme.source_meta,
+        scheme.target_meta,
+        scheme.source_connection,
+        scheme.target_connection,
+        scheme.quality,
+    )
     return (
         scheme.id,
         *map(id, parts),
@@ -162,10 +172,12 @@ def _compile(scheme: Scheme, compiled: Mapping[str, CompiledValue]) -> Plan:
     every = [*values.values(), *(source.remedy.values() if source.remedy is not None else ())]
     found = {s for value in every for s in value.lookup_schemes if s}
     default = scheme.settings.lookup_scheme
+    quality = compile_quality(scheme.quality, default)
+    found |= quality.lookup_schemes
     if default:
         found.add(default)
     found.discard(scheme.id)
-    return Plan(scheme.id, source, target, default, frozenset(found), MappingProxyType(values))
+    return Plan(scheme.id, source, target, default, frozenset(found), MappingProxyType(values), quality)
 
 
 def _connection(scheme: Scheme, side: str) -> ConnectionSpec:

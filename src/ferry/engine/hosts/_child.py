@@ -17,7 +17,18 @@ from ferry.store import after_fork_in_child
 
 __all__ = ["DELIVER_FIELDS", "child_main"]
 
-DELIVER_FIELDS = ("due", "delivered", "delivered_unchanged", "failed", "dead", "pending", "retries")
+DELIVER_FIELDS = (
+    "due",
+    "delivered",
+    "delivered_unchanged",
+    "failed",
+    "dead",
+    "quarantined",
+    "pending",
+    "warned",
+    "quality_failed",
+    "retries",
+)
 
 
 def _numbers(counts: RunCounts) -> dict[str, int]:

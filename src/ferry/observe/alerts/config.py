@@ -64,6 +64,7 @@ __all__ = [
     "ErrorRatioRule",
     "FeishuChannel",
     "FreshnessRule",
+    "QualityFailedRule",
     "RuleSpec",
     "RunFailedRule",
     "SchemaDriftRule",
@@ -361,6 +362,14 @@ class SchemaDriftRule(_Rule):
     type: Literal["schema_drift"]
 
 
+class QualityFailedRule(_Rule):
+    """Fires while a scheme's latest finished run was stopped by a ``fail_window`` quality rule
+    (the window's cursor did not move); recovers with the next run that passes its rules."""
+
+    type: Literal["quality_failed"]
+    severity: Severity = "critical"
+
+
 RuleSpec = Annotated[
     RunFailedRule
     | ErrorRatioRule
@@ -369,7 +378,8 @@ RuleSpec = Annotated[
     | ApiErrorBurstRule
     | VolumeAnomalyRule
     | FreshnessRule
-    | SchemaDriftRule,
+    | SchemaDriftRule
+    | QualityFailedRule,
     Field(discriminator="type"),
 ]
 RULE_TYPES = (
@@ -377,6 +387,7 @@ RULE_TYPES = (
     "dead_letters",
     "error_ratio",
     "freshness",
+    "quality_failed",
     "run_failed",
     "schema_drift",
     "stalled",

@@ -24,6 +24,7 @@ from ferry.observe.alerts.config import (
     DeadLettersRule,
     ErrorRatioRule,
     FreshnessRule,
+    QualityFailedRule,
     RuleSpec,
     RunFailedRule,
     SchemaDriftRule,
@@ -180,6 +181,8 @@ def describe_rule(rule: RuleSpec) -> str:
         text = _describe_data(rule)
     elif isinstance(rule, SchemaDriftRule):
         text = "a scheme's source fields appeared, disappeared or changed type and nobody accepted it yet"
+    elif isinstance(rule, QualityFailedRule):
+        text = "a scheme's latest run was stopped by a fail_window quality rule (its cursor did not move)"
     else:
         conns = f" on {', '.join(rule.connections)}" if rule.connections else ""
         text = f"an API{conns} answered {rule.errors}+ errors within {fmt_duration(rule.window)}"
@@ -246,6 +249,8 @@ def describe_rule_zh(rule: RuleSpec) -> str:
         text = _describe_data_zh(rule)
     elif isinstance(rule, SchemaDriftRule):
         text = "方案的源字段出现、消失或类型改变（结构漂移），且尚未确认"
+    elif isinstance(rule, QualityFailedRule):
+        text = "方案最近一次运行被 fail_window 质量规则中止（窗口游标未前进）"
     else:
         conns = f"（连接 {', '.join(rule.connections)}）" if rule.connections else ""
         text = f"接口{conns}在 {fmt_duration_zh(rule.window)}内报错 {rule.errors} 次及以上"

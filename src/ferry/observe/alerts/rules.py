@@ -16,6 +16,8 @@ returned at all is healthy too. Every query is an aggregate over an index
   counting those that went dead in the window.
 - ``schema_drift``: open events of ``schema_drift_events`` per scheme (``ix_schema_drift_scheme``),
   in :mod:`ferry.observe.alerts._drift_rule`.
+- ``quality_failed``: per scheme, its latest finished run (``ix_runs_scheme``): firing while
+  its error says a ``fail_window`` quality rule stopped it (``quality rule <name> failed ...``).
 - ``api_error_burst``: API calls in the window (ids bisected on ``started_at``), per connection
   and API. Only calls with status ``error`` count; ``throttled`` ones (the vendor's rate limit,
   waited out) are shown in the summary but never make a burst.
@@ -38,6 +40,7 @@ from ferry.observe.alerts.config import (
     ApiErrorBurstRule,
     DeadLettersRule,
     ErrorRatioRule,
+    QualityFailedRule,
     RuleSpec,
     RunFailedRule,
     StalledRule,
@@ -255,6 +258,34 @@ def _dead_letters(rule: DeadLettersRule, conn: sa.Connection, ctx: RuleContext) 
     return out
 
 
+# -- quality_failed ----------------------------------------------------------------------------
+
+QUALITY_FAILED = "quality rule "
+"""Error prefix of a run a ``fail_window`` quality rule stopped (:class:`~ferry.transform.quality.WindowFailed`)."""
+
+
+def _quality_failed(rule: QualityFailedRule, conn: sa.Connection, ctx: RuleContext) -> list[Finding]:
+    out = []
+    for sid in ctx.scheme_ids:
+        if not rule.watches(sid):
+            continue
+        rows = q.latest_runs(conn, sid, ("run", "collect", "deliver"), 1, skip_error=STOPPED)
+        if not rows:
+            continue
+        last = rows[0]
+        firing = (last.error or "").startswith(QUALITY_FAILED)
+        when = _ago(ctx.now, last.finished_at, ctx.timezone)
+        if firing:
+            summary = f"run #{last.id} stopped by a quality rule (质量规则中止) at {when}: {_first_line(last.error)}"
+        else:
+            summary = (
+                f"last run #{last.id} ({last.kind}) {last.status} at {when}: quality rules passed (已恢复)"
+            )
+        hint = f"ferry runs show {last.id}; fix the record at the source or the rule, then run again"
+        out.append(_finding(rule, sid, firing, summary, hint, {"run_id": last.id, "status": last.status}))
+    return out
+
+
 # -- api_error_burst ---------------------------------------------------------------------------
 
 
@@ -319,6 +350,7 @@ _EVALUATORS: dict[str, Any] = {
     "volume_anomaly": "ferry.observe.alerts.volume:volume_anomaly",
     "freshness": "ferry.observe.alerts.volume:freshness",
     "schema_drift": schema_drift,
+    "quality_failed": _quality_failed,
 }
 """Rule type -> evaluator, or ``"module:function"`` of one imported when first used."""
 

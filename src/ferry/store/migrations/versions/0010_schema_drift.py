@@ -11,8 +11,7 @@ Create Date: 2026-12-14
   and the scheme's policy then; ``open`` until an operator accepts it (``ferry drift accept``).
   The same open change seen again only counts ``occurrences``.
 
-Revision 0009 is the quarantine ledger status (data-quality rules); this one does not depend
-on it and follows 0008 until both are merged, when ``down_revision`` becomes ``"0009"``.
+It follows 0009, the quarantine ledger status (data-quality rules), without depending on it.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from alembic import op
 from ferry.store._ddl import BIG_ID, DT, ID, MEDIUM_TEXT, create_index, create_table
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
