@@ -282,44 +282,56 @@ def count_label(name: str, lang: str = "en") -> str:
 def still_waiting(scheme_id: str, counts: RunCounts, lang: str = "en") -> list[str]:
     """Lines saying what the scheme still has waiting after a run, each with the command to look.
 
-    One line for its failing rows (``error`` and ``dead``) and one for its undelivered rows,
-    shown even when the run itself delivered nothing; none when nothing waits.
+    One line for its failing rows (``error`` and ``dead``), one for its quarantined rows and
+    one for its undelivered rows, shown even when the run itself delivered nothing; none when
+    nothing waits.
     """
-    lines = []
+    lines = [
+        _failing_line(scheme_id, counts, lang),
+        _quarantined_line(scheme_id, counts.waiting_quarantined, lang),
+        _pending_line(scheme_id, counts.waiting_pending, lang),
+    ]
+    return [line for line in lines if line]
+
+
+def _plural(n: int) -> str:
+    return f"{n:,} record{'s' if n != 1 else ''}"
+
+
+def _failing_line(scheme_id: str, counts: RunCounts, lang: str) -> str:
     failing = counts.still_failing
-    if failing:
-        since = f" since run {counts.failing_since}" if counts.failing_since else ""
-        zh_since = f"（始于运行 {counts.failing_since}）" if counts.failing_since else ""
-        command = f"ferry records --scheme {scheme_id} --status error --status dead"
-        if lang == "zh":
-            lines.append(
-                f"{failing:,} 条记录仍失败{zh_since}：{counts.waiting_error:,} 条出错待重试，"
-                f"{counts.waiting_dead:,} 条死信。查看：{command}"
-            )
-        else:
-            lines.append(
-                f"{failing:,} record{'s' if failing != 1 else ''} still failing{since} "
-                f"({counts.waiting_error:,} in error awaiting a retry, {counts.waiting_dead:,} dead): {command}"
-            )
-    if counts.waiting_quarantined:
-        n = counts.waiting_quarantined
-        command = f"ferry quarantine list --scheme {scheme_id}"
-        if lang == "zh":
-            lines.append(f"{n:,} 条记录被质量规则隔离，等待处理。查看：{command}")
-        else:
-            lines.append(
-                f"{n:,} record{'s' if n != 1 else ''} quarantined by quality rules, waiting for an operator: {command}"
-            )
-    if counts.waiting_pending:
-        n = counts.waiting_pending
-        command = f"ferry records --scheme {scheme_id} --status pending --status queued"
-        if lang == "zh":
-            lines.append(f"{n:,} 条记录尚未写入，下次运行写入。查看：{command}")
-        else:
-            lines.append(
-                f"{n:,} record{'s' if n != 1 else ''} still pending, delivered by the next run: {command}"
-            )
-    return lines
+    if not failing:
+        return ""
+    command = f"ferry records --scheme {scheme_id} --status error --status dead"
+    if lang == "zh":
+        since = f"（始于运行 {counts.failing_since}）" if counts.failing_since else ""
+        return (
+            f"{failing:,} 条记录仍失败{since}：{counts.waiting_error:,} 条出错待重试，"
+            f"{counts.waiting_dead:,} 条死信。查看：{command}"
+        )
+    since = f" since run {counts.failing_since}" if counts.failing_since else ""
+    return (
+        f"{_plural(failing)} still failing{since} "
+        f"({counts.waiting_error:,} in error awaiting a retry, {counts.waiting_dead:,} dead): {command}"
+    )
+
+
+def _quarantined_line(scheme_id: str, n: int, lang: str) -> str:
+    if not n:
+        return ""
+    command = f"ferry quarantine list --scheme {scheme_id}"
+    if lang == "zh":
+        return f"{n:,} 条记录被质量规则隔离，等待处理。查看：{command}"
+    return f"{_plural(n)} quarantined by quality rules, waiting for an operator: {command}"
+
+
+def _pending_line(scheme_id: str, n: int, lang: str) -> str:
+    if not n:
+        return ""
+    command = f"ferry records --scheme {scheme_id} --status pending --status queued"
+    if lang == "zh":
+        return f"{n:,} 条记录尚未写入，下次运行写入。查看：{command}"
+    return f"{_plural(n)} still pending, delivered by the next run: {command}"
 
 
 def accounting_lines(scheme_id: str, counts: Mapping[str, Any], lang: str = "en") -> list[str]:
