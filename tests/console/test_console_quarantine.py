@@ -340,6 +340,8 @@ def test_page_lists_the_held_record_with_actions_in_english_and_chinese(qenv: En
     assert "<h1>隔离区</h1>" in zh and "放行选中记录" in zh and "按方案和规则统计" in zh
     empty = qenv.client.get("/quarantine", params={"rule": "other"}).text
     assert 'id="no-held"' in empty
+    record = qenv.client.get(f"/records/{SCHEME_ID}/{HELD}").text
+    assert f'id="open-quarantine" href="/quarantine/{SCHEME_ID}/{HELD}"' in record
 
 
 def test_page_edit_refuses_bad_json_and_keeps_what_was_typed(qenv: Env) -> None:

@@ -269,6 +269,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "q_none_dropped": ("No records were dropped.", "没有被丢弃的记录。"),
     "q_no_audit": ("No quarantine actions yet.", "尚无隔离操作。"),
     "q_side": ("Side", "位置"),
+    "q_side.source": ("source (collected row)", "源端（采集的记录）"),
+    "q_side.target": ("target (mapped payload)", "目标端（映射后的报文）"),
     "q_reason": ("Reason", "原因"),
     "q_held_at": ("Held at", "隔离时间"),
     "q_actions": ("Actions", "操作"),

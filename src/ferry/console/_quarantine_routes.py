@@ -207,7 +207,7 @@ def page_list(
         entries=entries,
         view=view,
         page=page,
-        schemes=sorted({c.scheme_id for c in result.counts}),
+        schemes=sorted(console.scheme_names()),
         rules=sorted({c.rule for c in result.counts if c.rule}),
         **_links({"scheme": scheme, "rule": rule}, view, page),
     )
