@@ -318,7 +318,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "{count} records of scheme {scheme} dropped by {user}: {reason}",
         "方案 {scheme} 的 {count} 条记录已由 {user} 丢弃：{reason}",
     ),
-    "msg.q_refused": ("nothing was changed: {detail}", "未做任何修改：{detail}"),
+    "msg.q_refused": ("refused: {detail}", "操作被拒绝：{detail}"),
     "msg.q_reason_needed": (
         "a drop needs a reason: it is kept with the record and in the audit",
         "丢弃必须填写原因：原因会随记录保存并记入审计",

@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -120,21 +120,21 @@ class AuditModel(BaseModel):
     changes: list[Change] = Field(default_factory=list, description="The fields an edit changed.")
 
 
-Reason = Field(None, max_length=MAX_REASON, description="Why (kept in the audit).")
-Deliver = Field(True, description="Start delivering the scheme's pending records right away.")
+Reason = Annotated[str | None, Field(max_length=MAX_REASON, description="Why (kept in the audit).")]
+Deliver = Annotated[bool, Field(description="Start delivering the scheme's pending records right away.")]
 
 
 class ReleaseRequest(BaseModel):
-    reason: str | None = Reason
-    deliver: bool = Deliver
+    reason: Reason = None
+    deliver: Deliver = True
 
 
 class EditRequest(BaseModel):
     content: Any = Field(
         description="The record's new content: a JSON object, or its JSON text (as the page's form sends it)."
     )
-    reason: str | None = Reason
-    deliver: bool = Deliver
+    reason: Reason = None
+    deliver: Deliver = True
 
 
 class DropRequest(BaseModel):

@@ -176,6 +176,10 @@ def _held_url(scheme_id: str, record_id: str) -> str:
     return f"/quarantine/{quote(scheme_id, safe='')}/{quote(record_id, safe='')}"
 
 
+def _list_url(scheme_id: str) -> str:
+    return "/quarantine?" + urlencode({"scheme": scheme_id})
+
+
 def _record_url(scheme_id: str, record_id: str) -> str:
     return f"/records/{quote(scheme_id, safe='')}/{quote(record_id, safe='')}"
 
@@ -320,7 +324,7 @@ async def page_release(request: Request, scheme_id: Key, record_id: Key, user: P
         )
     except _REFUSED as exc:
         _refusal(request, exc)
-        return back(_held_url(scheme_id, record_id))
+        return back(_list_url(scheme_id))
     _say(request, result)
     return back(_record_url(scheme_id, record_id))
 
@@ -347,7 +351,7 @@ async def page_edit(request: Request, scheme_id: Key, record_id: Key, user: Page
         return _edit_page(request, found, text=text, error=str(exc), status_code=422)
     except _REFUSED as exc:
         _refusal(request, exc)
-        return back(_held_url(scheme_id, record_id))
+        return back(_list_url(scheme_id))
     _say(request, result)
     return back(_record_url(scheme_id, record_id))
 
@@ -358,10 +362,11 @@ async def page_drop(request: Request, scheme_id: Key, record_id: Key, user: Page
     reason = _text(form, "reason")
     if not reason:
         flash(request, "msg.q_reason_needed", kind="error")
-        return back(_held_url(scheme_id, record_id))
+        known = q.held(console_of(request), scheme_id, record_id) is not None
+        return back(_held_url(scheme_id, record_id) if known else _list_url(scheme_id))
     try:
         _say(request, q.drop(console_of(request), q.one(scheme_id, record_id), who=user, reason=reason))
     except _REFUSED as exc:
         _refusal(request, exc)
-        return back(_held_url(scheme_id, record_id))
-    return back("/quarantine?" + urlencode({"scheme": scheme_id}))
+        return back(_list_url(scheme_id))
+    return back(_list_url(scheme_id))
