@@ -401,7 +401,9 @@ def test_page_release_selected_and_drop_need_the_right_form(qenv: Env) -> None:
     assert f"1 records of scheme {SCHEME_ID} released by ops" in plain(released.text)
     assert qenv.status() == "pending" and not qenv.runner.running(SCHEME_ID), "deliver now was not ticked"
     again = qenv.client.post("/quarantine/drop", data={"csrf_token": csrf, "sel": key, "reason": "late"})
-    assert f"refused: scheme {SCHEME_ID}: not quarantined: {HELD} (pending); nothing was changed" in plain(again.text)
+    assert f"refused: scheme {SCHEME_ID}: not quarantined: {HELD} (pending); nothing was changed" in plain(
+        again.text
+    )
     assert audit_rows(qenv.store) == [("release", "ops", "quarantined", "pending", None)]
 
 
