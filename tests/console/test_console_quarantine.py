@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from page_text import untranslated
 from console_seed import csrf_of
 from ferry.console import BackgroundRunner, add_user, create_app
 from ferry.engine.runner import run_scheme
-from ferry.store import Store, open_store, quarantine
+from ferry.store import Hold, RecordResult, Store, open_store, quarantine
 from quarantine_seed import FAST, RULE, SCHEME_ID, load_with_rule, quality_sandbox, run_until, target_status
 
 HELD = "4000007-0"
@@ -423,3 +424,53 @@ def test_every_quarantine_view_speaks_the_page_language(qenv: Env, lang: str) ->
     assert {name: p.status_code for name, p in pages.items()} == dict.fromkeys(pages, 200)
     assert 'id="edit-form"' in pages["edit"].text and 'class="audit-row edit"' in pages["audit"].text
     assert {name: untranslated(p.text, lang) for name, p in pages.items()} == {key: [] for key in pages}
+
+
+@pytest.mark.mariadb
+def test_api_release_edit_and_drop_on_a_mariadb_store(mariadb_url: str) -> None:
+    with open_store(mariadb_url) as store:
+        store.save_scheme("shop", "Shop", {})
+        store.upsert_records("shop", [(rid, f"SO-{rid}", {"id": rid, "qty": -1}) for rid in ("1", "2", "3")])
+        hold = Hold("qty-positive", "qty", -1, "value must be at least 1", "target")
+        claimed = store.claim("shop", 10, datetime.now(UTC))
+        store.record_results(
+            "shop",
+            [RecordResult(r.record_id, "quarantined", error=hold.message(), hold=hold) for r in claimed],
+        )
+        add_user(store, USER, PASSWORD)
+        app = create_app(store, schemes=dict, secret_key="test-secret", metrics_token="")
+        with TestClient(app) as client:
+            env = Env(client, store, BackgroundRunner(store, dict), Path("unused"))
+            headers = env.api_login()
+            page = json_of(client.get("/api/quarantine", params={"scheme_id": "shop"}))
+            assert sorted(r["record_id"] for r in page["records"]) == ["1", "2", "3"]
+            assert page["counts"] == [
+                {"scheme_id": "shop", "rule": "qty-positive", "quarantined": 3, "dropped": 0}
+            ]
+
+            release = client.post("/api/quarantine/shop/1/release", json={"deliver": False}, headers=headers)
+            edit = client.post(
+                "/api/quarantine/shop/2/edit",
+                json={"content": {"id": "2", "qty": 3}, "deliver": False},
+                headers=headers,
+            )
+            drop = client.post("/api/quarantine/shop/3/drop", json={"reason": "test order"}, headers=headers)
+            again = client.post("/api/quarantine/shop/3/release", json={}, headers=headers)
+
+        assert [release.status_code, edit.status_code, drop.status_code, again.status_code] == [
+            200,
+            200,
+            200,
+            409,
+        ]
+        assert [store.get_record("shop", rid).status for rid in ("1", "2", "3")] == [
+            "pending",
+            "pending",
+            "dropped",
+        ]
+        assert store.get_record("shop", "2").content == {"id": "2", "qty": 3}
+        assert [(a.operation, a.record_id, a.who) for a in quarantine.audit_log(store, scheme_id="shop")] == [
+            ("drop", "3", USER),
+            ("edit", "2", USER),
+            ("release", "1", USER),
+        ]
