@@ -252,6 +252,77 @@ LABELS: dict[str, tuple[str, str]] = {
     "misconfigured": ("Skipped: channel misconfigured", "已跳过：渠道未配置"),
     "rule.misconfigured": ("Misconfigured channels", "未配置的渠道"),
     "latest_notices": ("Latest notices kept / all", "保留的最近通知 / 全部"),
+    # -- quarantine (issue 15): records a data-quality rule holds ---------------------------
+    "quarantine": ("Quarantine", "隔离区"),
+    "q_intro": (
+        "Records a data-quality rule (the scheme's {block} block, a value map or schema drift) holds. "
+        "Release sends one on as it is, Edit fixes its content first, Drop ends it with a reason; "
+        "every action is audited under your user.",
+        "被数据质量规则（方案的 {block} 配置、值映射或结构漂移）拦截的记录。"
+        "放行：按原样推送；编辑：先修正内容再放行；丢弃：需填写原因。所有操作都以当前用户记入审计。",
+    ),
+    "q_held": ("Held", "已隔离"),
+    "q_dropped": ("Dropped", "已丢弃"),
+    "q_audit": ("Audit", "审计日志"),
+    "q_counts": ("By scheme and rule", "按方案和规则统计"),
+    "q_none": ("No records are held.", "没有被隔离的记录。"),
+    "q_none_dropped": ("No records were dropped.", "没有被丢弃的记录。"),
+    "q_no_audit": ("No quarantine actions yet.", "尚无隔离操作。"),
+    "q_side": ("Side", "位置"),
+    "q_side.source": ("source (collected row)", "源端（采集的记录）"),
+    "q_side.target": ("target (mapped payload)", "目标端（映射后的报文）"),
+    "q_reason": ("Reason", "原因"),
+    "q_held_at": ("Held at", "隔离时间"),
+    "q_actions": ("Actions", "操作"),
+    "q_release": ("Release", "放行"),
+    "q_release_hint": ("deliver as is", "按原样推送"),
+    "q_release_selected": ("Release selected", "放行选中记录"),
+    "q_drop": ("Drop", "丢弃"),
+    "q_drop_selected": ("Drop selected", "丢弃选中记录"),
+    "q_drop_confirm": ("Drop these records for good?", "确定永久丢弃这些记录？"),
+    "q_edit": ("Edit", "编辑"),
+    "q_edit_title": ("Edit and release", "编辑并放行"),
+    "q_edit_hint": (
+        "The record's content as JSON. Fix the value the rule names, then save: the record goes back "
+        "to pending with the new content (rules judge changed content again).",
+        "记录内容（JSON）。修正规则指出的值后保存：记录以新内容回到待推送（修改后的内容会重新经过规则校验）。",
+    ),
+    "q_save_release": ("Save and release", "保存并放行"),
+    "q_release_as_is": ("Release as is", "原样放行"),
+    "q_deliver_now": ("Deliver now", "立即推送"),
+    "q_deliver_hint": ("(else the scheme's next run delivers it)", "（否则由方案的下次运行推送）"),
+    "q_reason_optional": ("Reason (optional, kept in the audit)", "原因（可选，记入审计）"),
+    "q_reason_required": ("Reason (required)", "原因（必填）"),
+    "q_why": ("Why it is held", "隔离原因"),
+    "q_not_held": (
+        "This record is not quarantined now ({status}): nothing to release or drop.",
+        "此记录当前未被隔离（{status}）：无需放行或丢弃。",
+    ),
+    "q_who": ("Who", "操作人"),
+    "q_op": ("Operation", "操作"),
+    "q_status_change": ("Status", "状态变化"),
+    "q_changes": ("Changes", "修改内容"),
+    "q_open": ("Open in quarantine", "在隔离区处理"),
+    "q_op.release": ("release", "放行"),
+    "q_op.edit": ("edit and release", "编辑并放行"),
+    "q_op.drop": ("drop", "丢弃"),
+    "msg.q_released": (
+        "{count} records of scheme {scheme} released by {user}",
+        "方案 {scheme} 的 {count} 条记录已由 {user} 放行",
+    ),
+    "msg.q_edited": (
+        "record {record} of scheme {scheme} edited and released by {user}",
+        "方案 {scheme} 的记录 {record} 已由 {user} 编辑并放行",
+    ),
+    "msg.q_dropped": (
+        "{count} records of scheme {scheme} dropped by {user}: {reason}",
+        "方案 {scheme} 的 {count} 条记录已由 {user} 丢弃：{reason}",
+    ),
+    "msg.q_refused": ("refused: {detail}", "操作被拒绝：{detail}"),
+    "msg.q_reason_needed": (
+        "a drop needs a reason: it is kept with the record and in the audit",
+        "丢弃必须填写原因：原因会随记录保存并记入审计",
+    ),
 }
 
 
