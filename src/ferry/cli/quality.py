@@ -7,6 +7,7 @@ quarantined row held by one rule (listed per rule below the table).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -133,9 +134,7 @@ def report(
 
     if by not in BY:
         fail(f"--by: must be one of {', '.join(BY)} (got {by!r})")
-    zone = SHANGHAI if tz == "Asia/Shanghai" else _zone(tz)
-    start = parse_time(since, option="--since", tz=zone) if since else None
-    end = parse_time(until, option="--until", tz=zone) if until else None
+    zone, start, end = _times(since, until, tz)
     with open_store() as store:
         rows = quality_report(store, scheme_id=scheme, by=by, since=start, until=end, tz=zone)
     if as_json:
@@ -144,6 +143,22 @@ def report(
     if not rows:
         echo("no finished runs" + (f" of scheme {scheme!r}" if scheme else "") + " in that time", style="dim")
         raise typer.Exit(EXIT_OK)
+    _print(rows, by)
+    raise typer.Exit(EXIT_OK)
+
+
+def _times(
+    since: str | None, until: str | None, tz: str
+) -> tuple[ZoneInfo, datetime | None, datetime | None]:
+    """The time zone, and ``--since``/``--until`` as aware times (naive ones read in the zone)."""
+    zone = SHANGHAI if tz == "Asia/Shanghai" else _zone(tz)
+    start = parse_time(since, option="--since", tz=zone) if since else None
+    end = parse_time(until, option="--until", tz=zone) if until else None
+    return zone, start, end
+
+
+def _print(rows: list[QualityRow], by: str) -> None:
+    """The report's table, its per-rule table, and a red line per identity that does not hold."""
     console = stdout_console()
     console.print(_report_table(rows, by, console.width))
     rules = _rules_table(rows, by, console.width)
@@ -154,7 +169,6 @@ def report(
             console.print(
                 Text(f"{row.scheme_id} {by} {row.key}: counts do not balance: {problem}", style="red")
             )
-    raise typer.Exit(EXIT_OK)
 
 
 def register(main: typer.Typer) -> None:
