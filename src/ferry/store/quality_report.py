@@ -39,7 +39,7 @@ from ferry.store.codec import loads
 if TYPE_CHECKING:
     from ferry.store import Store
 
-__all__ = ["BUCKETS", "BY", "RULE_COUNTS", "QualityRow", "quality_report", "totals"]
+__all__ = ["BUCKETS", "BY", "RULE_COUNTS", "QualityRow", "quality_report", "rule_totals", "totals"]
 
 BY = ("run", "day")
 """How the report groups a scheme's runs."""
@@ -262,4 +262,21 @@ def totals(rows: Iterable[QualityRow], scheme_id: str = "", key: str = "total") 
             setattr(out, name, getattr(out, name) + getattr(row, name))
         for rule, kinds in row.rules.items():
             out.add_rule(rule, kinds)
+    return out
+
+
+def rule_totals(conn: sa.Connection) -> dict[tuple[str, str], dict[str, int]]:
+    """``{(scheme_id, rule): {"warned", "quarantined", "failed": n}}`` summed over the finished
+    runs that counted a rule, in the caller's transaction (the metrics read it at each scrape;
+    only runs whose counts name a rule are read)."""
+    named = sa.or_(*(runs.c.counts.like(f'%"quality_rules":{gap}{{"%') for gap in ("", " ")))
+    query = sa.select(runs.c.scheme_id, runs.c.counts).where(runs.c.status.in_(_FINISHED), named)
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for sid, text in conn.execute(query):
+        rules = (loads(text) or {}).get("quality_rules")
+        for rule, kinds in (rules if isinstance(rules, dict) else {}).items():
+            mine = out.setdefault((str(sid), str(rule)), dict.fromkeys(RULE_COUNTS[:3], 0))
+            for kind in mine:
+                value = kinds.get(kind) if isinstance(kinds, dict) else None
+                mine[kind] += value if isinstance(value, int) and not isinstance(value, bool) else 0
     return out
