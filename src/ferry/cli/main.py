@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ferry.cli.replay",
     "ferry.cli.drift",
     "ferry.cli.quarantine",
+    "ferry.cli.quality",
     "ferry.cli.reconcile",
     "ferry.cli.alerts",
     "ferry.cli.schema",

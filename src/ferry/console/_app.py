@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from ferry._text import clip, shown
-from ferry.console import _api, _pages, _pages_data, _quarantine_routes
+from ferry.console import _api, _pages, _pages_data, _quality, _quarantine_routes
 from ferry.console._context import Console
 from ferry.console._i18n import LANG_COOKIE, LANGUAGES, pick_language, translator
 from ferry.console._limits import MAX_BODY_BYTES, BadParameter, BodyLimit, problems
@@ -108,6 +108,7 @@ def create_app(
     app.include_router(_pages_data.router)
     app.include_router(_quarantine_routes.api_router)
     app.include_router(_quarantine_routes.page_router)
+    app.include_router(_quality.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _add_special_routes(app, console)
     _add_handlers(app)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-__all__ = ["Series", "label_indexes", "line_chart", "text_width"]
+__all__ = ["Series", "label_indexes", "line_chart", "stacked_bars", "text_width"]
 
 
 @dataclass
@@ -129,5 +129,69 @@ def line_chart(
         parts.append(f'<rect class="swatch {css}" x="{lx:.0f}" y="8" width="12" height="12" rx="2"/>')
         parts.append(f'<text class="legend" x="{lx + 18:.0f}" y="18">{escape(line.label)}</text>')
         lx += 18 + text_width(line.label) + 24
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _legend(series: Sequence[Series], left: float) -> list[str]:
+    parts, lx = [], left
+    for n, one in enumerate(series):
+        css = one.css or f"series-{n}"
+        parts.append(f'<rect class="swatch {css}" x="{lx:.0f}" y="8" width="12" height="12" rx="2"/>')
+        parts.append(f'<text class="legend" x="{lx + 18:.0f}" y="18">{escape(one.label)}</text>')
+        lx += 18 + text_width(one.label) + 24
+    return parts
+
+
+def _stack(series: Sequence[Series], i: int, label: str, box: tuple[float, float, float, float]) -> list[str]:
+    """The segments of bar ``i``: ``box`` is (x, baseline, bar width, pixels per unit)."""
+    x, base, bar, scale = box
+    parts = []
+    for n, one in enumerate(series):
+        value = one.values[i] or 0
+        if value <= 0:
+            continue
+        h = scale * value
+        base -= h
+        parts.append(
+            f'<rect class="bar {one.css or f"series-{n}"}" x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" '
+            f'height="{h:.1f}"><title>{escape(label)} {escape(one.label)}: {_fmt(value)}</title></rect>'
+        )
+    return parts
+
+
+def stacked_bars(
+    series: Sequence[Series], labels: Sequence[str], *, title: str = "", width: int = 720, height: int = 220
+) -> Markup:
+    """An SVG chart of one bar per x label, ``series`` stacked bottom to top, with a y axis,
+    gridlines, a legend and each segment's value on hover (``None`` counts as 0). Every text is
+    escaped; the result is safe to insert into a page as is."""
+    left, right, top, bottom = 48, 16, 28, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    count = max(len(labels), 1)
+    totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
+    peak = _nice_max(max(totals, default=0.0))
+    slot = plot_w / count
+    bar = max(min(slot * 0.7, 48), 1)
+    parts = [
+        f'<svg class="chart bars" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    for step in range(5):
+        gy = top + plot_h - plot_h * step / 4
+        parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{gy:.1f}" y2="{gy:.1f}"/>')
+        parts.append(
+            f'<text class="axis" x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(peak * step / 4)}</text>'
+        )
+    shown = set(label_indexes(labels, plot_w - slot)) if labels else set()
+    for i, label in enumerate(labels):
+        x = left + slot * i + (slot - bar) / 2
+        parts += _stack(series, i, label, (x, top + plot_h, bar, plot_h / peak))
+        if i in shown:
+            parts.append(
+                f'<text class="axis x-label" x="{x + bar / 2:.1f}" y="{height - 8}" text-anchor="middle">'
+                f"{escape(label)}</text>"
+            )
+    parts += _legend(series, left)
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -323,6 +323,24 @@ LABELS: dict[str, tuple[str, str]] = {
         "a drop needs a reason: it is kept with the record and in the audit",
         "丢弃必须填写原因：原因会随记录保存并记入审计",
     ),
+    # the quality report (/quality)
+    "quality": ("Quality", "数据质量"),
+    "quality_report": ("Quality report", "质量报告"),
+    "quality_intro": (
+        "Where every record went: source total = filtered out + collected; due = delivered + "
+        "quarantined + failed + still pending; each quarantined record is held by one rule.",
+        "每条记录的去向：源端总数 = 已过滤 + 已采集；应写入 = 已写入 + 已隔离 + 失败 + 仍待写入；"
+        "每条被隔离的记录由一条规则隔离。",
+    ),
+    "quality_by": ("Group", "分组"),
+    "quality_per_day": ("per day", "按天"),
+    "quality_per_run": ("per run", "按运行"),
+    "quality_day": ("Day", "日期"),
+    "quality_by_day": ("Due records per day", "每天应写入记录的去向"),
+    "quality_by_rule": ("Per quality rule", "按质量规则"),
+    "quality_unbalanced": ("Counts do not balance", "计数不平衡"),
+    "started_since": ("Started since", "开始时间起"),
+    "started_before": ("Started before", "开始时间止"),
 }
 
 

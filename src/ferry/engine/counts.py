@@ -43,19 +43,28 @@ records that broke a ``warn`` rule (not a bucket), ``quality_failed`` the window
 The ``waiting_*`` fields are not run buckets: they say what the *scheme's* ledger still
 holds after the run (``pending`` and ``queued`` rows, ``error``, ``dead``), and
 ``failing_since`` the oldest run that last failed one of its ``error``/``dead`` rows.
+
+**Per quality rule** (``quality_rules``, kept with the run's counts): ``{rule: {"warned": n,
+"quarantined": n, "failed": n}}``, rules named as their holds name them (a ``quality`` rule's
+``name``, ``map:<table>`` for a value map, ``schema_drift``). ``quarantined`` counts the rows the
+rule held (each held row names one rule, so they sum to ``quarantined``); ``warned`` the records
+that went on although they broke the rule (a record that breaks two rules counts for each);
+``failed`` the windows and batches the rule stopped (they sum to ``quality_failed``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = [
     "COLLECT_BUCKETS",
     "COUNT_LABELS",
     "DELIVER_BUCKETS",
+    "RULE_COUNTS",
     "SHOWN_COUNTS",
     "RunCounts",
     "accounting_lines",
@@ -85,6 +94,8 @@ SHOWN_COUNTS = (
 )
 """A run's own counts, in the order every view lists them (the ``waiting_*`` fields are said in
 words instead, by :func:`still_waiting`)."""
+RULE_COUNTS = ("warned", "quarantined", "failed")
+"""What ``quality_rules`` counts per rule (the module docstring says what each one is)."""
 _ADDING = threading.Lock()
 
 
@@ -150,8 +161,10 @@ class RunCounts:
     failing_since: int = 0
     """After the run: the oldest run that last failed one of the scheme's error/dead rows (0: none)."""
     duration_s: float = 0.0
+    quality_rules: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per quality rule: ``{rule: {"warned": n, "quarantined": n, "failed": n}}`` (module docstring)."""
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
@@ -163,6 +176,9 @@ class RunCounts:
             value = counts.get(f.name)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 setattr(out, f.name, value)
+        rules = counts.get("quality_rules")
+        if isinstance(rules, Mapping):
+            out.merge_rules(rules)
         return out
 
     def add(self, **deltas: int) -> None:
@@ -171,6 +187,20 @@ class RunCounts:
         with _ADDING:
             for name, delta in deltas.items():
                 setattr(self, name, getattr(self, name) + delta)
+
+    def count_rules(self, kind: str, rules: Iterable[str]) -> None:
+        """Count one ``kind`` (one of :data:`RULE_COUNTS`) for each rule named in ``rules``."""
+        self.merge_rules({rule: {kind: n} for rule, n in Counter(rules).items()})
+
+    def merge_rules(self, other: Mapping[str, Mapping[str, Any]]) -> None:
+        """Add per-rule counts given as :attr:`quality_rules` holds them (another process's)."""
+        with _ADDING:
+            for rule, kinds in other.items():
+                mine = self.quality_rules.setdefault(str(rule), dict.fromkeys(RULE_COUNTS, 0))
+                for kind in RULE_COUNTS:
+                    value = kinds.get(kind) if isinstance(kinds, Mapping) else None
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        mine[kind] += value
 
     def collect_dead_letter(self, bucket: str = "no_id") -> None:
         """Count a record its collection kept as a dead letter: in ``bucket`` (a collect
@@ -268,6 +298,11 @@ COUNT_LABELS: dict[str, tuple[str, str]] = {
     "waiting_dead": ("scheme: dead letters", "方案: 死信"),
     "failing_since": ("failing since run", "失败始于运行"),
     "duration_s": ("duration (s)", "耗时(秒)"),
+    # the quality report (ferry.store.quality_report)
+    "quality_rules": ("per quality rule", "按质量规则"),
+    "collected": ("collected", "已采集"),
+    "dropped": ("dropped", "已丢弃"),
+    "rule": ("rule", "规则"),
 }
 
 

@@ -66,6 +66,8 @@ class PreparedBatch:
         self.held: dict[str, Hold] = {}
         """Records a quality rule (or a value map raising ``Quarantined``) holds."""
         self.warned = 0
+        self.warned_rules: list[str] = []
+        """The rules each warned record broke (a rule once per record)."""
         self.stopped: WindowFailed | None = None
         """The first ``fail_window`` verdict of the batch (its record is held too)."""
 
@@ -94,6 +96,11 @@ def _map_row(
         batch.failures[record_id] = exc.reason
     except Quarantined as held:
         batch.held[record_id] = Hold(held.rule, held.path, held.value, held.reason, "target")
+
+
+def _rules_broken(verdicts: dict[str, Verdict], held: set[str]) -> list[str]:
+    """The rules the records that go on (not ``held``) broke, each once per record."""
+    return [v.rule for rid, verdict in verdicts.items() if rid not in held for v in verdict.violations]
 
 
 class Deliverer:
@@ -146,6 +153,7 @@ class Deliverer:
         self.judge = QualityJudge(rules, self.lookups, scheme.tz) if rules else None
         """The target ``quality`` rules, judging each mapped payload (:meth:`prepare`)."""
         self._warned = 0
+        self._warned_rules: list[str] = []
 
     # -- mapping (no I/O besides lookups) ---------------------------------------------------
 
@@ -183,6 +191,7 @@ class Deliverer:
         verdicts = self.judge.judge_all(batch.items)
         bad = self._not_waived({rid for rid, v in verdicts.items() if v.action != "warn"}, rows)
         batch.warned = len(verdicts) - len(bad)
+        batch.warned_rules = _rules_broken(verdicts, bad)
         for rid in bad:
             batch.hold(rid, verdicts[rid])
         batch.items = [(rid, payload) for rid, payload in batch.items if rid not in bad]
@@ -293,9 +302,20 @@ class Deliverer:
             warned=self._warned,
             quality_failed=int(isinstance(fatal, WindowFailed)),
         )
+        self._count_rules(results, fatal)
         self.progress("deliver", records=len(rows), seconds=time.monotonic() - started, counts=self.counts)
         if fatal is not None:
             raise fatal
+
+    def _count_rules(self, results: Sequence[RecordResult], fatal: Exception | None) -> None:
+        """Count the batch's records per quality rule: held, warned, and the rule that stopped it."""
+        counts = self.counts
+        counts.count_rules(
+            "quarantined", (r.hold.rule for r in results if r.status == "quarantined" and r.hold)
+        )
+        counts.count_rules("warned", self._warned_rules)
+        if isinstance(fatal, WindowFailed):
+            counts.count_rules("failed", [fatal.violation.rule])
 
     def _deliver(
         self, rows: Sequence[DueRow], now: datetime, handover: Handover | None
@@ -304,7 +324,7 @@ class Deliverer:
         the error that made the target unavailable, if any)."""
         attempts = {row.record_id: row.attempts for row in rows}
         batch = self.prepare(rows, now)
-        self._warned = batch.warned
+        self._warned, self._warned_rules = batch.warned, batch.warned_rules
         results: list[RecordResult] = [
             self._failed(rid, attempts[rid], why, now) for rid, why in batch.failures.items()
         ]

@@ -102,10 +102,12 @@ class PageWriter:
                 continue
             if verdict.action == "warn":
                 page.warned += 1
+                page.count_rules("warned", (v.rule for v in verdict.violations))
             elif verdict.action == "quarantine":
                 self._holds[row_id] = verdict.first.hold()
             else:
                 self.counts.add(quality_failed=1)
+                self.counts.count_rules("failed", [verdict.first.rule])
                 self.calls.flush()  # the page is not stored: its calls are logged on their own
                 raise WindowFailed(verdict.first, row_id, f"in window {window}" if window else "")
 
@@ -150,6 +152,8 @@ class PageWriter:
             quarantined=result.quarantined,
             warned=page.warned,
         )
+        self.counts.merge_rules(page.quality_rules)
+        self.counts.count_rules("quarantined", (self._holds[rid].rule for rid in result.held))
 
     def _upsert(
         self,

@@ -21,6 +21,8 @@ metric                                      type       labels
 ``ferry_runs_running``                      gauge      scheme, kind
 ``ferry_run_duration_seconds``              histogram  scheme, kind (finished runs)
 ``ferry_run_records_total``                 counter    scheme, bucket (a run count, summed)
+``ferry_run_rule_records_total``            counter    scheme, rule, bucket (warned, quarantined,
+                                                       quality_failed: per quality rule, summed)
 ``ferry_last_success_timestamp_seconds``    gauge      scheme, kind
 ``ferry_api_calls_total``                   counter    connection, api, status
 ``ferry_api_errors_total``                  counter    connection, api, code
@@ -45,7 +47,7 @@ from prometheus_client.utils import floatToGoString
 
 from ferry.engine.counts import SHOWN_COUNTS
 from ferry.errors import FerryError
-from ferry.store import RECORD_STATUSES, reports
+from ferry.store import RECORD_STATUSES, quality_report, reports
 
 if TYPE_CHECKING:
     from ferry.store import Store
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "API_LATENCY_BUCKETS",
     "RECORD_BUCKETS",
+    "RULE_BUCKETS",
     "RUN_DURATION_BUCKETS",
     "StoreCollector",
     "render_metrics",
@@ -69,6 +72,11 @@ RECORD_BUCKETS: tuple[str, ...] = tuple(
 """The run counts ``ferry_run_records_total`` sums, one ``bucket`` label each, named as the run
 record names them (:mod:`ferry.engine.counts`: ``fetched + flattened`` = the collect buckets,
 ``due`` = the deliver buckets)."""
+
+
+RULE_BUCKETS: dict[str, str] = {"warned": "warned", "quarantined": "quarantined", "failed": "quality_failed"}
+"""The per-rule counts of a run (:attr:`RunCounts.quality_rules`) and the ``bucket`` label each
+has in ``ferry_run_rule_records_total`` (named as in ``ferry_run_records_total``)."""
 
 
 def _histogram_buckets(counts: Sequence[Any], bounds: Sequence[float], total: int) -> list[tuple[str, float]]:
@@ -183,7 +191,7 @@ class StoreCollector(Collector):
         )
         for sid, kind, finished in reports.last_successes(conn):
             last.add_metric([sid, kind], finished.timestamp())
-        return [total, running, durations, last, self._run_records(conn)]
+        return [total, running, durations, last, self._run_records(conn), self._rule_records(conn)]
 
     def _run_records(self, conn: sa.Connection) -> Metric:
         records = CounterMetricFamily(
@@ -196,6 +204,20 @@ class StoreCollector(Collector):
         for sid, values in reports.run_count_sums(conn, RECORD_BUCKETS):
             for name, total in zip(RECORD_BUCKETS, values, strict=True):
                 records.add_metric([sid, name], float(total))
+        return records
+
+    def _rule_records(self, conn: sa.Connection) -> Metric:
+        records = CounterMetricFamily(
+            "ferry_run_rule_records",
+            "Records counted by finished runs per quality rule (a value map's rule is map:<table>, schema "
+            "drift's schema_drift): warned (went on though they broke it), quarantined (held by it; the "
+            "rules sum to the quarantined bucket of ferry_run_records_total), quality_failed (windows "
+            "and batches it stopped).",
+            labels=["scheme", "rule", "bucket"],
+        )
+        for (sid, rule), kinds in sorted(quality_report.rule_totals(conn).items()):
+            for kind, bucket in RULE_BUCKETS.items():
+                records.add_metric([sid, rule, bucket], float(kinds[kind]))
         return records
 
     def _api_calls(self, conn: sa.Connection) -> list[Metric]:

@@ -13,7 +13,8 @@ Nothing outside this package touches its tables: :class:`Store` and the public m
 :mod:`~ferry.store.reports` (aggregates for the metrics and the console),
 :mod:`~ferry.store.users` (console logins), :mod:`~ferry.store.drift` (schema fingerprints and
 drift events), :mod:`~ferry.store.quarantine` (records held by quality rules, and the audit of
-what operators did with them) and :mod:`~ferry.store.codec` are its whole surface. A process that forks while it uses a SQLite store forks under
+what operators did with them), :mod:`~ferry.store.quality_report` (per run or day, where every
+record of a scheme's runs went, and which rule held the quarantined ones) and :mod:`~ferry.store.codec` are its whole surface. A process that forks while it uses a SQLite store forks under
 :func:`fork_guard` and calls :func:`after_fork_in_child` in the child.
 """
 

@@ -184,13 +184,14 @@ def upsert_and_claim(
         conn.exec_driver_sql(hot.redeliver, updates)
     if cursor is not None:
         set_cursor(conn, scheme_id, cursor[0], cursor[1], now)
-    claimed, quarantined = _without_held(claimed, held, held_due)
+    claimed, held_ids = _without_held(claimed, held, held_due)
     result = UpsertResult(
         new=len(inserts) - dead_new,
         changed=changed,
         unchanged=unchanged,
         redelivered=len(updates),
-        quarantined=quarantined,
+        quarantined=len(held_ids),
+        held=held_ids,
     )
     return result, claimed
 
@@ -204,11 +205,11 @@ def _note_held(held: frozenset[str], held_due: list[str] | None, rid: str, *, in
 
 def _without_held(
     claimed: list[Claimed], held: frozenset[str], held_due: list[str] | None
-) -> tuple[list[Claimed], int]:
-    """The claimed rows less the held ones, and how many rows are to be quarantined."""
+) -> tuple[list[Claimed], tuple[str, ...]]:
+    """The claimed rows less the held ones, and the ids of the rows to be quarantined."""
     if not held_due:
-        return claimed, 0
-    return [row for row in claimed if row[0] not in held], len(held_due)
+        return claimed, ()
+    return [row for row in claimed if row[0] not in held], tuple(held_due)
 
 
 def _with_rowids(conn: sa.Connection, scheme_id: str, claimed: list[Claimed]) -> list[Claimed]:

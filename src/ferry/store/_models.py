@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -108,6 +108,8 @@ class UpsertResult:
     quarantined: int = 0
     """Of the new and redelivered ids, those held by a source quality rule (``holds``): stored
     ``quarantined`` instead of ``pending``, never claimed."""
+    held: tuple[str, ...] = field(default=(), repr=False)
+    """The ids counted in :attr:`quarantined` (their holds name the rules that held them)."""
 
     @property
     def total(self) -> int:

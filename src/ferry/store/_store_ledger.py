@@ -303,11 +303,13 @@ class LedgerStore(StoreCore):
         calls, rowids = _calls_and_rowids(calls, old_calls, rowids, handover)
         now = utcnow()
         plan = _ledger_deliver.plan_results(self._hot, scheme_id, results, now, rowids)  # before the turn
-        held = {r.record_id: r.hold for r in results if r.status == "quarantined" and r.hold is not None}
+        holding = [r for r in results if r.status == "quarantined" and r.hold is not None]
+        held = {r.record_id: r.hold for r in holding if r.hold is not None}
         with self._tx(write=True) as conn:
             _ledger_deliver.apply_results(conn, scheme_id, plan, now)
-            if held:
-                quarantine.hold_rows(conn, scheme_id, held, list(held), None, now, set_status=False)
+            if held:  # the hold names the run that held it (the quality report counts by run)
+                run_id = holding[0].run_id
+                quarantine.hold_rows(conn, scheme_id, held, list(held), run_id, now, set_status=False)
             if calls:
                 _state.log_api_calls(conn, calls, now)
 

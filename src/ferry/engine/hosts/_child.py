@@ -37,8 +37,8 @@ def _numbers(counts: RunCounts) -> dict[str, int]:
 
 def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> None:
     """Deliver ``job``'s handed pages and due rows until told to stop; report through ``pipe``:
-    ``progress`` messages (with the counts and placeholder misses so far), ``room`` after each
-    handed page, then ``done`` with the counts and misses, or ``config``/``error`` with the
+    ``progress`` messages (with the counts, placeholder misses and per-rule counts so far),
+    ``room`` after each handed page, then ``done`` with the counts, misses and per-rule counts, or ``config``/``error`` with the
     reason. Never returns (``os._exit``)."""
     after_fork_in_child()
     die_with_parent(parent)
@@ -55,7 +55,7 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
         def progress(event: str, **info: Any) -> None:
             if event in ("deliver", "recovered", "retry"):
                 info.pop("counts", None)
-                pipe.send(("progress", event, info, _numbers(counts), misses.as_dict()))
+                pipe.send(("progress", event, info, _numbers(counts), misses.as_dict(), counts.quality_rules))
 
         own = DeliverJob(
             job.scheme,
@@ -75,7 +75,7 @@ def child_main(pipe: Connection, inbox: Any, parent: int, job: DeliverJob) -> No
         ).run()
         target.close()
         store.close()
-        pipe.send(("done", _numbers(counts), misses.as_dict()))
+        pipe.send(("done", _numbers(counts), misses.as_dict(), counts.quality_rules))
     except BaseException as exc:  # reported to the parent, which fails the run with it
         kind = "config" if isinstance(exc, ConfigError) else "error"
         with contextlib.suppress(OSError):

@@ -50,6 +50,8 @@ class _Child:
         """The child's latest deliver counts."""
         self.misses: dict[str, Any] = {}
         """The child's latest placeholder misses (:meth:`PlaceholderMisses.as_dict`)."""
+        self.rules: dict[str, dict[str, int]] = {}
+        """The child's latest per-rule counts (:attr:`RunCounts.quality_rules`)."""
         self._result: tuple[Any, ...] | None = None
         self._pipe: Connection | None = None
         self._inbox: Any = None
@@ -99,7 +101,7 @@ class _Child:
             if message[0] == "room":
                 self.in_flight -= 1
             elif message[0] == "progress":
-                _, event, info, self.numbers, self.misses = message
+                _, event, info, self.numbers, self.misses, self.rules = message
                 self.progress(event, **info)
             else:
                 self._result = message
@@ -110,13 +112,13 @@ class _Child:
         self.poll(block=True)
         self._proc.join()
         self.pipe.close()
-        kind, payload, *misses = self._result  # type: ignore[misc]
+        kind, payload, *rest = self._result  # type: ignore[misc]
         if kind != "done":  # pages the child left unread go back to pending
             unread(self._inbox)
         self._inbox.close()
         self._inbox.join_thread()
         if kind == "done":
-            self.numbers, self.misses = payload, misses[0]
+            self.numbers, self.misses, self.rules = payload, rest[0], rest[1]
         elif kind == "config":
             raise ConfigError(payload)
         else:
@@ -204,8 +206,10 @@ class ProcessHost:
                 except (ConfigError, FatalError) as exc:
                     errors.append(exc)
             self._sum()
+            self.job.counts.merge_rules(self.local.quality_rules)
             for child in self.children:  # the parent's own deliverer counted in job.misses
                 self.job.misses.merge(child.misses)
+                self.job.counts.merge_rules(child.rules)
             self._settings.close()
         if errors:
             raise errors[0]
