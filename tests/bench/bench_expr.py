@@ -139,6 +139,8 @@ def quality_rules(ctxs: list[EvalContext], seconds: float) -> None:
         "range": {"field": "qty", "range": {"min": 0, "max": 1_000_000}, "action": "warn"},
         "notnull": {"field": "shop_no", "notnull": True, "action": "warn"},
         "regex": {"field": "order_no", "regex": "^[A-Z0-9-]+$", "action": "warn"},
+        # an int checked against a short list, like seed 001's status-known
+        "enum": {"field": "items.qty", "enum": list(range(1, 10)), "action": "warn"},
     }
     for name, rule in simple.items():
         got = rate(judge_of([rule]), ctxs, seconds)

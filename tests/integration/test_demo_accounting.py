@@ -1,5 +1,6 @@
-"""`ferry demo`'s accounting: every scheme's counts balance, the planned failures are labelled,
-and the exit code is 0 only when the failures are exactly the planned ones."""
+"""`ferry demo`'s accounting: every scheme's counts balance, the planned failures and the planned
+quarantined record are labelled, and the exit code is 0 only when the failures and holds are
+exactly the planned ones (an unplanned hold: tests/integration/test_demo_quality.py)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,10 @@ def test_every_demo_scheme_balances_and_only_the_planned_failures_exit_0(tmp_pat
             assert counts.imbalance() == [], (scheme_id, run["counts"])
             assert counts.fetched > 0 and counts.due == counts.new, (scheme_id, run["counts"])
         flat = RunCounts.from_dict(runs["001-kuaimai-aftersale-to-mysql"]["counts"])  # type: ignore[arg-type]
-        assert flat.flattened > 0 and flat.fetched + flat.flattened == flat.new == flat.delivered
+        # seed 001's quality rule holds the one work order KuaiMai serves with status 99: planned
+        assert flat.flattened > 0 and flat.fetched + flat.flattened == flat.new == flat.delivered + 1
+        assert flat.quarantined == 1 and flat.waiting_quarantined == 1
+        assert "rule status-known (quality.source): status = 99" in first.stdout
         receipts = RunCounts.from_dict(runs[RECEIPTS]["counts"])  # type: ignore[arg-type]
         assert (receipts.failed, receipts.still_failing) == (len(planned.record_ids),) * 2
         failing = store.find_records(RECEIPTS, status=["error", "dead"], limit=1000)

@@ -2,18 +2,21 @@
 
 Starts the six vendor simulators in-process (no network, no service), runs the two helper
 schemes and the five seed schemes of ``examples/`` once each, and prints per scheme the run's
-accounting (every record fetched, stored, delivered or failed), which failures were planned
-(seed 004's receipts without a sales order), and where to look. Everything the demo keeps is in
-its own folder, ``$FERRY_HOME/demo`` (the ledger ``ferry.db``, the seeds' MySQL targets as
-SQLite files, what the K3Cloud and KIS simulators hold), so it never mixes with the store of
-``ferry serve`` or ``ferry run`` in the same folder, and a second run starts the simulators
-with what the first delivered into them.
+accounting (every record fetched, stored, delivered, quarantined or failed), which failures were
+planned (seed 004's receipts without a sales order), the record seed 001's quality rule held
+(KuaiMai work order 4000007) with the commands that fix and release it, and where to look.
+Everything the demo keeps is in its own folder, ``$FERRY_HOME/demo`` (the ledger ``ferry.db``,
+the seeds' MySQL targets as SQLite files, ``demo.env`` for the printed commands, what the
+K3Cloud and KIS simulators hold), so it never mixes with the store of ``ferry serve`` or
+``ferry run`` in the same folder, and a second run starts the simulators with what the first
+delivered into them.
 """
 
 from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,6 +28,7 @@ from ferry.cli._counts import print_accounting
 from ferry.cli._progress import LiveReporter, reporter_for
 from ferry.engine.counts import RunCounts, still_waiting
 from ferry.sandbox.planned import PlannedFailures, planned_failures
+from ferry.sandbox.quality_demo import SCHEME as QUALITY_SCHEME
 
 if TYPE_CHECKING:
     from ferry.engine.runner import RunReport
@@ -62,7 +66,7 @@ def _dump_written(sandbox: Any, folder: Path) -> dict[str, Path]:
 @guarded
 def demo(
     size: Annotated[
-        int, typer.Option("--size", min=1, max=100_000, help="Records each simulator holds.")
+        int, typer.Option("--size", min=7, max=100_000, help="Records each simulator holds (at least 7).")
     ] = 200,
 ) -> None:
     """Run the five seed schemes end to end against the in-process sandbox, into SQLite.
@@ -73,16 +77,19 @@ def demo(
     to ./.ferry): its own ledger (--store does not apply), the targets and what the simulators
     hold, so a second run delivers nothing twice and still shows what the first delivered.
     The table accounts for every record (fetched = filtered out + without id + unchanged + new
-    + changed, in ledger rows; due = delivered + failed + dead + still pending). Seed 004 has
-    receipts whose sales order does not exist: they fail on purpose, are labelled planned with
-    their reason and kept for replay. Exit code 0 only when the failures are exactly the
-    planned ones, 1 when anything else failed or is still failing, 2 for invalid input.
+    + changed, in ledger rows; due = delivered + failed + dead + quarantined + still pending).
+    Seed 004 has receipts whose sales order does not exist: they fail on purpose, are labelled
+    planned with their reason and kept for replay. KuaiMai serves work order 4000007 with a
+    status outside the documented ones: seed 001's quality rule quarantines it, and the demo
+    prints the rule, the value and the commands that fix and deliver it. Exit code 0 only when
+    the failures and the quarantined records are exactly the planned ones, 1 when anything else
+    failed, is still failing or is held, 2 for invalid input.
 
     Example:
 
         ferry demo --size 500
     """
-    from ferry.sandbox import Sandbox
+    from ferry.demo.quality_step import QualityStep
     from ferry.sandbox.seeds import (
         load_state,
         prepare_sqlite_targets,
@@ -95,7 +102,9 @@ def demo(
 
     home = _demo_home()
     console = stdout_console()
-    sandbox = Sandbox.default(size=size)
+    store = open_store(f"sqlite:///{home / 'ferry.db'}")
+    quality = QualityStep.prepare(store, home, size)
+    sandbox = quality.sandbox
     kept = load_state(sandbox, home / "sandbox" / STATE_FILE, size)
     files = prepare_sqlite_targets(home, size)
     env = sandbox_env(sandbox)
@@ -113,7 +122,8 @@ def demo(
     rows: list[tuple[list[str], RunCounts, list[str]]] = []
     notes: list[tuple[str, str]] = []
     worst = EXIT_OK
-    with open_store(f"sqlite:///{home / 'ferry.db'}") as store:
+    runs: dict[str, int | None] = {}
+    with store:
         for seed, report in run_seeds(
             store,
             sandbox=sandbox,
@@ -130,10 +140,13 @@ def demo(
             label = f"{report.scheme_id} (helper)" if seed.helper else report.scheme_id
             failing = f"{c.still_failing:,}" + (" planned" if c.still_failing and code == EXIT_OK else "")
             rows.append(([label, report.status], c, [failing, f"{c.duration_s:.2f}"]))
+            runs[report.scheme_id] = report.run_id
+        code, held = quality.outcome(store, runs.get(QUALITY_SCHEME))
+        worst = max(worst, code)
         store_url = store.url
     echo("seed schemes", style="bold")
     print_accounting(console, ["scheme", "status"], rows, ["still failing", "seconds"])
-    for line, style in notes:
+    for line, style in notes + held:
         echo(line, style=style)
     if worst == EXIT_OK:
         echo("result: as planned, nothing else failing (exit 0)", style="bold green")
@@ -164,7 +177,8 @@ def _outcome(
     and the lines to print under the table (with their style)."""
     c = report.counts
     code = report.exit_code
-    waiting = still_waiting(report.scheme_id, c)
+    # Quarantined records are the quality step's (QualityStep.outcome), with the demo's commands.
+    waiting = still_waiting(report.scheme_id, replace(c, waiting_quarantined=0))
     if planned is None or code != EXIT_FAILED or report.status == "failed" or c.waiting_pending:
         return code, [(line, "yellow") for line in waiting]
     failing: dict[str, str | None] = {}

@@ -26,6 +26,7 @@ from ferry.sandbox.kuaimai import KuaimaiSimulator
 from ferry.sandbox.transport import Sandbox
 
 __all__ = [
+    "LEDGER_ID",
     "SCHEME",
     "WORK_ORDER",
     "QualityDemo",
@@ -39,6 +40,8 @@ SCHEME = "001-kuaimai-aftersale-to-mysql"
 WORK_ORDER = "4000007"
 """The bad work order: index 6 of the KuaiMai data set (one item line; with ``Faults.seed`` 7 its
 enum violation falls on ``status``). Present for ``size`` 7 and more."""
+LEDGER_ID = f"{WORK_ORDER}-0"
+"""Its ledger row in seed 001, which stores one row per item line (``beatFlat``: ``<id>-<line>``)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class QualityDemo:
     """The value the vendor holds (what an operator edits the quarantined record back to)."""
     allowed: tuple[Any, ...]
     """The documented values of :attr:`path` (the rule's ``enum``)."""
+
+    @property
+    def ledger_id(self) -> str:
+        """The record's ledger row id in seed 001 (:data:`LEDGER_ID`)."""
+        return LEDGER_ID
 
 
 def quality_demo_faults(base: Faults | None = None) -> Faults:
